@@ -1,0 +1,75 @@
+/** Flag parsing for the CLI: every bad value becomes one UsageError naming the flag. */
+import { UsageError } from '../core/errors.ts';
+import { DAY_MS, INTERVALS, type Interval, isInterval, parseDateArg } from '../core/time.ts';
+
+export function parseInterval(value: string | undefined, allowed: readonly Interval[] = INTERVALS): Interval {
+  const v = value ?? '1d';
+  if (!isInterval(v) || !allowed.includes(v)) {
+    throw new UsageError('--interval', `unknown interval "${v}"; expected one of ${allowed.join(', ')}`);
+  }
+  return v;
+}
+
+export function parseDate(flag: string, value: string): number {
+  const ms = parseDateArg(value);
+  if (!Number.isFinite(ms)) {
+    throw new UsageError(flag, `"${value}" is not a date; expected YYYY-MM-DD, an ISO 8601 timestamp or epoch seconds`);
+  }
+  return ms;
+}
+
+/**
+ * `--from` (inclusive) and `--to` (inclusive; a bare date means the whole
+ * day). Returns a half-open range [from, to).
+ */
+export function parseRange(
+  fromArg: string | undefined,
+  toArg: string | undefined,
+  now = Date.now(),
+): { from: number; to: number } {
+  if (!fromArg) throw new UsageError('--from', 'is required (YYYY-MM-DD)');
+  const from = parseDate('--from', fromArg);
+  let to = now;
+  if (toArg) {
+    to = parseDate('--to', toArg);
+    if (/^\d{4}-\d{2}-\d{2}$/.test(toArg.trim())) to += DAY_MS;
+  }
+  if (from >= to) {
+    throw new UsageError('--from', `${fromArg} is not before --to ${toArg ?? 'now'}`);
+  }
+  return { from, to };
+}
+
+const SYMBOL = /^[A-Za-z0-9^][A-Za-z0-9.\-=^_]{0,31}$/;
+
+export function parseSymbols(value: string | undefined, flag = '--symbols'): string[] {
+  if (!value || value.trim() === '') throw new UsageError(flag, 'is required, e.g. AAPL,MSFT');
+  const out = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  for (const s of out) {
+    if (!SYMBOL.test(s)) {
+      throw new UsageError(flag, `"${s}" is not a symbol (letters, digits and . - = ^ _, at most 32)`);
+    }
+  }
+  if (out.length === 0) throw new UsageError(flag, 'is required, e.g. AAPL,MSFT');
+  return [...new Set(out.map((s) => s.toUpperCase()))];
+}
+
+export function parsePositiveInt(flag: string, value: string | undefined, dflt: number, max = 1_000_000): number {
+  if (value === undefined) return dflt;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > max) {
+    throw new UsageError(flag, `"${value}" is not a whole number from 1 to ${max}`);
+  }
+  return n;
+}
+
+export function parseChoice<T extends string>(flag: string, value: string | undefined, choices: readonly T[], dflt: T): T {
+  const v = value ?? dflt;
+  if (!(choices as readonly string[]).includes(v)) {
+    throw new UsageError(flag, `"${v}" is not one of ${choices.join(', ')}`);
+  }
+  return v as T;
+}

@@ -1,0 +1,21 @@
+import type { Command } from 'commander';
+import { UsageError } from '../../core/errors.ts';
+import { parseChoice } from '../args.ts';
+import { commandConfig, type GlobalOptions, withStore } from '../context.ts';
+
+export function registerExport(program: Command): void {
+  program
+    .command('export')
+    .description('write a layer as hive-partitioned files (interval=…/symbol=…/year=…)')
+    .option('--layer <l>', 'raw | staging | curated', 'curated')
+    .option('--format <f>', 'parquet | csv', 'parquet')
+    .option('--out <dir>', 'output folder (the layer is written to <dir>/<layer>/, replacing it)')
+    .action(async (o: Record<string, string | undefined>, cmd: Command) => {
+      const layer = parseChoice('--layer', o.layer, ['raw', 'staging', 'curated'] as const, 'curated');
+      const format = parseChoice('--format', o.format, ['parquet', 'csv'] as const, 'parquet');
+      if (!o.out) throw new UsageError('--out', 'is required: the folder to write to');
+      const cfg = commandConfig(cmd.optsWithGlobals() as GlobalOptions);
+      const files = await withStore(cfg, (store) => store.exportLake({ layer, format, outDir: o.out! }));
+      process.stdout.write(`wrote ${files.length} ${format} files under ${o.out}/${layer}\n`);
+    });
+}

@@ -1,0 +1,57 @@
+/** The `tickline` command. One file per command under commands/. */
+import { Command, CommanderError } from 'commander';
+import { ConfigError, errorMessage, StoreError, UsageError } from '../core/errors.ts';
+import { registerBackfill } from './commands/backfill.ts';
+import { registerDemo } from './commands/demo.ts';
+import { registerExport } from './commands/export.ts';
+import { registerImport } from './commands/import.ts';
+import { registerQuarantine } from './commands/quarantine.ts';
+import { registerQuery } from './commands/query.ts';
+import { registerStatus } from './commands/status.ts';
+
+export function buildProgram(): Command {
+  const program = new Command('tickline')
+    .description('self-hosted market data: ingest, validate, enrich and query OHLCV bars')
+    .version('0.1.0')
+    .option('--config <file>', 'config file (default: tickline.config.{yaml,yml,json} here)')
+    .option('--data-dir <dir>', 'data folder (default ./tickline-data, or TICKLINE_DATA_DIR)')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  for (const register of [
+    registerDemo,
+    registerBackfill,
+    registerImport,
+    registerQuery,
+    registerQuarantine,
+    registerStatus,
+    registerExport,
+  ]) {
+    register(program);
+  }
+  for (const c of program.commands) c.exitOverride();
+  return program;
+}
+
+/** Runs the CLI; returns the exit code (0 ok, 2 bad input or partial failure, 1 crash). */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    if (err instanceof UsageError || err instanceof ConfigError) {
+      process.stderr.write(`tickline: ${err.message}\n`);
+      return 2;
+    }
+    if (err instanceof StoreError) {
+      process.stderr.write(`tickline: ${err.message}\n`);
+      return 1;
+    }
+    process.stderr.write(`tickline: ${errorMessage(err)}\n`);
+    if (process.env.TICKLINE_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,56 @@
+/** Terminal output: tables, CSV, JSON and the progress bar. */
+import cliProgress from 'cli-progress';
+
+const cell = (v: unknown): string => {
+  if (v === null || v === undefined) return '';
+  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(10)));
+  if (typeof v === 'object') return JSON.stringify(v);
+  return String(v);
+};
+
+export function formatTable(columns: string[], rows: Record<string, unknown>[]): string {
+  const data = rows.map((r) => columns.map((c) => cell(r[c])));
+  const widths = columns.map((c, i) => Math.max(c.length, ...data.map((d) => d[i]!.length)));
+  const line = (vals: string[]): string =>
+    vals.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
+  const out = [line(columns), line(widths.map((w) => '-'.repeat(w))), ...data.map(line)];
+  return `${out.join('\n')}\n`;
+}
+
+const csvField = (v: unknown): string => {
+  const s = cell(v);
+  return /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+};
+
+export function formatCsv(columns: string[], rows: Record<string, unknown>[]): string {
+  const out = [columns.map(csvField).join(',')];
+  for (const r of rows) out.push(columns.map((c) => csvField(r[c])).join(','));
+  return `${out.join('\n')}\n`;
+}
+
+export function formatJson(rows: Record<string, unknown>[]): string {
+  return `${JSON.stringify(rows)}\n`;
+}
+
+export interface Progress {
+  update(values: Record<string, number>, done: number): void;
+  stop(): void;
+}
+
+/** A progress bar on a terminal; silent when stderr is not a TTY. */
+export function progressBar(total: number, format: string): Progress {
+  if (!process.stderr.isTTY) return { update() {}, stop() {} };
+  const bar = new cliProgress.SingleBar(
+    { format, stream: process.stderr, hideCursor: true, clearOnComplete: false },
+    cliProgress.Presets.shades_classic,
+  );
+  bar.start(total, 0);
+  return {
+    update(values, done) {
+      bar.update(done, values);
+    },
+    stop() {
+      bar.stop();
+    },
+  };
+}

@@ -1,0 +1,102 @@
+/**
+ * Configuration: `tickline.config.yaml` (or .yml / .json) validated with zod,
+ * then environment overrides. Every error names the path of the bad field and
+ * what was expected. Secrets never live here: they come from the environment.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { ConfigError } from './errors.ts';
+
+/** Public provider hosts; tests and air-gapped users point these at a local server. */
+export const YAHOO_DEFAULT_URL = 'https://query1.finance.yahoo.com';
+export const STOOQ_DEFAULT_URL = 'https://stooq.com';
+
+const url = z.url({ protocol: /^https?$/ });
+
+export const ConfigSchema = z
+  .object({
+    /** Folder of the DuckDB file and other local state. */
+    dataDir: z.string().min(1).default('./tickline-data'),
+    sources: z
+      .object({
+        yahoo: z.object({ baseUrl: url.default(YAHOO_DEFAULT_URL) }).strict().prefault({}),
+        stooq: z.object({ baseUrl: url.default(STOOQ_DEFAULT_URL) }).strict().prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    http: z
+      .object({
+        attempts: z.number().int().min(1).max(20).default(5),
+        baseDelayMs: z.number().int().min(0).default(500),
+        maxDelayMs: z.number().int().min(0).default(30_000),
+        timeoutMs: z.number().int().min(100).default(30_000),
+      })
+      .strict()
+      .prefault({}),
+    quality: z
+      .object({
+        /** Price-jump band as a fraction (1 = a doubling or halving); 0 turns it off. */
+        maxJump: z.number().min(0).default(1),
+        /** Allowed clock skew for future timestamps, ms. */
+        futureSkewMs: z.number().int().min(0).default(60_000),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type Config = z.infer<typeof ConfigSchema>;
+
+const CONFIG_NAMES = ['tickline.config.yaml', 'tickline.config.yml', 'tickline.config.json'];
+
+function zodToConfigError(err: z.ZodError, file: string): ConfigError {
+  const issue = err.issues[0]!;
+  const path = issue.path.join('.') || '(root)';
+  return new ConfigError(`${file}: ${path}`, issue.message);
+}
+
+/**
+ * Loads the config file (explicit path, `TICKLINE_CONFIG`, or the first of
+ * tickline.config.{yaml,yml,json} in `cwd`), then applies environment overrides.
+ */
+export function loadConfig(
+  opts: { file?: string; cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Config {
+  const env = opts.env ?? process.env;
+  const cwd = opts.cwd ?? process.cwd();
+  const explicit = opts.file ?? env.TICKLINE_CONFIG;
+  const file = explicit
+    ? resolve(cwd, explicit)
+    : CONFIG_NAMES.map((n) => join(cwd, n)).find((p) => existsSync(p));
+  let raw: unknown = {};
+  if (file) {
+    if (!existsSync(file)) throw new ConfigError(file, 'an existing config file (no such file)');
+    const text = readFileSync(file, 'utf8');
+    try {
+      raw = file.endsWith('.json') ? JSON.parse(text) : (parseYaml(text) ?? {});
+    } catch (err) {
+      throw new ConfigError(file, `valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message}`);
+    }
+  }
+  const parsed = ConfigSchema.safeParse(raw);
+  if (!parsed.success) throw zodToConfigError(parsed.error, file ?? 'config');
+  const cfg = parsed.data;
+  const envUrl = (name: string): string | undefined => {
+    const v = env[name];
+    if (v === undefined || v === '') return undefined;
+    if (!url.safeParse(v).success) throw new ConfigError(name, 'an http(s) URL', v);
+    return v;
+  };
+  if (env.TICKLINE_DATA_DIR) cfg.dataDir = env.TICKLINE_DATA_DIR;
+  cfg.sources.yahoo.baseUrl = envUrl('TICKLINE_YAHOO_URL') ?? cfg.sources.yahoo.baseUrl;
+  cfg.sources.stooq.baseUrl = envUrl('TICKLINE_STOOQ_URL') ?? cfg.sources.stooq.baseUrl;
+  cfg.dataDir = resolve(cwd, cfg.dataDir);
+  return cfg;
+}
+
+/** The DuckDB file inside the data folder. */
+export function databasePath(cfg: Config): string {
+  return join(cfg.dataDir, 'tickline.duckdb');
+}

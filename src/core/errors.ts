@@ -1,0 +1,87 @@
+/**
+ * The error family every stage throws. Each error carries a stable `code`, a
+ * message that names what was wrong and how to fix it, and the underlying
+ * error as `cause`.
+ */
+export class TicklineError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** A provider answered with an error, or not at all. */
+export class SourceError extends TicklineError {
+  readonly provider: string;
+  readonly status: number | undefined;
+  readonly retryable: boolean;
+  readonly symbol: string | undefined;
+  constructor(
+    message: string,
+    opts: {
+      provider: string;
+      status?: number;
+      retryable: boolean;
+      symbol?: string;
+      cause?: unknown;
+    },
+  ) {
+    super('SOURCE_ERROR', message, { cause: opts.cause });
+    this.provider = opts.provider;
+    this.status = opts.status;
+    this.retryable = opts.retryable;
+    this.symbol = opts.symbol;
+  }
+}
+
+/** A record broke a quality rule. */
+export class ValidationError extends TicklineError {
+  readonly rule: string;
+  readonly record: unknown;
+  constructor(rule: string, message: string, record: unknown) {
+    super('VALIDATION_ERROR', message);
+    this.rule = rule;
+    this.record = record;
+  }
+}
+
+/** A query or write against the store failed. */
+export class StoreError extends TicklineError {
+  readonly query: string;
+  readonly params: readonly unknown[];
+  constructor(message: string, query: string, params: readonly unknown[], cause?: unknown) {
+    const detail = params.length > 0 ? `\nparams: ${JSON.stringify(params)}` : '';
+    super('STORE_ERROR', `${message}\nquery: ${query}${detail}`, { cause });
+    this.query = query;
+    this.params = params;
+  }
+}
+
+/** A configuration value (file, environment or flag) is invalid. */
+export class ConfigError extends TicklineError {
+  readonly path: string;
+  readonly expected: string;
+  constructor(path: string, expected: string, got?: unknown) {
+    const shown = got === undefined ? '' : ` (got ${JSON.stringify(got)})`;
+    super('CONFIG_ERROR', `${path}: expected ${expected}${shown}`);
+    this.path = path;
+    this.expected = expected;
+  }
+}
+
+/** A command-line flag or argument is invalid; the CLI prints it and exits 2. */
+export class UsageError extends TicklineError {
+  readonly flag: string;
+  constructor(flag: string, message: string) {
+    super('USAGE_ERROR', `${flag}: ${message}`);
+    this.flag = flag;
+  }
+}
+
+/** Formats any thrown value as one line. */
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

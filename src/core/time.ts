@@ -1,0 +1,120 @@
+/** Time helpers. Every timestamp inside tickline is UTC epoch milliseconds. */
+
+export const INTERVALS = ['1s', '1m', '5m', '15m', '30m', '1h', '1d', '1wk', '1mo'] as const;
+export type Interval = (typeof INTERVALS)[number];
+
+const FIXED_MS: Record<Interval, number> = {
+  '1s': 1_000,
+  '1m': 60_000,
+  '5m': 300_000,
+  '15m': 900_000,
+  '30m': 1_800_000,
+  '1h': 3_600_000,
+  '1d': 86_400_000,
+  '1wk': 7 * 86_400_000,
+  '1mo': 31 * 86_400_000,
+};
+
+export const DAY_MS = 86_400_000;
+
+export function isInterval(value: string): value is Interval {
+  return (INTERVALS as readonly string[]).includes(value);
+}
+
+/** Nominal length of an interval (a month counts as 31 days). */
+export function intervalMs(interval: Interval): number {
+  return FIXED_MS[interval];
+}
+
+/** Daily and longer bars are stamped with the trading date at 00:00 UTC. */
+export function isDailyOrLonger(interval: Interval): boolean {
+  return interval === '1d' || interval === '1wk' || interval === '1mo';
+}
+
+const dateFormatters = new Map<string, Intl.DateTimeFormat>();
+function formatterFor(timeZone: string): Intl.DateTimeFormat {
+  let f = dateFormatters.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+    });
+    dateFormatters.set(timeZone, f);
+  }
+  return f;
+}
+
+/** True when `timeZone` is an IANA zone name this runtime knows. */
+export function isTimeZone(timeZone: string): boolean {
+  try {
+    formatterFor(timeZone);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Wall-clock parts of an instant in a time zone. */
+function wallParts(ms: number, timeZone: string): [number, number, number, number, number, number] {
+  const parts = formatterFor(timeZone).formatToParts(new Date(ms));
+  const get = (type: string): number => Number(parts.find((p) => p.type === type)?.value ?? 0);
+  return [get('year'), get('month'), get('day'), get('hour'), get('minute'), get('second')];
+}
+
+/** Offset of `timeZone` from UTC at instant `ms`, in milliseconds. */
+export function zoneOffsetMs(ms: number, timeZone: string): number {
+  const [y, mo, d, h, mi, s] = wallParts(ms, timeZone);
+  const asUtc = Date.UTC(y, mo - 1, d, h, mi, s);
+  return asUtc - (ms - (ms % 1000));
+}
+
+/**
+ * The calendar date of instant `ms` in `timeZone`, as 00:00 UTC of that date.
+ * Daily bars keep the exchange's trading date this way.
+ */
+export function tradingDateUtc(ms: number, timeZone: string): number {
+  const local = ms + zoneOffsetMs(ms, timeZone);
+  return local - (((local % DAY_MS) + DAY_MS) % DAY_MS);
+}
+
+/** Converts a wall-clock time in `timeZone` (given as if it were UTC) to a UTC instant. */
+export function wallTimeToUtc(wallAsUtcMs: number, timeZone: string): number {
+  if (timeZone === 'UTC') return wallAsUtcMs;
+  // Two passes settle the offset across DST changes.
+  let guess = wallAsUtcMs - zoneOffsetMs(wallAsUtcMs, timeZone);
+  guess = wallAsUtcMs - zoneOffsetMs(guess, timeZone);
+  return guess;
+}
+
+const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+/**
+ * Parses a CLI/API date: `YYYY-MM-DD` (00:00 UTC), a full ISO 8601 timestamp,
+ * or epoch seconds. Returns NaN when it is none of these.
+ */
+export function parseDateArg(value: string): number {
+  const v = value.trim();
+  const m = ISO_DATE.exec(v);
+  if (m) {
+    const ms = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
+    const back = new Date(ms);
+    if (back.getUTCDate() !== Number(m[3])) return Number.NaN;
+    return ms;
+  }
+  if (/^\d{9,10}$/.test(v)) return Number(v) * 1000;
+  if (/^\d{4}-\d{2}-\d{2}T/.test(v)) return Date.parse(v);
+  return Number.NaN;
+}
+
+/** `2024-10-02` for daily stamps, full ISO otherwise. */
+export function formatTs(ms: number, interval?: Interval): string {
+  if (!Number.isFinite(ms)) return String(ms);
+  const iso = new Date(ms).toISOString();
+  return interval && isDailyOrLonger(interval) ? iso.slice(0, 10) : iso;
+}

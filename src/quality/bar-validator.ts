@@ -1,0 +1,124 @@
+/**
+ * Splits candidate bars into valid bars and quarantined records. One
+ * validator lives for one input (a backfill of a symbol, an imported file), so
+ * duplicates and price jumps are judged across all of that input's batches.
+ */
+import type { Bar, CandidateBar, Quarantined } from '../core/records.ts';
+import { BAR_RULES, type BarRule, checkBar, sameBarValues } from './bar-rules.ts';
+
+export interface BarQualityOptions {
+  /** Requested range [from, to); records outside go to `out_of_range`. */
+  from: number;
+  to: number;
+  /** Allowed clock skew for future timestamps, ms (default 60 s). */
+  futureSkewMs?: number;
+  /**
+   * Price-jump band: a close further than this fraction from the previous
+   * close, on a log scale (|ln(close/prev)| > ln(1 + band)), is quarantined
+   * as `price_jump`. 0 turns the rule off. Default 1 (a doubling or halving).
+   */
+  maxJump?: number;
+  /** Clock, for tests. */
+  now?: () => number;
+}
+
+export interface ValidationResult {
+  valid: Bar[];
+  rejected: Quarantined[];
+  /** Exact repeats of a record already accepted in this input (not stored twice). */
+  duplicates: number;
+}
+
+export class BarValidator {
+  readonly #opts: Required<Omit<BarQualityOptions, 'now'>> & { now: () => number };
+  /** First accepted record per key. */
+  readonly #seen = new Map<string, CandidateBar>();
+  /** Last accepted close per symbol+interval, for the jump band. */
+  readonly #lastClose = new Map<string, { ts: number; close: number }>();
+
+  constructor(opts: BarQualityOptions) {
+    this.#opts = {
+      from: opts.from,
+      to: opts.to,
+      futureSkewMs: opts.futureSkewMs ?? 60_000,
+      maxJump: opts.maxJump ?? 1,
+      now: opts.now ?? Date.now,
+    };
+  }
+
+  /** Seeds the previous close (from the store) for a series, so the first new bar is checked too. */
+  seedPreviousClose(symbol: string, interval: string, ts: number, close: number): void {
+    this.#lastClose.set(`${symbol}\u0000${interval}`, { ts, close });
+  }
+
+  validate(candidates: readonly CandidateBar[], receivedAt = Date.now()): ValidationResult {
+    const now = this.#opts.now();
+    const range = { from: this.#opts.from, to: this.#opts.to, now, futureSkewMs: this.#opts.futureSkewMs };
+    const rejected: Quarantined[] = [];
+    const quarantine = (b: CandidateBar, rule: BarRule, message: string): void => {
+      rejected.push({
+        stage: 'validate',
+        source: b.source,
+        symbol: b.symbol,
+        rule,
+        message: `${b.symbol} ${b.interval}: ${message}`,
+        payload: b.payload,
+        receivedAt,
+      });
+    };
+    const passed: CandidateBar[] = [];
+    for (const b of candidates) {
+      const v = checkBar(b, range);
+      if (v) quarantine(b, v.rule, v.message);
+      else passed.push(b);
+    }
+    // Judge duplicates and jumps in time order; a stable sort keeps input order for equal keys.
+    passed.sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : a.ts - b.ts));
+    const valid: Bar[] = [];
+    let duplicates = 0;
+    const band = this.#opts.maxJump > 0 ? Math.log1p(this.#opts.maxJump) : Number.POSITIVE_INFINITY;
+    for (const b of passed) {
+      const key = `${b.symbol}\u0000${b.interval}\u0000${b.ts}`;
+      const first = this.#seen.get(key);
+      if (first) {
+        if (sameBarValues(first, b)) duplicates++;
+        else {
+          quarantine(
+            b,
+            'conflicting_duplicate',
+            `ts ${new Date(b.ts).toISOString()} was already read with close ${first.close}, this one has close ${b.close}; kept the first`,
+          );
+        }
+        continue;
+      }
+      const seriesKey = `${b.symbol}\u0000${b.interval}`;
+      const prev = this.#lastClose.get(seriesKey);
+      const close = b.close as number;
+      if (prev && prev.ts < b.ts && Math.abs(Math.log(close / prev.close)) > band) {
+        quarantine(
+          b,
+          'price_jump',
+          `close ${close} vs previous close ${prev.close} (${(((close / prev.close) - 1) * 100).toFixed(1)}%) exceeds the ±${this.#opts.maxJump * 100}% band`,
+        );
+        continue;
+      }
+      this.#seen.set(key, b);
+      if (!prev || prev.ts < b.ts) this.#lastClose.set(seriesKey, { ts: b.ts, close });
+      valid.push({
+        symbol: b.symbol,
+        interval: b.interval,
+        ts: b.ts,
+        open: b.open as number,
+        high: b.high as number,
+        low: b.low as number,
+        close,
+        volume: b.volume as number,
+        adjClose: b.adjClose,
+        source: b.source,
+      });
+    }
+    return { valid, rejected, duplicates };
+  }
+}
+
+export { BAR_RULES };

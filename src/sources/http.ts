@@ -1,0 +1,114 @@
+/**
+ * HTTP GET with the retry policy every provider shares: 429 and 5xx (and
+ * dropped connections, timeouts) are retried with exponential backoff and
+ * full jitter, honouring Retry-After; other statuses are returned as they are.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SourceError } from '../core/errors.ts';
+
+export interface RetryPolicy {
+  /** Attempts in all, including the first. */
+  attempts: number;
+  /** First backoff, ms. */
+  baseDelayMs: number;
+  /** Longest single wait, ms (also caps Retry-After). */
+  maxDelayMs: number;
+  /** Per-attempt timeout, ms. */
+  timeoutMs: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = {
+  attempts: 5,
+  baseDelayMs: 500,
+  maxDelayMs: 30_000,
+  timeoutMs: 30_000,
+};
+
+export interface HttpResponse {
+  status: number;
+  body: string;
+  url: string;
+}
+
+export const BROWSER_USER_AGENT =
+  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
+
+/** Parses Retry-After (seconds or an HTTP date) into ms, or undefined. */
+export function retryAfterMs(header: string | null, now = Date.now()): number | undefined {
+  if (!header) return undefined;
+  const secs = Number(header);
+  if (Number.isFinite(secs) && secs >= 0) return secs * 1000;
+  const at = Date.parse(header);
+  if (Number.isFinite(at)) return Math.max(0, at - now);
+  return undefined;
+}
+
+/** Backoff before attempt `attempt` (1-based retry count): full jitter over an exponential cap. */
+export function backoffMs(attempt: number, policy: RetryPolicy, random = Math.random): number {
+  const cap = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
+  return Math.round(cap / 2 + (random() * cap) / 2);
+}
+
+function isRetryableStatus(status: number): boolean {
+  return status === 429 || status >= 500;
+}
+
+export async function httpGet(
+  url: string,
+  opts: {
+    provider: string;
+    symbol?: string;
+    retry?: RetryPolicy;
+    headers?: Record<string, string>;
+    signal?: AbortSignal;
+    onRetry?: (info: { attempt: number; waitMs: number; reason: string }) => void;
+  },
+): Promise<HttpResponse> {
+  const policy = opts.retry ?? DEFAULT_RETRY;
+  let lastReason = '';
+  for (let attempt = 1; attempt <= policy.attempts; attempt++) {
+    opts.signal?.throwIfAborted();
+    let waitHint: number | undefined;
+    try {
+      const timeout = AbortSignal.timeout(policy.timeoutMs);
+      const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+      const res = await fetch(url, {
+        headers: { 'user-agent': BROWSER_USER_AGENT, accept: '*/*', ...opts.headers },
+        signal,
+      });
+      const body = await res.text();
+      if (!isRetryableStatus(res.status)) return { status: res.status, body, url };
+      lastReason = `HTTP ${res.status}`;
+      waitHint = retryAfterMs(res.headers.get('retry-after'));
+    } catch (err) {
+      if (opts.signal?.aborted) throw err;
+      const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : '';
+      lastReason = `${err instanceof Error ? err.message : String(err)}${cause ? ` (${cause})` : ''}`;
+    }
+    if (attempt === policy.attempts) break;
+    const waitMs = Math.min(policy.maxDelayMs, waitHint ?? backoffMs(attempt, policy));
+    opts.onRetry?.({ attempt, waitMs, reason: lastReason });
+    await sleep(waitMs, undefined, opts.signal ? { signal: opts.signal } : undefined);
+  }
+  throw new SourceError(
+    `${opts.provider}: ${opts.symbol ?? url} failed after ${policy.attempts} attempts: ${lastReason}`,
+    {
+      provider: opts.provider,
+      retryable: true,
+      ...(opts.symbol ? { symbol: opts.symbol } : {}),
+    },
+  );
+}
+
+/** Removes secrets (token, apikey, password) from a URL before it is stored or printed. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    for (const key of [...u.searchParams.keys()]) {
+      if (/token|key|secret|password/i.test(key)) u.searchParams.set(key, 'REDACTED');
+    }
+    return u.toString();
+  } catch {
+    return url;
+  }
+}

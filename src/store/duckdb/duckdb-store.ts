@@ -1,0 +1,396 @@
+/**
+ * The embedded store: one DuckDB file. Writes are serialised on one
+ * connection; bulk rows go through the Appender into per-connection temp
+ * tables and are merged with INSERT … ON CONFLICT, which only touches a row
+ * whose values changed, so a replay leaves every table identical.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import {
+  type DuckDBAppender,
+  type DuckDBConnection,
+  DuckDBInstance,
+  type DuckDBValue,
+} from '@duckdb/node-api';
+import { StoreError } from '../../core/errors.ts';
+import type { Bar, Quarantined } from '../../core/records.ts';
+import type { Interval } from '../../core/time.ts';
+import type {
+  BarQuery,
+  ExportOptions,
+  QuarantineQuery,
+  QuarantineRow,
+  SeriesKey,
+  SeriesStatus,
+  SqlResult,
+  Store,
+  WriteBatch,
+  WriteResult,
+} from '../store.ts';
+import { refreshCurated } from './duckdb-curated.ts';
+import { exportLake } from './duckdb-export.ts';
+import { MIGRATIONS } from './duckdb-schema.ts';
+import { toPlain } from './duckdb-values.ts';
+
+const sha = (...parts: string[]): string => {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p).update('\u0000');
+  return h.digest('hex').slice(0, 32);
+};
+
+/** Natural key of a quarantined record: where it was stopped, why, and what it was. */
+export function quarantineId(q: Quarantined): string {
+  return sha(q.stage, q.source, q.symbol ?? '', q.rule, q.payload);
+}
+
+const appendNullable = (a: DuckDBAppender, v: number | null): void => {
+  if (v === null || Number.isNaN(v)) a.appendNull();
+  else a.appendDouble(v);
+};
+const appendText = (a: DuckDBAppender, v: string | null): void => {
+  if (v === null) a.appendNull();
+  else a.appendVarchar(v);
+};
+
+export class DuckDBStore implements Store {
+  readonly kind = 'duckdb';
+  readonly path: string;
+  readonly #instance: DuckDBInstance;
+  readonly #conn: DuckDBConnection;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(path: string, instance: DuckDBInstance, conn: DuckDBConnection) {
+    this.path = path;
+    this.#instance = instance;
+    this.#conn = conn;
+  }
+
+  /** Opens (creating when missing) the database file and applies pending migrations. */
+  static async open(path: string): Promise<DuckDBStore> {
+    if (path !== ':memory:') await mkdir(dirname(path), { recursive: true });
+    let instance: DuckDBInstance;
+    try {
+      instance = await DuckDBInstance.create(path);
+    } catch (err) {
+      throw new StoreError(
+        `cannot open DuckDB file ${path}: ${(err as Error).message} (is another tickline process using it?)`,
+        'open',
+        [],
+        err,
+      );
+    }
+    const conn = await instance.connect();
+    const store = new DuckDBStore(path, instance, conn);
+    await store.#migrate();
+    await store.#createStaging();
+    return store;
+  }
+
+  /** Runs `fn` after every earlier operation on this store has finished. */
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.#queue.then(fn, fn);
+    this.#queue = next.catch(() => undefined);
+    return next;
+  }
+
+  async #run(query: string, params: DuckDBValue[] = []) {
+    try {
+      return await this.#conn.run(query, params);
+    } catch (err) {
+      throw new StoreError(`DuckDB query failed: ${(err as Error).message}`, query, params, err);
+    }
+  }
+
+  async #rows(query: string, params: DuckDBValue[] = []): Promise<Record<string, unknown>[]> {
+    try {
+      const reader = await this.#conn.runAndReadAll(query, params);
+      return reader.getRowObjectsJS().map((r) => toPlain(r) as Record<string, unknown>);
+    } catch (err) {
+      throw new StoreError(`DuckDB query failed: ${(err as Error).message}`, query, params, err);
+    }
+  }
+
+  async #migrate(): Promise<void> {
+    await this.#run(
+      'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)',
+    );
+    const done = new Set(
+      (await this.#rows('SELECT version FROM schema_migrations')).map((r) => Number(r.version)),
+    );
+    for (const m of MIGRATIONS) {
+      if (done.has(m.version)) continue;
+      await this.#run('BEGIN TRANSACTION');
+      try {
+        await this.#run(m.sql);
+        await this.#run('INSERT INTO schema_migrations VALUES (?, ?, now())', [m.version, m.name]);
+        await this.#run('COMMIT');
+      } catch (err) {
+        await this.#run('ROLLBACK');
+        throw err;
+      }
+    }
+  }
+
+  async #createStaging(): Promise<void> {
+    await this.#run(`
+      CREATE TEMP TABLE stage_bars (symbol VARCHAR, interval VARCHAR, ts_ms DOUBLE, open DOUBLE, high DOUBLE,
+        low DOUBLE, close DOUBLE, volume DOUBLE, adj_close DOUBLE, source VARCHAR);
+      CREATE TEMP TABLE stage_quarantine (id VARCHAR, stage VARCHAR, source VARCHAR, symbol VARCHAR, rule VARCHAR,
+        message VARCHAR, payload VARCHAR, received_ms DOUBLE);
+      CREATE TEMP TABLE stage_raw (id VARCHAR, source VARCHAR, request VARCHAR, status INTEGER, received_ms DOUBLE, body VARCHAR);`);
+  }
+
+  write(batch: WriteBatch): Promise<WriteResult> {
+    return this.#serial(async () => {
+      await this.#run('BEGIN TRANSACTION');
+      try {
+        const result = await this.#writeInTx(batch);
+        await this.#run('COMMIT');
+        return result;
+      } catch (err) {
+        await this.#run('ROLLBACK').catch(() => undefined);
+        throw err;
+      } finally {
+        await this.#run('DELETE FROM stage_bars; DELETE FROM stage_quarantine; DELETE FROM stage_raw;');
+      }
+    });
+  }
+
+  async #writeInTx(batch: WriteBatch): Promise<WriteResult> {
+    if (batch.raw.length > 0) {
+      const a = await this.#conn.createAppender('stage_raw', 'main', 'temp');
+      for (const r of batch.raw) {
+        a.appendVarchar(sha(r.source, r.request, r.body));
+        a.appendVarchar(r.source);
+        a.appendVarchar(r.request);
+        a.appendInteger(r.status);
+        a.appendDouble(r.receivedAt);
+        a.appendVarchar(r.body);
+        a.endRow();
+      }
+      a.closeSync();
+      await this.#run(`INSERT INTO raw_responses
+        SELECT id, source, request, status, epoch_ms(received_ms::BIGINT), body FROM stage_raw
+        ON CONFLICT DO NOTHING`);
+    }
+    let barsChanged = 0;
+    if (batch.bars.length > 0) {
+      const a = await this.#conn.createAppender('stage_bars', 'main', 'temp');
+      for (const b of batch.bars) {
+        a.appendVarchar(b.symbol);
+        a.appendVarchar(b.interval);
+        a.appendDouble(b.ts);
+        a.appendDouble(b.open);
+        a.appendDouble(b.high);
+        a.appendDouble(b.low);
+        a.appendDouble(b.close);
+        a.appendDouble(b.volume);
+        appendNullable(a, b.adjClose);
+        a.appendVarchar(b.source);
+        a.endRow();
+      }
+      a.closeSync();
+      const res = await this.#run(`INSERT INTO bars
+        SELECT symbol, interval, epoch_ms(ts_ms::BIGINT), open, high, low, close, volume, adj_close, source, now()
+        FROM stage_bars
+        ON CONFLICT (symbol, interval, ts) DO UPDATE SET
+          open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close,
+          volume = excluded.volume, adj_close = excluded.adj_close, source = excluded.source,
+          ingested_at = excluded.ingested_at
+        WHERE bars.open IS DISTINCT FROM excluded.open OR bars.high IS DISTINCT FROM excluded.high
+          OR bars.low IS DISTINCT FROM excluded.low OR bars.close IS DISTINCT FROM excluded.close
+          OR bars.volume IS DISTINCT FROM excluded.volume OR bars.adj_close IS DISTINCT FROM excluded.adj_close
+          OR bars.source IS DISTINCT FROM excluded.source`);
+      barsChanged = Number(res.rowsChanged);
+    }
+    let quarantined = 0;
+    if (batch.rejects.length > 0) {
+      const a = await this.#conn.createAppender('stage_quarantine', 'main', 'temp');
+      for (const q of batch.rejects) {
+        a.appendVarchar(quarantineId(q));
+        a.appendVarchar(q.stage);
+        a.appendVarchar(q.source);
+        appendText(a, q.symbol);
+        a.appendVarchar(q.rule);
+        a.appendVarchar(q.message);
+        a.appendVarchar(q.payload);
+        a.appendDouble(q.receivedAt);
+        a.endRow();
+      }
+      a.closeSync();
+      const res = await this.#run(`INSERT INTO quarantine
+        SELECT DISTINCT ON (id) id, stage, source, symbol, rule, message, payload, epoch_ms(received_ms::BIGINT)
+        FROM stage_quarantine ON CONFLICT DO NOTHING`);
+      quarantined = Number(res.rowsChanged);
+    }
+    for (const c of batch.actions) {
+      await this.#run(
+        `INSERT INTO corporate_actions VALUES (?, epoch_ms(?::BIGINT), ?, ?, ?)
+         ON CONFLICT (symbol, ts, kind) DO UPDATE SET value = excluded.value, source = excluded.source
+         WHERE corporate_actions.value IS DISTINCT FROM excluded.value`,
+        [c.symbol, c.ts, c.kind, c.value, c.source],
+      );
+    }
+    for (const i of batch.instruments) {
+      await this.#run(
+        `INSERT INTO instruments VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (symbol) DO UPDATE SET name = coalesce(excluded.name, instruments.name),
+           exchange = coalesce(excluded.exchange, instruments.exchange),
+           currency = coalesce(excluded.currency, instruments.currency),
+           timezone = coalesce(excluded.timezone, instruments.timezone)`,
+        [i.symbol, i.name, i.exchange, i.currency, i.timezone],
+      );
+    }
+    return { barsChanged, quarantined };
+  }
+
+  refreshCurated(series: readonly SeriesKey[]): Promise<void> {
+    if (series.length === 0) return Promise.resolve();
+    return this.#serial(async () => {
+      await this.#run('BEGIN TRANSACTION');
+      try {
+        await refreshCurated(this.#conn, series);
+        await this.#run('COMMIT');
+      } catch (err) {
+        await this.#run('ROLLBACK').catch(() => undefined);
+        throw new StoreError(`refreshing bars_enriched failed: ${(err as Error).message}`, 'refreshCurated', [], err);
+      }
+    });
+  }
+
+  lastBarBefore(symbol: string, interval: Interval, ts: number): Promise<Bar | null> {
+    return this.#serial(async () => {
+      const rows = await this.#readBarRows(
+        'WHERE symbol = ? AND interval = ? AND ts < epoch_ms(?::BIGINT) ORDER BY ts DESC LIMIT 1',
+        [symbol, interval, Math.max(-8.64e15, Math.min(8.64e15, ts))],
+      );
+      return rows[0] ?? null;
+    });
+  }
+
+  readBars(q: BarQuery): Promise<Bar[]> {
+    return this.#serial(() =>
+      this.#readBarRows(
+        `WHERE symbol = ? AND interval = ? AND ts >= epoch_ms(?::BIGINT) AND ts < epoch_ms(?::BIGINT)
+         ORDER BY ts LIMIT ?`,
+        [q.symbol, q.interval, q.from ?? -6e13, q.to ?? 6e13, q.limit ?? 1_000_000_000],
+      ),
+    );
+  }
+
+  async #readBarRows(where: string, params: DuckDBValue[]): Promise<Bar[]> {
+    const rows = await this.#rows(
+      `SELECT symbol, interval, epoch_ms(ts) AS ts, open, high, low, close, volume, adj_close, source FROM bars ${where}`,
+      params,
+    );
+    return rows.map((r) => ({
+      symbol: String(r.symbol),
+      interval: r.interval as Interval,
+      ts: Number(r.ts),
+      open: Number(r.open),
+      high: Number(r.high),
+      low: Number(r.low),
+      close: Number(r.close),
+      volume: Number(r.volume),
+      adjClose: r.adj_close === null ? null : Number(r.adj_close),
+      source: String(r.source),
+    }));
+  }
+
+  readQuarantine(q: QuarantineQuery): Promise<QuarantineRow[]> {
+    return this.#serial(async () => {
+      const where: string[] = [];
+      const params: DuckDBValue[] = [];
+      if (q.rule) {
+        where.push('rule = ?');
+        params.push(q.rule);
+      }
+      if (q.symbol) {
+        where.push('symbol = ?');
+        params.push(q.symbol);
+      }
+      if (q.stage) {
+        where.push('stage = ?');
+        params.push(q.stage);
+      }
+      params.push(q.limit ?? 100);
+      const rows = await this.#rows(
+        `SELECT id, stage, source, symbol, rule, message, payload, epoch_ms(received_at) AS received_at
+         FROM quarantine ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+         ORDER BY received_at DESC, id LIMIT ?`,
+        params,
+      );
+      return rows.map((r) => ({
+        id: String(r.id),
+        stage: r.stage as QuarantineRow['stage'],
+        source: String(r.source),
+        symbol: r.symbol === null ? null : String(r.symbol),
+        rule: String(r.rule),
+        message: String(r.message),
+        payload: String(r.payload),
+        receivedAt: Number(r.received_at),
+      }));
+    });
+  }
+
+  rejectCounts(): Promise<Record<string, number>> {
+    return this.#serial(async () => {
+      const rows = await this.#rows('SELECT rule, count(*) AS n FROM quarantine GROUP BY rule ORDER BY rule');
+      return Object.fromEntries(rows.map((r) => [String(r.rule), Number(r.n)]));
+    });
+  }
+
+  status(): Promise<SeriesStatus[]> {
+    return this.#serial(async () => {
+      const rows = await this.#rows(`
+        WITH b AS (
+          SELECT symbol, interval, count(*) AS n, epoch_ms(min(ts)) AS first_ts, epoch_ms(max(ts)) AS last_ts
+          FROM bars GROUP BY symbol, interval),
+        q AS (SELECT symbol, count(*) AS rejects FROM quarantine GROUP BY symbol)
+        SELECT coalesce(b.symbol, q.symbol) AS symbol, b.interval, coalesce(b.n, 0) AS n,
+          b.first_ts, b.last_ts, coalesce(q.rejects, 0) AS rejects
+        FROM b FULL OUTER JOIN q ON b.symbol = q.symbol
+        ORDER BY symbol, interval`);
+      return rows.map((r) => ({
+        symbol: String(r.symbol ?? '(none)'),
+        interval: (r.interval ?? '-') as Interval,
+        rows: Number(r.n),
+        firstTs: r.first_ts === null ? Number.NaN : Number(r.first_ts),
+        lastTs: r.last_ts === null ? Number.NaN : Number(r.last_ts),
+        rejects: Number(r.rejects),
+      }));
+    });
+  }
+
+  sql(query: string): Promise<SqlResult> {
+    return this.#serial(async () => {
+      try {
+        const reader = await this.#conn.runAndReadAll(query);
+        return {
+          columns: reader.columnNames(),
+          types: reader.columnTypes().map((t) => t.toString()),
+          rows: reader.getRowObjectsJS().map((r) => toPlain(r) as Record<string, unknown>),
+        };
+      } catch (err) {
+        throw new StoreError(`SQL failed: ${(err as Error).message}`, query, [], err);
+      }
+    });
+  }
+
+  exportLake(opts: ExportOptions): Promise<string[]> {
+    return this.#serial(() => exportLake(this.#conn, opts));
+  }
+
+  close(): Promise<void> {
+    return this.#serial(async () => {
+      try {
+        await this.#conn.run('CHECKPOINT');
+      } catch {
+        // Nothing to flush, or the file is read-only; closing still releases it.
+      }
+      this.#conn.closeSync();
+      this.#instance.closeSync();
+    });
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * The one interface every store stands behind. Every write is an idempotent
+ * upsert on the record's natural key: writing the same batch twice leaves the
+ * store exactly as writing it once.
+ */
+import type {
+  Bar,
+  CorporateAction,
+  Instrument,
+  Quarantined,
+  RawResponse,
+} from '../core/records.ts';
+import type { Interval } from '../core/time.ts';
+
+/** Everything one unit of ingest writes, in one transaction. */
+export interface WriteBatch {
+  raw: RawResponse[];
+  bars: Bar[];
+  rejects: Quarantined[];
+  actions: CorporateAction[];
+  instruments: Instrument[];
+}
+
+export interface WriteResult {
+  /** Bars inserted or changed (an identical re-write counts 0). */
+  barsChanged: number;
+  /** Quarantine rows that were new. */
+  quarantined: number;
+}
+
+export interface SeriesKey {
+  symbol: string;
+  interval: Interval;
+}
+
+export interface BarQuery {
+  symbol: string;
+  interval: Interval;
+  from?: number;
+  to?: number;
+  limit?: number;
+}
+
+export interface QuarantineQuery {
+  rule?: string;
+  symbol?: string;
+  stage?: string;
+  limit?: number;
+}
+
+export interface QuarantineRow extends Quarantined {
+  id: string;
+}
+
+export interface SeriesStatus {
+  symbol: string;
+  interval: Interval;
+  rows: number;
+  firstTs: number;
+  lastTs: number;
+  rejects: number;
+}
+
+export interface SqlResult {
+  columns: string[];
+  types: string[];
+  rows: Record<string, unknown>[];
+}
+
+export type Layer = 'raw' | 'staging' | 'curated';
+
+export interface ExportOptions {
+  layer: Layer;
+  format: 'parquet' | 'csv';
+  outDir: string;
+}
+
+export interface Store {
+  /** Which implementation this is (`duckdb`, ...). */
+  readonly kind: string;
+  /** Writes a batch in one transaction; idempotent on every natural key. */
+  write(batch: WriteBatch): Promise<WriteResult>;
+  /** Recomputes the curated indicator columns of these series from their stored bars. */
+  refreshCurated(series: readonly SeriesKey[]): Promise<void>;
+  /** The last stored bar strictly before `ts`, for seeding the price-jump rule. */
+  lastBarBefore(symbol: string, interval: Interval, ts: number): Promise<Bar | null>;
+  /** Bars of one series in ts order. */
+  readBars(q: BarQuery): Promise<Bar[]>;
+  /** Quarantined records, newest first. */
+  readQuarantine(q: QuarantineQuery): Promise<QuarantineRow[]>;
+  /** Rejects per rule. */
+  rejectCounts(): Promise<Record<string, number>>;
+  /** Per symbol and interval: rows, first and last ts, rejects. */
+  status(): Promise<SeriesStatus[]>;
+  /** Runs one SQL statement and returns its rows. */
+  sql(query: string): Promise<SqlResult>;
+  /** Writes a layer as hive-partitioned files under `outDir`. Returns files written. */
+  exportLake(opts: ExportOptions): Promise<string[]>;
+  /** Releases connections and files. */
+  close(): Promise<void>;
+}

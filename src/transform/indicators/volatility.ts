@@ -1,0 +1,96 @@
+/** Bollinger bands, ATR and returns over Float64Array. */
+import { checkPeriod, sma } from './moving-averages.ts';
+
+export interface Bands {
+  middle: Float64Array;
+  upper: Float64Array;
+  lower: Float64Array;
+}
+
+/** Rolling window variance is re-computed exactly every this many steps to stop drift. */
+const RESYNC = 1024;
+
+/**
+ * Bollinger bands: middle = SMA(n), upper/lower = middle ± k·σ, σ the
+ * population standard deviation of the window. The variance slides with a
+ * Welford-style update and is re-computed exactly every 1024 steps.
+ */
+export function bollinger(x: Float64Array, n = 20, k = 2): Bands {
+  checkPeriod(n);
+  const len = x.length;
+  const middle = sma(x, n);
+  const upper = new Float64Array(len).fill(Number.NaN);
+  const lower = new Float64Array(len).fill(Number.NaN);
+  if (len < n) return { middle, upper, lower };
+  let mean = 0;
+  let m2 = 0;
+  const exact = (end: number): void => {
+    mean = 0;
+    for (let j = end - n + 1; j <= end; j++) mean += x[j]!;
+    mean /= n;
+    m2 = 0;
+    for (let j = end - n + 1; j <= end; j++) {
+      const d = x[j]! - mean;
+      m2 += d * d;
+    }
+  };
+  exact(n - 1);
+  for (let i = n - 1; i < len; i++) {
+    if (i > n - 1) {
+      if ((i - n + 1) % RESYNC === 0) exact(i);
+      else {
+        const xn = x[i]!;
+        const xo = x[i - n]!;
+        const newMean = mean + (xn - xo) / n;
+        m2 += (xn - xo) * (xn - newMean + xo - mean);
+        mean = newMean;
+        if (m2 < 0) m2 = 0;
+      }
+    }
+    const sd = Math.sqrt(m2 / n);
+    const mid = middle[i]!;
+    upper[i] = mid + k * sd;
+    lower[i] = mid - k * sd;
+  }
+  return { middle, upper, lower };
+}
+
+/**
+ * Average True Range with Wilder smoothing. TR[i] = max(h−l, |h−c[i−1]|,
+ * |l−c[i−1]|) from index 1; ATR[n] = mean(TR[1..n]); then
+ * ATR[i] = (ATR[i−1]·(n−1) + TR[i]) / n.
+ */
+export function atr(
+  high: Float64Array,
+  low: Float64Array,
+  close: Float64Array,
+  n = 14,
+): Float64Array {
+  checkPeriod(n);
+  const len = close.length;
+  const out = new Float64Array(len).fill(Number.NaN);
+  if (len <= n) return out;
+  const tr = (i: number): number => {
+    const h = high[i]!;
+    const l = low[i]!;
+    const pc = close[i - 1]!;
+    return Math.max(h - l, Math.abs(h - pc), Math.abs(l - pc));
+  };
+  let a = 0;
+  for (let i = 1; i <= n; i++) a += tr(i);
+  a /= n;
+  out[n] = a;
+  for (let i = n + 1; i < len; i++) {
+    a = (a * (n - 1) + tr(i)) / n;
+    out[i] = a;
+  }
+  return out;
+}
+
+/** Simple return close[i] / close[i−1] − 1; NaN at index 0. */
+export function simpleReturn(x: Float64Array): Float64Array {
+  const out = new Float64Array(x.length);
+  out[0] = Number.NaN;
+  for (let i = 1; i < x.length; i++) out[i] = x[i]! / x[i - 1]! - 1;
+  return out;
+}
