@@ -11,7 +11,7 @@ export interface RetryPolicy {
   attempts: number;
   /** First backoff, ms. */
   baseDelayMs: number;
-  /** Longest single wait, ms (also caps Retry-After). */
+  /** Longest backoff between attempts, ms (a server's Retry-After is honoured up to 2 min). */
   maxDelayMs: number;
   /** Per-attempt timeout, ms. */
   timeoutMs: number;
@@ -23,6 +23,9 @@ export const DEFAULT_RETRY: RetryPolicy = {
   maxDelayMs: 30_000,
   timeoutMs: 30_000,
 };
+
+/** The longest Retry-After honoured, ms. */
+export const MAX_RETRY_AFTER_MS = 120_000;
 
 export interface HttpResponse {
   status: number;
@@ -86,7 +89,9 @@ export async function httpGet(
       lastReason = `${err instanceof Error ? err.message : String(err)}${cause ? ` (${cause})` : ''}`;
     }
     if (attempt === policy.attempts) break;
-    const waitMs = Math.min(policy.maxDelayMs, waitHint ?? backoffMs(attempt, policy));
+    // The server's Retry-After wins over our own backoff (up to two minutes).
+    const waitMs =
+      waitHint !== undefined ? Math.min(MAX_RETRY_AFTER_MS, waitHint) : backoffMs(attempt, policy);
     opts.onRetry?.({ attempt, waitMs, reason: lastReason });
     await sleep(waitMs, undefined, opts.signal ? { signal: opts.signal } : undefined);
   }

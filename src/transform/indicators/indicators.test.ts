@@ -1,0 +1,137 @@
+import { DuckDBInstance } from '@duckdb/node-api';
+import { ATR, EMA, MACD } from 'technicalindicators';
+import { describe, expect, it } from 'vitest';
+import { atr, bollinger, ema, macd, rsi, simpleReturn, sma } from './index.ts';
+
+/** A seeded random walk with highs and lows around the close. */
+function walk(n: number, seed = 7): { c: number[]; h: number[]; l: number[] } {
+  let s = seed;
+  const rnd = (): number => {
+    s = (s * 16807) % 2147483647;
+    return s / 2147483647;
+  };
+  let p = 100;
+  const c: number[] = [];
+  const h: number[] = [];
+  const l: number[] = [];
+  for (let i = 0; i < n; i++) {
+    p *= 1 + (rnd() - 0.5) * 0.04;
+    c.push(p);
+    h.push(p * (1 + rnd() * 0.01));
+    l.push(p * (1 - rnd() * 0.01));
+  }
+  return { c, h, l };
+}
+
+function expectClose(ours: Float64Array, reference: (number | null)[], rel = 1e-9): void {
+  expect(ours.length).toBe(reference.length);
+  for (let i = 0; i < ours.length; i++) {
+    const r = reference[i];
+    if (r === null || r === undefined) {
+      expect(Number.isNaN(ours[i]!), `index ${i} should be NaN, is ${ours[i]}`).toBe(true);
+    } else {
+      const err = Math.abs(ours[i]! - r) / Math.max(Math.abs(r), 1e-12);
+      expect(err, `index ${i}: ${ours[i]} vs ${r}`).toBeLessThanOrEqual(rel);
+    }
+  }
+}
+
+const pad = (n: number, xs: number[]): (number | null)[] => [...Array(n).fill(null), ...xs];
+
+describe('RSI', () => {
+  it('reproduces the published StockCharts worked example (Wilder, 14)', () => {
+    const closes = [
+      44.3389, 44.0902, 44.1497, 43.6124, 44.3278, 44.8264, 45.0955, 45.4245, 45.8433, 46.0826,
+      45.8931, 46.0328, 45.614, 46.282, 46.282, 46.0028, 46.0328, 46.4116, 46.2222, 45.6439,
+      46.2122, 46.2521, 45.7137, 46.4515, 45.7835, 45.3548, 44.0288, 44.1783, 44.2181, 44.5672,
+      43.4205, 42.6628, 43.1314,
+    ];
+    const published = [
+      70.53, 66.32, 66.55, 69.41, 66.36, 57.97, 62.93, 63.26, 56.06, 62.38, 54.71, 50.42, 39.99,
+      41.46, 41.87, 45.46, 37.3, 33.08, 37.77,
+    ];
+    const out = rsi(Float64Array.from(closes), 14);
+    expect(out.slice(0, 14).every(Number.isNaN)).toBe(true);
+    expect(Array.from(out.slice(14)).map((v) => Number(v.toFixed(2)))).toEqual(published);
+  });
+
+  it('is 50 for a flat series and 100 for a rising one', () => {
+    expect(rsi(new Float64Array(20).fill(5), 14)[19]).toBe(50);
+    expect(rsi(Float64Array.from({ length: 20 }, (_, i) => i + 1), 14)[19]).toBe(100);
+  });
+});
+
+describe('EMA, MACD and ATR against technicalindicators (an independent implementation)', () => {
+  const { c, h, l } = walk(600);
+  const C = Float64Array.from(c);
+
+  it('EMA is seeded with the SMA of the first n values', () => {
+    expectClose(ema(C, 12), pad(11, EMA.calculate({ period: 12, values: c })));
+    expectClose(ema(C, 26), pad(25, EMA.calculate({ period: 26, values: c })));
+    expect(ema(C, 3)[2]).toBeCloseTo((c[0]! + c[1]! + c[2]!) / 3, 12);
+  });
+
+  it('MACD(12, 26, 9) line, signal and histogram', () => {
+    const ref = MACD.calculate({
+      values: c,
+      fastPeriod: 12,
+      slowPeriod: 26,
+      signalPeriod: 9,
+      SimpleMAOscillator: false,
+      SimpleMASignal: false,
+    });
+    const m = macd(C);
+    expectClose(m.macd, pad(25, ref.map((x) => x.MACD!)));
+    expectClose(m.signal, pad(25, ref.map((x) => x.signal ?? null)));
+    expectClose(m.hist, pad(25, ref.map((x) => x.histogram ?? null)), 1e-7);
+  });
+
+  it('ATR(14) with Wilder smoothing', () => {
+    const ref = ATR.calculate({ period: 14, high: h, low: l, close: c });
+    expectClose(atr(Float64Array.from(h), Float64Array.from(l), C, 14), pad(14, ref));
+  });
+});
+
+describe('SMA, Bollinger and returns against DuckDB window functions', () => {
+  it('match to 1e-9 over a long series (drift-free running sums)', async () => {
+    const { c } = walk(20_000, 11);
+    const db = await DuckDBInstance.create(':memory:');
+    const conn = await db.connect();
+    await conn.run('CREATE TABLE x (i INTEGER, c DOUBLE)');
+    const a = await conn.createAppender('x');
+    c.forEach((v, i) => {
+      a.appendInteger(i);
+      a.appendDouble(v);
+      a.endRow();
+    });
+    a.closeSync();
+    const rows = (
+      await conn.runAndReadAll(`
+      SELECT
+        CASE WHEN i >= 19 THEN avg(c) OVER w20 END AS sma20,
+        CASE WHEN i >= 199 THEN avg(c) OVER w200 END AS sma200,
+        CASE WHEN i >= 19 THEN avg(c) OVER w20 + 2 * stddev_pop(c) OVER w20 END AS upper,
+        CASE WHEN i >= 19 THEN avg(c) OVER w20 - 2 * stddev_pop(c) OVER w20 END AS lower,
+        c / lag(c) OVER (ORDER BY i) - 1 AS ret
+      FROM x
+      WINDOW w20 AS (ORDER BY i ROWS BETWEEN 19 PRECEDING AND CURRENT ROW),
+             w200 AS (ORDER BY i ROWS BETWEEN 199 PRECEDING AND CURRENT ROW)
+      ORDER BY i`)
+    ).getRowObjectsJS() as Record<string, number | null>[];
+    conn.closeSync();
+    db.closeSync();
+    const C = Float64Array.from(c);
+    const bb = bollinger(C, 20, 2);
+    expectClose(sma(C, 20), rows.map((r) => r.sma20!));
+    expectClose(sma(C, 200), rows.map((r) => r.sma200!));
+    expectClose(bb.middle, rows.map((r) => r.sma20!));
+    expectClose(bb.upper, rows.map((r) => r.upper!));
+    expectClose(bb.lower, rows.map((r) => r.lower!));
+    expectClose(simpleReturn(C), rows.map((r) => r.ret!));
+  });
+
+  it('returns NaN everywhere when the series is shorter than the window', () => {
+    expect(sma(Float64Array.of(1, 2), 3).every(Number.isNaN)).toBe(true);
+    expect(() => sma(Float64Array.of(1), 0)).toThrow(/period/);
+  });
+});
