@@ -2,10 +2,16 @@
 import { UsageError } from '../core/errors.ts';
 import { DAY_MS, INTERVALS, type Interval, isInterval, parseDateArg } from '../core/time.ts';
 
-export function parseInterval(value: string | undefined, allowed: readonly Interval[] = INTERVALS): Interval {
+export function parseInterval(
+  value: string | undefined,
+  allowed: readonly Interval[] = INTERVALS,
+): Interval {
   const v = value ?? '1d';
   if (!isInterval(v) || !allowed.includes(v)) {
-    throw new UsageError('--interval', `unknown interval "${v}"; expected one of ${allowed.join(', ')}`);
+    throw new UsageError(
+      '--interval',
+      `unknown interval "${v}"; expected one of ${allowed.join(', ')}`,
+    );
   }
   return v;
 }
@@ -13,7 +19,10 @@ export function parseInterval(value: string | undefined, allowed: readonly Inter
 export function parseDate(flag: string, value: string): number {
   const ms = parseDateArg(value);
   if (!Number.isFinite(ms)) {
-    throw new UsageError(flag, `"${value}" is not a date; expected YYYY-MM-DD, an ISO 8601 timestamp or epoch seconds`);
+    throw new UsageError(
+      flag,
+      `"${value}" is not a date; expected YYYY-MM-DD, an ISO 8601 timestamp or epoch seconds`,
+    );
   }
   return ms;
 }
@@ -50,14 +59,22 @@ export function parseSymbols(value: string | undefined, flag = '--symbols'): str
     .filter((s) => s.length > 0);
   for (const s of out) {
     if (!SYMBOL.test(s)) {
-      throw new UsageError(flag, `"${s}" is not a symbol (letters, digits and . - = ^ _, at most 32)`);
+      throw new UsageError(
+        flag,
+        `"${s}" is not a symbol (letters, digits and . - = ^ _, at most 32)`,
+      );
     }
   }
   if (out.length === 0) throw new UsageError(flag, 'is required, e.g. AAPL,MSFT');
   return [...new Set(out.map((s) => s.toUpperCase()))];
 }
 
-export function parsePositiveInt(flag: string, value: string | undefined, dflt: number, max = 1_000_000): number {
+export function parsePositiveInt(
+  flag: string,
+  value: string | undefined,
+  dflt: number,
+  max = 1_000_000,
+): number {
   if (value === undefined) return dflt;
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || n > max) {
@@ -66,7 +83,12 @@ export function parsePositiveInt(flag: string, value: string | undefined, dflt: 
   return n;
 }
 
-export function parseChoice<T extends string>(flag: string, value: string | undefined, choices: readonly T[], dflt: T): T {
+export function parseChoice<T extends string>(
+  flag: string,
+  value: string | undefined,
+  choices: readonly T[],
+  dflt: T,
+): T {
   const v = value ?? dflt;
   if (!(choices as readonly string[]).includes(v)) {
     throw new UsageError(flag, `"${v}" is not one of ${choices.join(', ')}`);

@@ -3,7 +3,8 @@ import cliProgress from 'cli-progress';
 
 const cell = (v: unknown): string => {
   if (v === null || v === undefined) return '';
-  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(10)));
+  if (typeof v === 'number')
+    return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(10)));
   if (typeof v === 'object') return JSON.stringify(v);
   return String(v);
 };
@@ -12,7 +13,10 @@ export function formatTable(columns: string[], rows: Record<string, unknown>[]):
   const data = rows.map((r) => columns.map((c) => cell(r[c])));
   const widths = columns.map((c, i) => Math.max(c.length, ...data.map((d) => d[i]!.length)));
   const line = (vals: string[]): string =>
-    vals.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
+    vals
+      .map((v, i) => v.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   const out = [line(columns), line(widths.map((w) => '-'.repeat(w))), ...data.map(line)];
   return `${out.join('\n')}\n`;
 }

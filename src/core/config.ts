@@ -21,8 +21,14 @@ export const ConfigSchema = z
     dataDir: z.string().min(1).default('./tickline-data'),
     sources: z
       .object({
-        yahoo: z.object({ baseUrl: url.default(YAHOO_DEFAULT_URL) }).strict().prefault({}),
-        stooq: z.object({ baseUrl: url.default(STOOQ_DEFAULT_URL) }).strict().prefault({}),
+        yahoo: z
+          .object({ baseUrl: url.default(YAHOO_DEFAULT_URL) })
+          .strict()
+          .prefault({}),
+        stooq: z
+          .object({ baseUrl: url.default(STOOQ_DEFAULT_URL) })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),
@@ -53,8 +59,15 @@ const CONFIG_NAMES = ['tickline.config.yaml', 'tickline.config.yml', 'tickline.c
 
 function zodToConfigError(err: z.ZodError, file: string): ConfigError {
   const issue = err.issues[0]!;
+  if (issue.code === 'unrecognized_keys') {
+    const path = [...issue.path, issue.keys[0]].join('.');
+    return new ConfigError(`${file}: ${path}`, 'no such setting (unknown key; check the spelling)');
+  }
   const path = issue.path.join('.') || '(root)';
-  return new ConfigError(`${file}: ${path}`, issue.message);
+  return new ConfigError(
+    `${file}: ${path}`,
+    issue.message.replace(/^Invalid input: expected /, ''),
+  );
 }
 
 /**
@@ -77,7 +90,10 @@ export function loadConfig(
     try {
       raw = file.endsWith('.json') ? JSON.parse(text) : (parseYaml(text) ?? {});
     } catch (err) {
-      throw new ConfigError(file, `valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message}`);
+      throw new ConfigError(
+        file,
+        `valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message}`,
+      );
     }
   }
   const parsed = ConfigSchema.safeParse(raw);

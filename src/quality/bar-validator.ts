@@ -53,7 +53,12 @@ export class BarValidator {
 
   validate(candidates: readonly CandidateBar[], receivedAt = Date.now()): ValidationResult {
     const now = this.#opts.now();
-    const range = { from: this.#opts.from, to: this.#opts.to, now, futureSkewMs: this.#opts.futureSkewMs };
+    const range = {
+      from: this.#opts.from,
+      to: this.#opts.to,
+      now,
+      futureSkewMs: this.#opts.futureSkewMs,
+    };
     const rejected: Quarantined[] = [];
     const quarantine = (b: CandidateBar, rule: BarRule, message: string): void => {
       rejected.push({
@@ -98,7 +103,7 @@ export class BarValidator {
         quarantine(
           b,
           'price_jump',
-          `close ${close} vs previous close ${prev.close} (${(((close / prev.close) - 1) * 100).toFixed(1)}%) exceeds the ±${this.#opts.maxJump * 100}% band`,
+          `close ${close} vs previous close ${prev.close} (${((close / prev.close - 1) * 100).toFixed(1)}%) exceeds the ±${this.#opts.maxJump * 100}% band`,
         );
         continue;
       }

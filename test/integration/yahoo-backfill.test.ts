@@ -8,7 +8,12 @@ import { ingest } from '../../src/pipelines/ingest.ts';
 import { YahooSource, yahooWindows } from '../../src/sources/yahoo/yahoo-source.ts';
 import { DuckDBStore } from '../../src/store/duckdb/duckdb-store.ts';
 import { tempDir, withDb } from '../helpers/db.ts';
-import { fixture, type ReplayServer, type Step, startReplayServer } from '../helpers/replay-server.ts';
+import {
+  fixture,
+  type ReplayServer,
+  type Step,
+  startReplayServer,
+} from '../helpers/replay-server.ts';
 
 const AAPL_1D = fixture('yahoo/yahoo-chart-AAPL-1d-2020-08-31_2020-11-06-splits-dividends.json');
 const AAPL_1M = fixture('yahoo/yahoo-chart-AAPL-1m-2024-10-02.json');
@@ -35,13 +40,18 @@ async function backfill(
   symbols: string[],
   range: { from: number; to: number; interval?: '1d' | '1m' },
 ) {
-  server = await startReplayServer((url) => routes[decodeURIComponent(url.pathname.split('/').pop()!)]);
+  server = await startReplayServer(
+    (url) => routes[decodeURIComponent(url.pathname.split('/').pop()!)],
+  );
   const store = await DuckDBStore.open(join(dir, 'tickline.duckdb'));
   try {
     const source = new YahooSource({ baseUrl: server.url, retry: FAST_RETRY });
     const interval = range.interval ?? '1d';
     return await ingest(
-      symbols.map((symbol) => ({ source, request: { symbol, interval, from: range.from, to: range.to } })),
+      symbols.map((symbol) => ({
+        source,
+        request: { symbol, interval, from: range.from, to: range.to },
+      })),
       { store, concurrency: 3 },
     );
   } finally {
@@ -59,7 +69,15 @@ describe('yahoo backfill', () => {
     const chart = JSON.parse(AAPL_1D).chart.result[0];
     const q = chart.indicators.quote[0];
     const expected = (chart.timestamp as number[])
-      .map((t, i) => ({ t, o: q.open[i], h: q.high[i], l: q.low[i], c: q.close[i], v: q.volume[i], a: chart.indicators.adjclose[0].adjclose[i] }))
+      .map((t, i) => ({
+        t,
+        o: q.open[i],
+        h: q.high[i],
+        l: q.low[i],
+        c: q.close[i],
+        v: q.volume[i],
+        a: chart.indicators.adjclose[0].adjclose[i],
+      }))
       .filter((r) => [r.o, r.h, r.l, r.c, r.v].every((x) => x !== null));
     const file = join(dir, 'tickline.duckdb');
     await withDb(file, async (sql) => {
@@ -73,7 +91,14 @@ describe('yahoo backfill', () => {
         // Daily bars keep the exchange's trading date (America/New_York).
         const nyDate = new Date((e.t - 4 * 3600) * 1000).toISOString().slice(0, 10);
         expect(r.d).toBe(nyDate);
-        expect([r.open, r.high, r.low, r.close, r.volume, r.adj_close]).toEqual([e.o, e.h, e.l, e.c, e.v, e.a]);
+        expect([r.open, r.high, r.low, r.close, r.volume, r.adj_close]).toEqual([
+          e.o,
+          e.h,
+          e.l,
+          e.c,
+          e.v,
+          e.a,
+        ]);
       });
       const actions = await sql(
         `SELECT strftime(ts, '%Y-%m-%d') AS d, kind, value FROM corporate_actions ORDER BY ts, kind`,
@@ -104,14 +129,18 @@ describe('yahoo backfill', () => {
     const chart = JSON.parse(AAPL_1M).chart.result[0];
     const q = chart.indicators.quote[0];
     const ts = chart.timestamp as number[];
-    const nulls = ts.filter((_, i) => [q.open[i], q.high[i], q.low[i], q.close[i], q.volume[i]].some((x) => x === null)).length;
+    const nulls = ts.filter((_, i) =>
+      [q.open[i], q.high[i], q.low[i], q.close[i], q.volume[i]].some((x) => x === null),
+    ).length;
     const outside = ts.filter((t) => t * 1000 >= Date.parse('2024-10-03T00:00:00Z')).length;
     expect(nulls).toBe(1);
     expect(outside).toBe(1);
     expect(summary.rows).toBe(ts.length - nulls - outside);
     expect(summary.rejectsByRule).toEqual({ missing_value: 1, out_of_range: 1 });
     await withDb(join(dir, 'tickline.duckdb'), async (sql) => {
-      const [n] = await sql(`SELECT count(*)::INTEGER AS n, min(ts)::VARCHAR AS first FROM bars WHERE interval = '1m'`);
+      const [n] = await sql(
+        `SELECT count(*)::INTEGER AS n, min(ts)::VARCHAR AS first FROM bars WHERE interval = '1m'`,
+      );
       expect(n).toEqual({ n: 389, first: '2024-10-02 13:30:00' });
       const q = await sql('SELECT rule, payload FROM quarantine ORDER BY rule');
       expect(q.map((r) => r.rule)).toEqual(['missing_value', 'out_of_range']);
@@ -172,7 +201,10 @@ describe('yahoo backfill', () => {
   });
 
   it('stamps daily bars with the exchange trading date in other time zones (Europe/Berlin)', async () => {
-    await backfill({ 'GS2C.DE': [{ body: GS2C }] }, ['GS2C.DE'], { from: day('2025-10-20'), to: day('2025-10-30') });
+    await backfill({ 'GS2C.DE': [{ body: GS2C }] }, ['GS2C.DE'], {
+      from: day('2025-10-20'),
+      to: day('2025-10-30'),
+    });
     await withDb(join(dir, 'tickline.duckdb'), async (sql) => {
       const rows = await sql(`SELECT strftime(ts, '%Y-%m-%d %H:%M') AS d FROM bars ORDER BY ts`);
       expect(rows.map((r) => r.d)).toEqual([
@@ -193,14 +225,21 @@ describe('yahoo windows', () => {
     expect(w1m.map(([a, b]) => (b - a) / 86_400_000)).toEqual([7, 7, 6]);
     expect(w1m[1]![0]).toBe(w1m[0]![1]);
     expect(yahooWindows({ symbol: 'A', interval: '1d', from, to: from + 9e11 })).toHaveLength(1);
-    expect(yahooWindows({ symbol: 'A', interval: '1h', from, to: from + 1000 * 86_400_000 })).toHaveLength(2);
+    expect(
+      yahooWindows({ symbol: 'A', interval: '1h', from, to: from + 1000 * 86_400_000 }),
+    ).toHaveLength(2);
   });
 
   it('requests every window with period1/period2, interval and events', async () => {
     server = await startReplayServer(() => [{ body: WEEKEND }]);
     const source = new YahooSource({ baseUrl: server.url, retry: FAST_RETRY });
     const from = day('2025-01-01');
-    for await (const _ of source.history({ symbol: 'AAPL', interval: '1m', from, to: from + 10 * 86_400_000 })) {
+    for await (const _ of source.history({
+      symbol: 'AAPL',
+      interval: '1m',
+      from,
+      to: from + 10 * 86_400_000,
+    })) {
       // drain
     }
     expect(server.requests).toEqual([

@@ -28,7 +28,9 @@ export function demoDatasets(): { symbol: string; file: string }[] {
 export function registerDemo(program: Command): void {
   program
     .command('demo')
-    .description('load bundled real daily history (S&P 500 2000–2020, AAPL 2013–2018) and show it enriched')
+    .description(
+      'load bundled real daily history (S&P 500 2000–2020, AAPL 2013–2018) and show it enriched',
+    )
     .action(async (_o: unknown, cmd: Command) => {
       const cfg = commandConfig(cmd.optsWithGlobals() as GlobalOptions);
       await withStore(cfg, async (store) => {
@@ -37,15 +39,24 @@ export function registerDemo(program: Command): void {
           request: { symbol: d.symbol, interval: '1d' as const, from: -8.64e15, to: 8.64e15 },
         }));
         const summary = await ingest(tasks, { store, quality: cfg.quality });
-        process.stdout.write(`loaded bundled history into ${cfg.dataDir}\n${ingestReport(summary)}\n`);
-        process.stdout.write(formatTable(['symbol', 'interval', 'rows', 'first', 'last', 'rejects'], await statusRows(store)));
+        process.stdout.write(
+          `loaded bundled history into ${cfg.dataDir}\n${ingestReport(summary)}\n`,
+        );
+        process.stdout.write(
+          formatTable(
+            ['symbol', 'interval', 'rows', 'first', 'last', 'rejects'],
+            await statusRows(store),
+          ),
+        );
         const last = await store.sql(`
           SELECT symbol, strftime(ts, '%Y-%m-%d') AS date, round(close, 2) AS close, round(sma_20, 2) AS sma_20,
             round(sma_200, 2) AS sma_200, round(rsi_14, 1) AS rsi_14, round(macd, 3) AS macd,
             round(bb_upper, 2) AS bb_upper, round(bb_lower, 2) AS bb_lower, round(atr_14, 2) AS atr_14
           FROM (SELECT *, row_number() OVER (PARTITION BY symbol ORDER BY ts DESC) AS k FROM bars_enriched)
           WHERE k <= 3 ORDER BY symbol, date`);
-        process.stdout.write(`\nlatest enriched bars (bars_enriched):\n${formatTable(last.columns, last.rows)}`);
+        process.stdout.write(
+          `\nlatest enriched bars (bars_enriched):\n${formatTable(last.columns, last.rows)}`,
+        );
         process.stdout.write(
           `\nnext: npx tickline query "SELECT * FROM bars_enriched WHERE symbol = 'AAPL' ORDER BY ts DESC LIMIT 5"\n`,
         );

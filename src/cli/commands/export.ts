@@ -11,11 +11,18 @@ export function registerExport(program: Command): void {
     .option('--format <f>', 'parquet | csv', 'parquet')
     .option('--out <dir>', 'output folder (the layer is written to <dir>/<layer>/, replacing it)')
     .action(async (o: Record<string, string | undefined>, cmd: Command) => {
-      const layer = parseChoice('--layer', o.layer, ['raw', 'staging', 'curated'] as const, 'curated');
+      const layer = parseChoice(
+        '--layer',
+        o.layer,
+        ['raw', 'staging', 'curated'] as const,
+        'curated',
+      );
       const format = parseChoice('--format', o.format, ['parquet', 'csv'] as const, 'parquet');
       if (!o.out) throw new UsageError('--out', 'is required: the folder to write to');
       const cfg = commandConfig(cmd.optsWithGlobals() as GlobalOptions);
-      const files = await withStore(cfg, (store) => store.exportLake({ layer, format, outDir: o.out! }));
+      const files = await withStore(cfg, (store) =>
+        store.exportLake({ layer, format, outDir: o.out! }),
+      );
       process.stdout.write(`wrote ${files.length} ${format} files under ${o.out}/${layer}\n`);
     });
 }

@@ -51,7 +51,10 @@ export function registerImport(program: Command): void {
     .argument('<file>', 'CSV file of bars')
     .option('--symbol <s>', 'symbol of every row (unless the file has a symbol column)')
     .option('--interval <i>', 'bar interval', '1d')
-    .option('--mapping <m>', 'column mapping: a JSON/YAML file or key=value,… (date, open, high, low, close, adjClose, volume, symbol, delimiter, dateFormat, timezone)')
+    .option(
+      '--mapping <m>',
+      'column mapping: a JSON/YAML file or key=value,… (date, open, high, low, close, adjClose, volume, symbol, delimiter, dateFormat, timezone)',
+    )
     .action(async (file: string, o: Record<string, string | undefined>, cmd: Command) => {
       const global = cmd.optsWithGlobals() as GlobalOptions;
       const interval = parseInterval(o.interval);
@@ -68,10 +71,10 @@ export function registerImport(program: Command): void {
       const cfg = commandConfig(global);
       const source = new CsvSource({ file, mapping });
       const summary = await withStore(cfg, (store) =>
-        ingest(
-          [{ source, request: { symbol, interval, from: -8.64e15, to: 8.64e15 } }],
-          { store, quality: cfg.quality },
-        ),
+        ingest([{ source, request: { symbol, interval, from: -8.64e15, to: 8.64e15 } }], {
+          store,
+          quality: cfg.quality,
+        }),
       );
       process.stdout.write(ingestReport(summary));
       if (summary.failed.length > 0) process.exitCode = 2;

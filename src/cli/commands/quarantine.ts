@@ -15,7 +15,8 @@ export function registerQuarantine(program: Command): void {
     .action(async (o: Record<string, string | undefined>, cmd: Command) => {
       const limit = parsePositiveInt('--limit', o.limit, 50, 100_000);
       const format = parseChoice('--format', o.format, ['table', 'json'] as const, 'table');
-      if (o.stage !== undefined) parseChoice('--stage', o.stage, ['parse', 'validate'] as const, 'parse');
+      if (o.stage !== undefined)
+        parseChoice('--stage', o.stage, ['parse', 'validate'] as const, 'parse');
       const cfg = commandConfig(cmd.optsWithGlobals() as GlobalOptions);
       const { rows, counts } = await withStore(cfg, async (store) => ({
         rows: await store.readQuarantine({
@@ -32,7 +33,13 @@ export function registerQuarantine(program: Command): void {
       }
       const total = Object.values(counts).reduce((a, b) => a + b, 0);
       process.stdout.write(
-        `quarantined: ${total}${total ? ` (${Object.entries(counts).map(([r, n]) => `${r} ${n}`).join(', ')})` : ''}\n`,
+        `quarantined: ${total}${
+          total
+            ? ` (${Object.entries(counts)
+                .map(([r, n]) => `${r} ${n}`)
+                .join(', ')})`
+            : ''
+        }\n`,
       );
       if (rows.length === 0) return;
       const short = (s: string, n: number): string => (s.length > n ? `${s.slice(0, n - 1)}…` : s);

@@ -6,7 +6,9 @@ import { formatCsv, formatJson, formatTable } from '../output.ts';
 export function registerQuery(program: Command): void {
   program
     .command('query')
-    .description('run SQL against the store (tables: bars, bars_enriched, quarantine, corporate_actions, instruments, raw_responses)')
+    .description(
+      'run SQL against the store (tables: bars, bars_enriched, quarantine, corporate_actions, instruments, raw_responses)',
+    )
     .argument('<sql>', 'one SQL statement')
     .option('--format <f>', 'table | csv | json', 'table')
     .action(async (sql: string, o: Record<string, string | undefined>, cmd: Command) => {

@@ -26,7 +26,13 @@ export function registerStatus(program: Command): void {
       const cfg = commandConfig(cmd.optsWithGlobals() as GlobalOptions);
       const rows = await withStore(cfg, statusRows);
       if (format === 'json') process.stdout.write(formatJson(rows));
-      else if (rows.length === 0) process.stdout.write('the store is empty: run `tickline demo`, `tickline backfill` or `tickline import`\n');
-      else process.stdout.write(formatTable(['symbol', 'interval', 'rows', 'first', 'last', 'rejects'], rows));
+      else if (rows.length === 0)
+        process.stdout.write(
+          'the store is empty: run `tickline demo`, `tickline backfill` or `tickline import`\n',
+        );
+      else
+        process.stdout.write(
+          formatTable(['symbol', 'interval', 'rows', 'first', 'last', 'rejects'], rows),
+        );
     });
 }

@@ -32,7 +32,17 @@ export const CsvMappingSchema = z
 export type CsvMapping = z.infer<typeof CsvMappingSchema>;
 
 type Field = 'date' | 'time' | 'open' | 'high' | 'low' | 'close' | 'adjClose' | 'volume' | 'symbol';
-const FIELDS: Field[] = ['date', 'time', 'open', 'high', 'low', 'close', 'adjClose', 'volume', 'symbol'];
+const FIELDS: Field[] = [
+  'date',
+  'time',
+  'open',
+  'high',
+  'low',
+  'close',
+  'adjClose',
+  'volume',
+  'symbol',
+];
 
 const ALIASES: Record<Field, string[]> = {
   date: ['date', 'datetime', 'timestamp', 'day', ''],
@@ -87,7 +97,11 @@ export interface ColumnLayout {
 }
 
 /** Maps header columns to bar fields, by the explicit mapping first, then by known names. */
-export function resolveColumns(headerLine: string, mapping: CsvMapping, file: string): ColumnLayout {
+export function resolveColumns(
+  headerLine: string,
+  mapping: CsvMapping,
+  file: string,
+): ColumnLayout {
   const delimiter = mapping.delimiter ?? guessDelimiter(headerLine);
   const header = (splitCsvLine(headerLine, delimiter) ?? headerLine.split(delimiter)).map((h) =>
     h.trim(),
@@ -201,8 +215,16 @@ function parseNumber(v: string | undefined): number | null {
 }
 
 /** Checks a file's header (and that a symbol is known) without parsing its rows. */
-export function checkCsvHeader(text: string, mapping: CsvMapping, file: string, hasSymbol: boolean): void {
-  const firstLine = text.replace(/^\uFEFF/, '').split('\n').find((l) => l.trim() !== '');
+export function checkCsvHeader(
+  text: string,
+  mapping: CsvMapping,
+  file: string,
+  hasSymbol: boolean,
+): void {
+  const firstLine = text
+    .replace(/^\uFEFF/, '')
+    .split('\n')
+    .find((l) => l.trim() !== '');
   if (firstLine === undefined) return;
   const { index, header, delimiter } = resolveColumns(firstLine.replace(/\r$/, ''), mapping, file);
   if (index.symbol === undefined && !hasSymbol) {

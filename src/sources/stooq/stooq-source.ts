@@ -62,10 +62,22 @@ export class StooqSource implements Source {
       yield {
         ...empty,
         rejects: rule
-          ? [{ stage: 'parse', source: STOOQ, symbol: req.symbol, rule, message, payload: res.body, receivedAt }]
+          ? [
+              {
+                stage: 'parse',
+                source: STOOQ,
+                symbol: req.symbol,
+                rule,
+                message,
+                payload: res.body,
+                receivedAt,
+              },
+            ]
           : [],
       };
-      throw fail(text === '' ? 'empty response body' : 'No data (unknown symbol or no bars in range)');
+      throw fail(
+        text === '' ? 'empty response body' : 'No data (unknown symbol or no bars in range)',
+      );
     }
     let parsed: ReturnType<typeof parseBarsCsv>;
     try {

@@ -8,7 +8,6 @@ import { DEFAULT_RETRY, httpGet, type RetryPolicy } from '../http.ts';
 import type { HistoryRequest, RawBatch, Source } from '../source.ts';
 import { parseYahooChart, YAHOO } from './yahoo-parse.ts';
 
-
 /** The widest range Yahoo serves in one request, per interval. */
 const WINDOW_MS: Record<Interval, number> = {
   '1s': 0,

@@ -1,5 +1,5 @@
 /** Lake export: a layer as hive-partitioned Parquet or CSV files that DuckDB reads back. */
-import { readdir } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { ExportOptions, Layer } from '../store.ts';
@@ -34,7 +34,9 @@ async function listFiles(dir: string): Promise<string[]> {
 export async function exportLake(conn: DuckDBConnection, opts: ExportOptions): Promise<string[]> {
   const spec = LAYER_EXPORTS[opts.layer];
   const dir = resolve(opts.outDir, opts.layer);
-  const format = opts.format === 'parquet' ? 'FORMAT parquet, COMPRESSION zstd' : 'FORMAT csv, HEADER true';
+  await mkdir(resolve(opts.outDir), { recursive: true });
+  const format =
+    opts.format === 'parquet' ? 'FORMAT parquet, COMPRESSION zstd' : 'FORMAT csv, HEADER true';
   await conn.run(
     `COPY (${spec.query}) TO ${quote(dir)}
      (${format}, PARTITION_BY (${spec.partitionBy.join(', ')}), OVERWRITE true, FILENAME_PATTERN 'part_{i}')`,

@@ -152,7 +152,9 @@ export class DuckDBStore implements Store {
         await this.#run('ROLLBACK').catch(() => undefined);
         throw err;
       } finally {
-        await this.#run('DELETE FROM stage_bars; DELETE FROM stage_quarantine; DELETE FROM stage_raw;');
+        await this.#run(
+          'DELETE FROM stage_bars; DELETE FROM stage_quarantine; DELETE FROM stage_raw;',
+        );
       }
     });
   }
@@ -254,7 +256,12 @@ export class DuckDBStore implements Store {
         await this.#run('COMMIT');
       } catch (err) {
         await this.#run('ROLLBACK').catch(() => undefined);
-        throw new StoreError(`refreshing bars_enriched failed: ${(err as Error).message}`, 'refreshCurated', [], err);
+        throw new StoreError(
+          `refreshing bars_enriched failed: ${(err as Error).message}`,
+          'refreshCurated',
+          [],
+          err,
+        );
       }
     });
   }
@@ -336,7 +343,9 @@ export class DuckDBStore implements Store {
 
   rejectCounts(): Promise<Record<string, number>> {
     return this.#serial(async () => {
-      const rows = await this.#rows('SELECT rule, count(*) AS n FROM quarantine GROUP BY rule ORDER BY rule');
+      const rows = await this.#rows(
+        'SELECT rule, count(*) AS n FROM quarantine GROUP BY rule ORDER BY rule',
+      );
       return Object.fromEntries(rows.map((r) => [String(r.rule), Number(r.n)]));
     });
   }

@@ -36,7 +36,10 @@ function expectClose(ours: Float64Array, reference: (number | null)[], rel = 1e-
   }
 }
 
-const pad = (n: number, xs: number[]): (number | null)[] => [...Array(n).fill(null), ...xs];
+const pad = (n: number, xs: (number | null)[]): (number | null)[] => [
+  ...Array(n).fill(null),
+  ...xs,
+];
 
 describe('RSI', () => {
   it('reproduces the published StockCharts worked example (Wilder, 14)', () => {
@@ -57,7 +60,12 @@ describe('RSI', () => {
 
   it('is 50 for a flat series and 100 for a rising one', () => {
     expect(rsi(new Float64Array(20).fill(5), 14)[19]).toBe(50);
-    expect(rsi(Float64Array.from({ length: 20 }, (_, i) => i + 1), 14)[19]).toBe(100);
+    expect(
+      rsi(
+        Float64Array.from({ length: 20 }, (_, i) => i + 1),
+        14,
+      )[19],
+    ).toBe(100);
   });
 });
 
@@ -81,9 +89,28 @@ describe('EMA, MACD and ATR against technicalindicators (an independent implemen
       SimpleMASignal: false,
     });
     const m = macd(C);
-    expectClose(m.macd, pad(25, ref.map((x) => x.MACD!)));
-    expectClose(m.signal, pad(25, ref.map((x) => x.signal ?? null)));
-    expectClose(m.hist, pad(25, ref.map((x) => x.histogram ?? null)), 1e-7);
+    expectClose(
+      m.macd,
+      pad(
+        25,
+        ref.map((x) => x.MACD!),
+      ),
+    );
+    expectClose(
+      m.signal,
+      pad(
+        25,
+        ref.map((x) => x.signal ?? null),
+      ),
+    );
+    expectClose(
+      m.hist,
+      pad(
+        25,
+        ref.map((x) => x.histogram ?? null),
+      ),
+      1e-7,
+    );
   });
 
   it('ATR(14) with Wilder smoothing', () => {
@@ -122,12 +149,30 @@ describe('SMA, Bollinger and returns against DuckDB window functions', () => {
     db.closeSync();
     const C = Float64Array.from(c);
     const bb = bollinger(C, 20, 2);
-    expectClose(sma(C, 20), rows.map((r) => r.sma20!));
-    expectClose(sma(C, 200), rows.map((r) => r.sma200!));
-    expectClose(bb.middle, rows.map((r) => r.sma20!));
-    expectClose(bb.upper, rows.map((r) => r.upper!));
-    expectClose(bb.lower, rows.map((r) => r.lower!));
-    expectClose(simpleReturn(C), rows.map((r) => r.ret!));
+    expectClose(
+      sma(C, 20),
+      rows.map((r) => r.sma20!),
+    );
+    expectClose(
+      sma(C, 200),
+      rows.map((r) => r.sma200!),
+    );
+    expectClose(
+      bb.middle,
+      rows.map((r) => r.sma20!),
+    );
+    expectClose(
+      bb.upper,
+      rows.map((r) => r.upper!),
+    );
+    expectClose(
+      bb.lower,
+      rows.map((r) => r.lower!),
+    );
+    expectClose(
+      simpleReturn(C),
+      rows.map((r) => r.ret!),
+    );
   });
 
   it('returns NaN everywhere when the series is shorter than the window', () => {

@@ -65,5 +65,6 @@ export function ema(x: Float64Array, n: number): Float64Array {
 }
 
 export function checkPeriod(n: number): void {
-  if (!Number.isInteger(n) || n < 1) throw new RangeError(`period must be an integer ≥ 1, got ${n}`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new RangeError(`period must be an integer ≥ 1, got ${n}`);
 }

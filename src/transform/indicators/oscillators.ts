@@ -24,7 +24,7 @@ export function rsi(x: Float64Array, n = 14): Float64Array {
   const m = n - 1;
   for (let i = n + 1; i < len; i++) {
     const d = x[i]! - x[i - 1]!;
-    gain = (gain * m + (d > 0 ? d : 0)) / n;
+    gain = (gain * m + Math.max(d, 0)) / n;
     loss = (loss * m + (d < 0 ? -d : 0)) / n;
     out[i] = rsiValue(gain, loss);
   }
