@@ -1,0 +1,48 @@
+/**
+ * Backfill of many symbols × 10 years of daily bars from a local server that
+ * replays a real Yahoo chart response (TSLA, cut to its last 2520 sessions),
+ * through validation into DuckDB, including the curated refresh.
+ */
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { ingest } from '../src/pipelines/ingest.ts';
+import { YahooSource } from '../src/sources/yahoo/yahoo-source.ts';
+import { DuckDBStore } from '../src/store/duckdb/duckdb-store.ts';
+import { startReplayServer } from '../test/helpers/replay-server.ts';
+
+const TSLA = join(import.meta.dirname, '..', 'test', 'fixtures', 'yahoo', 'yahoo-chart-TSLA-1d-2010-06-29_2023-08-11-full-history.json');
+
+function tenYears(): string {
+  const doc = JSON.parse(readFileSync(TSLA, 'utf8'));
+  const r = doc.chart.result[0];
+  const keep = 2520;
+  r.timestamp = r.timestamp.slice(-keep);
+  const q = r.indicators.quote[0];
+  for (const k of Object.keys(q)) q[k] = q[k].slice(-keep);
+  r.indicators.adjclose[0].adjclose = r.indicators.adjclose[0].adjclose.slice(-keep);
+  return JSON.stringify(doc);
+}
+
+export async function benchBackfill(dir: string, symbols: number, concurrency: number) {
+  const body = tenYears();
+  const server = await startReplayServer(() => [{ body }]);
+  const file = join(dir, 'backfill.duckdb');
+  rmSync(file, { force: true });
+  const store = await DuckDBStore.open(file);
+  try {
+    const source = new YahooSource({ baseUrl: server.url });
+    const from = Date.parse('2013-01-01');
+    const to = Date.parse('2023-08-12');
+    const t = performance.now();
+    const summary = await ingest(
+      Array.from({ length: symbols }, (_, i) => ({ source, request: { symbol: `SYM${i}`, interval: '1d' as const, from, to } })),
+      { store, concurrency },
+    );
+    const seconds = (performance.now() - t) / 1000;
+    if (summary.failed.length > 0) throw new Error(`backfill failed: ${summary.failed[0]!.error}`);
+    return { symbols, bars: summary.rows, seconds, bytes: body.length };
+  } finally {
+    await store.close();
+    await server.close();
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * Indicators over a long series of closes: tickline's kernels vs the npm
+ * packages a user would pick instead (technicalindicators, trading-signals).
+ * Reported in values/s (input values processed per second).
+ */
+import * as TI from 'technicalindicators';
+import * as TS from 'trading-signals';
+import { atr, bollinger, ema, macd, rsi, sma } from '../src/transform/indicators/index.ts';
+
+export interface IndicatorRow {
+  indicator: string;
+  tickline: number;
+  technicalindicators: number;
+  tradingSignals: number;
+}
+
+function series(n: number): { c: Float64Array; h: Float64Array; l: Float64Array } {
+  const c = new Float64Array(n);
+  const h = new Float64Array(n);
+  const l = new Float64Array(n);
+  let p = 100;
+  let s = 42;
+  for (let i = 0; i < n; i++) {
+    s = (s * 16807) % 2147483647;
+    p *= 1 + (s / 2147483647 - 0.5) * 0.02;
+    c[i] = p;
+    h[i] = p * 1.005;
+    l[i] = p * 0.995;
+  }
+  return { c, h, l };
+}
+
+/** Best of `runs` timings, in values per second. */
+function rate(n: number, runs: number, fn: () => unknown): number {
+  let best = Number.POSITIVE_INFINITY;
+  for (let r = 0; r < runs; r++) {
+    const t = performance.now();
+    fn();
+    best = Math.min(best, performance.now() - t);
+  }
+  return n / (best / 1000);
+}
+
+export function benchIndicators(n: number, nLib: number): IndicatorRow[] {
+  const big = series(n);
+  const small = series(nLib);
+  const arr = Array.from(small.c);
+  const hl = Array.from(small.c, (c, i) => ({ high: small.h[i]!, low: small.l[i]!, close: c }));
+  const tsRun = (make: () => { add(x: never): unknown }, inputs: unknown[]) => () => {
+    const ind = make();
+    for (const x of inputs) ind.add(x as never);
+  };
+  const rows: IndicatorRow[] = [];
+  const add = (indicator: string, ours: () => unknown, ti: () => unknown, ts: () => unknown): void => {
+    rows.push({
+      indicator,
+      tickline: rate(n, 5, ours),
+      technicalindicators: rate(nLib, 2, ti),
+      tradingSignals: rate(nLib, 2, ts),
+    });
+  };
+  add('SMA(20)', () => sma(big.c, 20), () => TI.SMA.calculate({ period: 20, values: arr }), tsRun(() => new TS.SMA(20), arr));
+  add('EMA(12)', () => ema(big.c, 12), () => TI.EMA.calculate({ period: 12, values: arr }), tsRun(() => new TS.EMA(12), arr));
+  add('RSI(14)', () => rsi(big.c, 14), () => TI.RSI.calculate({ period: 14, values: arr }), tsRun(() => new TS.RSI(14), arr));
+  add(
+    'MACD(12,26,9)',
+    () => macd(big.c),
+    () => TI.MACD.calculate({ values: arr, fastPeriod: 12, slowPeriod: 26, signalPeriod: 9, SimpleMAOscillator: false, SimpleMASignal: false }),
+    tsRun(() => new TS.MACD(new TS.EMA(12), new TS.EMA(26), new TS.EMA(9)), arr),
+  );
+  add('Bollinger(20,2)', () => bollinger(big.c, 20, 2), () => TI.BollingerBands.calculate({ period: 20, stdDev: 2, values: arr }), tsRun(() => new TS.BollingerBands(20, 2), arr));
+  add(
+    'ATR(14)',
+    () => atr(big.h, big.l, big.c, 14),
+    () => TI.ATR.calculate({ period: 14, high: Array.from(small.h), low: Array.from(small.l), close: arr }),
+    tsRun(() => new TS.ATR(14), hl),
+  );
+  return rows;
+}
