@@ -10,7 +10,14 @@ import { YahooSource } from '../src/sources/yahoo/yahoo-source.ts';
 import { DuckDBStore } from '../src/store/duckdb/duckdb-store.ts';
 import { startReplayServer } from '../test/helpers/replay-server.ts';
 
-const TSLA = join(import.meta.dirname, '..', 'test', 'fixtures', 'yahoo', 'yahoo-chart-TSLA-1d-2010-06-29_2023-08-11-full-history.json');
+const TSLA = join(
+  import.meta.dirname,
+  '..',
+  'test',
+  'fixtures',
+  'yahoo',
+  'yahoo-chart-TSLA-1d-2010-06-29_2023-08-11-full-history.json',
+);
 
 function tenYears(): string {
   const doc = JSON.parse(readFileSync(TSLA, 'utf8'));
@@ -35,7 +42,10 @@ export async function benchBackfill(dir: string, symbols: number, concurrency: n
     const to = Date.parse('2023-08-12');
     const t = performance.now();
     const summary = await ingest(
-      Array.from({ length: symbols }, (_, i) => ({ source, request: { symbol: `SYM${i}`, interval: '1d' as const, from, to } })),
+      Array.from({ length: symbols }, (_, i) => ({
+        source,
+        request: { symbol: `SYM${i}`, interval: '1d' as const, from, to },
+      })),
       { store, concurrency },
     );
     const seconds = (performance.now() - t) / 1000;

@@ -51,7 +51,12 @@ export function benchIndicators(n: number, nLib: number): IndicatorRow[] {
     for (const x of inputs) ind.add(x as never);
   };
   const rows: IndicatorRow[] = [];
-  const add = (indicator: string, ours: () => unknown, ti: () => unknown, ts: () => unknown): void => {
+  const add = (
+    indicator: string,
+    ours: () => unknown,
+    ti: () => unknown,
+    ts: () => unknown,
+  ): void => {
     rows.push({
       indicator,
       tickline: rate(n, 5, ours),
@@ -59,20 +64,54 @@ export function benchIndicators(n: number, nLib: number): IndicatorRow[] {
       tradingSignals: rate(nLib, 2, ts),
     });
   };
-  add('SMA(20)', () => sma(big.c, 20), () => TI.SMA.calculate({ period: 20, values: arr }), tsRun(() => new TS.SMA(20), arr));
-  add('EMA(12)', () => ema(big.c, 12), () => TI.EMA.calculate({ period: 12, values: arr }), tsRun(() => new TS.EMA(12), arr));
-  add('RSI(14)', () => rsi(big.c, 14), () => TI.RSI.calculate({ period: 14, values: arr }), tsRun(() => new TS.RSI(14), arr));
+  add(
+    'SMA(20)',
+    () => sma(big.c, 20),
+    () => TI.SMA.calculate({ period: 20, values: arr }),
+    tsRun(() => new TS.SMA(20), arr),
+  );
+  add(
+    'EMA(12)',
+    () => ema(big.c, 12),
+    () => TI.EMA.calculate({ period: 12, values: arr }),
+    tsRun(() => new TS.EMA(12), arr),
+  );
+  add(
+    'RSI(14)',
+    () => rsi(big.c, 14),
+    () => TI.RSI.calculate({ period: 14, values: arr }),
+    tsRun(() => new TS.RSI(14), arr),
+  );
   add(
     'MACD(12,26,9)',
     () => macd(big.c),
-    () => TI.MACD.calculate({ values: arr, fastPeriod: 12, slowPeriod: 26, signalPeriod: 9, SimpleMAOscillator: false, SimpleMASignal: false }),
+    () =>
+      TI.MACD.calculate({
+        values: arr,
+        fastPeriod: 12,
+        slowPeriod: 26,
+        signalPeriod: 9,
+        SimpleMAOscillator: false,
+        SimpleMASignal: false,
+      }),
     tsRun(() => new TS.MACD(new TS.EMA(12), new TS.EMA(26), new TS.EMA(9)), arr),
   );
-  add('Bollinger(20,2)', () => bollinger(big.c, 20, 2), () => TI.BollingerBands.calculate({ period: 20, stdDev: 2, values: arr }), tsRun(() => new TS.BollingerBands(20, 2), arr));
+  add(
+    'Bollinger(20,2)',
+    () => bollinger(big.c, 20, 2),
+    () => TI.BollingerBands.calculate({ period: 20, stdDev: 2, values: arr }),
+    tsRun(() => new TS.BollingerBands(20, 2), arr),
+  );
   add(
     'ATR(14)',
     () => atr(big.h, big.l, big.c, 14),
-    () => TI.ATR.calculate({ period: 14, high: Array.from(small.h), low: Array.from(small.l), close: arr }),
+    () =>
+      TI.ATR.calculate({
+        period: 14,
+        high: Array.from(small.h),
+        low: Array.from(small.l),
+        close: arr,
+      }),
     tsRun(() => new TS.ATR(14), hl),
   );
   return rows;

@@ -20,14 +20,20 @@ const say = (s = ''): void => {
   out.push(s);
   console.log(s);
 };
-say(`machine: ${cpus()[0]?.model ?? 'unknown'} × ${cpus().length}, node ${process.version}${quick ? ' (BENCH_QUICK)' : ''}`);
+say(
+  `machine: ${cpus()[0]?.model ?? 'unknown'} × ${cpus().length}, node ${process.version}${quick ? ' (BENCH_QUICK)' : ''}`,
+);
 say();
 
 const N = quick ? 1_000_000 : 10_000_000;
 const NLIB = quick ? 200_000 : 1_000_000;
-say(`### Indicators: ${fmt(N)} closes (tickline), ${fmt(NLIB)} closes (libraries), values/s, best of runs`);
+say(
+  `### Indicators: ${fmt(N)} closes (tickline), ${fmt(NLIB)} closes (libraries), values/s, best of runs`,
+);
 say();
-say('| indicator | tickline | technicalindicators | trading-signals | × technicalindicators | × trading-signals |');
+say(
+  '| indicator | tickline | technicalindicators | trading-signals | × technicalindicators | × trading-signals |',
+);
 say('|---|---:|---:|---:|---:|---:|');
 for (const r of benchIndicators(N, NLIB)) {
   say(
@@ -43,7 +49,9 @@ say();
 say('| what | rows/s |');
 say('|---|---:|');
 say(`| first load (Appender → temp table → INSERT … ON CONFLICT) | ${fmt(bulk.rowsPerSec)} |`);
-say(`| replay of the same rows (every key conflicts, nothing changes) | ${fmt(bulk.upsertRowsPerSec)} |`);
+say(
+  `| replay of the same rows (every key conflicts, nothing changes) | ${fmt(bulk.upsertRowsPerSec)} |`,
+);
 say();
 
 const SYMBOLS = quick ? 50 : 500;
@@ -52,4 +60,6 @@ say(`### Backfill: ${bf.symbols} symbols × 10 years daily from a local replay s
 say();
 say('| symbols | bars stored | seconds | bars/s | response size |');
 say('|---:|---:|---:|---:|---:|');
-say(`| ${bf.symbols} | ${fmt(bf.bars)} | ${bf.seconds.toFixed(1)} | ${fmt(bf.bars / bf.seconds)} | ${(bf.bytes / 1024).toFixed(0)} KiB |`);
+say(
+  `| ${bf.symbols} | ${fmt(bf.bars)} | ${bf.seconds.toFixed(1)} | ${fmt(bf.bars / bf.seconds)} | ${(bf.bytes / 1024).toFixed(0)} KiB |`,
+);

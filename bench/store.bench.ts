@@ -4,7 +4,10 @@ import { join } from 'node:path';
 import type { Bar } from '../src/core/records.ts';
 import { DuckDBStore } from '../src/store/duckdb/duckdb-store.ts';
 
-export async function benchBulkLoad(dir: string, rows: number): Promise<{ rows: number; rowsPerSec: number; upsertRowsPerSec: number }> {
+export async function benchBulkLoad(
+  dir: string,
+  rows: number,
+): Promise<{ rows: number; rowsPerSec: number; upsertRowsPerSec: number }> {
   const file = join(dir, 'bulk.duckdb');
   rmSync(file, { force: true });
   const store = await DuckDBStore.open(file);
@@ -17,7 +20,13 @@ export async function benchBulkLoad(dir: string, rows: number): Promise<{ rows: 
       symbol: `S${Math.floor(i / per)}`,
       interval: '1m',
       ts: 1_600_000_000_000 + (i % per) * 60_000,
-      open: p, high: p + 1, low: p - 1, close: p + 0.5, volume: 1000 + i, adjClose: null, source: 'bench',
+      open: p,
+      high: p + 1,
+      low: p - 1,
+      close: p + 0.5,
+      volume: 1000 + i,
+      adjClose: null,
+      source: 'bench',
     };
   }
   try {

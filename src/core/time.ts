@@ -67,11 +67,29 @@ function wallParts(ms: number, timeZone: string): [number, number, number, numbe
   return [get('year'), get('month'), get('day'), get('hour'), get('minute'), get('second')];
 }
 
-/** Offset of `timeZone` from UTC at instant `ms`, in milliseconds. */
+const offsetCache = new Map<string, Map<number, number>>();
+
+/**
+ * Offset of `timeZone` from UTC at instant `ms`, in milliseconds. Offsets
+ * only change on whole quarter hours, so they are cached per quarter hour.
+ */
 export function zoneOffsetMs(ms: number, timeZone: string): number {
-  const [y, mo, d, h, mi, s] = wallParts(ms, timeZone);
-  const asUtc = Date.UTC(y, mo - 1, d, h, mi, s);
-  return asUtc - (ms - (ms % 1000));
+  if (timeZone === 'UTC') return 0;
+  let cache = offsetCache.get(timeZone);
+  if (!cache) {
+    cache = new Map();
+    offsetCache.set(timeZone, cache);
+  }
+  const slot = Math.floor(ms / 900_000);
+  let off = cache.get(slot);
+  if (off === undefined) {
+    const at = slot * 900_000;
+    const [y, mo, d, h, mi, s] = wallParts(at, timeZone);
+    off = Date.UTC(y, mo - 1, d, h, mi, s) - at;
+    if (cache.size > 100_000) cache.clear();
+    cache.set(slot, off);
+  }
+  return off;
 }
 
 /**

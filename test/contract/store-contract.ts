@@ -9,14 +9,34 @@ import type { Store, WriteBatch } from '../../src/store/store.ts';
 const T0 = Date.UTC(2024, 0, 2);
 const DAY = 86_400_000;
 const bar = (i: number, close = 100 + i, symbol = 'AAA'): Bar => ({
-  symbol, interval: '1d', ts: T0 + i * DAY, open: close - 0.5, high: close + 1, low: close - 1,
-  close, volume: 1000 + i, adjClose: i % 2 ? null : close * 0.98, source: 'test',
+  symbol,
+  interval: '1d',
+  ts: T0 + i * DAY,
+  open: close - 0.5,
+  high: close + 1,
+  low: close - 1,
+  close,
+  volume: 1000 + i,
+  adjClose: i % 2 ? null : close * 0.98,
+  source: 'test',
 });
 const reject = (payload: string): Quarantined => ({
-  stage: 'validate', source: 'test', symbol: 'AAA', rule: 'non_positive_price',
-  message: 'close is -1', payload, receivedAt: T0,
+  stage: 'validate',
+  source: 'test',
+  symbol: 'AAA',
+  rule: 'non_positive_price',
+  message: 'close is -1',
+  payload,
+  receivedAt: T0,
 });
-const batch = (p: Partial<WriteBatch>): WriteBatch => ({ raw: [], bars: [], rejects: [], actions: [], instruments: [], ...p });
+const batch = (p: Partial<WriteBatch>): WriteBatch => ({
+  raw: [],
+  bars: [],
+  rejects: [],
+  actions: [],
+  instruments: [],
+  ...p,
+});
 
 export function storeContract(name: string, open: () => Promise<Store>): void {
   describe(`Store contract: ${name}`, () => {
@@ -33,23 +53,43 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       expect(await store.write(batch({ bars }))).toEqual({ barsChanged: 3, quarantined: 0 });
       const back = await store.readBars({ symbol: 'AAA', interval: '1d' });
       expect(back).toEqual([bar(0), bar(1, 100.123456789012), bar(2)]);
-      expect(await store.readBars({ symbol: 'AAA', interval: '1d', from: T0 + DAY, to: T0 + 2 * DAY })).toEqual([bar(1, 100.123456789012)]);
+      expect(
+        await store.readBars({ symbol: 'AAA', interval: '1d', from: T0 + DAY, to: T0 + 2 * DAY }),
+      ).toEqual([bar(1, 100.123456789012)]);
     });
 
     it('is idempotent: the same write twice changes nothing; a changed value is updated', async () => {
       const bars = [bar(0), bar(1)];
       await store.write(batch({ bars, rejects: [reject('x')] }));
-      expect(await store.write(batch({ bars, rejects: [reject('x')] }))).toEqual({ barsChanged: 0, quarantined: 0 });
-      expect(await store.write(batch({ bars: [bar(1, 150)] }))).toEqual({ barsChanged: 1, quarantined: 0 });
-      expect((await store.readBars({ symbol: 'AAA', interval: '1d' })).map((b) => b.close)).toEqual([100, 150]);
+      expect(await store.write(batch({ bars, rejects: [reject('x')] }))).toEqual({
+        barsChanged: 0,
+        quarantined: 0,
+      });
+      expect(await store.write(batch({ bars: [bar(1, 150)] }))).toEqual({
+        barsChanged: 1,
+        quarantined: 0,
+      });
+      expect((await store.readBars({ symbol: 'AAA', interval: '1d' })).map((b) => b.close)).toEqual(
+        [100, 150],
+      );
       expect(await store.rejectCounts()).toEqual({ non_positive_price: 1 });
     });
 
     it('keeps quarantined records with their payload, filterable by rule and symbol', async () => {
-      await store.write(batch({ rejects: [reject('a,b'), reject('c,d'), { ...reject('e'), rule: 'missing_value', symbol: 'BBB' }] }));
+      await store.write(
+        batch({
+          rejects: [
+            reject('a,b'),
+            reject('c,d'),
+            { ...reject('e'), rule: 'missing_value', symbol: 'BBB' },
+          ],
+        }),
+      );
       const rows = await store.readQuarantine({ rule: 'non_positive_price' });
       expect(rows.map((r) => r.payload).sort()).toEqual(['a,b', 'c,d']);
-      expect((await store.readQuarantine({ symbol: 'BBB' })).map((r) => r.rule)).toEqual(['missing_value']);
+      expect((await store.readQuarantine({ symbol: 'BBB' })).map((r) => r.rule)).toEqual([
+        'missing_value',
+      ]);
     });
 
     it('finds the last bar before a time and reports status per series', async () => {
@@ -58,14 +98,23 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       expect(await store.lastBarBefore('AAA', '1d', T0)).toBeNull();
       expect(await store.status()).toEqual([
         { symbol: 'AAA', interval: '1d', rows: 2, firstTs: T0, lastTs: T0 + DAY, rejects: 0 },
-        { symbol: 'BBB', interval: '1d', rows: 1, firstTs: T0 + 5 * DAY, lastTs: T0 + 5 * DAY, rejects: 0 },
+        {
+          symbol: 'BBB',
+          interval: '1d',
+          rows: 1,
+          firstTs: T0 + 5 * DAY,
+          lastTs: T0 + 5 * DAY,
+          rejects: 0,
+        },
       ]);
     });
 
     it('refreshes curated indicators per series', async () => {
       await store.write(batch({ bars: Array.from({ length: 30 }, (_, i) => bar(i)) }));
       await store.refreshCurated([{ symbol: 'AAA', interval: '1d' }]);
-      const res = await store.sql(`SELECT sma_20 FROM bars_enriched WHERE symbol = 'AAA' ORDER BY ts`);
+      const res = await store.sql(
+        `SELECT sma_20 FROM bars_enriched WHERE symbol = 'AAA' ORDER BY ts`,
+      );
       expect(res.rows[18]!.sma_20).toBeNull();
       expect(res.rows[19]!.sma_20).toBeCloseTo(109.5, 9);
       expect(res.rows[29]!.sma_20).toBeCloseTo(119.5, 9);
