@@ -36,6 +36,18 @@ export async function benchBackfill(dir: string, symbols: number, concurrency: n
   const file = join(dir, 'backfill.duckdb');
   rmSync(file, { force: true });
   const store = await DuckDBStore.open(file);
+  const timings: Record<string, number> = {};
+  for (const m of ['write', 'refreshCurated', 'lastBarsBefore'] as const) {
+    const fn = store[m].bind(store) as (...a: unknown[]) => Promise<unknown>;
+    (store as unknown as Record<string, unknown>)[m] = async (...a: unknown[]) => {
+      const t = performance.now();
+      try {
+        return await fn(...a);
+      } finally {
+        timings[m] = (timings[m] ?? 0) + (performance.now() - t) / 1000;
+      }
+    };
+  }
   try {
     const source = new YahooSource({ baseUrl: server.url });
     const from = Date.parse('2013-01-01');
@@ -50,7 +62,7 @@ export async function benchBackfill(dir: string, symbols: number, concurrency: n
     );
     const seconds = (performance.now() - t) / 1000;
     if (summary.failed.length > 0) throw new Error(`backfill failed: ${summary.failed[0]!.error}`);
-    return { symbols, bars: summary.rows, seconds, bytes: body.length };
+    return { symbols, bars: summary.rows, seconds, bytes: body.length, storeSeconds: timings };
   } finally {
     await store.close();
     await server.close();

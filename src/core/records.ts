@@ -50,8 +50,17 @@ export interface CandidateBar {
   volume: number | null;
   adjClose: number | null;
   source: string;
-  /** The raw record, untouched (a CSV line, or the values at one index of a JSON response). */
-  payload: string;
+  /**
+   * The raw record, untouched (a CSV line, or the values at one index of a
+   * JSON response). A function when building the text costs more than the
+   * record itself: it is only called for a record that goes to quarantine.
+   */
+  payload: string | (() => string);
+}
+
+/** The text of a candidate's payload. */
+export function payloadText(p: CandidateBar['payload']): string {
+  return typeof p === 'string' ? p : p();
 }
 
 export const QUARANTINE_STAGES = ['parse', 'validate'] as const;

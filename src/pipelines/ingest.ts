@@ -8,7 +8,7 @@ import { errorMessage } from '../core/errors.ts';
 import type { Instrument } from '../core/records.ts';
 import { type BarQualityOptions, BarValidator } from '../quality/bar-validator.ts';
 import type { HistoryRequest, Source } from '../sources/source.ts';
-import type { SeriesKey, Store } from '../store/store.ts';
+import type { SeriesKey, Store, WriteBatch } from '../store/store.ts';
 
 export interface IngestTask {
   source: Source;
@@ -28,8 +28,6 @@ export interface SymbolResult {
   source: string;
   /** Bars that passed validation. */
   rows: number;
-  /** Bars inserted or changed in the store. */
-  changed: number;
   rejects: number;
   duplicates: number;
   error: string | null;
@@ -49,6 +47,8 @@ export interface IngestOptions {
   store: Store;
   quality?: Omit<BarQualityOptions, 'from' | 'to'>;
   concurrency?: number;
+  /** Writes are gathered across symbols into transactions of about this many bars (default 100k). */
+  writeBatchBars?: number;
   signal?: AbortSignal;
   onProgress?: (p: IngestProgress) => void;
 }
@@ -73,17 +73,14 @@ export async function ingest(tasks: IngestTask[], opts: IngestOptions): Promise<
       symbol: req.symbol,
       source: source.name,
       rows: 0,
-      changed: 0,
       rejects: 0,
       duplicates: 0,
       error: null,
     };
     try {
       const validator = new BarValidator({ ...opts.quality, from: req.from, to: req.to });
-      if (req.symbol !== '*') {
-        const prev = await store.lastBarBefore(req.symbol, req.interval, req.from);
-        if (prev) validator.seedPreviousClose(prev.symbol, prev.interval, prev.ts, prev.close);
-      }
+      const prev = previous.get(task);
+      if (prev) validator.seedPreviousClose(prev.symbol, prev.interval, prev.ts, prev.close);
       for await (const batch of source.history(
         req,
         opts.signal ? { signal: opts.signal } : undefined,
@@ -91,7 +88,7 @@ export async function ingest(tasks: IngestTask[], opts: IngestOptions): Promise<
         const checked = validator.validate(batch.bars);
         const rejects = [...batch.rejects, ...checked.rejected];
         const instruments: Instrument[] = batch.instrument ? [batch.instrument] : [];
-        const written = await store.write({
+        await buffer.add({
           raw: batch.raw ? [batch.raw] : [],
           bars: checked.valid,
           rejects,
@@ -104,7 +101,6 @@ export async function ingest(tasks: IngestTask[], opts: IngestOptions): Promise<
           if (!touched.has(key)) touched.set(key, { symbol: b.symbol, interval: b.interval });
         }
         result.rows += checked.valid.length;
-        result.changed += written.barsChanged;
         result.rejects += rejects.length;
         result.duplicates += checked.duplicates;
         progress.rows += checked.valid.length;
@@ -121,16 +117,78 @@ export async function ingest(tasks: IngestTask[], opts: IngestOptions): Promise<
     return result;
   };
 
+  // The last stored bar before each request, fetched for all symbols at once.
+  const seeded = tasks.filter((t) => t.request.symbol !== '*');
+  const lastBars = await store.lastBarsBefore(
+    seeded.map((t) => ({
+      symbol: t.request.symbol,
+      interval: t.request.interval,
+      ts: t.request.from,
+    })),
+  );
+  const previous = new Map(seeded.map((t, i) => [t, lastBars[i]] as const));
+  const buffer = new WriteBuffer(store, opts.writeBatchBars ?? 100_000);
   const results = await Promise.all(tasks.map((t) => limit(() => runOne(t))));
+  await buffer.flush();
   await store.refreshCurated([...touched.values()]);
   const sum = (f: (r: SymbolResult) => number): number => results.reduce((a, r) => a + f(r), 0);
   return {
     results,
     rows: sum((r) => r.rows),
-    changed: sum((r) => r.changed),
+    changed: buffer.changed,
     rejects: sum((r) => r.rejects),
     duplicates: sum((r) => r.duplicates),
     rejectsByRule,
     failed: results.filter((r) => r.error !== null),
   };
+}
+
+/**
+ * Gathers the writes of many symbols into fewer, larger transactions. A
+ * producer that fills it waits for the flush (backpressure). Nothing is
+ * stored until a flush; a crash before it loses only what a rerun refetches.
+ */
+class WriteBuffer {
+  changed = 0;
+  readonly #store: Store;
+  readonly #limit: number;
+  #pending: WriteBatch = emptyWrite();
+  #size = 0;
+  #flushing: Promise<void> = Promise.resolve();
+
+  constructor(store: Store, limitBars: number) {
+    this.#store = store;
+    this.#limit = Math.max(1, limitBars);
+  }
+
+  async add(w: WriteBatch): Promise<void> {
+    const p = this.#pending;
+    p.raw.push(...w.raw);
+    for (const b of w.bars) p.bars.push(b);
+    p.rejects.push(...w.rejects);
+    p.actions.push(...w.actions);
+    p.instruments.push(...w.instruments);
+    this.#size += w.bars.length + w.raw.length * 1000;
+    if (this.#size >= this.#limit) await this.flush();
+  }
+
+  flush(): Promise<void> {
+    const batch = this.#pending;
+    this.#pending = emptyWrite();
+    this.#size = 0;
+    this.#flushing = this.#flushing.then(async () => {
+      if (
+        batch.bars.length + batch.raw.length + batch.rejects.length + batch.actions.length === 0 &&
+        batch.instruments.length === 0
+      )
+        return;
+      const res = await this.#store.write(batch);
+      this.changed += res.barsChanged;
+    });
+    return this.#flushing;
+  }
+}
+
+function emptyWrite(): WriteBatch {
+  return { raw: [], bars: [], rejects: [], actions: [], instruments: [] };
 }

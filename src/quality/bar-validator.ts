@@ -3,7 +3,7 @@
  * validator lives for one input (a backfill of a symbol, an imported file), so
  * duplicates and price jumps are judged across all of that input's batches.
  */
-import type { Bar, CandidateBar, Quarantined } from '../core/records.ts';
+import { type Bar, type CandidateBar, payloadText, type Quarantined } from '../core/records.ts';
 import { BAR_RULES, type BarRule, checkBar, sameBarValues } from './bar-rules.ts';
 
 export interface BarQualityOptions {
@@ -67,7 +67,7 @@ export class BarValidator {
         symbol: b.symbol,
         rule,
         message: `${b.symbol} ${b.interval}: ${message}`,
-        payload: b.payload,
+        payload: payloadText(b.payload),
         receivedAt,
       });
     };

@@ -82,8 +82,8 @@ export interface Store {
   write(batch: WriteBatch): Promise<WriteResult>;
   /** Recomputes the curated indicator columns of these series from their stored bars. */
   refreshCurated(series: readonly SeriesKey[]): Promise<void>;
-  /** The last stored bar strictly before `ts`, for seeding the price-jump rule. */
-  lastBarBefore(symbol: string, interval: Interval, ts: number): Promise<Bar | null>;
+  /** Per key, the last stored bar of that series strictly before `ts` (for seeding the price-jump rule). */
+  lastBarsBefore(keys: readonly (SeriesKey & { ts: number })[]): Promise<(Bar | null)[]>;
   /** Bars of one series in ts order. */
   readBars(q: BarQuery): Promise<Bar[]>;
   /** Quarantined records, newest first. */

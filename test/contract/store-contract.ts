@@ -75,6 +75,21 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       expect(await store.rejectCounts()).toEqual({ non_positive_price: 1 });
     });
 
+    it('never stores a key twice, across many writes of many series, in or out of order', async () => {
+      const a = Array.from({ length: 50 }, (_, i) => bar(i));
+      const b = Array.from({ length: 50 }, (_, i) => bar(i, 100 + i, 'BBB'));
+      await store.write(batch({ bars: [...a.slice(0, 30), ...b.slice(10, 20)] }));
+      await store.write(batch({ bars: [...b, ...a.slice(20)] }));
+      // Out of order, with a repeated key in the same write: the first occurrence wins.
+      await store.write(batch({ bars: [bar(3, 500), ...a.slice().reverse(), bar(3, 600)] }));
+      const res = await store.sql(
+        `SELECT count(*) AS n, count(DISTINCT (symbol, interval, ts)) AS k FROM bars`,
+      );
+      expect(res.rows[0]).toEqual({ n: 100, k: 100 });
+      const aaa = await store.readBars({ symbol: 'AAA', interval: '1d' });
+      expect(aaa.map((x) => x.close)).toEqual(a.map((x, i) => (i === 3 ? 500 : x.close)));
+    });
+
     it('keeps quarantined records with their payload, filterable by rule and symbol', async () => {
       await store.write(
         batch({
@@ -94,8 +109,13 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
 
     it('finds the last bar before a time and reports status per series', async () => {
       await store.write(batch({ bars: [bar(0), bar(1), bar(5, 200, 'BBB')] }));
-      expect((await store.lastBarBefore('AAA', '1d', T0 + 10 * DAY))?.ts).toBe(T0 + DAY);
-      expect(await store.lastBarBefore('AAA', '1d', T0)).toBeNull();
+      const last = await store.lastBarsBefore([
+        { symbol: 'AAA', interval: '1d', ts: T0 + 10 * DAY },
+        { symbol: 'AAA', interval: '1d', ts: T0 },
+        { symbol: 'BBB', interval: '1d', ts: T0 + 5 * DAY + 1 },
+        { symbol: 'AAA', interval: '1d', ts: T0 + DAY },
+      ]);
+      expect(last).toEqual([bar(1), null, bar(5, 200, 'BBB'), bar(0)]);
       expect(await store.status()).toEqual([
         { symbol: 'AAA', interval: '1d', rows: 2, firstTs: T0, lastTs: T0 + DAY, rejects: 0 },
         {

@@ -154,15 +154,16 @@ export function parseYahooChart(
       volume,
       adjClose,
       source: YAHOO,
-      payload: JSON.stringify({
-        timestamp: t ?? null,
-        open: q.open?.[i] ?? null,
-        high: q.high?.[i] ?? null,
-        low: q.low?.[i] ?? null,
-        close: q.close?.[i] ?? null,
-        volume: q.volume?.[i] ?? null,
-        ...(adj ? { adjclose: adj[i] ?? null } : {}),
-      }),
+      payload: () =>
+        JSON.stringify({
+          timestamp: t ?? null,
+          open: q.open?.[i] ?? null,
+          high: q.high?.[i] ?? null,
+          low: q.low?.[i] ?? null,
+          close: q.close?.[i] ?? null,
+          volume: q.volume?.[i] ?? null,
+          ...(adj ? { adjclose: adj[i] ?? null } : {}),
+        }),
     });
   }
 

@@ -34,8 +34,9 @@ CREATE TABLE bars (
   volume DOUBLE NOT NULL,
   adj_close DOUBLE,
   source VARCHAR NOT NULL,
-  ingested_at TIMESTAMP NOT NULL,
-  PRIMARY KEY (symbol, interval, ts)
+  ingested_at TIMESTAMP NOT NULL
+  -- Natural key (symbol, interval, ts): kept unique by the store's merge, not by an index,
+  -- because maintaining an ART index made bulk loads several times slower.
 );
 CREATE TABLE corporate_actions (
   symbol VARCHAR NOT NULL,
@@ -62,12 +63,12 @@ CREATE TABLE instruments (
   currency VARCHAR,
   timezone VARCHAR
 );
+-- Derived data, replaced per series in one transaction; no key index to maintain.
 CREATE TABLE bar_indicators (
   symbol VARCHAR NOT NULL,
   interval VARCHAR NOT NULL,
   ts TIMESTAMP NOT NULL,
-  ${indicatorColumns},
-  PRIMARY KEY (symbol, interval, ts)
+  ${indicatorColumns}
 );
 CREATE VIEW bars_enriched AS
   SELECT b.*, ${indicatorSelect}

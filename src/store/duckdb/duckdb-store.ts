@@ -11,6 +11,8 @@ import {
   type DuckDBAppender,
   type DuckDBConnection,
   DuckDBInstance,
+  type DuckDBMaterializedResult,
+  DuckDBTimestampValue,
   type DuckDBValue,
 } from '@duckdb/node-api';
 import { StoreError } from '../../core/errors.ts';
@@ -28,6 +30,7 @@ import type {
   WriteBatch,
   WriteResult,
 } from '../store.ts';
+import { appendColumns, Dictionary } from './duckdb-columns.ts';
 import { refreshCurated } from './duckdb-curated.ts';
 import { exportLake } from './duckdb-export.ts';
 import { MIGRATIONS } from './duckdb-schema.ts';
@@ -44,14 +47,25 @@ export function quarantineId(q: Quarantined): string {
   return sha(q.stage, q.source, q.symbol ?? '', q.rule, q.payload);
 }
 
-const appendNullable = (a: DuckDBAppender, v: number | null): void => {
-  if (v === null || Number.isNaN(v)) a.appendNull();
-  else a.appendDouble(v);
-};
 const appendText = (a: DuckDBAppender, v: string | null): void => {
   if (v === null) a.appendNull();
   else a.appendVarchar(v);
 };
+
+function toBar(r: Record<string, unknown>): Bar {
+  return {
+    symbol: String(r.symbol),
+    interval: r.interval as Interval,
+    ts: Number(r.ts),
+    open: Number(r.open),
+    high: Number(r.high),
+    low: Number(r.low),
+    close: Number(r.close),
+    volume: Number(r.volume),
+    adjClose: r.adj_close === null ? null : Number(r.adj_close),
+    source: String(r.source),
+  };
+}
 
 export class DuckDBStore implements Store {
   readonly kind = 'duckdb';
@@ -134,10 +148,13 @@ export class DuckDBStore implements Store {
 
   async #createStaging(): Promise<void> {
     await this.#run(`
-      CREATE TEMP TABLE stage_bars (symbol VARCHAR, interval VARCHAR, ts_ms DOUBLE, open DOUBLE, high DOUBLE,
-        low DOUBLE, close DOUBLE, volume DOUBLE, adj_close DOUBLE, source VARCHAR);
+      CREATE TEMP TABLE stage_dict (id INTEGER, value VARCHAR);
+      CREATE TEMP TABLE stage_bars (symbol INTEGER, interval INTEGER, source INTEGER, ts_ms DOUBLE,
+        open DOUBLE, high DOUBLE, low DOUBLE, close DOUBLE, volume DOUBLE, adj_close DOUBLE);
       CREATE TEMP TABLE stage_quarantine (id VARCHAR, stage VARCHAR, source VARCHAR, symbol VARCHAR, rule VARCHAR,
         message VARCHAR, payload VARCHAR, received_ms DOUBLE);
+      CREATE TEMP TABLE stage_actions (symbol VARCHAR, ts_ms DOUBLE, kind VARCHAR, value DOUBLE, source VARCHAR);
+      CREATE TEMP TABLE stage_instruments (symbol VARCHAR, name VARCHAR, exchange VARCHAR, currency VARCHAR, timezone VARCHAR);
       CREATE TEMP TABLE stage_raw (id VARCHAR, source VARCHAR, request VARCHAR, status INTEGER, received_ms DOUBLE, body VARCHAR);`);
   }
 
@@ -153,7 +170,8 @@ export class DuckDBStore implements Store {
         throw err;
       } finally {
         await this.#run(
-          'DELETE FROM stage_bars; DELETE FROM stage_quarantine; DELETE FROM stage_raw;',
+          `DELETE FROM stage_bars; DELETE FROM stage_dict; DELETE FROM stage_quarantine; DELETE FROM stage_raw;
+           DELETE FROM stage_actions; DELETE FROM stage_instruments; DROP TABLE IF EXISTS stage_merge;`,
         );
       }
     });
@@ -173,37 +191,44 @@ export class DuckDBStore implements Store {
       }
       a.closeSync();
       await this.#run(`INSERT INTO raw_responses
-        SELECT id, source, request, status, epoch_ms(received_ms::BIGINT), body FROM stage_raw
+        SELECT DISTINCT ON (id) id, source, request, status, epoch_ms(received_ms::BIGINT), body FROM stage_raw
         ON CONFLICT DO NOTHING`);
     }
     let barsChanged = 0;
     if (batch.bars.length > 0) {
-      const a = await this.#conn.createAppender('stage_bars', 'main', 'temp');
-      for (const b of batch.bars) {
-        a.appendVarchar(b.symbol);
-        a.appendVarchar(b.interval);
-        a.appendDouble(b.ts);
-        a.appendDouble(b.open);
-        a.appendDouble(b.high);
-        a.appendDouble(b.low);
-        a.appendDouble(b.close);
-        a.appendDouble(b.volume);
-        appendNullable(a, b.adjClose);
-        a.appendVarchar(b.source);
-        a.endRow();
+      await this.#stageBars(batch.bars);
+      // Merge on the natural key without an index to maintain. When no stored row of these series
+      // falls in the batch's time range (a first load), the rows go straight in; otherwise the
+      // stored rows whose values changed are deleted and every staged row whose key is not
+      // stored (new, or just deleted) is inserted.
+      const staged = `SELECT ds.value AS symbol, di.value AS interval, epoch_ms(s.ts_ms::BIGINT) AS ts,
+          s.open, s.high, s.low, s.close, s.volume,
+          CASE WHEN isnan(s.adj_close) THEN NULL ELSE s.adj_close END AS adj_close, dsrc.value AS source
+        FROM stage_bars s
+          JOIN stage_dict ds ON ds.id = s.symbol
+          JOIN stage_dict di ON di.id = s.interval
+          JOIN stage_dict dsrc ON dsrc.id = s.source`;
+      const [overlap] = await this.#rows(`
+        WITH r AS (SELECT epoch_ms(min(ts_ms)::BIGINT) AS lo, epoch_ms(max(ts_ms)::BIGINT) AS hi FROM stage_bars)
+        SELECT EXISTS (
+          SELECT 1 FROM bars b, r
+          WHERE b.ts BETWEEN r.lo AND r.hi
+            AND b.symbol IN (SELECT value FROM stage_dict) AND b.interval IN (SELECT value FROM stage_dict)
+        ) AS hit`);
+      let res: DuckDBMaterializedResult;
+      if (!overlap?.hit) {
+        res = await this.#run(`INSERT INTO bars SELECT x.*, now() FROM (${staged}) x`);
+      } else {
+        await this.#run(`CREATE OR REPLACE TEMP TABLE stage_merge AS ${staged}`);
+        await this.#run(`DELETE FROM bars b USING stage_merge x
+          WHERE b.symbol = x.symbol AND b.interval = x.interval AND b.ts = x.ts
+            AND (b.open IS DISTINCT FROM x.open OR b.high IS DISTINCT FROM x.high OR b.low IS DISTINCT FROM x.low
+              OR b.close IS DISTINCT FROM x.close OR b.volume IS DISTINCT FROM x.volume
+              OR b.adj_close IS DISTINCT FROM x.adj_close OR b.source IS DISTINCT FROM x.source)`);
+        res = await this.#run(`INSERT INTO bars
+          SELECT x.*, now() FROM stage_merge x
+          ANTI JOIN bars b ON b.symbol = x.symbol AND b.interval = x.interval AND b.ts = x.ts`);
       }
-      a.closeSync();
-      const res = await this.#run(`INSERT INTO bars
-        SELECT symbol, interval, epoch_ms(ts_ms::BIGINT), open, high, low, close, volume, adj_close, source, now()
-        FROM stage_bars
-        ON CONFLICT (symbol, interval, ts) DO UPDATE SET
-          open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close,
-          volume = excluded.volume, adj_close = excluded.adj_close, source = excluded.source,
-          ingested_at = excluded.ingested_at
-        WHERE bars.open IS DISTINCT FROM excluded.open OR bars.high IS DISTINCT FROM excluded.high
-          OR bars.low IS DISTINCT FROM excluded.low OR bars.close IS DISTINCT FROM excluded.close
-          OR bars.volume IS DISTINCT FROM excluded.volume OR bars.adj_close IS DISTINCT FROM excluded.adj_close
-          OR bars.source IS DISTINCT FROM excluded.source`);
       barsChanged = Number(res.rowsChanged);
     }
     let quarantined = 0;
@@ -226,25 +251,123 @@ export class DuckDBStore implements Store {
         FROM stage_quarantine ON CONFLICT DO NOTHING`);
       quarantined = Number(res.rowsChanged);
     }
-    for (const c of batch.actions) {
-      await this.#run(
-        `INSERT INTO corporate_actions VALUES (?, epoch_ms(?::BIGINT), ?, ?, ?)
-         ON CONFLICT (symbol, ts, kind) DO UPDATE SET value = excluded.value, source = excluded.source
-         WHERE corporate_actions.value IS DISTINCT FROM excluded.value`,
-        [c.symbol, c.ts, c.kind, c.value, c.source],
-      );
+    if (batch.actions.length > 0) {
+      const a = await this.#conn.createAppender('stage_actions', 'main', 'temp');
+      for (const c of batch.actions) {
+        a.appendVarchar(c.symbol);
+        a.appendDouble(c.ts);
+        a.appendVarchar(c.kind);
+        a.appendDouble(c.value);
+        a.appendVarchar(c.source);
+        a.endRow();
+      }
+      a.closeSync();
+      await this.#run(`INSERT INTO corporate_actions
+        SELECT DISTINCT ON (symbol, ts_ms, kind) symbol, epoch_ms(ts_ms::BIGINT), kind, value, source FROM stage_actions
+        ON CONFLICT (symbol, ts, kind) DO UPDATE SET value = excluded.value, source = excluded.source
+        WHERE corporate_actions.value IS DISTINCT FROM excluded.value
+          OR corporate_actions.source IS DISTINCT FROM excluded.source`);
     }
-    for (const i of batch.instruments) {
-      await this.#run(
-        `INSERT INTO instruments VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (symbol) DO UPDATE SET name = coalesce(excluded.name, instruments.name),
-           exchange = coalesce(excluded.exchange, instruments.exchange),
-           currency = coalesce(excluded.currency, instruments.currency),
-           timezone = coalesce(excluded.timezone, instruments.timezone)`,
-        [i.symbol, i.name, i.exchange, i.currency, i.timezone],
-      );
+    if (batch.instruments.length > 0) {
+      const a = await this.#conn.createAppender('stage_instruments', 'main', 'temp');
+      for (const i of batch.instruments) {
+        a.appendVarchar(i.symbol);
+        appendText(a, i.name);
+        appendText(a, i.exchange);
+        appendText(a, i.currency);
+        appendText(a, i.timezone);
+        a.endRow();
+      }
+      a.closeSync();
+      await this.#run(`INSERT INTO instruments
+        SELECT DISTINCT ON (symbol) * FROM stage_instruments
+        ON CONFLICT (symbol) DO UPDATE SET name = coalesce(excluded.name, instruments.name),
+          exchange = coalesce(excluded.exchange, instruments.exchange),
+          currency = coalesce(excluded.currency, instruments.currency),
+          timezone = coalesce(excluded.timezone, instruments.timezone)
+        WHERE instruments.name IS DISTINCT FROM coalesce(excluded.name, instruments.name)
+          OR instruments.exchange IS DISTINCT FROM coalesce(excluded.exchange, instruments.exchange)
+          OR instruments.currency IS DISTINCT FROM coalesce(excluded.currency, instruments.currency)
+          OR instruments.timezone IS DISTINCT FROM coalesce(excluded.timezone, instruments.timezone)`);
     }
     return { barsChanged, quarantined };
+  }
+
+  /**
+   * Moves bars into the temp stage table column by column: strings become
+   * dictionary codes, numbers are copied a chunk at a time (no per-value calls).
+   * A null adj close travels as NaN, which validation never lets through as a value.
+   */
+  async #stageBars(bars: readonly Bar[]): Promise<void> {
+    const n = bars.length;
+    const dict = new Dictionary();
+    const sym = new Int32Array(n);
+    const ivl = new Int32Array(n);
+    const src = new Int32Array(n);
+    const f = Array.from({ length: 7 }, () => new Float64Array(n));
+    const [ts, open, high, low, close, volume, adj] = f as [
+      Float64Array,
+      Float64Array,
+      Float64Array,
+      Float64Array,
+      Float64Array,
+      Float64Array,
+      Float64Array,
+    ];
+    let last: Bar | undefined;
+    let symId = 0;
+    let ivlId = 0;
+    let srcId = 0;
+    // One row per natural key per write: the first occurrence wins, as in validation. Series
+    // that arrive in increasing ts order (the normal case) cannot repeat a key, so only a
+    // series that goes back in time pays for the exact check.
+    const lastTs = new Map<number, number>();
+    let ordered = true;
+    let i = 0;
+    for (const b of bars) {
+      if (!last || b.symbol !== last.symbol) symId = dict.id(b.symbol);
+      if (!last || b.interval !== last.interval) ivlId = dict.id(b.interval);
+      if (!last || b.source !== last.source) srcId = dict.id(b.source);
+      last = b;
+      const series = symId * 1024 + ivlId;
+      const prev = lastTs.get(series);
+      if (prev !== undefined && b.ts <= prev) ordered = false;
+      else lastTs.set(series, b.ts);
+      sym[i] = symId;
+      ivl[i] = ivlId;
+      src[i] = srcId;
+      ts[i] = b.ts;
+      open[i] = b.open;
+      high[i] = b.high;
+      low[i] = b.low;
+      close[i] = b.close;
+      volume[i] = b.volume;
+      adj[i] = b.adjClose ?? Number.NaN;
+      i++;
+    }
+    let rows = i;
+    if (!ordered) {
+      const seen = new Set<string>();
+      rows = 0;
+      const cols = [sym, ivl, src, ...f];
+      for (let r = 0; r < i; r++) {
+        const key = `${sym[r]}:${ivl[r]}:${ts[r]}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        if (rows !== r) for (const c of cols) c[rows] = c[r]!;
+        rows++;
+      }
+    }
+    const d = await this.#conn.createAppender('stage_dict', 'main', 'temp');
+    dict.values.forEach((v, id) => {
+      d.appendInteger(id);
+      d.appendVarchar(v);
+      d.endRow();
+    });
+    d.closeSync();
+    const a = await this.#conn.createAppender('stage_bars', 'main', 'temp');
+    appendColumns(a, [sym, ivl, src, ...f], rows);
+    a.closeSync();
   }
 
   refreshCurated(series: readonly SeriesKey[]): Promise<void> {
@@ -266,13 +389,29 @@ export class DuckDBStore implements Store {
     });
   }
 
-  lastBarBefore(symbol: string, interval: Interval, ts: number): Promise<Bar | null> {
+  lastBarsBefore(keys: readonly (SeriesKey & { ts: number })[]): Promise<(Bar | null)[]> {
+    if (keys.length === 0) return Promise.resolve([]);
     return this.#serial(async () => {
-      const rows = await this.#readBarRows(
-        'WHERE symbol = ? AND interval = ? AND ts < epoch_ms(?::BIGINT) ORDER BY ts DESC LIMIT 1',
-        [symbol, interval, Math.max(-8.64e15, Math.min(8.64e15, ts))],
-      );
-      return rows[0] ?? null;
+      await this.#run(`CREATE TEMP TABLE IF NOT EXISTS last_keys (idx INTEGER, symbol VARCHAR, interval VARCHAR, ts TIMESTAMP);
+        DELETE FROM last_keys;`);
+      const a = await this.#conn.createAppender('last_keys', 'main', 'temp');
+      keys.forEach((k, i) => {
+        a.appendInteger(i);
+        a.appendVarchar(k.symbol);
+        a.appendVarchar(k.interval);
+        a.appendTimestamp(
+          new DuckDBTimestampValue(BigInt(Math.max(-8.64e15, Math.min(8.64e15, k.ts))) * 1000n),
+        );
+        a.endRow();
+      });
+      a.closeSync();
+      const rows = await this.#rows(`
+        SELECT k.idx, b.symbol, b.interval, epoch_ms(b.ts) AS ts, b.open, b.high, b.low, b.close, b.volume,
+          b.adj_close, b.source
+        FROM last_keys k ASOF JOIN bars b ON k.symbol = b.symbol AND k.interval = b.interval AND k.ts > b.ts`);
+      const out: (Bar | null)[] = keys.map(() => null);
+      for (const r of rows) out[Number(r.idx)] = toBar(r);
+      return out;
     });
   }
 
@@ -291,18 +430,7 @@ export class DuckDBStore implements Store {
       `SELECT symbol, interval, epoch_ms(ts) AS ts, open, high, low, close, volume, adj_close, source FROM bars ${where}`,
       params,
     );
-    return rows.map((r) => ({
-      symbol: String(r.symbol),
-      interval: r.interval as Interval,
-      ts: Number(r.ts),
-      open: Number(r.open),
-      high: Number(r.high),
-      low: Number(r.low),
-      close: Number(r.close),
-      volume: Number(r.volume),
-      adjClose: r.adj_close === null ? null : Number(r.adj_close),
-      source: String(r.source),
-    }));
+    return rows.map(toBar);
   }
 
   readQuarantine(q: QuarantineQuery): Promise<QuarantineRow[]> {
