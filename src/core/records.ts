@@ -52,15 +52,20 @@ export interface CandidateBar {
   source: string;
   /**
    * The raw record, untouched (a CSV line, or the values at one index of a
-   * JSON response). A function when building the text costs more than the
-   * record itself: it is only called for a record that goes to quarantine.
+   * JSON response). Lazy when building the text costs more than the record
+   * itself: it is only built for a record that goes to quarantine.
    */
-  payload: string | (() => string);
+  payload: string | LazyPayload;
+}
+
+/** A payload whose text is built only when it is needed. */
+export interface LazyPayload {
+  text(): string;
 }
 
 /** The text of a candidate's payload. */
 export function payloadText(p: CandidateBar['payload']): string {
-  return typeof p === 'string' ? p : p();
+  return typeof p === 'string' ? p : p.text();
 }
 
 export const QUARANTINE_STAGES = ['parse', 'validate'] as const;

@@ -31,8 +31,8 @@ export interface ValidationResult {
 
 export class BarValidator {
   readonly #opts: Required<Omit<BarQualityOptions, 'now'>> & { now: () => number };
-  /** First accepted record per key. */
-  readonly #seen = new Map<string, CandidateBar>();
+  /** First accepted record per series, by ts. */
+  readonly #seen = new Map<string, Map<number, CandidateBar>>();
   /** Last accepted close per symbol+interval, for the jump band. */
   readonly #lastClose = new Map<string, { ts: number; close: number }>();
 
@@ -78,13 +78,27 @@ export class BarValidator {
       else passed.push(b);
     }
     // Judge duplicates and jumps in time order; a stable sort keeps input order for equal keys.
-    passed.sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : a.ts - b.ts));
+    if (!isSorted(passed)) passed.sort(bySeriesThenTs);
     const valid: Bar[] = [];
     let duplicates = 0;
     const band = this.#opts.maxJump > 0 ? Math.log1p(this.#opts.maxJump) : Number.POSITIVE_INFINITY;
+    let symbol = '';
+    let interval = '';
+    let seriesKey = '';
+    let seen = new Map<number, CandidateBar>();
     for (const b of passed) {
-      const key = `${b.symbol}\u0000${b.interval}\u0000${b.ts}`;
-      const first = this.#seen.get(key);
+      if (b.symbol !== symbol || b.interval !== interval || seriesKey === '') {
+        symbol = b.symbol;
+        interval = b.interval;
+        seriesKey = `${symbol}\u0000${interval}`;
+        let s = this.#seen.get(seriesKey);
+        if (!s) {
+          s = new Map();
+          this.#seen.set(seriesKey, s);
+        }
+        seen = s;
+      }
+      const first = seen.get(b.ts);
       if (first) {
         if (sameBarValues(first, b)) duplicates++;
         else {
@@ -96,7 +110,6 @@ export class BarValidator {
         }
         continue;
       }
-      const seriesKey = `${b.symbol}\u0000${b.interval}`;
       const prev = this.#lastClose.get(seriesKey);
       const close = b.close as number;
       if (prev && prev.ts < b.ts && Math.abs(Math.log(close / prev.close)) > band) {
@@ -107,8 +120,12 @@ export class BarValidator {
         );
         continue;
       }
-      this.#seen.set(key, b);
-      if (!prev || prev.ts < b.ts) this.#lastClose.set(seriesKey, { ts: b.ts, close });
+      seen.set(b.ts, b);
+      if (!prev) this.#lastClose.set(seriesKey, { ts: b.ts, close });
+      else if (prev.ts < b.ts) {
+        prev.ts = b.ts;
+        prev.close = close;
+      }
       valid.push({
         symbol: b.symbol,
         interval: b.interval,
@@ -127,3 +144,14 @@ export class BarValidator {
 }
 
 export { BAR_RULES };
+
+function bySeriesThenTs(a: CandidateBar, b: CandidateBar): number {
+  if (a.symbol !== b.symbol) return a.symbol < b.symbol ? -1 : 1;
+  if (a.interval !== b.interval) return a.interval < b.interval ? -1 : 1;
+  return a.ts - b.ts;
+}
+
+function isSorted(xs: readonly CandidateBar[]): boolean {
+  for (let i = 1; i < xs.length; i++) if (bySeriesThenTs(xs[i - 1]!, xs[i]!) > 0) return false;
+  return true;
+}

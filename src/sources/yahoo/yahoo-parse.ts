@@ -30,6 +30,28 @@ interface ChartBody {
   chart?: { result?: ChartResult[] | null; error?: { code?: string; description?: string } | null };
 }
 
+/** The values at one index of a chart response, as JSON text when asked for. */
+class ChartPayload {
+  constructor(
+    readonly timestamps: readonly (number | null)[],
+    readonly quote: ChartQuote,
+    readonly adj: readonly (number | null)[] | undefined,
+    readonly index: number,
+  ) {}
+  text(): string {
+    const { quote: q, index: i, adj } = this;
+    return JSON.stringify({
+      timestamp: this.timestamps[i] ?? null,
+      open: q.open?.[i] ?? null,
+      high: q.high?.[i] ?? null,
+      low: q.low?.[i] ?? null,
+      close: q.close?.[i] ?? null,
+      volume: q.volume?.[i] ?? null,
+      ...(adj ? { adjclose: adj[i] ?? null } : {}),
+    });
+  }
+}
+
 /** The largest payload kept for a body that is not a chart response. */
 const MAX_REJECT_PAYLOAD = 1_000_000;
 
@@ -154,16 +176,7 @@ export function parseYahooChart(
       volume,
       adjClose,
       source: YAHOO,
-      payload: () =>
-        JSON.stringify({
-          timestamp: t ?? null,
-          open: q.open?.[i] ?? null,
-          high: q.high?.[i] ?? null,
-          low: q.low?.[i] ?? null,
-          close: q.close?.[i] ?? null,
-          volume: q.volume?.[i] ?? null,
-          ...(adj ? { adjclose: adj[i] ?? null } : {}),
-        }),
+      payload: new ChartPayload(ts, q, adj, i),
     });
   }
 

@@ -13,18 +13,25 @@ import {
 } from '@duckdb/node-api';
 import duckdb from '@duckdb/node-bindings';
 
-export type Column = Float64Array | Int32Array;
+/** DOUBLE, INTEGER, or TIMESTAMP (microseconds since the epoch). */
+export type Column = Float64Array | Int32Array | BigInt64Array;
 export type ColumnKind = 'f64' | 'i32';
 
 /** DuckDB's vector size: the most rows one data chunk holds. */
 const CHUNK_ROWS = 2048;
 
 const logicalType = (c: Column): duckdb.LogicalType =>
-  duckdb.create_logical_type(c instanceof Float64Array ? duckdb.Type.DOUBLE : duckdb.Type.INTEGER);
+  duckdb.create_logical_type(
+    c instanceof Float64Array
+      ? duckdb.Type.DOUBLE
+      : c instanceof BigInt64Array
+        ? duckdb.Type.TIMESTAMP
+        : duckdb.Type.INTEGER,
+  );
 
 /**
  * Appends `rowCount` rows given as columns (in the table's column order) to
- * an appender whose table has exactly these INTEGER/DOUBLE columns.
+ * an appender whose table has exactly these DOUBLE/INTEGER/TIMESTAMP columns.
  */
 export function appendColumns(appender: DuckDBAppender, columns: Column[], rowCount: number): void {
   if (rowCount === 0) return;
@@ -101,5 +108,92 @@ export class Dictionary {
       this.#ids.set(value, id);
     }
     return id;
+  }
+}
+
+/** How one column of a table is filled by `appendSegments`. */
+export type ColumnFill =
+  /** DOUBLE from a typed array; with `nullable`, NaN is written as NULL. */
+  | { kind: 'f64'; data: Float64Array; nullable?: boolean }
+  /** TIMESTAMP from epoch milliseconds. */
+  | { kind: 'ts'; data: Float64Array }
+  /** VARCHAR that is the same for every row of a segment. */
+  | { kind: 'text'; value: (row: number) => string }
+  /** TIMESTAMP that is the same for every row written. */
+  | { kind: 'constTs'; ms: number };
+
+/**
+ * Appends rows straight into a table whose columns are `fills`, in segments
+ * [start, end) within which every `text` column is constant (a symbol's run
+ * of bars). Numbers are copied a chunk at a time; constant columns are one
+ * constant vector per chunk, so no call is made per value.
+ */
+export function appendSegments(
+  appender: DuckDBAppender,
+  fills: ColumnFill[],
+  segments: readonly (readonly [number, number])[],
+): void {
+  const typeOf = (f: ColumnFill): duckdb.Type =>
+    f.kind === 'f64'
+      ? duckdb.Type.DOUBLE
+      : f.kind === 'text'
+        ? duckdb.Type.VARCHAR
+        : duckdb.Type.TIMESTAMP;
+  const raw = duckdb.create_data_chunk(fills.map((f) => duckdb.create_logical_type(typeOf(f))));
+  const chunk = new DuckDBDataChunk(raw);
+  const micros = new BigInt64Array(CHUNK_ROWS);
+  const mask = new Uint8Array(CHUNK_ROWS / 8);
+  const texts = new Map<string, duckdb.Value>();
+  const text = (s: string): duckdb.Value => {
+    let v = texts.get(s);
+    if (!v) {
+      v = duckdb.create_varchar(s);
+      texts.set(s, v);
+    }
+    return v;
+  };
+  const consts = fills.map((f) =>
+    f.kind === 'constTs'
+      ? duckdb.create_timestamp({ micros: BigInt(Math.round(f.ms)) * 1000n })
+      : null,
+  );
+  for (const [segStart, segEnd] of segments) {
+    for (let start = segStart; start < segEnd; start += CHUNK_ROWS) {
+      const n = Math.min(CHUNK_ROWS, segEnd - start);
+      duckdb.data_chunk_reset(raw);
+      fills.forEach((f, k) => {
+        const vec = duckdb.data_chunk_get_vector(raw, k);
+        if (f.kind === 'text') duckdb.vector_reference_value(vec, text(f.value(start)));
+        else if (f.kind === 'constTs') duckdb.vector_reference_value(vec, consts[k]!);
+        else if (f.kind === 'ts') {
+          for (let i = 0; i < n; i++) micros[i] = BigInt(f.data[start + i]!) * 1000n;
+          duckdb.copy_data_to_vector(vec, 0, micros.buffer, 0, n * 8);
+        } else {
+          duckdb.copy_data_to_vector(
+            vec,
+            0,
+            f.data.buffer as ArrayBuffer,
+            f.data.byteOffset + start * 8,
+            n * 8,
+          );
+          if (f.nullable) {
+            let anyNull = false;
+            mask.fill(0xff);
+            for (let i = 0; i < n; i++) {
+              if (Number.isNaN(f.data[start + i]!)) {
+                mask[i >> 3]! &= ~(1 << (i & 7));
+                anyNull = true;
+              }
+            }
+            if (anyNull) {
+              duckdb.vector_ensure_validity_writable(vec);
+              duckdb.copy_data_to_vector_validity(vec, 0, mask.buffer, 0, Math.ceil(n / 64) * 8);
+            }
+          }
+        }
+      });
+      duckdb.data_chunk_set_size(raw, n);
+      appender.appendDataChunk(chunk);
+    }
   }
 }

@@ -8,15 +8,19 @@ export interface Migration {
 }
 
 const indicatorColumns = ENRICHED_COLUMNS.map((c) => `${c} DOUBLE`).join(',\n  ');
-const indicatorSelect = ENRICHED_COLUMNS.map((c) => `i.${c}`).join(', ');
+const indicatorSelect = ENRICHED_COLUMNS.map(
+  (c) => `CASE WHEN isnan(i.${c}) THEN NULL ELSE i.${c} END AS ${c}`,
+).join(', ');
 
 export const MIGRATIONS: Migration[] = [
   {
     version: 1,
     name: 'layers: raw responses, bars, corporate actions, quarantine, instruments, curated',
     sql: `
+-- raw_responses and quarantine are keyed by a content hash (id), kept unique by the store's
+-- anti-join inserts rather than an index that every checkpoint would rewrite.
 CREATE TABLE raw_responses (
-  id VARCHAR PRIMARY KEY,
+  id VARCHAR NOT NULL,
   source VARCHAR NOT NULL,
   request VARCHAR NOT NULL,
   status INTEGER NOT NULL,
@@ -47,7 +51,7 @@ CREATE TABLE corporate_actions (
   PRIMARY KEY (symbol, ts, kind)
 );
 CREATE TABLE quarantine (
-  id VARCHAR PRIMARY KEY,
+  id VARCHAR NOT NULL,
   stage VARCHAR NOT NULL,
   source VARCHAR NOT NULL,
   symbol VARCHAR,
@@ -63,17 +67,23 @@ CREATE TABLE instruments (
   currency VARCHAR,
   timezone VARCHAR
 );
--- Derived data, replaced per series in one transaction; no key index to maintain.
-CREATE TABLE bar_indicators (
+-- The curated layer: indicator values per series (NaN until a window is full), replaced per
+-- series in one transaction. Series get small integer ids so the rows append column-wise.
+CREATE TABLE series (
+  id INTEGER NOT NULL,
   symbol VARCHAR NOT NULL,
-  interval VARCHAR NOT NULL,
+  interval VARCHAR NOT NULL
+);
+CREATE TABLE bar_indicators (
+  series_id INTEGER NOT NULL,
   ts TIMESTAMP NOT NULL,
   ${indicatorColumns}
 );
 CREATE VIEW bars_enriched AS
   SELECT b.*, ${indicatorSelect}
   FROM bars b
-  LEFT JOIN bar_indicators i ON i.symbol = b.symbol AND i.interval = b.interval AND i.ts = b.ts;
+  LEFT JOIN series s ON s.symbol = b.symbol AND s.interval = b.interval
+  LEFT JOIN bar_indicators i ON i.series_id = s.id AND i.ts = b.ts;
 `,
   },
 ];

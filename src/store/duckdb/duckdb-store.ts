@@ -11,7 +11,6 @@ import {
   type DuckDBAppender,
   type DuckDBConnection,
   DuckDBInstance,
-  type DuckDBMaterializedResult,
   DuckDBTimestampValue,
   type DuckDBValue,
 } from '@duckdb/node-api';
@@ -30,7 +29,7 @@ import type {
   WriteBatch,
   WriteResult,
 } from '../store.ts';
-import { appendColumns, Dictionary } from './duckdb-columns.ts';
+import { appendBars, columnizeBars, mergeBars } from './duckdb-bars.ts';
 import { refreshCurated } from './duckdb-curated.ts';
 import { exportLake } from './duckdb-export.ts';
 import { MIGRATIONS } from './duckdb-schema.ts';
@@ -73,6 +72,12 @@ export class DuckDBStore implements Store {
   readonly #instance: DuckDBInstance;
   readonly #conn: DuckDBConnection;
   #queue: Promise<unknown> = Promise.resolve();
+  /**
+   * First and last stored ts per series (symbol + NUL + interval), loaded on first use and kept
+   * up to date by write(); it lets a write that cannot touch stored rows skip the merge.
+   * Dropped after a failed write or any SQL a user runs.
+   */
+  #extents: Map<string, { lo: number; hi: number }> | null = null;
 
   private constructor(path: string, instance: DuckDBInstance, conn: DuckDBConnection) {
     this.path = path;
@@ -96,8 +101,10 @@ export class DuckDBStore implements Store {
     }
     const conn = await instance.connect();
     const store = new DuckDBStore(path, instance, conn);
+    // Checkpoint in larger steps: every checkpoint rewrites index pages, which made many small bulk
+    // commits cost more as the file grew. close() checkpoints whatever is left in the WAL.
+    await conn.run("SET checkpoint_threshold = '256MB'");
     await store.#migrate();
-    await store.#createStaging();
     return store;
   }
 
@@ -146,20 +153,19 @@ export class DuckDBStore implements Store {
     }
   }
 
+  /** (Re)creates the empty temp tables one write stages its rows in; replacing beats deleting rows. */
   async #createStaging(): Promise<void> {
     await this.#run(`
-      CREATE TEMP TABLE stage_dict (id INTEGER, value VARCHAR);
-      CREATE TEMP TABLE stage_bars (symbol INTEGER, interval INTEGER, source INTEGER, ts_ms DOUBLE,
-        open DOUBLE, high DOUBLE, low DOUBLE, close DOUBLE, volume DOUBLE, adj_close DOUBLE);
-      CREATE TEMP TABLE stage_quarantine (id VARCHAR, stage VARCHAR, source VARCHAR, symbol VARCHAR, rule VARCHAR,
+      CREATE OR REPLACE TEMP TABLE stage_quarantine (id VARCHAR, stage VARCHAR, source VARCHAR, symbol VARCHAR, rule VARCHAR,
         message VARCHAR, payload VARCHAR, received_ms DOUBLE);
-      CREATE TEMP TABLE stage_actions (symbol VARCHAR, ts_ms DOUBLE, kind VARCHAR, value DOUBLE, source VARCHAR);
-      CREATE TEMP TABLE stage_instruments (symbol VARCHAR, name VARCHAR, exchange VARCHAR, currency VARCHAR, timezone VARCHAR);
-      CREATE TEMP TABLE stage_raw (id VARCHAR, source VARCHAR, request VARCHAR, status INTEGER, received_ms DOUBLE, body VARCHAR);`);
+      CREATE OR REPLACE TEMP TABLE stage_actions (symbol VARCHAR, ts_ms DOUBLE, kind VARCHAR, value DOUBLE, source VARCHAR);
+      CREATE OR REPLACE TEMP TABLE stage_instruments (symbol VARCHAR, name VARCHAR, exchange VARCHAR, currency VARCHAR, timezone VARCHAR);
+      CREATE OR REPLACE TEMP TABLE stage_raw (id VARCHAR, source VARCHAR, request VARCHAR, status INTEGER, received_ms DOUBLE, body VARCHAR);`);
   }
 
   write(batch: WriteBatch): Promise<WriteResult> {
     return this.#serial(async () => {
+      await this.#createStaging();
       await this.#run('BEGIN TRANSACTION');
       try {
         const result = await this.#writeInTx(batch);
@@ -167,12 +173,9 @@ export class DuckDBStore implements Store {
         return result;
       } catch (err) {
         await this.#run('ROLLBACK').catch(() => undefined);
-        throw err;
-      } finally {
-        await this.#run(
-          `DELETE FROM stage_bars; DELETE FROM stage_dict; DELETE FROM stage_quarantine; DELETE FROM stage_raw;
-           DELETE FROM stage_actions; DELETE FROM stage_instruments; DROP TABLE IF EXISTS stage_merge;`,
-        );
+        this.#extents = null;
+        if (err instanceof StoreError) throw err;
+        throw new StoreError(`DuckDB write failed: ${(err as Error).message}`, 'write', [], err);
       }
     });
   }
@@ -191,45 +194,30 @@ export class DuckDBStore implements Store {
       }
       a.closeSync();
       await this.#run(`INSERT INTO raw_responses
-        SELECT DISTINCT ON (id) id, source, request, status, epoch_ms(received_ms::BIGINT), body FROM stage_raw
-        ON CONFLICT DO NOTHING`);
+        SELECT DISTINCT ON (id) id, source, request, status, epoch_ms(received_ms::BIGINT), body
+        FROM stage_raw s WHERE s.id NOT IN (SELECT id FROM raw_responses)`);
     }
     let barsChanged = 0;
     if (batch.bars.length > 0) {
-      await this.#stageBars(batch.bars);
-      // Merge on the natural key without an index to maintain. When no stored row of these series
-      // falls in the batch's time range (a first load), the rows go straight in; otherwise the
-      // stored rows whose values changed are deleted and every staged row whose key is not
-      // stored (new, or just deleted) is inserted.
-      const staged = `SELECT ds.value AS symbol, di.value AS interval, epoch_ms(s.ts_ms::BIGINT) AS ts,
-          s.open, s.high, s.low, s.close, s.volume,
-          CASE WHEN isnan(s.adj_close) THEN NULL ELSE s.adj_close END AS adj_close, dsrc.value AS source
-        FROM stage_bars s
-          JOIN stage_dict ds ON ds.id = s.symbol
-          JOIN stage_dict di ON di.id = s.interval
-          JOIN stage_dict dsrc ON dsrc.id = s.source`;
-      const [overlap] = await this.#rows(`
-        WITH r AS (SELECT epoch_ms(min(ts_ms)::BIGINT) AS lo, epoch_ms(max(ts_ms)::BIGINT) AS hi FROM stage_bars)
-        SELECT EXISTS (
-          SELECT 1 FROM bars b, r
-          WHERE b.ts BETWEEN r.lo AND r.hi
-            AND b.symbol IN (SELECT value FROM stage_dict) AND b.interval IN (SELECT value FROM stage_dict)
-        ) AS hit`);
-      let res: DuckDBMaterializedResult;
-      if (!overlap?.hit) {
-        res = await this.#run(`INSERT INTO bars SELECT x.*, now() FROM (${staged}) x`);
-      } else {
-        await this.#run(`CREATE OR REPLACE TEMP TABLE stage_merge AS ${staged}`);
-        await this.#run(`DELETE FROM bars b USING stage_merge x
-          WHERE b.symbol = x.symbol AND b.interval = x.interval AND b.ts = x.ts
-            AND (b.open IS DISTINCT FROM x.open OR b.high IS DISTINCT FROM x.high OR b.low IS DISTINCT FROM x.low
-              OR b.close IS DISTINCT FROM x.close OR b.volume IS DISTINCT FROM x.volume
-              OR b.adj_close IS DISTINCT FROM x.adj_close OR b.source IS DISTINCT FROM x.source)`);
-        res = await this.#run(`INSERT INTO bars
-          SELECT x.*, now() FROM stage_merge x
-          ANTI JOIN bars b ON b.symbol = x.symbol AND b.interval = x.interval AND b.ts = x.ts`);
+      const cols = columnizeBars(batch.bars);
+      // A write that cannot touch a stored row (no stored bar of its series inside its time
+      // range: a first load, or new bars after the last) appends straight into bars; any other
+      // write merges on the natural key.
+      const extents = await this.#seriesExtents();
+      const overlap = cols.series.some((x) => {
+        const e = extents.get(x.key);
+        return e !== undefined && e.lo <= x.hi && x.lo <= e.hi;
+      });
+      for (const x of cols.series) {
+        const e = extents.get(x.key);
+        if (e) {
+          e.lo = Math.min(e.lo, x.lo);
+          e.hi = Math.max(e.hi, x.hi);
+        } else extents.set(x.key, { lo: x.lo, hi: x.hi });
       }
-      barsChanged = Number(res.rowsChanged);
+      barsChanged = overlap
+        ? await mergeBars(this.#conn, cols)
+        : await appendBars(this.#conn, cols);
     }
     let quarantined = 0;
     if (batch.rejects.length > 0) {
@@ -248,7 +236,7 @@ export class DuckDBStore implements Store {
       a.closeSync();
       const res = await this.#run(`INSERT INTO quarantine
         SELECT DISTINCT ON (id) id, stage, source, symbol, rule, message, payload, epoch_ms(received_ms::BIGINT)
-        FROM stage_quarantine ON CONFLICT DO NOTHING`);
+        FROM stage_quarantine s WHERE s.id NOT IN (SELECT id FROM quarantine)`);
       quarantined = Number(res.rowsChanged);
     }
     if (batch.actions.length > 0) {
@@ -293,81 +281,16 @@ export class DuckDBStore implements Store {
     return { barsChanged, quarantined };
   }
 
-  /**
-   * Moves bars into the temp stage table column by column: strings become
-   * dictionary codes, numbers are copied a chunk at a time (no per-value calls).
-   * A null adj close travels as NaN, which validation never lets through as a value.
-   */
-  async #stageBars(bars: readonly Bar[]): Promise<void> {
-    const n = bars.length;
-    const dict = new Dictionary();
-    const sym = new Int32Array(n);
-    const ivl = new Int32Array(n);
-    const src = new Int32Array(n);
-    const f = Array.from({ length: 7 }, () => new Float64Array(n));
-    const [ts, open, high, low, close, volume, adj] = f as [
-      Float64Array,
-      Float64Array,
-      Float64Array,
-      Float64Array,
-      Float64Array,
-      Float64Array,
-      Float64Array,
-    ];
-    let last: Bar | undefined;
-    let symId = 0;
-    let ivlId = 0;
-    let srcId = 0;
-    // One row per natural key per write: the first occurrence wins, as in validation. Series
-    // that arrive in increasing ts order (the normal case) cannot repeat a key, so only a
-    // series that goes back in time pays for the exact check.
-    const lastTs = new Map<number, number>();
-    let ordered = true;
-    let i = 0;
-    for (const b of bars) {
-      if (!last || b.symbol !== last.symbol) symId = dict.id(b.symbol);
-      if (!last || b.interval !== last.interval) ivlId = dict.id(b.interval);
-      if (!last || b.source !== last.source) srcId = dict.id(b.source);
-      last = b;
-      const series = symId * 1024 + ivlId;
-      const prev = lastTs.get(series);
-      if (prev !== undefined && b.ts <= prev) ordered = false;
-      else lastTs.set(series, b.ts);
-      sym[i] = symId;
-      ivl[i] = ivlId;
-      src[i] = srcId;
-      ts[i] = b.ts;
-      open[i] = b.open;
-      high[i] = b.high;
-      low[i] = b.low;
-      close[i] = b.close;
-      volume[i] = b.volume;
-      adj[i] = b.adjClose ?? Number.NaN;
-      i++;
+  async #seriesExtents(): Promise<Map<string, { lo: number; hi: number }>> {
+    if (!this.#extents) {
+      const rows = await this.#rows(
+        'SELECT symbol, interval, epoch_ms(min(ts)) AS lo, epoch_ms(max(ts)) AS hi FROM bars GROUP BY ALL',
+      );
+      this.#extents = new Map(
+        rows.map((r) => [`${r.symbol}\u0000${r.interval}`, { lo: Number(r.lo), hi: Number(r.hi) }]),
+      );
     }
-    let rows = i;
-    if (!ordered) {
-      const seen = new Set<string>();
-      rows = 0;
-      const cols = [sym, ivl, src, ...f];
-      for (let r = 0; r < i; r++) {
-        const key = `${sym[r]}:${ivl[r]}:${ts[r]}`;
-        if (seen.has(key)) continue;
-        seen.add(key);
-        if (rows !== r) for (const c of cols) c[rows] = c[r]!;
-        rows++;
-      }
-    }
-    const d = await this.#conn.createAppender('stage_dict', 'main', 'temp');
-    dict.values.forEach((v, id) => {
-      d.appendInteger(id);
-      d.appendVarchar(v);
-      d.endRow();
-    });
-    d.closeSync();
-    const a = await this.#conn.createAppender('stage_bars', 'main', 'temp');
-    appendColumns(a, [sym, ivl, src, ...f], rows);
-    a.closeSync();
+    return this.#extents;
   }
 
   refreshCurated(series: readonly SeriesKey[]): Promise<void> {
@@ -502,6 +425,7 @@ export class DuckDBStore implements Store {
 
   sql(query: string): Promise<SqlResult> {
     return this.#serial(async () => {
+      this.#extents = null;
       try {
         const reader = await this.#conn.runAndReadAll(query);
         return {
