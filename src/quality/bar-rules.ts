@@ -31,24 +31,25 @@ export function checkBar(
   b: CandidateBar,
   range: { from: number; to: number; now: number; futureSkewMs: number },
 ): RuleViolation | null {
-  for (const f of [...PRICE_FIELDS, 'volume'] as const) {
-    if (b[f] === null) return { rule: 'missing_value', message: `${f} is missing` };
-  }
-  for (const f of [...PRICE_FIELDS, 'volume'] as const) {
-    const v = b[f] as number;
-    if (!Number.isFinite(v)) return { rule: 'not_finite', message: `${f} is ${v}` };
+  const { open, high, low, close, volume } = b;
+  // The common case (every value a positive finite number) takes one branch; the slow path
+  // below finds which value broke which rule.
+  if (
+    open === null ||
+    high === null ||
+    low === null ||
+    close === null ||
+    volume === null ||
+    !(open > 0 && open < Infinity) ||
+    !(high > 0 && high < Infinity) ||
+    !(low > 0 && low < Infinity) ||
+    !(close > 0 && close < Infinity) ||
+    !Number.isFinite(volume)
+  ) {
+    return firstBadValue(b);
   }
   if (b.adjClose !== null && !Number.isFinite(b.adjClose)) {
     return { rule: 'not_finite', message: `adjClose is ${b.adjClose}` };
-  }
-  const open = b.open as number;
-  const high = b.high as number;
-  const low = b.low as number;
-  const close = b.close as number;
-  const volume = b.volume as number;
-  for (const f of PRICE_FIELDS) {
-    const v = b[f] as number;
-    if (v <= 0) return { rule: 'non_positive_price', message: `${f} is ${v}, must be > 0` };
   }
   if (low > Math.min(open, close) || Math.max(open, close) > high || low > high) {
     return {
@@ -71,6 +72,24 @@ export function checkBar(
     };
   }
   return null;
+}
+
+const VALUE_FIELDS = [...PRICE_FIELDS, 'volume'] as const;
+
+/** Which value of a bar is missing, not a number, or not positive. */
+function firstBadValue(b: CandidateBar): RuleViolation {
+  for (const f of VALUE_FIELDS) {
+    if (b[f] === null) return { rule: 'missing_value', message: `${f} is missing` };
+  }
+  for (const f of VALUE_FIELDS) {
+    const v = b[f] as number;
+    if (!Number.isFinite(v)) return { rule: 'not_finite', message: `${f} is ${v}` };
+  }
+  for (const f of PRICE_FIELDS) {
+    const v = b[f] as number;
+    if (v <= 0) return { rule: 'non_positive_price', message: `${f} is ${v}, must be > 0` };
+  }
+  throw new Error('firstBadValue called on a valid bar');
 }
 
 /** True when two bars for the same key carry the same values. */

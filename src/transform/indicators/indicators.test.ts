@@ -180,3 +180,27 @@ describe('SMA, Bollinger and returns against DuckDB window functions', () => {
     expect(() => sma(Float64Array.of(1), 0)).toThrow(/period/);
   });
 });
+
+describe('output buffers', () => {
+  it('write into a caller-supplied buffer with the same values, and refuse one of the wrong size', () => {
+    const { c, h, l } = walk(300, 3);
+    const C = Float64Array.from(c);
+    const H = Float64Array.from(h);
+    const L = Float64Array.from(l);
+    const out = new Float64Array(300).fill(123);
+    expect(sma(C, 20, out)).toBe(out);
+    expect(Array.from(out)).toEqual(Array.from(sma(C, 20)));
+    expect(Array.from(ema(C, 12, out))).toEqual(Array.from(ema(C, 12)));
+    expect(Array.from(rsi(C, 14, out))).toEqual(Array.from(rsi(C, 14)));
+    expect(Array.from(atr(H, L, C, 14, out))).toEqual(Array.from(atr(H, L, C, 14)));
+    const bands = {
+      middle: new Float64Array(300),
+      upper: new Float64Array(300),
+      lower: new Float64Array(300),
+    };
+    expect(Array.from(bollinger(C, 20, 2, bands).upper)).toEqual(Array.from(bollinger(C).upper));
+    expect(() => sma(C, 20, new Float64Array(10))).toThrow(
+      /output buffer has 10 slots, input has 300/,
+    );
+  });
+});

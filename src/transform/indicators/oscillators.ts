@@ -1,15 +1,20 @@
 /** RSI and MACD over Float64Array (TA-Lib conventions, see README). */
-import { checkPeriod, ema } from './moving-averages.ts';
+import { checkOut, checkPeriod, ema } from './moving-averages.ts';
 
 /**
  * Relative Strength Index with Wilder smoothing: the first average gain and
  * loss are simple means of the first `n` changes, then avg = (avg·(n−1) + x)/n.
  * First value at index n. A series with no change at all gives 50.
  */
-export function rsi(x: Float64Array, n = 14): Float64Array {
+export function rsi(
+  x: Float64Array,
+  n = 14,
+  out: Float64Array = new Float64Array(x.length),
+): Float64Array {
   checkPeriod(n);
   const len = x.length;
-  const out = new Float64Array(len).fill(Number.NaN);
+  checkOut(out, len);
+  out.fill(Number.NaN, 0, Math.min(n, len));
   if (len <= n) return out;
   let gain = 0;
   let loss = 0;

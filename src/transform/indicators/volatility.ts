@@ -1,5 +1,5 @@
 /** Bollinger bands, ATR and returns over Float64Array. */
-import { checkPeriod, sma } from './moving-averages.ts';
+import { checkOut, checkPeriod, sma } from './moving-averages.ts';
 
 export interface Bands {
   middle: Float64Array;
@@ -15,12 +15,24 @@ const RESYNC = 1024;
  * population standard deviation of the window. The variance slides with a
  * Welford-style update and is re-computed exactly every 1024 steps.
  */
-export function bollinger(x: Float64Array, n = 20, k = 2): Bands {
+export function bollinger(
+  x: Float64Array,
+  n = 20,
+  k = 2,
+  out: Bands = {
+    middle: new Float64Array(x.length),
+    upper: new Float64Array(x.length),
+    lower: new Float64Array(x.length),
+  },
+): Bands {
   checkPeriod(n);
   const len = x.length;
-  const middle = sma(x, n);
-  const upper = new Float64Array(len).fill(Number.NaN);
-  const lower = new Float64Array(len).fill(Number.NaN);
+  const middle = sma(x, n, out.middle);
+  const { upper, lower } = out;
+  checkOut(upper, len);
+  checkOut(lower, len);
+  upper.fill(Number.NaN, 0, Math.min(n - 1, len));
+  lower.fill(Number.NaN, 0, Math.min(n - 1, len));
   if (len < n) return { middle, upper, lower };
   let mean = 0;
   let m2 = 0;
@@ -65,10 +77,12 @@ export function atr(
   low: Float64Array,
   close: Float64Array,
   n = 14,
+  out: Float64Array = new Float64Array(close.length),
 ): Float64Array {
   checkPeriod(n);
   const len = close.length;
-  const out = new Float64Array(len).fill(Number.NaN);
+  checkOut(out, len);
+  out.fill(Number.NaN, 0, Math.min(n, len));
   if (len <= n) return out;
   const tr = (i: number): number => {
     const h = high[i]!;
@@ -88,8 +102,11 @@ export function atr(
 }
 
 /** Simple return close[i] / close[i−1] − 1; NaN at index 0. */
-export function simpleReturn(x: Float64Array): Float64Array {
-  const out = new Float64Array(x.length);
+export function simpleReturn(
+  x: Float64Array,
+  out: Float64Array = new Float64Array(x.length),
+): Float64Array {
+  checkOut(out, x.length);
   out[0] = Number.NaN;
   for (let i = 1; i < x.length; i++) out[i] = x[i]! / x[i - 1]! - 1;
   return out;
