@@ -42,13 +42,17 @@ export interface Progress {
 }
 
 /** A progress bar on a terminal; silent when stderr is not a TTY. */
-export function progressBar(total: number, format: string): Progress {
+export function progressBar(
+  total: number,
+  format: string,
+  initial: Record<string, number> = {},
+): Progress {
   if (!process.stderr.isTTY) return { update() {}, stop() {} };
   const bar = new cliProgress.SingleBar(
     { format, stream: process.stderr, hideCursor: true, clearOnComplete: false },
     cliProgress.Presets.shades_classic,
   );
-  bar.start(total, 0);
+  bar.start(total, 0, initial);
   return {
     update(values, done) {
       bar.update(done, values);

@@ -24,6 +24,8 @@ export interface ReplayServer {
   url: string;
   /** Every request path+query received, in order. */
   requests: string[];
+  /** The User-Agent of every request, in order. */
+  userAgents: string[];
   close(): Promise<void>;
 }
 
@@ -35,10 +37,12 @@ export function fixture(name: string): string {
 
 export async function startReplayServer(route: Route): Promise<ReplayServer> {
   const requests: string[] = [];
+  const userAgents: string[] = [];
   const cursors = new Map<Step[], number>();
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     requests.push(`${url.pathname}${url.search}`);
+    userAgents.push(req.headers['user-agent'] ?? '');
     const steps = route(url, req);
     if (!steps || steps.length === 0) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end(`no recording for ${url.pathname}`);
@@ -64,6 +68,7 @@ export async function startReplayServer(route: Route): Promise<ReplayServer> {
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
+    userAgents,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -1,9 +1,10 @@
 /** The real `tickline` binary, end to end, against local replay servers and real DuckDB files. */
+import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoDatasets } from '../../src/cli/commands/demo.ts';
-import { runCli } from '../helpers/cli.ts';
+import { ROOT, runCli } from '../helpers/cli.ts';
 import { checksums, tempDir, withDb } from '../helpers/db.ts';
 import { fixture, type ReplayServer, startReplayServer } from '../helpers/replay-server.ts';
 
@@ -128,6 +129,31 @@ describe('tickline backfill', () => {
     expect(JSON.parse(q.stdout)).toEqual([
       { n: 5105, first: '2000-01-03 00:00:00', hi: 3386.149902 },
     ]);
+  });
+});
+
+describe('tickline backfill on a terminal', () => {
+  it('shows a progress bar with symbols done/total, rows, rejects and failures', async () => {
+    const dir = tempDir();
+    const vars = Object.entries(env(dir))
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ');
+    const bin = join(ROOT, 'bin', 'tickline.js');
+    const command = `${vars} ${process.execPath} ${bin} backfill --symbols AAPL,MSFT,SI --from 2020-08-01 --to 2022-01-31`;
+    // `script` gives the CLI a pseudo-terminal, as an interactive user would.
+    const r = await new Promise<{ code: number; out: string }>((resolve) => {
+      const child = spawn('script', ['-qfec', command, '/dev/null'], { cwd: ROOT });
+      let out = '';
+      child.stdout.on('data', (d) => {
+        out += d;
+      });
+      child.on('close', (code) => resolve({ code: code ?? -1, out }));
+    });
+    expect(r.code).toBe(2);
+    const frames = r.out.split(/\r|\x1b\[1G/).filter((f) => f.includes('symbols |'));
+    expect(frames.length).toBeGreaterThan(1);
+    expect(frames[0]).toMatch(/0\/3 symbols \| 0 rows \| 0 rejects \| 0 failed/);
+    expect(frames.at(-1)).toMatch(/3\/3 symbols \| 301 rows \| 0 rejects \| 1 failed/);
   });
 });
 

@@ -190,6 +190,7 @@ describe('yahoo backfill', () => {
       ['X', 5],
     ]);
     expect(server!.requests.filter((r) => r.includes('/MSFT?')).length).toBe(3);
+    expect(server!.userAgents.every((ua) => /^Mozilla\/5\.0 .*Chrome\//.test(ua))).toBe(true);
   });
 
   it('gives up after the attempts and reports the last reason', async () => {

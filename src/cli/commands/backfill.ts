@@ -41,6 +41,7 @@ export function registerBackfill(program: Command): void {
         const bar = progressBar(
           symbols.length,
           ' {bar} {value}/{total} symbols | {rows} rows | {rejects} rejects | {failed} failed',
+          { rows: 0, rejects: 0, failed: 0 },
         );
         try {
           return await ingest(
