@@ -46,11 +46,6 @@ export function quarantineId(q: Quarantined): string {
   return sha(q.stage, q.source, q.symbol ?? '', q.rule, q.payload);
 }
 
-const appendText = (a: DuckDBAppender, v: string | null): void => {
-  if (v === null) a.appendNull();
-  else a.appendVarchar(v);
-};
-
 function toBar(r: Record<string, unknown>): Bar {
   return {
     symbol: String(r.symbol),
@@ -160,7 +155,7 @@ export class DuckDBStore implements Store {
         message VARCHAR, payload VARCHAR, received_ms DOUBLE);
       CREATE OR REPLACE TEMP TABLE stage_actions (symbol VARCHAR, ts_ms DOUBLE, kind VARCHAR, value DOUBLE, source VARCHAR);
       CREATE OR REPLACE TEMP TABLE stage_instruments (symbol VARCHAR, name VARCHAR, exchange VARCHAR, currency VARCHAR, timezone VARCHAR);
-      CREATE OR REPLACE TEMP TABLE stage_raw (id VARCHAR, source VARCHAR, request VARCHAR, status INTEGER, received_ms DOUBLE, body VARCHAR);`);
+      CREATE OR REPLACE TEMP TABLE stage_raw (id VARCHAR, source VARCHAR, request VARCHAR, status DOUBLE, received_ms DOUBLE, body VARCHAR);`);
   }
 
   write(batch: WriteBatch): Promise<WriteResult> {
@@ -180,21 +175,38 @@ export class DuckDBStore implements Store {
     });
   }
 
+  /** Appends rows to a temp stage table whose columns are VARCHAR (strings, nulls) or DOUBLE. */
+  async #stage(
+    table: string,
+    rows: readonly (readonly (string | number | null)[])[],
+  ): Promise<void> {
+    const a = await this.#conn.createAppender(table, 'main', 'temp');
+    for (const row of rows) {
+      for (const v of row) {
+        if (v === null) a.appendNull();
+        else if (typeof v === 'string') a.appendVarchar(v);
+        else a.appendDouble(v);
+      }
+      a.endRow();
+    }
+    a.closeSync();
+  }
+
   async #writeInTx(batch: WriteBatch): Promise<WriteResult> {
     if (batch.raw.length > 0) {
-      const a = await this.#conn.createAppender('stage_raw', 'main', 'temp');
-      for (const r of batch.raw) {
-        a.appendVarchar(sha(r.source, r.request, r.body));
-        a.appendVarchar(r.source);
-        a.appendVarchar(r.request);
-        a.appendInteger(r.status);
-        a.appendDouble(r.receivedAt);
-        a.appendVarchar(r.body);
-        a.endRow();
-      }
-      a.closeSync();
+      await this.#stage(
+        'stage_raw',
+        batch.raw.map((r) => [
+          sha(r.source, r.request, r.body),
+          r.source,
+          r.request,
+          r.status,
+          r.receivedAt,
+          r.body,
+        ]),
+      );
       await this.#run(`INSERT INTO raw_responses
-        SELECT DISTINCT ON (id) id, source, request, status, epoch_ms(received_ms::BIGINT), body
+        SELECT DISTINCT ON (id) id, source, request, status::INTEGER, epoch_ms(received_ms::BIGINT), body
         FROM stage_raw s WHERE s.id NOT IN (SELECT id FROM raw_responses)`);
     }
     let barsChanged = 0;
@@ -221,35 +233,29 @@ export class DuckDBStore implements Store {
     }
     let quarantined = 0;
     if (batch.rejects.length > 0) {
-      const a = await this.#conn.createAppender('stage_quarantine', 'main', 'temp');
-      for (const q of batch.rejects) {
-        a.appendVarchar(quarantineId(q));
-        a.appendVarchar(q.stage);
-        a.appendVarchar(q.source);
-        appendText(a, q.symbol);
-        a.appendVarchar(q.rule);
-        a.appendVarchar(q.message);
-        a.appendVarchar(q.payload);
-        a.appendDouble(q.receivedAt);
-        a.endRow();
-      }
-      a.closeSync();
+      await this.#stage(
+        'stage_quarantine',
+        batch.rejects.map((q) => [
+          quarantineId(q),
+          q.stage,
+          q.source,
+          q.symbol,
+          q.rule,
+          q.message,
+          q.payload,
+          q.receivedAt,
+        ]),
+      );
       const res = await this.#run(`INSERT INTO quarantine
         SELECT DISTINCT ON (id) id, stage, source, symbol, rule, message, payload, epoch_ms(received_ms::BIGINT)
         FROM stage_quarantine s WHERE s.id NOT IN (SELECT id FROM quarantine)`);
       quarantined = Number(res.rowsChanged);
     }
     if (batch.actions.length > 0) {
-      const a = await this.#conn.createAppender('stage_actions', 'main', 'temp');
-      for (const c of batch.actions) {
-        a.appendVarchar(c.symbol);
-        a.appendDouble(c.ts);
-        a.appendVarchar(c.kind);
-        a.appendDouble(c.value);
-        a.appendVarchar(c.source);
-        a.endRow();
-      }
-      a.closeSync();
+      await this.#stage(
+        'stage_actions',
+        batch.actions.map((c) => [c.symbol, c.ts, c.kind, c.value, c.source]),
+      );
       await this.#run(`INSERT INTO corporate_actions
         SELECT DISTINCT ON (symbol, ts_ms, kind) symbol, epoch_ms(ts_ms::BIGINT), kind, value, source FROM stage_actions
         ON CONFLICT (symbol, ts, kind) DO UPDATE SET value = excluded.value, source = excluded.source
@@ -257,16 +263,10 @@ export class DuckDBStore implements Store {
           OR corporate_actions.source IS DISTINCT FROM excluded.source`);
     }
     if (batch.instruments.length > 0) {
-      const a = await this.#conn.createAppender('stage_instruments', 'main', 'temp');
-      for (const i of batch.instruments) {
-        a.appendVarchar(i.symbol);
-        appendText(a, i.name);
-        appendText(a, i.exchange);
-        appendText(a, i.currency);
-        appendText(a, i.timezone);
-        a.endRow();
-      }
-      a.closeSync();
+      await this.#stage(
+        'stage_instruments',
+        batch.instruments.map((i) => [i.symbol, i.name, i.exchange, i.currency, i.timezone]),
+      );
       await this.#run(`INSERT INTO instruments
         SELECT DISTINCT ON (symbol) * FROM stage_instruments
         ON CONFLICT (symbol) DO UPDATE SET name = coalesce(excluded.name, instruments.name),
