@@ -150,7 +150,10 @@ describe('tickline backfill on a terminal', () => {
       child.on('close', (code) => resolve({ code: code ?? -1, out }));
     });
     expect(r.code).toBe(2);
-    const frames = r.out.split(/\r|\x1b\[1G/).filter((f) => f.includes('symbols |'));
+    // Each redraw starts with a carriage return or the cursor-to-column-1 escape (ESC [1G).
+    const frames = r.out
+      .split(new RegExp(`\\r|${String.fromCharCode(27)}\\[1G`))
+      .filter((f) => f.includes('symbols |'));
     expect(frames.length).toBeGreaterThan(1);
     expect(frames[0]).toMatch(/0\/3 symbols \| 0 rows \| 0 rejects \| 0 failed/);
     expect(frames.at(-1)).toMatch(/3\/3 symbols \| 301 rows \| 0 rejects \| 1 failed/);

@@ -8,7 +8,6 @@ import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import {
-  type DuckDBAppender,
   type DuckDBConnection,
   DuckDBInstance,
   DuckDBTimestampValue,
