@@ -41,6 +41,8 @@ export interface IngestSummary {
   duplicates: number;
   rejectsByRule: Record<string, number>;
   failed: SymbolResult[];
+  /** The signal fired: symbols not finished are in `failed`; everything fetched was stored. */
+  interrupted: boolean;
 }
 
 export interface IngestOptions {
@@ -49,6 +51,7 @@ export interface IngestOptions {
   concurrency?: number;
   /** Writes are gathered across symbols into transactions of about this many bars (default 100k). */
   writeBatchBars?: number;
+  /** Stops fetching; what was already fetched is still validated and stored before ingest returns. */
   signal?: AbortSignal;
   onProgress?: (p: IngestProgress) => void;
 }
@@ -108,9 +111,11 @@ export async function ingest(tasks: IngestTask[], opts: IngestOptions): Promise<
         opts.onProgress?.({ ...progress });
       }
     } catch (err) {
-      if (opts.signal?.aborted) throw err;
-      result.error = errorMessage(err);
-      progress.failed++;
+      if (opts.signal?.aborted) result.error = 'interrupted before it finished';
+      else {
+        result.error = errorMessage(err);
+        progress.failed++;
+      }
     }
     progress.symbolsDone++;
     opts.onProgress?.({ ...progress });
@@ -140,6 +145,7 @@ export async function ingest(tasks: IngestTask[], opts: IngestOptions): Promise<
     duplicates: sum((r) => r.duplicates),
     rejectsByRule,
     failed: results.filter((r) => r.error !== null),
+    interrupted: opts.signal?.aborted ?? false,
   };
 }
 

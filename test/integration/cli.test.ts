@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoDatasets } from '../../src/cli/commands/demo.ts';
-import { ROOT, runCli } from '../helpers/cli.ts';
+import { ROOT, runCli, startCli } from '../helpers/cli.ts';
 import { checksums, tempDir, withDb } from '../helpers/db.ts';
 import { fixture, type ReplayServer, startReplayServer } from '../helpers/replay-server.ts';
 
@@ -129,6 +129,50 @@ describe('tickline backfill', () => {
     expect(JSON.parse(q.stdout)).toEqual([
       { n: 5105, first: '2000-01-03 00:00:00', hi: 3386.149902 },
     ]);
+  });
+});
+
+describe('tickline backfill interrupted', () => {
+  it('Ctrl-C stops fetching, stores what was fetched and exits 130', async () => {
+    const slow = await startReplayServer((url) => {
+      const sym = decodeURIComponent(url.pathname.split('/').pop()!);
+      const body = YAHOO[sym];
+      if (!body) return undefined;
+      return [{ body, delayMs: sym === 'AAPL' ? 0 : 20_000 }];
+    });
+    try {
+      const dir = tempDir();
+      const { child, done } = startCli(
+        [
+          'backfill',
+          '--symbols',
+          'AAPL,MSFT,NVDA',
+          '--from',
+          '2020-08-01',
+          '--to',
+          '2022-01-31',
+          '--concurrency',
+          '1',
+        ],
+        { ...env(dir), TICKLINE_YAHOO_URL: slow.url },
+      );
+      // MSFT is requested only after AAPL was fetched and validated: then interrupt.
+      while (!slow.requests.some((r) => r.includes('/MSFT?'))) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      child.kill('SIGINT');
+      const r = await done;
+      expect(r.code).toBe(130);
+      expect(r.stderr).toMatch(/interrupted: storing what was fetched/);
+      expect(r.stdout).toMatch(/run the same command again to finish/);
+      const q = await runCli(
+        ['query', 'SELECT symbol, count(*) AS n FROM bars GROUP BY symbol', '--format', 'json'],
+        env(dir),
+      );
+      expect(JSON.parse(q.stdout)).toEqual([{ symbol: 'AAPL', n: 49 }]);
+    } finally {
+      await slow.close();
+    }
   });
 });
 

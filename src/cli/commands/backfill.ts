@@ -37,6 +37,17 @@ export function registerBackfill(program: Command): void {
       if (name === 'stooq' && interval !== '1d') {
         throw new UsageError('--interval', 'stooq serves daily bars only (1d)');
       }
+      // Ctrl-C stops fetching; what was fetched is still stored. A second Ctrl-C exits at once.
+      const stop = new AbortController();
+      const onSignal = (): void => {
+        if (stop.signal.aborted) process.exit(130);
+        process.stderr.write(
+          '\ninterrupted: storing what was fetched (Ctrl-C again to quit now)\n',
+        );
+        stop.abort();
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
       const summary = await withStore(cfg, async (store) => {
         const bar = progressBar(
           symbols.length,
@@ -50,6 +61,7 @@ export function registerBackfill(program: Command): void {
               store,
               quality: cfg.quality,
               concurrency,
+              signal: stop.signal,
               onProgress: (p) =>
                 bar.update({ rows: p.rows, rejects: p.rejects, failed: p.failed }, p.symbolsDone),
             },
@@ -58,7 +70,14 @@ export function registerBackfill(program: Command): void {
           bar.stop();
         }
       });
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
       process.stdout.write(ingestReport(summary));
-      if (summary.failed.length > 0) process.exitCode = 2;
+      if (summary.interrupted) {
+        process.stdout.write(
+          'interrupted: the bars fetched so far are stored; run the same command again to finish\n',
+        );
+        process.exitCode = 130;
+      } else if (summary.failed.length > 0) process.exitCode = 2;
     });
 }
