@@ -1,8 +1,9 @@
 /**
- * The embedded store: one DuckDB file. Writes are serialised on one
- * connection; bulk rows go through the Appender into per-connection temp
- * tables and are merged with INSERT … ON CONFLICT, which only touches a row
- * whose values changed, so a replay leaves every table identical.
+ * The embedded store: one DuckDB file. Every call is serialised on one
+ * connection and every write is one transaction. Bars take the columnar
+ * path in duckdb-bars.ts; the other records are staged in per-connection
+ * temp tables and merged on their natural keys, touching only rows whose
+ * values changed, so a replay leaves every table identical.
  */
 import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
