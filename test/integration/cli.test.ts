@@ -14,6 +14,16 @@ const YAHOO: Record<string, string> = {
   NVDA: fixture('yahoo/yahoo-chart-NVDA-1d-2021-02-01_2022-01-28-split.json'),
 };
 const NOT_FOUND = fixture('yahoo/yahoo-chart-error-SI-not-found.json');
+/** A backfill of the three recorded daily charts. */
+const BACKFILL_THREE = [
+  'backfill',
+  '--symbols',
+  'AAPL,MSFT,NVDA',
+  '--from',
+  '2020-08-01',
+  '--to',
+  '2022-01-31',
+];
 
 /** Real S&P 500 daily bars (vega-datasets) rewritten into Stooq's download format. */
 function stooqCsv(): string {
@@ -55,17 +65,7 @@ const env = (dir: string): Record<string, string> => ({
 describe('tickline backfill', () => {
   it('stores every symbol, and running it twice leaves identical tables', async () => {
     const dir = tempDir();
-    const args = [
-      'backfill',
-      '--source',
-      'yahoo',
-      '--symbols',
-      'AAPL,MSFT,NVDA',
-      '--from',
-      '2020-08-01',
-      '--to',
-      '2022-01-31',
-    ];
+    const args = [...BACKFILL_THREE, '--source', 'yahoo'];
     const first = await runCli(args, env(dir));
     expect(first.stderr).toBe('');
     expect(first.code).toBe(0);
@@ -142,20 +142,10 @@ describe('tickline backfill interrupted', () => {
     });
     try {
       const dir = tempDir();
-      const { child, done } = startCli(
-        [
-          'backfill',
-          '--symbols',
-          'AAPL,MSFT,NVDA',
-          '--from',
-          '2020-08-01',
-          '--to',
-          '2022-01-31',
-          '--concurrency',
-          '1',
-        ],
-        { ...env(dir), TICKLINE_YAHOO_URL: slow.url },
-      );
+      const { child, done } = startCli([...BACKFILL_THREE, '--concurrency', '1'], {
+        ...env(dir),
+        TICKLINE_YAHOO_URL: slow.url,
+      });
       // MSFT is requested only after AAPL was fetched and validated: then interrupt.
       while (!slow.requests.some((r) => r.includes('/MSFT?'))) {
         await new Promise((r) => setTimeout(r, 50));
