@@ -5,7 +5,7 @@
  * whole columns (NaN marks a window that is not full; the view shows NULL).
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { ENRICHED_COLUMNS, enrichSeries } from '../../transform/enrich.ts';
+import { type EnrichedColumn, enrichSeries, STORED_COLUMNS } from '../../transform/enrich.ts';
 import type { SeriesKey } from '../store.ts';
 import { appendColumns, readColumns } from './duckdb-columns.ts';
 
@@ -48,19 +48,28 @@ export async function refreshCurated(
     Float64Array,
     Float64Array,
   ];
-  const out = ENRICHED_COLUMNS.map(() => new Float64Array(n));
+  // Each series' indicators are written straight into its slice of the stored columns.
+  const out = STORED_COLUMNS.map(() => new Float64Array(n));
+  let hist = new Float64Array(0); // macd_hist is derived by the view; computed into scratch
   let start = 0;
   while (start < n) {
     let end = start + 1;
     while (end < n && key[end] === key[start]) end++;
-    const e = enrichSeries({
-      high: high.subarray(start, end),
-      low: low.subarray(start, end),
-      close: close.subarray(start, end),
+    if (hist.length < end - start) hist = new Float64Array(end - start);
+    const views: Partial<Record<EnrichedColumn, Float64Array>> = {
+      macd_hist: hist.subarray(0, end - start),
+    };
+    STORED_COLUMNS.forEach((c, k) => {
+      views[c] = out[k]!.subarray(start, end);
     });
-    ENRICHED_COLUMNS.forEach((c, k) => {
-      out[k]!.set(e[c], start);
-    });
+    enrichSeries(
+      {
+        high: high.subarray(start, end),
+        low: low.subarray(start, end),
+        close: close.subarray(start, end),
+      },
+      views,
+    );
     start = end;
   }
   const micros = new BigInt64Array(n);

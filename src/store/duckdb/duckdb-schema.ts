@@ -1,5 +1,5 @@
 /** Versioned schema migrations for the DuckDB store. Append new versions; never edit old ones. */
-import { ENRICHED_COLUMNS } from '../../transform/enrich.ts';
+import { ENRICHED_COLUMNS, type EnrichedColumn, STORED_COLUMNS } from '../../transform/enrich.ts';
 
 export interface Migration {
   version: number;
@@ -7,9 +7,15 @@ export interface Migration {
   sql: string;
 }
 
-const indicatorColumns = ENRICHED_COLUMNS.map((c) => `${c} DOUBLE`).join(',\n  ');
+const indicatorColumns = STORED_COLUMNS.map((c) => `${c} DOUBLE`).join(',\n  ');
+/** Stored columns map NaN to NULL; bb_middle and macd_hist are derived here. */
+const nullIfNaN = (expr: string): string => `CASE WHEN isnan(${expr}) THEN NULL ELSE ${expr} END`;
+const DERIVED: Partial<Record<EnrichedColumn, string>> = {
+  bb_middle: 'i.sma_20',
+  macd_hist: '(i.macd - i.macd_signal)',
+};
 const indicatorSelect = ENRICHED_COLUMNS.map(
-  (c) => `CASE WHEN isnan(i.${c}) THEN NULL ELSE i.${c} END AS ${c}`,
+  (c) => `${nullIfNaN(DERIVED[c] ?? `i.${c}`)} AS ${c}`,
 ).join(', ');
 
 export const MIGRATIONS: Migration[] = [

@@ -57,12 +57,23 @@ export function macd(x: Float64Array, fast = 12, slow = 26, signal = 9): Macd {
 }
 
 /** MACD from already computed fast and slow EMAs. */
-export function macdFrom(f: Float64Array, s: Float64Array, signal = 9): Macd {
-  const x = f;
-  const m = new Float64Array(x.length);
-  for (let i = 0; i < x.length; i++) m[i] = f[i]! - s[i]!;
-  const sig = ema(m, signal);
-  const hist = new Float64Array(x.length);
-  for (let i = 0; i < x.length; i++) hist[i] = m[i]! - sig[i]!;
+export function macdFrom(
+  f: Float64Array,
+  s: Float64Array,
+  signal = 9,
+  out: Macd = {
+    macd: new Float64Array(f.length),
+    signal: new Float64Array(f.length),
+    hist: new Float64Array(f.length),
+  },
+): Macd {
+  const len = f.length;
+  const m = out.macd;
+  checkOut(m, len);
+  checkOut(out.hist, len);
+  for (let i = 0; i < len; i++) m[i] = f[i]! - s[i]!;
+  const sig = ema(m, signal, out.signal);
+  const hist = out.hist;
+  for (let i = 0; i < len; i++) hist[i] = m[i]! - sig[i]!;
   return { macd: m, signal: sig, hist };
 }
