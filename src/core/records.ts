@@ -33,6 +33,46 @@ export interface Bar {
   volume: number;
   adjClose: number | null;
   source: string;
+  /** Volume-weighted average price; bars built from trades only. */
+  vwap?: number | null;
+  /** Trades in the bar; bars built from trades only. */
+  tradeCount?: number | null;
+  /** True for bars fetched to fill a gap in a live feed (after a reconnect). */
+  backfilled?: boolean;
+}
+
+export const TradeSchema = z.object({
+  symbol: z.string().min(1),
+  /** Event time, UTC epoch ms. */
+  ts: z.number().int(),
+  price: z.number(),
+  size: z.number(),
+  /** Trade condition codes as the provider sent them, joined by ','; '' when none. */
+  conditions: z.string(),
+  /** The provider's trade id, or a content hash when it sends none. */
+  tradeId: z.string(),
+  source: z.string(),
+});
+
+/** One executed trade, as stored in `trades`. Natural key: (symbol, ts, tradeId). */
+export type Trade = z.infer<typeof TradeSchema>;
+
+/**
+ * A trade as a live source parsed it, before validation. `payload` is the
+ * provider's record, untouched (one element of a Finnhub `data` array).
+ */
+export interface CandidateTrade {
+  symbol: string;
+  ts: number;
+  price: number;
+  size: number;
+  conditions: string;
+  /** The provider's id; '' when it sends none (the validator fills a content hash). */
+  tradeId: string;
+  source: string;
+  payload: string;
+  /** When tickline received it, epoch ms (for lag and latency). */
+  receivedAt: number;
 }
 
 /**
@@ -68,7 +108,7 @@ export function payloadText(p: CandidateBar['payload']): string {
   return typeof p === 'string' ? p : p.text();
 }
 
-export const QUARANTINE_STAGES = ['parse', 'validate'] as const;
+export const QUARANTINE_STAGES = ['parse', 'validate', 'decode'] as const;
 export type QuarantineStage = (typeof QUARANTINE_STAGES)[number];
 
 /** A record that broke a rule, kept with its raw payload. */

@@ -9,6 +9,7 @@ import type {
   Instrument,
   Quarantined,
   RawResponse,
+  Trade,
 } from '../core/records.ts';
 import type { Interval } from '../core/time.ts';
 
@@ -19,6 +20,8 @@ export interface WriteBatch {
   rejects: Quarantined[];
   actions: CorporateAction[];
   instruments: Instrument[];
+  /** Executed trades (live path); natural key (symbol, ts, tradeId). */
+  trades?: Trade[];
 }
 
 export interface WriteResult {
@@ -26,6 +29,15 @@ export interface WriteResult {
   barsChanged: number;
   /** Quarantine rows that were new. */
   quarantined: number;
+  /** Trades that were new (a re-delivered trade counts 0). */
+  tradesInserted: number;
+}
+
+export interface TradeQuery {
+  symbol: string;
+  from?: number;
+  to?: number;
+  limit?: number;
 }
 
 export interface SeriesKey {
@@ -86,6 +98,8 @@ export interface Store {
   lastBarsBefore(keys: readonly (SeriesKey & { ts: number })[]): Promise<(Bar | null)[]>;
   /** Bars of one series in ts order. */
   readBars(q: BarQuery): Promise<Bar[]>;
+  /** Trades of one symbol in (ts, tradeId) order. */
+  readTrades(q: TradeQuery): Promise<Trade[]>;
   /** Quarantined records, newest first. */
   readQuarantine(q: QuarantineQuery): Promise<QuarantineRow[]>;
   /** Rejects per rule. */

@@ -3,7 +3,7 @@
  * test file that calls `storeContract(name, open)`.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Bar, Quarantined } from '../../src/core/records.ts';
+import type { Bar, Quarantined, Trade } from '../../src/core/records.ts';
 import type { Store, WriteBatch } from '../../src/store/store.ts';
 
 const T0 = Date.UTC(2024, 0, 2);
@@ -29,6 +29,15 @@ const reject = (payload: string): Quarantined => ({
   payload,
   receivedAt: T0,
 });
+const trade = (i: number, symbol = 'AAA', id = `t${i}`): Trade => ({
+  symbol,
+  ts: T0 + Math.floor(i / 2) * 1000,
+  price: 100 + i / 100,
+  size: i + 1,
+  conditions: i % 3 ? '' : '1,12',
+  tradeId: id,
+  source: 'test',
+});
 const batch = (p: Partial<WriteBatch>): WriteBatch => ({
   raw: [],
   bars: [],
@@ -50,12 +59,39 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
 
     it('round-trips bars exactly, in ts order', async () => {
       const bars = [bar(2), bar(0), bar(1, 100.123456789012)];
-      expect(await store.write(batch({ bars }))).toEqual({ barsChanged: 3, quarantined: 0 });
+      expect(await store.write(batch({ bars }))).toEqual({
+        barsChanged: 3,
+        quarantined: 0,
+        tradesInserted: 0,
+      });
       const back = await store.readBars({ symbol: 'AAA', interval: '1d' });
       expect(back).toEqual([bar(0), bar(1, 100.123456789012), bar(2)]);
       expect(
         await store.readBars({ symbol: 'AAA', interval: '1d', from: T0 + DAY, to: T0 + 2 * DAY }),
       ).toEqual([bar(1, 100.123456789012)]);
+    });
+
+    it('stores trades once per (symbol, ts, tradeId), whatever the delivery order', async () => {
+      const all = Array.from({ length: 50 }, (_, i) => trade(i, i % 2 ? 'AAA' : 'BBB'));
+      expect((await store.write(batch({ trades: all.slice(0, 30) }))).tradesInserted).toBe(30);
+      // Redelivery overlapping what is stored, reversed, with a repeat inside the batch.
+      const again = [...all.slice(20), all[45]!].reverse();
+      expect((await store.write(batch({ trades: again }))).tradesInserted).toBe(20);
+      expect((await store.write(batch({ trades: all }))).tradesInserted).toBe(0);
+      const aaa = await store.readTrades({ symbol: 'AAA' });
+      expect(aaa).toEqual(all.filter((t) => t.symbol === 'AAA'));
+      const window = await store.readTrades({ symbol: 'BBB', from: T0 + 2000, to: T0 + 4000 });
+      expect(window.map((t) => t.tradeId)).toEqual(['t4', 't6']);
+    });
+
+    it('keeps vwap, trade count and the backfilled mark of live bars, and updates a corrected bar', async () => {
+      const live: Bar = { ...bar(0), interval: '1m', vwap: 100.25, tradeCount: 7 };
+      const filled: Bar = { ...bar(1), interval: '1m', adjClose: null, backfilled: true };
+      await store.write(batch({ bars: [live, filled] }));
+      expect(await store.readBars({ symbol: 'AAA', interval: '1m' })).toEqual([live, filled]);
+      const corrected = { ...live, high: live.high + 1, vwap: 100.5, tradeCount: 8 };
+      expect((await store.write(batch({ bars: [corrected] }))).barsChanged).toBe(1);
+      expect(await store.readBars({ symbol: 'AAA', interval: '1m' })).toEqual([corrected, filled]);
     });
 
     it('is idempotent: the same write twice changes nothing; a changed value is updated', async () => {
@@ -64,10 +100,12 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       expect(await store.write(batch({ bars, rejects: [reject('x')] }))).toEqual({
         barsChanged: 0,
         quarantined: 0,
+        tradesInserted: 0,
       });
       expect(await store.write(batch({ bars: [bar(1, 150)] }))).toEqual({
         barsChanged: 1,
         quarantined: 0,
+        tradesInserted: 0,
       });
       expect((await store.readBars({ symbol: 'AAA', interval: '1d' })).map((b) => b.close)).toEqual(
         [100, 150],

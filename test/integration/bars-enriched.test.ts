@@ -108,6 +108,9 @@ describe('bars_enriched', () => {
         'adj_close',
         'source',
         'ingested_at',
+        'vwap',
+        'trade_count',
+        'backfilled',
         ...ENRICHED_COLUMNS,
       ]);
     });

@@ -119,8 +119,14 @@ export type ColumnFill =
   | { kind: 'ts'; data: Float64Array }
   /** VARCHAR that is the same for every row of a segment. */
   | { kind: 'text'; value: (row: number) => string }
+  /** VARCHAR that differs per row. */
+  | { kind: 'str'; value: (row: number) => string }
   /** TIMESTAMP that is the same for every row written. */
-  | { kind: 'constTs'; ms: number };
+  | { kind: 'constTs'; ms: number }
+  /** INTEGER from a typed array; a negative value is written as NULL. */
+  | { kind: 'i32'; data: Int32Array }
+  /** BOOLEAN from bytes (0 or 1). */
+  | { kind: 'bool'; data: Uint8Array };
 
 /**
  * Appends rows straight into a table whose columns are `fills`, in segments
@@ -133,12 +139,16 @@ export function appendSegments(
   fills: ColumnFill[],
   segments: readonly (readonly [number, number])[],
 ): void {
-  const typeOf = (f: ColumnFill): duckdb.Type =>
-    f.kind === 'f64'
-      ? duckdb.Type.DOUBLE
-      : f.kind === 'text'
-        ? duckdb.Type.VARCHAR
-        : duckdb.Type.TIMESTAMP;
+  const TYPES: Record<ColumnFill['kind'], duckdb.Type> = {
+    f64: duckdb.Type.DOUBLE,
+    text: duckdb.Type.VARCHAR,
+    str: duckdb.Type.VARCHAR,
+    ts: duckdb.Type.TIMESTAMP,
+    constTs: duckdb.Type.TIMESTAMP,
+    i32: duckdb.Type.INTEGER,
+    bool: duckdb.Type.BOOLEAN,
+  };
+  const typeOf = (f: ColumnFill): duckdb.Type => TYPES[f.kind];
   const raw = duckdb.create_data_chunk(fills.map((f) => duckdb.create_logical_type(typeOf(f))));
   const chunk = new DuckDBDataChunk(raw);
   const micros = new BigInt64Array(CHUNK_ROWS);
@@ -165,22 +175,32 @@ export function appendSegments(
         const vec = duckdb.data_chunk_get_vector(raw, k);
         if (f.kind === 'text') duckdb.vector_reference_value(vec, text(f.value(start)));
         else if (f.kind === 'constTs') duckdb.vector_reference_value(vec, consts[k]!);
-        else if (f.kind === 'ts') {
+        else if (f.kind === 'str') {
+          for (let i = 0; i < n; i++)
+            duckdb.vector_assign_string_element(vec, i, f.value(start + i));
+        } else if (f.kind === 'ts') {
           for (let i = 0; i < n; i++) micros[i] = BigInt(f.data[start + i]!) * 1000n;
           duckdb.copy_data_to_vector(vec, 0, micros.buffer, 0, n * 8);
         } else {
+          const bpe = f.data.BYTES_PER_ELEMENT;
           duckdb.copy_data_to_vector(
             vec,
             0,
             f.data.buffer as ArrayBuffer,
-            f.data.byteOffset + start * 8,
-            n * 8,
+            f.data.byteOffset + start * bpe,
+            n * bpe,
           );
-          if (f.nullable) {
+          const isNull =
+            f.kind === 'i32'
+              ? (i: number) => f.data[i]! < 0
+              : f.kind === 'f64' && f.nullable
+                ? (i: number) => Number.isNaN(f.data[i]!)
+                : null;
+          if (isNull) {
             let anyNull = false;
             mask.fill(0xff);
             for (let i = 0; i < n; i++) {
-              if (Number.isNaN(f.data[start + i]!)) {
+              if (isNull(start + i)) {
                 mask[i >> 3]! &= ~(1 << (i & 7));
                 anyNull = true;
               }

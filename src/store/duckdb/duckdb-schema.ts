@@ -18,6 +18,12 @@ const indicatorSelect = ENRICHED_COLUMNS.map(
   (c) => `${nullIfNaN(DERIVED[c] ?? `i.${c}`)} AS ${c}`,
 ).join(', ');
 
+const enrichedView = `CREATE VIEW bars_enriched AS
+  SELECT b.*, ${indicatorSelect}
+  FROM bars b
+  LEFT JOIN series s ON s.symbol = b.symbol AND s.interval = b.interval
+  LEFT JOIN bar_indicators i ON i.series_id = s.id AND i.ts = b.ts;`;
+
 export const MIGRATIONS: Migration[] = [
   {
     version: 1,
@@ -85,11 +91,30 @@ CREATE TABLE bar_indicators (
   ts TIMESTAMP NOT NULL,
   ${indicatorColumns}
 );
-CREATE VIEW bars_enriched AS
-  SELECT b.*, ${indicatorSelect}
-  FROM bars b
-  LEFT JOIN series s ON s.symbol = b.symbol AND s.interval = b.interval
-  LEFT JOIN bar_indicators i ON i.series_id = s.id AND i.ts = b.ts;
+${enrichedView}
+`,
+  },
+  {
+    version: 2,
+    name: 'live path: trades, and vwap, trade_count and backfilled on bars',
+    sql: `
+ALTER TABLE bars ADD COLUMN vwap DOUBLE;
+ALTER TABLE bars ADD COLUMN trade_count INTEGER;
+ALTER TABLE bars ADD COLUMN backfilled BOOLEAN DEFAULT false;
+-- Natural key (symbol, ts, trade_id); trade_id is the provider's id or a content hash of
+-- (ts, price, size, conditions). Kept unique by the store, like bars.
+CREATE TABLE trades (
+  symbol VARCHAR NOT NULL,
+  ts TIMESTAMP NOT NULL,
+  price DOUBLE NOT NULL,
+  size DOUBLE NOT NULL,
+  conditions VARCHAR NOT NULL,
+  trade_id VARCHAR NOT NULL,
+  source VARCHAR NOT NULL,
+  ingested_at TIMESTAMP NOT NULL
+);
+DROP VIEW bars_enriched;
+${enrichedView}
 `,
   },
 ];

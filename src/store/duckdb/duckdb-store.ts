@@ -15,7 +15,7 @@ import {
   type DuckDBValue,
 } from '@duckdb/node-api';
 import { StoreError } from '../../core/errors.ts';
-import type { Bar, Quarantined } from '../../core/records.ts';
+import type { Bar, Quarantined, Trade } from '../../core/records.ts';
 import type { Interval } from '../../core/time.ts';
 import type {
   BarQuery,
@@ -26,6 +26,7 @@ import type {
   SeriesStatus,
   SqlResult,
   Store,
+  TradeQuery,
   WriteBatch,
   WriteResult,
 } from '../store.ts';
@@ -33,6 +34,7 @@ import { appendBars, columnizeBars, mergeBars } from './duckdb-bars.ts';
 import { refreshCurated } from './duckdb-curated.ts';
 import { exportLake } from './duckdb-export.ts';
 import { MIGRATIONS } from './duckdb-schema.ts';
+import { writeTrades } from './duckdb-trades.ts';
 import { toPlain } from './duckdb-values.ts';
 
 const sha = (...parts: string[]): string => {
@@ -58,6 +60,12 @@ function toBar(r: Record<string, unknown>): Bar {
     volume: Number(r.volume),
     adjClose: r.adj_close === null ? null : Number(r.adj_close),
     source: String(r.source),
+    // Fields of bars built from trades or backfilled, present only when set.
+    ...(r.vwap === null || r.vwap === undefined ? {} : { vwap: Number(r.vwap) }),
+    ...(r.trade_count === null || r.trade_count === undefined
+      ? {}
+      : { tradeCount: Number(r.trade_count) }),
+    ...(r.backfilled === true ? { backfilled: true } : {}),
   };
 }
 
@@ -73,6 +81,8 @@ export class DuckDBStore implements Store {
    * Dropped after a failed write or any SQL a user runs.
    */
   #extents: Map<string, { lo: number; hi: number }> | null = null;
+  /** Newest stored trade ts per symbol, loaded on first use; the trades' fast-path test. */
+  #lastTrade: Map<string, number> | null = null;
 
   private constructor(path: string, instance: DuckDBInstance, conn: DuckDBConnection) {
     this.path = path;
@@ -169,6 +179,7 @@ export class DuckDBStore implements Store {
       } catch (err) {
         await this.#run('ROLLBACK').catch(() => undefined);
         this.#extents = null;
+        this.#lastTrade = null;
         if (err instanceof StoreError) throw err;
         throw new StoreError(`DuckDB write failed: ${(err as Error).message}`, 'write', [], err);
       }
@@ -278,7 +289,17 @@ export class DuckDBStore implements Store {
           OR instruments.currency IS DISTINCT FROM coalesce(excluded.currency, instruments.currency)
           OR instruments.timezone IS DISTINCT FROM coalesce(excluded.timezone, instruments.timezone)`);
     }
-    return { barsChanged, quarantined };
+    let tradesInserted = 0;
+    if (batch.trades && batch.trades.length > 0) {
+      if (!this.#lastTrade) {
+        const rows = await this.#rows(
+          'SELECT symbol, epoch_ms(max(ts)) AS hi FROM trades GROUP BY symbol',
+        );
+        this.#lastTrade = new Map(rows.map((r) => [String(r.symbol), Number(r.hi)]));
+      }
+      tradesInserted = await writeTrades(this.#conn, batch.trades, this.#lastTrade);
+    }
+    return { barsChanged, quarantined, tradesInserted };
   }
 
   async #seriesExtents(): Promise<Map<string, { lo: number; hi: number }>> {
@@ -350,10 +371,31 @@ export class DuckDBStore implements Store {
 
   async #readBarRows(where: string, params: DuckDBValue[]): Promise<Bar[]> {
     const rows = await this.#rows(
-      `SELECT symbol, interval, epoch_ms(ts) AS ts, open, high, low, close, volume, adj_close, source FROM bars ${where}`,
+      `SELECT symbol, interval, epoch_ms(ts) AS ts, open, high, low, close, volume, adj_close, source,
+         vwap, trade_count, backfilled FROM bars ${where}`,
       params,
     );
     return rows.map(toBar);
+  }
+
+  readTrades(q: TradeQuery): Promise<Trade[]> {
+    return this.#serial(async () => {
+      const rows = await this.#rows(
+        `SELECT symbol, epoch_ms(ts) AS ts, price, size, conditions, trade_id, source FROM trades
+         WHERE symbol = ? AND ts >= epoch_ms(?::BIGINT) AND ts < epoch_ms(?::BIGINT)
+         ORDER BY ts, trade_id LIMIT ?`,
+        [q.symbol, q.from ?? -6e13, q.to ?? 6e13, q.limit ?? 1_000_000_000],
+      );
+      return rows.map((r) => ({
+        symbol: String(r.symbol),
+        ts: Number(r.ts),
+        price: Number(r.price),
+        size: Number(r.size),
+        conditions: String(r.conditions),
+        tradeId: String(r.trade_id),
+        source: String(r.source),
+      }));
+    });
   }
 
   readQuarantine(q: QuarantineQuery): Promise<QuarantineRow[]> {
@@ -426,6 +468,7 @@ export class DuckDBStore implements Store {
   sql(query: string): Promise<SqlResult> {
     return this.#serial(async () => {
       this.#extents = null;
+      this.#lastTrade = null;
       try {
         const reader = await this.#conn.runAndReadAll(query);
         return {
