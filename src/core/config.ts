@@ -12,8 +12,12 @@ import { ConfigError } from './errors.ts';
 /** Public provider hosts; tests and air-gapped users point these at a local server. */
 export const YAHOO_DEFAULT_URL = 'https://query1.finance.yahoo.com';
 export const STOOQ_DEFAULT_URL = 'https://stooq.com';
+export const FINNHUB_DEFAULT_WS_URL = 'wss://ws.finnhub.io';
+export const FINNHUB_DEFAULT_URL = 'https://finnhub.io/api/v1';
 
 const url = z.url({ protocol: /^https?$/ });
+const wsUrl = z.url({ protocol: /^wss?$/ });
+const ms = z.number().int().min(0);
 
 export const ConfigSchema = z
   .object({
@@ -27,6 +31,21 @@ export const ConfigSchema = z
           .prefault({}),
         stooq: z
           .object({ baseUrl: url.default(STOOQ_DEFAULT_URL) })
+          .strict()
+          .prefault({}),
+        finnhub: z
+          .object({
+            /** The trade WebSocket; the token (FINNHUB_TOKEN) is added as `?token=`. */
+            wsUrl: wsUrl.default(FINNHUB_DEFAULT_WS_URL),
+            /** The REST API, for candles that fill a gap after a reconnect. */
+            restUrl: url.default(FINNHUB_DEFAULT_URL),
+            /** A feed with no trade for this long while the market is open is reported stale. */
+            staleAfterMs: ms.default(60_000),
+            /** When the market counts as open for stale detection. */
+            marketHours: z.enum(['us-equities', 'always']).default('us-equities'),
+            /** Where the gap after a reconnect is filled from. */
+            gapFill: z.enum(['finnhub', 'yahoo', 'off']).default('finnhub'),
+          })
           .strict()
           .prefault({}),
       })
@@ -47,6 +66,34 @@ export const ConfigSchema = z
         maxJump: z.number().min(0).default(1),
         /** Allowed clock skew for future timestamps, ms. */
         futureSkewMs: z.number().int().min(0).default(60_000),
+      })
+      .strict()
+      .prefault({}),
+    live: z
+      .object({
+        /** Bar intervals built from trades. */
+        intervals: z
+          .array(z.enum(['1s', '1m', '5m', '15m', '30m', '1h']))
+          .min(1)
+          .default(['1s', '1m', '5m']),
+        /** How late (event time behind the newest trade of its symbol) a trade may arrive. */
+        allowedLatenessMs: ms.default(2_000),
+        /** The store is written at least this often. */
+        flushMs: z.number().int().min(10).max(60_000).default(250),
+        /** Exact duplicates are recognised this far back in event time. */
+        dedupWindowMs: ms.default(60_000),
+        /** price_outlier: the rolling median of the last `window` trades, ± `band` (a fraction). */
+        outlier: z
+          .object({
+            window: z.number().int().min(3).max(10_000).default(50),
+            band: z.number().positive().default(0.1),
+            /** Trades needed in the window before the rule applies. */
+            minSamples: z.number().int().min(1).default(10),
+          })
+          .strict()
+          .prefault({}),
+        /** Queue bound per log partition, in records: a slower stage slows its producer. */
+        queueRecords: z.number().int().min(1_000).default(65_536),
       })
       .strict()
       .prefault({}),
@@ -99,15 +146,20 @@ export function loadConfig(
   const parsed = ConfigSchema.safeParse(raw);
   if (!parsed.success) throw zodToConfigError(parsed.error, file ?? 'config');
   const cfg = parsed.data;
-  const envUrl = (name: string): string | undefined => {
+  const envUrl = (name: string, schema = url): string | undefined => {
     const v = env[name];
     if (v === undefined || v === '') return undefined;
-    if (!url.safeParse(v).success) throw new ConfigError(name, 'an http(s) URL', v);
+    if (!schema.safeParse(v).success) {
+      throw new ConfigError(name, schema === url ? 'an http(s) URL' : 'a ws(s) URL', v);
+    }
     return v;
   };
   if (env.TICKLINE_DATA_DIR) cfg.dataDir = env.TICKLINE_DATA_DIR;
   cfg.sources.yahoo.baseUrl = envUrl('TICKLINE_YAHOO_URL') ?? cfg.sources.yahoo.baseUrl;
   cfg.sources.stooq.baseUrl = envUrl('TICKLINE_STOOQ_URL') ?? cfg.sources.stooq.baseUrl;
+  const fh = cfg.sources.finnhub;
+  fh.wsUrl = envUrl('TICKLINE_FINNHUB_WS_URL', wsUrl) ?? fh.wsUrl;
+  fh.restUrl = envUrl('TICKLINE_FINNHUB_URL') ?? fh.restUrl;
   cfg.dataDir = resolve(cwd, cfg.dataDir);
   return cfg;
 }

@@ -152,3 +152,25 @@ export interface RawResponse {
   status: number;
   body: string;
 }
+
+/**
+ * A content id for a trade the provider sent without one: 64 bits of
+ * FNV-1a over (ts, price, size, conditions), as 16 hex digits. Two trades of
+ * one symbol with this id equal are the same trade.
+ */
+export function tradeContentId(
+  ts: number,
+  price: number,
+  size: number,
+  conditions: string,
+): string {
+  const text = `${ts}|${price}|${size}|${conditions}`;
+  let h1 = 0x811c9dc5;
+  let h2 = 0xcbf29ce4;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 0x01000193);
+    h2 = Math.imul(h2 ^ c, 0x100001b3) ^ (h1 >>> 15);
+  }
+  return `${(h1 >>> 0).toString(16).padStart(8, '0')}${(h2 >>> 0).toString(16).padStart(8, '0')}`;
+}

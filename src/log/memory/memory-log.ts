@@ -1,0 +1,236 @@
+/**
+ * The in-process log: bounded queues per partition in this process's memory.
+ * It keeps a record until every group on its topic has committed it (records
+ * of a topic no group consumes are not kept), and a publish waits while a
+ * partition holds more than `capacity` records. Nothing survives the
+ * process: the embedded pipeline bounds what a hard kill can lose by
+ * committing (storing) at least every flush interval.
+ */
+import {
+  type ConsumeOptions,
+  type Log,
+  type LogBatch,
+  partitionOf,
+  type Subscription,
+} from '../log.ts';
+
+interface Partition {
+  /** Offset of records[head]. */
+  base: number;
+  records: unknown[];
+  head: number;
+  /** Wakes publishers waiting for room and consumers waiting for records. */
+  spaceWaiters: (() => void)[];
+  dataWaiters: (() => void)[];
+}
+
+interface Member {
+  handler: (batch: LogBatch<unknown>) => Promise<void>;
+  maxBatch: number;
+  owned: Set<number>;
+  closed: boolean;
+  /** In-flight loops, one per owned partition. */
+  loops: Map<number, Promise<void>>;
+}
+
+interface Group {
+  committed: number[];
+  members: Member[];
+}
+
+interface Topic {
+  name: string;
+  partitions: Partition[];
+  groups: Map<string, Group>;
+}
+
+export interface MemoryLogOptions {
+  /** Partitions per topic (default 4). */
+  partitions?: number;
+  /** Records a partition holds before publishers wait (default 65 536). */
+  capacity?: number;
+  /** Called when a handler throws; the batch is delivered again after `retryMs` (default 200). */
+  onError?: (err: unknown, topic: string, partition: number) => void;
+  retryMs?: number;
+}
+
+const end = (p: Partition): number => p.base + p.records.length - p.head;
+const wake = (waiters: (() => void)[]): void => {
+  for (const w of waiters.splice(0)) w();
+};
+
+export class MemoryLog implements Log {
+  readonly kind = 'memory';
+  readonly #partitions: number;
+  readonly #capacity: number;
+  readonly #topics = new Map<string, Topic>();
+  readonly #onError: NonNullable<MemoryLogOptions['onError']>;
+  readonly #retryMs: number;
+  #closed = false;
+
+  constructor(opts: MemoryLogOptions = {}) {
+    this.#partitions = opts.partitions ?? 4;
+    this.#capacity = opts.capacity ?? 65_536;
+    this.#retryMs = opts.retryMs ?? 200;
+    this.#onError =
+      opts.onError ??
+      ((err, topic, partition) =>
+        console.error(`tickline: ${topic}[${partition}]: ${(err as Error).message}; retrying`));
+  }
+
+  #topic(name: string): Topic {
+    let t = this.#topics.get(name);
+    if (!t) {
+      t = {
+        name,
+        partitions: Array.from({ length: this.#partitions }, () => ({
+          base: 0,
+          records: [],
+          head: 0,
+          spaceWaiters: [],
+          dataWaiters: [],
+        })),
+        groups: new Map(),
+      };
+      this.#topics.set(name, t);
+    }
+    return t;
+  }
+
+  async publish<T>(
+    topic: string,
+    records: readonly T[],
+    key: (record: T) => string,
+  ): Promise<void> {
+    if (this.#closed) throw new Error(`log is closed; cannot publish to ${topic}`);
+    const t = this.#topic(topic);
+    if (records.length === 0) return;
+    const touched = new Set<Partition>();
+    const n = this.#partitions;
+    for (const r of records) {
+      const p = t.partitions[n === 1 ? 0 : partitionOf(key(r), n)]!;
+      if (t.groups.size === 0) p.base++;
+      else p.records.push(r);
+      touched.add(p);
+    }
+    for (const p of touched) {
+      wake(p.dataWaiters);
+      while (p.records.length - p.head > this.#capacity && !this.#closed && t.groups.size > 0) {
+        await new Promise<void>((resolve) => p.spaceWaiters.push(resolve));
+      }
+    }
+  }
+
+  async consume<T>(
+    topic: string,
+    group: string,
+    handler: (batch: LogBatch<T>) => Promise<void>,
+    opts: ConsumeOptions = {},
+  ): Promise<Subscription> {
+    const t = this.#topic(topic);
+    let g = t.groups.get(group);
+    if (!g) {
+      // A new group starts at what the topic still holds.
+      g = { committed: t.partitions.map((p) => p.base), members: [] };
+      t.groups.set(group, g);
+    }
+    const member: Member = {
+      handler: handler as Member['handler'],
+      maxBatch: opts.maxBatch ?? 8192,
+      owned: new Set(),
+      closed: false,
+      loops: new Map(),
+    };
+    g.members.push(member);
+    const grp = g;
+    this.#rebalance(t, grp);
+    return {
+      commit: async (partition, nextOffset) => this.#commit(t, grp, partition, nextOffset),
+      close: async () => {
+        member.closed = true;
+        grp.members = grp.members.filter((m) => m !== member);
+        member.owned.clear();
+        for (const p of t.partitions) wake(p.dataWaiters);
+        await Promise.all(member.loops.values());
+        this.#rebalance(t, grp);
+      },
+    };
+  }
+
+  /** Partitions go round-robin to the group's members; a partition changing hands resumes at the group's commit. */
+  #rebalance(t: Topic, g: Group): void {
+    const n = t.partitions.length;
+    for (let p = 0; p < n; p++) {
+      const owner = g.members.length ? g.members[p % g.members.length]! : undefined;
+      for (const m of g.members) if (m !== owner) m.owned.delete(p);
+      if (owner && !owner.owned.has(p)) {
+        owner.owned.add(p);
+        this.#startLoop(t, g, owner, p);
+      }
+    }
+    for (const p of t.partitions) wake(p.dataWaiters);
+  }
+
+  #startLoop(t: Topic, g: Group, m: Member, pi: number): void {
+    const previous = m.loops.get(pi) ?? Promise.resolve();
+    const loop = previous.then(async () => {
+      const p = t.partitions[pi]!;
+      let position = g.committed[pi]!;
+      while (!m.closed && m.owned.has(pi) && !this.#closed) {
+        if (position < p.base) position = p.base;
+        const avail = end(p) - position;
+        if (avail <= 0) {
+          await new Promise<void>((resolve) => p.dataWaiters.push(resolve));
+          continue;
+        }
+        const from = p.head + (position - p.base);
+        const records = p.records.slice(from, from + Math.min(avail, m.maxBatch));
+        try {
+          await m.handler({ topic: t.name, partition: pi, offset: position, records });
+          position += records.length;
+        } catch (err) {
+          // The batch is not done: report it and deliver it again after a pause, as a
+          // consumer that did not commit would get it again from the broker.
+          this.#onError(err, t.name, pi);
+          await new Promise((resolve) => setTimeout(resolve, this.#retryMs));
+        }
+      }
+    });
+    m.loops.set(pi, loop);
+  }
+
+  #commit(t: Topic, g: Group, pi: number, nextOffset: number): void {
+    if (nextOffset <= g.committed[pi]!) return;
+    g.committed[pi] = nextOffset;
+    const p = t.partitions[pi]!;
+    let low = Infinity;
+    for (const other of t.groups.values()) low = Math.min(low, other.committed[pi]!);
+    if (low > p.base) {
+      const newBase = Math.min(low, end(p));
+      p.head += newBase - p.base;
+      p.base = newBase;
+      if (p.head > 4096 && p.head * 2 > p.records.length) {
+        p.records = p.records.slice(p.head);
+        p.head = 0;
+      }
+      if (p.records.length - p.head <= this.#capacity) wake(p.spaceWaiters);
+    }
+  }
+
+  async lag(topic: string, group: string): Promise<number> {
+    const t = this.#topics.get(topic);
+    const g = t?.groups.get(group);
+    if (!t || !g) return 0;
+    return t.partitions.reduce((sum, p, i) => sum + end(p) - g.committed[i]!, 0);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const t of this.#topics.values()) {
+      for (const p of t.partitions) {
+        wake(p.dataWaiters);
+        wake(p.spaceWaiters);
+      }
+    }
+  }
+}

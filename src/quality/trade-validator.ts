@@ -1,0 +1,229 @@
+/**
+ * The quality rules for trades. Rules that look at one trade alone come
+ * first; then the ones that need the symbol's recent history: exact
+ * duplicates (dropped and counted), lateness against the symbol's watermark,
+ * and a band around the rolling median price.
+ *
+ * Rule names are stable (they are stored in `quarantine.rule`):
+ * not_finite, non_positive_price, negative_size, bad_timestamp,
+ * future_timestamp, unsubscribed_symbol, late_trade, price_outlier.
+ */
+import type { CandidateTrade, Quarantined } from '../core/records.ts';
+import { tradeContentId } from '../core/records.ts';
+
+export const TRADE_RULES = [
+  'not_finite',
+  'non_positive_price',
+  'negative_size',
+  'bad_timestamp',
+  'future_timestamp',
+  'unsubscribed_symbol',
+  'late_trade',
+  'price_outlier',
+] as const;
+export type TradeRule = (typeof TRADE_RULES)[number];
+
+export interface TradeQualityOptions {
+  /** Symbols that were subscribed; null accepts any symbol. */
+  subscribed: ReadonlySet<string> | null;
+  /** How far behind its symbol's newest trade a trade may be and still count. */
+  allowedLatenessMs: number;
+  /** Clock skew allowed for a trade stamped in the future. */
+  futureSkewMs: number;
+  /** Exact duplicates are recognised this far back in event time (at least the lateness). */
+  dedupWindowMs: number;
+  outlier: { window: number; band: number; minSamples: number };
+  /** The wall clock, for the future rule (a test pins it). */
+  now?: () => number;
+}
+
+export interface TradeVerdict {
+  /** Trades that passed, in arrival order, with `tradeId` filled. */
+  valid: CandidateTrade[];
+  rejects: Quarantined[];
+  /** Exact duplicates dropped. */
+  duplicates: number;
+}
+
+/** Rolling median of the last `size` accepted prices: a ring plus a sorted copy. */
+class RollingMedian {
+  readonly #ring: Float64Array;
+  readonly #sorted: Float64Array;
+  #count = 0;
+  #next = 0;
+  constructor(size: number) {
+    this.#ring = new Float64Array(size);
+    this.#sorted = new Float64Array(size);
+  }
+  get count(): number {
+    return this.#count;
+  }
+  median(): number {
+    const n = this.#count;
+    const s = this.#sorted;
+    return n % 2 ? s[n >> 1]! : (s[(n >> 1) - 1]! + s[n >> 1]!) / 2;
+  }
+  push(x: number): void {
+    const s = this.#sorted;
+    if (this.#count === this.#ring.length) {
+      const old = this.#ring[this.#next]!;
+      const at = lowerBound(s, this.#count, old);
+      s.copyWithin(at, at + 1, this.#count);
+      this.#count--;
+    }
+    this.#ring[this.#next] = x;
+    this.#next = (this.#next + 1) % this.#ring.length;
+    const at = lowerBound(s, this.#count, x);
+    s.copyWithin(at + 1, at, this.#count);
+    s[at] = x;
+    this.#count++;
+  }
+}
+
+function lowerBound(a: Float64Array, n: number, x: number): number {
+  let lo = 0;
+  let hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (a[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+interface SymbolState {
+  maxTs: number;
+  median: RollingMedian;
+  /** Accepted trades by ts, for the exact-duplicate rule. */
+  seen: Map<number, CandidateTrade[]>;
+  evictedTo: number;
+}
+
+/** Validates trades per symbol, keeping the little state the rules need. */
+export class TradeValidator {
+  readonly #opts: TradeQualityOptions;
+  readonly #now: () => number;
+  readonly #symbols = new Map<string, SymbolState>();
+
+  constructor(opts: TradeQualityOptions) {
+    this.#opts = { ...opts, dedupWindowMs: Math.max(opts.dedupWindowMs, opts.allowedLatenessMs) };
+    this.#now = opts.now ?? Date.now;
+  }
+
+  /** The watermark of a symbol: its newest accepted ts minus the allowed lateness. */
+  watermark(symbol: string): number {
+    const s = this.#symbols.get(symbol);
+    return s ? s.maxTs - this.#opts.allowedLatenessMs : -Infinity;
+  }
+
+  validate(batch: readonly CandidateTrade[]): TradeVerdict {
+    const valid: CandidateTrade[] = [];
+    const rejects: Quarantined[] = [];
+    let duplicates = 0;
+    const now = this.#now();
+    const o = this.#opts;
+    const reject = (t: CandidateTrade, rule: TradeRule, message: string): void => {
+      rejects.push({
+        stage: 'validate',
+        source: t.source,
+        symbol: t.symbol || null,
+        rule,
+        message,
+        payload: t.payload,
+        receivedAt: t.receivedAt,
+      });
+    };
+    for (const t of batch) {
+      const single = checkTrade(t, now + o.futureSkewMs);
+      if (single) {
+        reject(t, single.rule, single.message);
+        continue;
+      }
+      if (o.subscribed && !o.subscribed.has(t.symbol)) {
+        reject(t, 'unsubscribed_symbol', `${t.symbol} was not subscribed`);
+        continue;
+      }
+      let s = this.#symbols.get(t.symbol);
+      if (!s) {
+        s = {
+          maxTs: -Infinity,
+          median: new RollingMedian(o.outlier.window),
+          seen: new Map(),
+          evictedTo: -Infinity,
+        };
+        this.#symbols.set(t.symbol, s);
+      }
+      const sameTs = s.seen.get(t.ts);
+      if (sameTs?.some((x) => isSameTrade(x, t))) {
+        duplicates++;
+        continue;
+      }
+      if (t.ts < s.maxTs - o.allowedLatenessMs) {
+        reject(
+          t,
+          'late_trade',
+          `ts ${new Date(t.ts).toISOString()} is ${s.maxTs - t.ts} ms behind the newest ${t.symbol} trade; allowed lateness is ${o.allowedLatenessMs} ms`,
+        );
+        continue;
+      }
+      if (s.median.count >= o.outlier.minSamples) {
+        const m = s.median.median();
+        if (Math.abs(t.price - m) > o.outlier.band * m) {
+          reject(
+            t,
+            'price_outlier',
+            `price ${t.price} is outside ±${o.outlier.band * 100}% of the rolling median ${m}`,
+          );
+          continue;
+        }
+      }
+      if (t.tradeId === '') t.tradeId = tradeContentId(t.ts, t.price, t.size, t.conditions);
+      s.median.push(t.price);
+      if (sameTs) sameTs.push(t);
+      else s.seen.set(t.ts, [t]);
+      if (t.ts > s.maxTs) {
+        s.maxTs = t.ts;
+        if (t.ts - o.dedupWindowMs > s.evictedTo + 1_000) evict(s, t.ts - o.dedupWindowMs);
+      }
+      valid.push(t);
+    }
+    return { valid, rejects, duplicates };
+  }
+}
+
+/** Drops remembered trades older than `cutoff` (insertion order is nearly ts order). */
+function evict(s: SymbolState, cutoff: number): void {
+  for (const ts of s.seen.keys()) {
+    if (ts >= cutoff) break;
+    s.seen.delete(ts);
+  }
+  s.evictedTo = cutoff;
+}
+
+function isSameTrade(a: CandidateTrade, b: CandidateTrade): boolean {
+  return a.price === b.price && a.size === b.size && a.conditions === b.conditions;
+}
+
+/** The rules that look at one trade alone; the first broken one, or null. */
+export function checkTrade(
+  t: CandidateTrade,
+  latestAllowedTs: number,
+): { rule: TradeRule; message: string } | null {
+  if (!Number.isFinite(t.price)) return { rule: 'not_finite', message: `price is ${t.price}` };
+  if (t.price <= 0) {
+    return { rule: 'non_positive_price', message: `price is ${t.price}, must be > 0` };
+  }
+  if (!Number.isFinite(t.size)) return { rule: 'not_finite', message: `size is ${t.size}` };
+  if (t.size < 0) return { rule: 'negative_size', message: `size is ${t.size}, must be ≥ 0` };
+  if (!Number.isSafeInteger(t.ts) || t.ts <= 0) {
+    return { rule: 'bad_timestamp', message: `timestamp ${t.ts} is not epoch milliseconds` };
+  }
+  if (t.ts > latestAllowedTs) {
+    return {
+      rule: 'future_timestamp',
+      message: `ts ${new Date(t.ts).toISOString()} is in the future beyond the allowed clock skew`,
+    };
+  }
+  if (t.symbol === '') return { rule: 'unsubscribed_symbol', message: 'symbol is missing' };
+  return null;
+}

@@ -1,0 +1,135 @@
+/**
+ * The curated indicators updated one bar at a time, for live series: the
+ * same definitions (and the same values, to rounding) as the batch kernels
+ * that `enrichSeries` runs over a whole series.
+ */
+import type { EnrichedColumn } from '../enrich.ts';
+
+/** EMA seeded with the SMA of its first `n` finite inputs (TA-Lib convention), as `ema()`. */
+class RunningEma {
+  readonly #n: number;
+  readonly #k: number;
+  #seedSum = 0;
+  #seen = 0;
+  #value = Number.NaN;
+  constructor(n: number) {
+    this.#n = n;
+    this.#k = 2 / (n + 1);
+  }
+  /** Feeds one value (NaN is skipped while seeding, as leading NaNs are in the batch kernel). */
+  push(x: number): number {
+    if (this.#seen < this.#n) {
+      if (!Number.isFinite(x)) return Number.NaN;
+      this.#seedSum += x;
+      this.#seen++;
+      if (this.#seen === this.#n) this.#value = this.#seedSum / this.#n;
+      return this.#value;
+    }
+    this.#value = (1 - this.#k) * this.#value + this.#k * x;
+    return this.#value;
+  }
+}
+
+/** Wilder smoothing: the mean of the first `n` inputs, then avg = (avg·(n−1) + x)/n. */
+class Wilder {
+  readonly #n: number;
+  #sum = 0;
+  #seen = 0;
+  value = Number.NaN;
+  constructor(n: number) {
+    this.#n = n;
+  }
+  push(x: number): number {
+    if (this.#seen < this.#n) {
+      this.#sum += x;
+      this.#seen++;
+      if (this.#seen === this.#n) this.value = this.#sum / this.#n;
+      return this.value;
+    }
+    this.value = (this.value * (this.#n - 1) + x) / this.#n;
+    return this.value;
+  }
+}
+
+/** The stored indicator columns of one bar (bb_middle = sma_20, macd_hist = macd − signal). */
+export type IndicatorValues = Record<EnrichedColumn, number>;
+
+/** Longest window kept: SMA 200. */
+const KEEP = 200;
+
+export class IncrementalIndicators {
+  readonly #closes = new Float64Array(KEEP);
+  #count = 0;
+  #prevClose = Number.NaN;
+  readonly #ema12 = new RunningEma(12);
+  readonly #ema26 = new RunningEma(26);
+  readonly #signal = new RunningEma(9);
+  readonly #gain = new Wilder(14);
+  readonly #loss = new Wilder(14);
+  readonly #atr = new Wilder(14);
+
+  /** Bars fed so far. */
+  get count(): number {
+    return this.#count;
+  }
+
+  /** Feeds the next bar of the series (in ts order) and returns its indicator values. */
+  update(high: number, low: number, close: number): IndicatorValues {
+    this.#closes[this.#count % KEEP] = close;
+    this.#count++;
+    const sma20 = this.#mean(20);
+    const e12 = this.#ema12.push(close);
+    const e26 = this.#ema26.push(close);
+    const macd = e12 - e26;
+    const signal = this.#signal.push(macd);
+    let rsi = Number.NaN;
+    let atr = Number.NaN;
+    let ret = Number.NaN;
+    const pc = this.#prevClose;
+    if (this.#count > 1) {
+      const d = close - pc;
+      const g = this.#gain.push(d > 0 ? d : 0);
+      const l = this.#loss.push(d < 0 ? -d : 0);
+      if (Number.isFinite(g)) rsi = g + l === 0 ? 50 : (100 * g) / (g + l);
+      atr = this.#atr.push(Math.max(high - low, Math.abs(high - pc), Math.abs(low - pc)));
+      ret = close / pc - 1;
+    }
+    this.#prevClose = close;
+    const sd = this.#stdev(20, sma20);
+    return {
+      sma_20: sma20,
+      sma_50: this.#mean(50),
+      sma_200: this.#mean(200),
+      ema_12: e12,
+      ema_26: e26,
+      macd,
+      macd_signal: signal,
+      macd_hist: macd - signal,
+      rsi_14: rsi,
+      bb_middle: sma20,
+      bb_upper: sma20 + 2 * sd,
+      bb_lower: sma20 - 2 * sd,
+      atr_14: atr,
+      return_1: ret,
+    };
+  }
+
+  /** Mean of the last n closes, summed afresh (n ≤ 200 adds per bar; no drift to manage). */
+  #mean(n: number): number {
+    if (this.#count < n) return Number.NaN;
+    let sum = 0;
+    for (let j = this.#count - n; j < this.#count; j++) sum += this.#closes[j % KEEP]!;
+    return sum / n;
+  }
+
+  /** Population standard deviation of the last n closes around `mean`. */
+  #stdev(n: number, mean: number): number {
+    if (this.#count < n) return Number.NaN;
+    let m2 = 0;
+    for (let j = this.#count - n; j < this.#count; j++) {
+      const d = this.#closes[j % KEEP]! - mean;
+      m2 += d * d;
+    }
+    return Math.sqrt(m2 / n);
+  }
+}

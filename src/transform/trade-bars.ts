@@ -1,0 +1,213 @@
+/**
+ * Trades → OHLCV bars in event-time tumbling windows, per symbol.
+ *
+ * The watermark of a symbol is its newest trade's ts minus the allowed
+ * lateness. A window goes through three states:
+ * - forming: event time has not reached its end; every change is an `update`
+ *   (one per window per batch: updates are conflated);
+ * - closed: the symbol's newest trade is at or past its end; the bar is
+ *   emitted once as `close` (and stored), and a late trade that still falls
+ *   inside the lateness window changes it and emits a `correction`;
+ * - final: the watermark has passed its end; it emits `final` and is dropped.
+ *   Trades for it would be later than allowed and are quarantined upstream
+ *   (`late_trade`), so a final bar never changes.
+ * Open and close are the first and last trade by (ts, tradeId), so the bars
+ * do not depend on arrival order within the lateness window.
+ */
+import type { Bar, Trade } from '../core/records.ts';
+import { type Interval, intervalMs } from '../core/time.ts';
+
+export type BarEventKind = 'update' | 'close' | 'correction' | 'final';
+
+export interface BarEvent {
+  kind: BarEventKind;
+  bar: Bar;
+}
+
+interface Window {
+  start: number;
+  end: number;
+  open: number;
+  openTs: number;
+  openId: string;
+  high: number;
+  low: number;
+  close: number;
+  closeTs: number;
+  closeId: string;
+  volume: number;
+  /** Σ price·size, Neumaier-compensated so arrival order barely matters. */
+  pv: number;
+  pvc: number;
+  count: number;
+  closed: boolean;
+  /** What happened since the last emit: 0 none, 1 changed. */
+  dirty: boolean;
+}
+
+interface SymbolWindows {
+  symbol: string;
+  maxTs: number;
+  /** One map of open windows per interval, keyed by window start. */
+  open: Map<number, Window>[];
+}
+
+export interface BarAggregatorOptions {
+  intervals: readonly Interval[];
+  allowedLatenessMs: number;
+  /** Stored as the bars' source. */
+  source: string;
+}
+
+export class BarAggregator {
+  readonly #intervals: readonly Interval[];
+  readonly #ms: number[];
+  readonly #lateness: number;
+  readonly #source: string;
+  readonly #symbols = new Map<string, SymbolWindows>();
+
+  constructor(opts: BarAggregatorOptions) {
+    this.#intervals = opts.intervals;
+    this.#ms = opts.intervals.map(intervalMs);
+    this.#lateness = opts.allowedLatenessMs;
+    this.#source = opts.source;
+  }
+
+  /**
+   * Adds trades (already validated: none is later than the watermark) and
+   * returns what changed, in order per series: updates of forming bars,
+   * corrections, closes, finals (finals in ts order).
+   */
+  add(trades: readonly Trade[]): BarEvent[] {
+    const touched = new Set<SymbolWindows>();
+    for (const t of trades) {
+      let s = this.#symbols.get(t.symbol);
+      if (!s) {
+        s = { symbol: t.symbol, maxTs: -Infinity, open: this.#ms.map(() => new Map()) };
+        this.#symbols.set(t.symbol, s);
+      }
+      touched.add(s);
+      for (let k = 0; k < this.#ms.length; k++) {
+        const ms = this.#ms[k]!;
+        const start = Math.floor(t.ts / ms) * ms;
+        const map = s.open[k]!;
+        const w = map.get(start);
+        if (w) addTrade(w, t);
+        else map.set(start, newWindow(start, start + ms, t));
+      }
+      if (t.ts > s.maxTs) s.maxTs = t.ts;
+    }
+    const events: BarEvent[] = [];
+    for (const s of touched) this.#advance(s, s.maxTs, s.maxTs - this.#lateness, events);
+    return events;
+  }
+
+  /** Closes and finalizes every open window (shutdown, or a feed that ended). */
+  flush(): BarEvent[] {
+    const events: BarEvent[] = [];
+    for (const s of this.#symbols.values()) this.#advance(s, Infinity, Infinity, events);
+    return events;
+  }
+
+  /** The forming and closed-but-not-final bars, optionally of one symbol. */
+  forming(symbol?: string): Bar[] {
+    const out: Bar[] = [];
+    for (const s of this.#symbols.values()) {
+      if (symbol !== undefined && s.symbol !== symbol) continue;
+      s.open.forEach((map, k) => {
+        for (const w of map.values()) out.push(this.#bar(s.symbol, k, w));
+      });
+    }
+    return out.sort((a, b) => a.ts - b.ts);
+  }
+
+  /** The watermark of a symbol (−Infinity before its first trade). */
+  watermark(symbol: string): number {
+    const s = this.#symbols.get(symbol);
+    return s ? s.maxTs - this.#lateness : -Infinity;
+  }
+
+  #advance(s: SymbolWindows, eventTime: number, watermark: number, events: BarEvent[]): void {
+    s.open.forEach((map, k) => {
+      let finals: Window[] | undefined;
+      for (const w of map.values()) {
+        if (!w.closed && w.end <= eventTime) {
+          w.closed = true;
+          w.dirty = false;
+          events.push({ kind: 'close', bar: this.#bar(s.symbol, k, w) });
+        } else if (w.dirty) {
+          w.dirty = false;
+          events.push({ kind: w.closed ? 'correction' : 'update', bar: this.#bar(s.symbol, k, w) });
+        }
+        if (w.end <= watermark) (finals ??= []).push(w);
+      }
+      if (finals) {
+        finals.sort((a, b) => a.start - b.start);
+        for (const w of finals) {
+          map.delete(w.start);
+          events.push({ kind: 'final', bar: this.#bar(s.symbol, k, w) });
+        }
+      }
+    });
+  }
+
+  #bar(symbol: string, k: number, w: Window): Bar {
+    return {
+      symbol,
+      interval: this.#intervals[k]!,
+      ts: w.start,
+      open: w.open,
+      high: w.high,
+      low: w.low,
+      close: w.close,
+      volume: w.volume,
+      adjClose: null,
+      source: this.#source,
+      vwap: w.volume > 0 ? (w.pv + w.pvc) / w.volume : null,
+      tradeCount: w.count,
+    };
+  }
+}
+
+function newWindow(start: number, end: number, t: Trade): Window {
+  return {
+    start,
+    end,
+    open: t.price,
+    openTs: t.ts,
+    openId: t.tradeId,
+    high: t.price,
+    low: t.price,
+    close: t.price,
+    closeTs: t.ts,
+    closeId: t.tradeId,
+    volume: t.size,
+    pv: t.price * t.size,
+    pvc: 0,
+    count: 1,
+    closed: false,
+    dirty: true,
+  };
+}
+
+function addTrade(w: Window, t: Trade): void {
+  if (t.ts < w.openTs || (t.ts === w.openTs && t.tradeId < w.openId)) {
+    w.open = t.price;
+    w.openTs = t.ts;
+    w.openId = t.tradeId;
+  }
+  if (t.ts > w.closeTs || (t.ts === w.closeTs && t.tradeId > w.closeId)) {
+    w.close = t.price;
+    w.closeTs = t.ts;
+    w.closeId = t.tradeId;
+  }
+  if (t.price > w.high) w.high = t.price;
+  if (t.price < w.low) w.low = t.price;
+  w.volume += t.size;
+  const x = t.price * t.size;
+  const sum = w.pv + x;
+  w.pvc += Math.abs(w.pv) >= Math.abs(x) ? w.pv - sum + x : x - sum + w.pv;
+  w.pv = sum;
+  w.count++;
+  w.dirty = true;
+}

@@ -1,0 +1,116 @@
+/**
+ * The contract every Log implementation must pass. A new log adds one test
+ * file that calls `logContract(name, open)`. Topics are unique per test so a
+ * broker can be shared.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Log, LogBatch, Subscription } from '../../src/log/log.ts';
+
+interface Rec {
+  key: string;
+  seq: number;
+}
+
+const records = (n: number, keys: number, from = 0): Rec[] =>
+  Array.from({ length: n }, (_, i) => ({ key: `K${(from + i) % keys}`, seq: from + i }));
+
+/** Resolves once `pred` holds, polling; fails after `ms`. */
+async function until(pred: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
+  const t0 = Date.now();
+  while (!(await pred())) {
+    if (Date.now() - t0 > ms) throw new Error('timed out waiting for the log');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+export function logContract(name: string, open: () => Promise<Log>): void {
+  describe(`Log contract: ${name}`, () => {
+    let log: Log;
+    let topic: string;
+    beforeEach(async () => {
+      log = await open();
+      topic = `contract-${randomUUID()}`;
+    });
+    afterEach(async () => {
+      await log.close();
+    });
+
+    /** Joins a group that collects every record and commits each batch after "storing" it. */
+    const collector = async (group: string, got: Rec[], commit = true): Promise<Subscription> => {
+      let sub: Subscription | undefined;
+      sub = await log.consume<Rec>(topic, group, async (b: LogBatch<Rec>) => {
+        got.push(...b.records);
+        if (commit) await sub!.commit(b.partition, b.offset + b.records.length);
+      });
+      return sub;
+    };
+
+    it('keeps the order of each key, across publishes', async () => {
+      const got: Rec[] = [];
+      const sub = await collector('g', got);
+      const all = records(5_000, 37);
+      for (let i = 0; i < all.length; i += 700) {
+        await log.publish(topic, all.slice(i, i + 700), (r) => r.key);
+      }
+      await until(() => got.length >= all.length);
+      expect(got.length).toBe(all.length);
+      const byKey = new Map<string, number[]>();
+      for (const r of got) byKey.set(r.key, [...(byKey.get(r.key) ?? []), r.seq]);
+      for (const [key, seqs] of byKey) {
+        expect(seqs, key).toEqual(all.filter((r) => r.key === key).map((r) => r.seq));
+      }
+      await sub.close();
+    });
+
+    it('gives every group every record, and splits a group’s records between its members', async () => {
+      const a: Rec[] = [];
+      const b1: Rec[] = [];
+      const b2: Rec[] = [];
+      const subs = [await collector('a', a), await collector('b', b1), await collector('b', b2)];
+      const all = records(2_000, 50);
+      await log.publish(topic, all, (r) => r.key);
+      await until(() => a.length >= 2_000 && b1.length + b2.length >= 2_000);
+      expect(a.map((r) => r.seq).sort((x, y) => x - y)).toEqual(all.map((r) => r.seq));
+      expect([...b1, ...b2].map((r) => r.seq).sort((x, y) => x - y)).toEqual(all.map((r) => r.seq));
+      // One key is owned by one member at a time.
+      const keys1 = new Set(b1.map((r) => r.key));
+      expect(b2.some((r) => keys1.has(r.key))).toBe(false);
+      for (const s of subs) await s.close();
+    });
+
+    it('delivers what a member received but did not commit to the member that takes over', async () => {
+      const lost: Rec[] = [];
+      const first = await collector('g', lost, false);
+      await log.publish(topic, records(500, 10), (r) => r.key);
+      await until(() => lost.length >= 500);
+      expect(await log.lag(topic, 'g')).toBe(500);
+      await first.close();
+      const got: Rec[] = [];
+      const second = await collector('g', got);
+      await until(() => got.length >= 500);
+      expect(got.map((r) => r.seq).sort((x, y) => x - y)).toEqual(
+        lost.map((r) => r.seq).sort((x, y) => x - y),
+      );
+      await until(async () => (await log.lag(topic, 'g')) === 0);
+      await second.close();
+    });
+
+    it('resumes a group after its last commit, not from the start', async () => {
+      const first: Rec[] = [];
+      const s1 = await collector('g', first);
+      await log.publish(topic, records(300, 7), (r) => r.key);
+      await until(() => first.length >= 300);
+      await s1.close();
+      await log.publish(topic, records(200, 7, 300), (r) => r.key);
+      const second: Rec[] = [];
+      const s2 = await collector('g', second);
+      await until(() => second.length >= 200);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(second.map((r) => r.seq).sort((x, y) => x - y)).toEqual(
+        records(200, 7, 300).map((r) => r.seq),
+      );
+      await s2.close();
+    });
+  });
+}

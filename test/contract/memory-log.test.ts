@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { MemoryLog } from '../../src/log/memory/memory-log.ts';
+import { logContract } from './log-contract.ts';
+
+logContract('memory', async () => new MemoryLog({ partitions: 4 }));
+
+describe('MemoryLog', () => {
+  it('makes a publisher wait while a partition is full, and lets it go once the group commits', async () => {
+    const log = new MemoryLog({ partitions: 1, capacity: 1_000 });
+    const pending: { offset: number; n: number }[] = [];
+    const sub = await log.consume<number>('t', 'g', async (b) => {
+      pending.push({ offset: b.offset, n: b.records.length });
+    });
+    await log.publish(
+      't',
+      Array.from({ length: 1_000 }, (_, i) => i),
+      () => 'k',
+    );
+    let done = false;
+    const blocked = log
+      .publish(
+        't',
+        Array.from({ length: 500 }, (_, i) => i),
+        () => 'k',
+      )
+      .then(() => {
+        done = true;
+      });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(done).toBe(false);
+    expect(await log.lag('t', 'g')).toBe(1_500);
+    const last = pending[pending.length - 1]!;
+    await sub.commit(0, last.offset + last.n);
+    await blocked;
+    expect(done).toBe(true);
+    await sub.close();
+    await log.close();
+  });
+
+  it('delivers a batch again when its handler throws', async () => {
+    const log = new MemoryLog({ partitions: 1, retryMs: 10, onError: () => {} });
+    let calls = 0;
+    const got: number[] = [];
+    const sub = await log.consume<number>('t', 'g', async (b) => {
+      calls++;
+      if (calls === 1) throw new Error('store down');
+      got.push(...b.records);
+      await sub.commit(b.partition, b.offset + b.records.length);
+    });
+    await log.publish('t', [1, 2, 3], () => 'k');
+    while (got.length < 3) await new Promise((r) => setTimeout(r, 5));
+    expect(got).toEqual([1, 2, 3]);
+    expect(calls).toBe(2);
+    await sub.close();
+    await log.close();
+  });
+});
