@@ -43,8 +43,11 @@ export const ConfigSchema = z
             staleAfterMs: ms.default(60_000),
             /** When the market counts as open for stale detection. */
             marketHours: z.enum(['us-equities', 'always']).default('us-equities'),
-            /** Where the gap after a reconnect is filled from. */
-            gapFill: z.enum(['finnhub', 'yahoo', 'off']).default('finnhub'),
+            /** Fill the gap after a reconnect with 1m candles from the REST API. */
+            gapFill: z.boolean().default(true),
+            /** Reconnect backoff: first delay and cap, ms (exponential, with jitter). */
+            reconnectBaseMs: z.number().int().min(10).default(500),
+            reconnectMaxMs: z.number().int().min(10).default(30_000),
           })
           .strict()
           .prefault({}),

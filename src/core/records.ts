@@ -70,7 +70,8 @@ export interface CandidateTrade {
   /** The provider's id; '' when it sends none (the validator fills a content hash). */
   tradeId: string;
   source: string;
-  payload: string;
+  /** Built only for a trade that goes to quarantine. */
+  payload: string | LazyPayload;
   /** When tickline received it, epoch ms (for lag and latency). */
   receivedAt: number;
 }
@@ -153,24 +154,54 @@ export interface RawResponse {
   body: string;
 }
 
+const idF64 = new Float64Array(1);
+const idU32 = new Uint32Array(idF64.buffer);
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/** One round of a 32-bit multiply-rotate mix. */
+function mix(h: number, x: number, m: number): number {
+  const y = Math.imul(h ^ x, m);
+  return (y << 13) | (y >>> 19);
+}
+
+function hex32(h: number): string {
+  return HEX[h >>> 24]! + HEX[(h >>> 16) & 255]! + HEX[(h >>> 8) & 255]! + HEX[h & 255]!;
+}
+
 /**
- * A content id for a trade the provider sent without one: 64 bits of
- * FNV-1a over (ts, price, size, conditions), as 16 hex digits. Two trades of
- * one symbol with this id equal are the same trade.
+ * A content id for a trade the provider sent without one: 64 bits (two
+ * independent 32-bit lanes) mixed from the IEEE-754 bits of ts, price and
+ * size and the code units of the conditions, as 16 hex digits. It is stable
+ * across processes and versions (it is part of the stored key): two trades
+ * of one symbol with equal ids are the same trade.
  */
-export function tradeContentId(
-  ts: number,
-  price: number,
-  size: number,
-  conditions: string,
-): string {
-  const text = `${ts}|${price}|${size}|${conditions}`;
-  let h1 = 0x811c9dc5;
-  let h2 = 0xcbf29ce4;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    h1 = Math.imul(h1 ^ c, 0x01000193);
-    h2 = Math.imul(h2 ^ c, 0x100001b3) ^ (h1 >>> 15);
+export function tradeContentId(ts: number, price: number, size: number, conditions: string): string {
+  const A = 0x9e3779b1;
+  const B = 0x85ebca77;
+  let a = 0x811c9dc5;
+  let b = 0x2545f491;
+  idF64[0] = ts;
+  a = mix(mix(a, idU32[0]!, A), idU32[1]!, A);
+  b = mix(mix(b, idU32[1]!, B), idU32[0]!, B);
+  idF64[0] = price;
+  a = mix(mix(a, idU32[0]!, A), idU32[1]!, A);
+  b = mix(mix(b, idU32[1]!, B), idU32[0]!, B);
+  idF64[0] = size;
+  a = mix(mix(a, idU32[0]!, A), idU32[1]!, A);
+  b = mix(mix(b, idU32[1]!, B), idU32[0]!, B);
+  for (let i = 0; i < conditions.length; i++) {
+    const c = conditions.charCodeAt(i);
+    a = mix(a, c, A);
+    b = mix(b, c, B);
   }
-  return `${(h1 >>> 0).toString(16).padStart(8, '0')}${(h2 >>> 0).toString(16).padStart(8, '0')}`;
+  return hex32(fmix(a ^ conditions.length)) + hex32(fmix(b));
+}
+
+/** murmur3's final avalanche, so nearby inputs differ in every digit. */
+function fmix(h: number): number {
+  let x = h ^ (h >>> 16);
+  x = Math.imul(x, 0x85ebca6b);
+  x ^= x >>> 13;
+  x = Math.imul(x, 0xc2b2ae35);
+  return (x ^ (x >>> 16)) >>> 0;
 }

@@ -9,7 +9,7 @@
  * future_timestamp, unsubscribed_symbol, late_trade, price_outlier.
  */
 import type { CandidateTrade, Quarantined } from '../core/records.ts';
-import { tradeContentId } from '../core/records.ts';
+import { payloadText, tradeContentId } from '../core/records.ts';
 
 export const TRADE_RULES = [
   'not_finite',
@@ -129,7 +129,7 @@ export class TradeValidator {
         symbol: t.symbol || null,
         rule,
         message,
-        payload: t.payload,
+        payload: payloadText(t.payload),
         receivedAt: t.receivedAt,
       });
     };

@@ -1,5 +1,7 @@
 import type {
+  Bar,
   CandidateBar,
+  CandidateTrade,
   CorporateAction,
   Instrument,
   Quarantined,
@@ -45,4 +47,40 @@ export interface Source {
 
 export function emptyBatch(): RawBatch {
   return { raw: null, bars: [], rejects: [], actions: [], instrument: null };
+}
+
+/** What a live source reports besides records. */
+export type LiveEvent =
+  | { kind: 'connected'; at: number; attempt: number }
+  | { kind: 'disconnected'; at: number; reason: string }
+  | { kind: 'stale'; at: number; silentMs: number }
+  | { kind: 'error'; at: number; message: string }
+  | { kind: 'gap_filled'; at: number; symbol: string; from: number; to: number; bars: number };
+
+/**
+ * One unit a live source hands over: the text messages as they arrived,
+ * the trades parsed from them, what could not be parsed, and (after a
+ * reconnect) bars that fill the gap, marked `backfilled`.
+ */
+export interface LiveBatch {
+  messages: { text: string; receivedAt: number }[];
+  trades: CandidateTrade[];
+  rejects: Quarantined[];
+  bars: Bar[];
+  raw: RawResponse[];
+  events: LiveEvent[];
+}
+
+export function emptyLiveBatch(): LiveBatch {
+  return { messages: [], trades: [], rejects: [], bars: [], raw: [], events: [] };
+}
+
+/**
+ * A provider of live trades. `live` runs until `signal` aborts (or a finite
+ * source ends), then yields what it had already received and returns.
+ */
+export interface LiveSource {
+  /** Short provider name, stored as `source` on every record. */
+  readonly name: string;
+  live(symbols: readonly string[], opts?: { signal?: AbortSignal }): AsyncIterable<LiveBatch>;
 }

@@ -111,20 +111,28 @@ export async function writeTrades(
   return Number(res.rowsChanged);
 }
 
-/** Whether a run repeats a (ts, trade_id) key; only checked when ts goes backwards. */
+/** Whether a run repeats a (ts, trade_id) key. */
 function hasRepeatedKey(r: SymbolRun): boolean {
-  let prev = -Infinity;
+  const trades = r.trades;
   let ordered = true;
-  for (const t of r.trades) {
-    if (t.ts < prev) {
+  for (let i = 1; i < trades.length; i++) {
+    if (trades[i]!.ts < trades[i - 1]!.ts) {
       ordered = false;
       break;
     }
-    prev = t.ts;
   }
-  if (ordered && !r.trades.some((t, i) => i > 0 && r.trades[i - 1]!.ts === t.ts)) return false;
+  if (ordered) {
+    // Equal ts values are adjacent: compare ids within each run of equal ts.
+    for (let i = 1; i < trades.length; i++) {
+      const ts = trades[i]!.ts;
+      for (let j = i - 1; j >= 0 && trades[j]!.ts === ts; j--) {
+        if (trades[j]!.tradeId === trades[i]!.tradeId) return true;
+      }
+    }
+    return false;
+  }
   const seen = new Set<string>();
-  for (const t of r.trades) {
+  for (const t of trades) {
     const k = `${t.ts}|${t.tradeId}`;
     if (seen.has(k)) return true;
     seen.add(k);

@@ -1,0 +1,183 @@
+/**
+ * Synthetic trades: geometric Brownian motion per symbol from a seed, with
+ * bursty arrivals, written as Finnhub trade messages so they take the same
+ * path as real ones. Optionally injects bad records at a chosen rate; each
+ * message comes with what it is (clean, a duplicate, or a fault and the
+ * rule it must break), so tests can check the quarantine exactly.
+ */
+
+export const FAULT_KINDS = [
+  'not_finite',
+  'non_positive_price',
+  'negative_size',
+  'future_timestamp',
+  'unsubscribed_symbol',
+  'late_trade',
+  'price_outlier',
+  'malformed_message',
+] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+export interface SimulatorOptions {
+  symbols: readonly string[];
+  seed?: number;
+  /** Mean trades per second over all symbols (event time). */
+  tradesPerSecond?: number;
+  /** 0 = Poisson arrivals; towards 1 = most trades come in tight bursts. */
+  burstiness?: number;
+  /** Fraction of messages replaced by a bad record (0 = none). */
+  faultRate?: number;
+  /** Fraction of messages sent twice (exact duplicates; dropped, not quarantined). */
+  duplicateRate?: number;
+  /** Event time of the first trade (default: now). */
+  startTs?: number;
+  /** Trades per message (default 1). */
+  tradesPerMessage?: number;
+  /** The lateness the pipeline allows, so a late fault is later than that. */
+  allowedLatenessMs?: number;
+}
+
+export type MessageTruth =
+  | { kind: 'clean'; trades: number }
+  | { kind: 'duplicate'; trades: number }
+  | { kind: 'fault'; rule: FaultKind };
+
+export interface SimMessage {
+  text: string;
+  /** Event time of the message (its newest trade). */
+  ts: number;
+  truth: MessageTruth;
+}
+
+/** mulberry32: a small seeded PRNG. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+const YEAR_MS = 365.25 * 86_400_000;
+const CONDITIONS = [[], [], [], ['1'], ['12'], ['1', '12'], ['24']];
+
+interface SymState {
+  symbol: string;
+  value: number;
+  lastTs: number;
+  last: { t: number; p: number | null; v: number; c: string[] } | null;
+  trades: number;
+}
+
+/** An endless, deterministic stream of messages for these options. */
+export function* simulate(opts: SimulatorOptions): Generator<SimMessage> {
+  const rand = prng(opts.seed ?? 1);
+  const rate = opts.tradesPerSecond ?? 1_000;
+  const burst = Math.min(Math.max(opts.burstiness ?? 0, 0), 0.95);
+  const faultRate = opts.faultRate ?? 0;
+  const dupRate = opts.duplicateRate ?? 0;
+  const perMessage = Math.max(1, opts.tradesPerMessage ?? 1);
+  const lateness = opts.allowedLatenessMs ?? 2_000;
+  const sigma = 0.3;
+  const drift = 0.05;
+  const normal = (): number => {
+    const u = 1 - rand();
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rand());
+  };
+  const syms: SymState[] = opts.symbols.map((symbol, i) => ({
+    symbol,
+    value: 20 + ((i * 37 + 11) % 480) + rand(),
+    lastTs: -Infinity,
+    last: null,
+    trades: 0,
+  }));
+  if (syms.length === 0) throw new RangeError('the simulator needs at least one symbol');
+  // Bursty arrivals: a two-state chain; inside a burst gaps are 10× shorter, outside they are
+  // longer by as much, so the mean rate stays `tradesPerSecond`.
+  const quiet = (1 - 0.1 * burst) / (1 - burst);
+  let inBurst = false;
+  let clock = opts.startTs ?? Date.now();
+  let exact = clock;
+  let lastMessage: SimMessage | undefined;
+  for (;;) {
+    if (lastMessage && rand() < dupRate) {
+      yield { ...lastMessage, truth: { kind: 'duplicate', trades: perMessage } };
+      continue;
+    }
+    const trades: { s: string; p: number | null; t: number; v: number; c?: string[] }[] = [];
+    let fault: FaultKind | null = null;
+    if (rand() < faultRate) fault = FAULT_KINDS[Math.floor(rand() * FAULT_KINDS.length)]!;
+    for (let k = 0; k < (fault ? 1 : perMessage); k++) {
+      if (burst > 0 && rand() < 0.1) inBurst = rand() < burst;
+      exact += (-Math.log(1 - rand()) * 1000 * (inBurst ? 0.1 : burst > 0 ? quiet : 1)) / rate;
+      clock = Math.floor(exact);
+      const s = syms[Math.floor(rand() * syms.length)]!;
+      const dt = s.lastTs === -Infinity ? 1_000 : Math.max(clock - s.lastTs, 1);
+      const years = dt / YEAR_MS;
+      s.value *= Math.exp((drift - (sigma * sigma) / 2) * years + sigma * Math.sqrt(years) * normal());
+      const price = Math.round(s.value * 100) / 100;
+      const size = Math.max(1, Math.round(Math.exp(3 + 1.2 * normal())));
+      const c = CONDITIONS[Math.floor(rand() * CONDITIONS.length)]!;
+      const t = { s: s.symbol, p: price as number | null, t: clock, v: size, ...(c.length ? { c } : {}) };
+      if (fault) {
+        if (fault === 'price_outlier' && s.trades < 10) fault = 'non_positive_price';
+        if (fault === 'late_trade' && s.lastTs === -Infinity) fault = 'negative_size';
+        applyFault(t, fault, s, lateness);
+        trades.push(t);
+        break;
+      }
+      // Two identical trades in one millisecond would be one trade to the pipeline: nudge the size.
+      const last = s.last;
+      if (last && last.t === t.t && last.p === t.p && last.v === t.v && last.c === c) t.v += 1;
+      s.last = { t: t.t, p: t.p, v: t.v, c };
+      s.lastTs = clock;
+      s.trades++;
+      trades.push(t);
+    }
+    let text = JSON.stringify({ data: trades, type: 'trade' });
+    if (fault === 'malformed_message') text = text.slice(0, Math.max(10, text.length - 7));
+    const msg: SimMessage = {
+      text,
+      ts: clock,
+      truth: fault ? { kind: 'fault', rule: fault } : { kind: 'clean', trades: trades.length },
+    };
+    if (!fault) lastMessage = msg;
+    yield msg;
+  }
+}
+
+function applyFault(
+  t: { s: string; p: number | null; t: number; v: number },
+  fault: FaultKind,
+  s: SymState,
+  lateness: number,
+): void {
+  switch (fault) {
+    case 'not_finite':
+      t.p = null;
+      break;
+    case 'non_positive_price':
+      t.p = t.p === null ? 0 : -t.p;
+      break;
+    case 'negative_size':
+      t.v = -t.v;
+      break;
+    case 'future_timestamp':
+      t.t = Date.now() + 86_400_000;
+      break;
+    case 'unsubscribed_symbol':
+      t.s = `${t.s}.UNSUBSCRIBED`;
+      break;
+    case 'late_trade':
+      t.t = s.lastTs - lateness - 1_000;
+      break;
+    case 'price_outlier':
+      t.p = Math.round(s.value * 300) / 100;
+      break;
+    case 'malformed_message':
+      break;
+  }
+}
