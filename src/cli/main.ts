@@ -7,7 +7,10 @@ import { registerExport } from './commands/export.ts';
 import { registerImport } from './commands/import.ts';
 import { registerQuarantine } from './commands/quarantine.ts';
 import { registerQuery } from './commands/query.ts';
+import { registerRecord } from './commands/record.ts';
 import { registerStatus } from './commands/status.ts';
+import { registerStream } from './commands/stream.ts';
+import { registerUp } from './commands/up.ts';
 
 export function buildProgram(): Command {
   const program = new Command('tickline')
@@ -18,6 +21,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   for (const register of [
+    registerUp,
     registerDemo,
     registerBackfill,
     registerImport,
@@ -25,6 +29,8 @@ export function buildProgram(): Command {
     registerQuarantine,
     registerStatus,
     registerExport,
+    registerStream,
+    registerRecord,
   ]) {
     register(program);
   }

@@ -175,7 +175,12 @@ function hex32(h: number): string {
  * across processes and versions (it is part of the stored key): two trades
  * of one symbol with equal ids are the same trade.
  */
-export function tradeContentId(ts: number, price: number, size: number, conditions: string): string {
+export function tradeContentId(
+  ts: number,
+  price: number,
+  size: number,
+  conditions: string,
+): string {
   const A = 0x9e3779b1;
   const B = 0x85ebca77;
   let a = 0x811c9dc5;

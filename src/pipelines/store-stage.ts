@@ -57,7 +57,8 @@ export class StoreStage {
     sub: Subscription,
   ): Promise<void> {
     if (kind === 'trades') for (const t of batch.records) this.#trades.push(t as Trade);
-    else if (kind === 'quarantine') for (const q of batch.records) this.#rejects.push(q as Quarantined);
+    else if (kind === 'quarantine')
+      for (const q of batch.records) this.#rejects.push(q as Quarantined);
     else for (const b of batch.records) this.addBar(b as Bar);
     let offsets = this.#commits.get(sub);
     if (!offsets) {
@@ -119,7 +120,10 @@ export class StoreStage {
       return;
     }
     for (const b of bars) {
-      this.touched.set(`${b.symbol}\u0000${b.interval}`, { symbol: b.symbol, interval: b.interval });
+      this.touched.set(`${b.symbol}\u0000${b.interval}`, {
+        symbol: b.symbol,
+        interval: b.interval,
+      });
     }
     for (const [sub, offsets] of commits) {
       for (const [p, o] of offsets) await sub.commit(p, o);

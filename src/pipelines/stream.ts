@@ -15,7 +15,10 @@ import { type Log, type LogBatch, type Subscription, TOPICS } from '../log/log.t
 import { TradeValidator } from '../quality/trade-validator.ts';
 import type { LiveEvent, LiveSource } from '../sources/source.ts';
 import type { Store } from '../store/store.ts';
-import { IncrementalIndicators, type IndicatorValues } from '../transform/indicators/incremental.ts';
+import {
+  IncrementalIndicators,
+  type IndicatorValues,
+} from '../transform/indicators/incremental.ts';
 import { BarAggregator, type BarEvent } from '../transform/trade-bars.ts';
 import { StoreStage, type StoreStageStats } from './store-stage.ts';
 
@@ -111,7 +114,11 @@ export class StreamPipeline {
     const n = Math.min(this.#latencyCount, LATENCY_SAMPLES);
     if (n === 0) return { p50: Number.NaN, p99: Number.NaN, samples: 0 };
     const s = this.#latency.slice(0, n).sort();
-    return { p50: s[Math.floor(n * 0.5)]!, p99: s[Math.min(n - 1, Math.floor(n * 0.99))]!, samples: n };
+    return {
+      p50: s[Math.floor(n * 0.5)]!,
+      p99: s[Math.min(n - 1, Math.floor(n * 0.99))]!,
+      samples: n,
+    };
   }
 
   /** Records still on their way through the log. */
@@ -243,7 +250,8 @@ export class StreamPipeline {
     await settle(TOPICS.trades, 'bars');
     // The feed has ended: every open window closes and is final.
     await log.publish(TOPICS.bars, this.#emitBars(this.#bars.flush()), (b) => b.symbol);
-    for (const topic of [TOPICS.trades, TOPICS.quarantine, TOPICS.bars]) await settle(topic, 'store');
+    for (const topic of [TOPICS.trades, TOPICS.quarantine, TOPICS.bars])
+      await settle(topic, 'store');
     await this.#storeStage.flush();
   }
 

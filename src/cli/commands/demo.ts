@@ -7,8 +7,10 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
-import { ingest } from '../../pipelines/ingest.ts';
+import type { Config } from '../../core/config.ts';
+import { type IngestSummary, ingest } from '../../pipelines/ingest.ts';
 import { CsvSource } from '../../sources/csv/csv-source.ts';
+import type { Store } from '../../store/store.ts';
 import { commandConfig, type GlobalOptions, withStore } from '../context.ts';
 import { formatTable } from '../output.ts';
 import { ingestReport } from '../report.ts';
@@ -25,6 +27,15 @@ export function demoDatasets(): { symbol: string; file: string }[] {
   ];
 }
 
+/** Loads the bundled datasets (idempotent: a second load changes nothing). */
+export function loadDemoHistory(store: Store, quality: Config['quality']): Promise<IngestSummary> {
+  const tasks = demoDatasets().map((d) => ({
+    source: new CsvSource({ file: d.file }),
+    request: { symbol: d.symbol, interval: '1d' as const, from: -8.64e15, to: 8.64e15 },
+  }));
+  return ingest(tasks, { store, quality });
+}
+
 export function registerDemo(program: Command): void {
   program
     .command('demo')
@@ -34,11 +45,7 @@ export function registerDemo(program: Command): void {
     .action(async (_o: unknown, cmd: Command) => {
       const cfg = commandConfig(cmd.optsWithGlobals() as GlobalOptions);
       await withStore(cfg, async (store) => {
-        const tasks = demoDatasets().map((d) => ({
-          source: new CsvSource({ file: d.file }),
-          request: { symbol: d.symbol, interval: '1d' as const, from: -8.64e15, to: 8.64e15 },
-        }));
-        const summary = await ingest(tasks, { store, quality: cfg.quality });
+        const summary = await loadDemoHistory(store, cfg.quality);
         process.stdout.write(
           `loaded bundled history into ${cfg.dataDir}\n${ingestReport(summary)}\n`,
         );

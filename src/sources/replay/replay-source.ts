@@ -6,8 +6,8 @@
  * newest trade ts of bare messages); `max` plays as fast as the consumer takes them.
  */
 import { createReadStream } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { SourceError } from '../../core/errors.ts';
 import { parseFinnhubMessage } from '../finnhub/finnhub-messages.ts';
 import { emptyLiveBatch, type LiveBatch, type LiveSource } from '../source.ts';
@@ -43,7 +43,8 @@ function lineTime(line: string): { text: string; at: number; source: string | nu
   }
   const m = /"t":(\d{10,})/g;
   let at = Number.NaN;
-  for (let x = m.exec(line); x; x = m.exec(line)) at = Math.max(Number.isNaN(at) ? 0 : at, Number(x[1]));
+  for (let x = m.exec(line); x; x = m.exec(line))
+    at = Math.max(Number.isNaN(at) ? 0 : at, Number(x[1]));
   return { text: line, at, source: null };
 }
 

@@ -68,7 +68,8 @@ interface SymState {
   symbol: string;
   value: number;
   lastTs: number;
-  last: { t: number; p: number | null; v: number; c: string[] } | null;
+  /** Trades of the current millisecond, to keep clean trades distinct. */
+  sameMs: { p: number | null; v: number; c: string }[];
   trades: number;
 }
 
@@ -91,7 +92,7 @@ export function* simulate(opts: SimulatorOptions): Generator<SimMessage> {
     symbol,
     value: 20 + ((i * 37 + 11) % 480) + rand(),
     lastTs: -Infinity,
-    last: null,
+    sameMs: [],
     trades: 0,
   }));
   if (syms.length === 0) throw new RangeError('the simulator needs at least one symbol');
@@ -117,11 +118,19 @@ export function* simulate(opts: SimulatorOptions): Generator<SimMessage> {
       const s = syms[Math.floor(rand() * syms.length)]!;
       const dt = s.lastTs === -Infinity ? 1_000 : Math.max(clock - s.lastTs, 1);
       const years = dt / YEAR_MS;
-      s.value *= Math.exp((drift - (sigma * sigma) / 2) * years + sigma * Math.sqrt(years) * normal());
+      s.value *= Math.exp(
+        (drift - (sigma * sigma) / 2) * years + sigma * Math.sqrt(years) * normal(),
+      );
       const price = Math.round(s.value * 100) / 100;
       const size = Math.max(1, Math.round(Math.exp(3 + 1.2 * normal())));
       const c = CONDITIONS[Math.floor(rand() * CONDITIONS.length)]!;
-      const t = { s: s.symbol, p: price as number | null, t: clock, v: size, ...(c.length ? { c } : {}) };
+      const t = {
+        s: s.symbol,
+        p: price as number | null,
+        t: clock,
+        v: size,
+        ...(c.length ? { c } : {}),
+      };
       if (fault) {
         if (fault === 'price_outlier' && s.trades < 10) fault = 'non_positive_price';
         if (fault === 'late_trade' && s.lastTs === -Infinity) fault = 'negative_size';
@@ -130,9 +139,10 @@ export function* simulate(opts: SimulatorOptions): Generator<SimMessage> {
         break;
       }
       // Two identical trades in one millisecond would be one trade to the pipeline: nudge the size.
-      const last = s.last;
-      if (last && last.t === t.t && last.p === t.p && last.v === t.v && last.c === c) t.v += 1;
-      s.last = { t: t.t, p: t.p, v: t.v, c };
+      if (clock !== s.lastTs) s.sameMs = [];
+      const cond = c.join(',');
+      while (s.sameMs.some((x) => x.p === t.p && x.v === t.v && x.c === cond)) t.v += 1;
+      s.sameMs.push({ p: t.p, v: t.v, c: cond });
       s.lastTs = clock;
       s.trades++;
       trades.push(t);

@@ -1,0 +1,52 @@
+/**
+ * `tickline stream`: runs the live path (source → log → quality → bars →
+ * store) until stopped. SIGINT/SIGTERM drain it: everything received
+ * before the signal is stored. On a terminal a status line shows trades/s,
+ * bars, rejects and lag.
+ */
+import type { Command } from 'commander';
+import { databasePath } from '../../core/config.ts';
+import { parseSymbols } from '../args.ts';
+import { commandConfig, type GlobalOptions, withStore } from '../context.ts';
+import { liveSourceFromFlags, liveSourceOptions, stopOnSignals } from '../live.ts';
+import { runLive } from '../live-run.ts';
+
+export function registerStream(program: Command): void {
+  liveSourceOptions(
+    program
+      .command('stream')
+      .description('run the live path: trades → validation → 1s/1m/5m bars → store, until stopped'),
+    'simulator',
+  )
+    .option('--duration <s>', 'stop (and drain) after this many seconds')
+    .action(async (o: Record<string, string | undefined>, cmd: Command) => {
+      const global = cmd.optsWithGlobals() as GlobalOptions;
+      const cfg = commandConfig(global);
+      const symbols = parseSymbols(o.symbols);
+      const { name, source } = liveSourceFromFlags(o, cfg);
+      const stop = new AbortController();
+      const release = stopOnSignals(stop, 'draining: storing what was received');
+      try {
+        const stats = await withStore(cfg, (store) =>
+          runLive({
+            cfg,
+            store,
+            source,
+            symbols,
+            // A recording may hold symbols it was not asked for: replay accepts what it holds.
+            accept: name === 'replay' ? null : new Set(symbols),
+            stop,
+            durationArg: o.duration,
+          }),
+        );
+        process.stdout.write(
+          `stored into ${databasePath(cfg)}: ${stats.store.tradesStored} new trades, ${stats.barsClosed} bars closed (${stats.corrections} corrections), ${Object.values(stats.rejectsByRule).reduce((a, b) => a + b, 0)} rejects, ${stats.duplicates} duplicates dropped\n`,
+        );
+        for (const [rule, n] of Object.entries(stats.rejectsByRule).sort()) {
+          process.stdout.write(`  ${rule}: ${n}\n`);
+        }
+      } finally {
+        release();
+      }
+    });
+}

@@ -1,0 +1,89 @@
+/** Runs the stream pipeline for a CLI command, with the live status line on a terminal. */
+import type { Config } from '../core/config.ts';
+import { UsageError } from '../core/errors.ts';
+import { MemoryLog } from '../log/memory/memory-log.ts';
+import { type StreamEvent, StreamPipeline, type StreamStats } from '../pipelines/stream.ts';
+import type { LiveSource } from '../sources/source.ts';
+import type { Store } from '../store/store.ts';
+
+export interface LiveRunOptions {
+  cfg: Config;
+  store: Store;
+  source: LiveSource;
+  symbols: readonly string[];
+  accept: ReadonlySet<string> | null;
+  stop: AbortController;
+  durationArg?: string | undefined;
+  onEvent?: (e: StreamEvent) => void;
+}
+
+const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
+
+export async function runLive(o: LiveRunOptions): Promise<StreamStats> {
+  if (o.durationArg !== undefined) {
+    const s = Number(o.durationArg);
+    if (!(Number.isFinite(s) && s > 0)) {
+      throw new UsageError('--duration', `"${o.durationArg}" is not a positive number of seconds`);
+    }
+    setTimeout(() => o.stop.abort(), s * 1000).unref();
+  }
+  const log = new MemoryLog({ capacity: o.cfg.live.queueRecords });
+  let feed = 'starting';
+  const pipeline = new StreamPipeline({
+    source: o.source,
+    symbols: o.symbols,
+    store: o.store,
+    log,
+    live: o.cfg.live,
+    futureSkewMs: o.cfg.quality.futureSkewMs,
+    accept: o.accept,
+    signal: o.stop.signal,
+    onEvent: (e) => {
+      if (e.kind === 'source') {
+        const ev = e.event;
+        if (ev.kind === 'connected') feed = 'connected';
+        else if (ev.kind === 'disconnected') feed = `reconnecting (${ev.reason})`;
+        else if (ev.kind === 'stale')
+          feed = `stale: no trade for ${Math.round(ev.silentMs / 1000)} s`;
+        if (ev.kind === 'error' || ev.kind === 'gap_filled' || ev.kind === 'stale') {
+          const text =
+            ev.kind === 'gap_filled'
+              ? `gap filled for ${ev.symbol}: ${ev.bars} backfilled 1m bars`
+              : ev.kind === 'error'
+                ? `source error: ${ev.message}`
+                : feed;
+          process.stderr.write(`${process.stderr.isTTY ? '\r\x1b[K' : ''}tickline: ${text}\n`);
+        }
+      }
+      o.onEvent?.(e);
+    },
+  });
+  let status: NodeJS.Timeout | undefined;
+  if (process.stderr.isTTY) {
+    let lastTrades = 0;
+    let lastAt = Date.now();
+    status = setInterval(() => {
+      void pipeline.backlog().then((queued) => {
+        const s = pipeline.stats;
+        const now = Date.now();
+        const rate = ((s.tradesValid - lastTrades) * 1000) / Math.max(1, now - lastAt);
+        lastTrades = s.tradesValid;
+        lastAt = now;
+        const rejects = Object.values(s.rejectsByRule).reduce((a, b) => a + b, 0);
+        const lag = s.store.lastStoredReceivedAt ? now - s.store.lastStoredReceivedAt : 0;
+        process.stderr.write(
+          `\r\x1b[K${fmt(rate)} trades/s | ${fmt(s.tradesValid)} trades | ${fmt(s.barsClosed)} bars | ${fmt(rejects)} rejects | ${fmt(s.duplicates)} dups | lag ${fmt(lag)} ms (${fmt(queued)} queued) | ${feed}`,
+        );
+      });
+    }, 1_000);
+  }
+  try {
+    return await pipeline.run();
+  } finally {
+    if (status) {
+      clearInterval(status);
+      process.stderr.write('\r\x1b[K');
+    }
+    await log.close();
+  }
+}
