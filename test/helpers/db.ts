@@ -36,6 +36,7 @@ export async function checksums(file: string): Promise<Record<string, string>> {
     'corporate_actions',
     'quarantine',
     'instruments',
+    'trades',
   ];
   return withDb(file, async (q) => {
     const out: Record<string, string> = {};

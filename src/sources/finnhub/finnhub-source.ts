@@ -242,7 +242,19 @@ export class FinnhubSource implements LiveSource {
           wakeUp = resolve;
         });
       }
-      // Stopping: what already arrived is still handed over.
+      // Stopping: the close handshake lets every message the server sent before it arrive, and
+      // what arrived is still handed over.
+      const closing = ws as WebSocket | null;
+      if (closing) {
+        if (paused) closing.resume();
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, 2_000);
+          closing.once('close', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+      }
       await Promise.allSettled([...fills]);
       if (hasWork()) yield take();
     } finally {
