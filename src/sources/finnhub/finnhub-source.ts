@@ -76,6 +76,7 @@ export class FinnhubSource implements LiveSource {
     const lastTs = new Map<string, number>();
     let gapFrom = new Map<string, number>();
     const fills = new Set<Promise<void>>();
+    const fillStop = new AbortController();
 
     const connect = (): void => {
       if (signal?.aborted) return;
@@ -131,7 +132,8 @@ export class FinnhubSource implements LiveSource {
             provider: 'finnhub',
             symbol,
             ...(o.http ? { retry: o.http } : {}),
-            ...(signal ? { signal } : {}),
+            // Not the stop signal: a fill in flight at shutdown still completes (up to 5 s).
+            signal: fillStop.signal,
           });
           const receivedAt = Date.now();
           extra.raw.push({
@@ -255,7 +257,9 @@ export class FinnhubSource implements LiveSource {
           });
         });
       }
+      const giveUp = setTimeout(() => fillStop.abort(), 5_000);
       await Promise.allSettled([...fills]);
+      clearTimeout(giveUp);
       if (hasWork()) yield take();
     } finally {
       signal?.removeEventListener('abort', onAbort);
