@@ -20,7 +20,7 @@ export interface FinnhubServer {
   /** Resolves once every message of the session has been sent. */
   allSent: Promise<void>;
   /** Starts the session over from the first message (for a client that restarts). */
-  rewind(): void;
+  rewind(holdAt?: number): void;
   close(): Promise<void>;
 }
 
@@ -55,7 +55,8 @@ export async function startFinnhubServer(
     allSent: new Promise<void>((resolve) => {
       markAllSent = resolve;
     }),
-    rewind(): void {
+    rewind(holdAt = Infinity): void {
+      hold = holdAt;
       server.sent = 0;
       server.sentAt = [];
       drops.clear();
