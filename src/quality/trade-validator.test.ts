@@ -1,0 +1,108 @@
+import { describe, expect, it } from 'vitest';
+import type { CandidateTrade } from '../core/records.ts';
+import { type TradeQualityOptions, TradeValidator } from './trade-validator.ts';
+
+const NOW = Date.UTC(2024, 0, 2, 15);
+const opts = (o: Partial<TradeQualityOptions> = {}): TradeQualityOptions => ({
+  subscribed: new Set(['AAPL']),
+  allowedLatenessMs: 2_000,
+  futureSkewMs: 1_000,
+  dedupWindowMs: 60_000,
+  outlier: { window: 5, band: 0.1, minSamples: 3 },
+  now: () => NOW,
+  ...o,
+});
+const trade = (
+  ts: number,
+  price = 100,
+  size = 10,
+  extra: Partial<CandidateTrade> = {},
+): CandidateTrade => ({
+  symbol: 'AAPL',
+  ts,
+  price,
+  size,
+  conditions: '',
+  tradeId: '',
+  source: 'test',
+  payload: JSON.stringify({ s: 'AAPL', p: price, t: ts, v: size }),
+  receivedAt: NOW,
+  ...extra,
+});
+const T = NOW - 60_000;
+
+describe('TradeValidator', () => {
+  it('names the rule each bad trade breaks and keeps its payload', () => {
+    const v = new TradeValidator(opts());
+    const bad = [
+      trade(T, Number.NaN),
+      trade(T, 0),
+      trade(T, 100, -1),
+      trade(T, 100, Number.POSITIVE_INFINITY),
+      trade(1.5),
+      trade(NOW + 5_000),
+      trade(T, 100, 10, { symbol: 'MSFT' }),
+      trade(T, 100, 10, { symbol: '' }),
+    ];
+    const r = v.validate(bad);
+    expect(r.valid).toEqual([]);
+    expect(r.rejects.map((q) => q.rule)).toEqual([
+      'not_finite',
+      'non_positive_price',
+      'negative_size',
+      'not_finite',
+      'bad_timestamp',
+      'future_timestamp',
+      'unsubscribed_symbol',
+      'unsubscribed_symbol',
+    ]);
+    expect(r.rejects[0]!.payload).toBe(bad[0]!.payload);
+    expect(r.rejects[6]!.message).toBe('MSFT was not subscribed');
+  });
+
+  it('drops exact duplicates (counted) but keeps trades that differ in any field', () => {
+    const v = new TradeValidator(opts());
+    const r = v.validate([
+      trade(T),
+      trade(T),
+      trade(T, 100, 11),
+      trade(T, 100, 10, { conditions: '12' }),
+      trade(T + 1),
+    ]);
+    expect(r.duplicates).toBe(1);
+    expect(r.valid.length).toBe(4);
+    expect(new Set(r.valid.map((t) => t.tradeId)).size).toBe(4);
+    // A redelivery in a later batch, even out of order, is still a duplicate.
+    expect(v.validate([trade(T + 1), trade(T)]).duplicates).toBe(2);
+  });
+
+  it('quarantines a trade later than the allowed lateness behind its symbol’s newest trade', () => {
+    const v = new TradeValidator(opts());
+    const r = v.validate([trade(T + 10_000), trade(T + 8_000, 100.5), trade(T + 7_999, 100.6)]);
+    expect(r.valid.map((t) => t.ts)).toEqual([T + 10_000, T + 8_000]);
+    expect(r.rejects.map((q) => [q.rule, q.message])).toEqual([
+      [
+        'late_trade',
+        `ts ${new Date(T + 7_999).toISOString()} is 2001 ms behind the newest AAPL trade; allowed lateness is 2000 ms`,
+      ],
+    ]);
+    expect(v.watermark('AAPL')).toBe(T + 8_000);
+  });
+
+  it('quarantines a price outside the band around the rolling median, once the window has enough trades', () => {
+    const v = new TradeValidator(opts());
+    // Two trades are too few for the rule: a wild second price passes.
+    expect(v.validate([trade(T, 100), trade(T + 1, 150)]).rejects).toEqual([]);
+    const r = v.validate([
+      trade(T + 2, 101),
+      trade(T + 3, 99),
+      trade(T + 4, 89), // median of 100,150,101,99 = 100.5: 89 is 11 % below
+      trade(T + 5, 110),
+      trade(T + 6, 100),
+    ]);
+    expect(r.rejects.map((q) => [q.rule, JSON.parse(q.payload).p])).toEqual([
+      ['price_outlier', 89],
+    ]);
+    expect(r.valid.map((t) => t.price)).toEqual([101, 99, 110, 100]);
+  });
+});

@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import type { Trade } from '../core/records.ts';
+import { BarAggregator, type BarEvent } from './trade-bars.ts';
+
+const T = Date.UTC(2024, 0, 2, 15); // a minute boundary
+const tr = (ms: number, price: number, size = 1, id = `${ms}-${price}`): Trade => ({
+  symbol: 'AAPL',
+  ts: T + ms,
+  price,
+  size,
+  conditions: '',
+  tradeId: id,
+  source: 'test',
+});
+const agg = () =>
+  new BarAggregator({ intervals: ['1s', '1m'], allowedLatenessMs: 2_000, source: 'test' });
+const brief = (events: BarEvent[]) =>
+  events.map(
+    (e) =>
+      `${e.kind} ${e.bar.interval} ${(e.bar.ts - T) / 1000}s o${e.bar.open} c${e.bar.close} n${e.bar.tradeCount}`,
+  );
+
+describe('BarAggregator', () => {
+  it('publishes forming updates, closes a bar when event time passes its end, finalizes it at the watermark', () => {
+    const a = agg();
+    expect(brief(a.add([tr(100, 10), tr(900, 11)]))).toEqual([
+      'update 1s 0s o10 c11 n2',
+      'update 1m 0s o10 c11 n2',
+    ]);
+    expect(brief(a.add([tr(1_500, 12)]))).toEqual([
+      'close 1s 0s o10 c11 n2',
+      'update 1s 1s o12 c12 n1',
+      'update 1m 0s o10 c12 n3',
+    ]);
+    expect(a.watermark('AAPL')).toBe(T - 500);
+    expect(brief(a.add([tr(3_000, 13)]))).toEqual([
+      'close 1s 1s o12 c12 n1',
+      'update 1s 3s o13 c13 n1',
+      'final 1s 0s o10 c11 n2',
+      'update 1m 0s o10 c13 n4',
+    ]);
+    expect(a.forming('AAPL').map((b) => `${b.interval}@${(b.ts - T) / 1000}`)).toEqual([
+      '1m@0',
+      '1s@1',
+      '1s@3',
+    ]);
+  });
+
+  it('corrects a closed bar when a trade inside the lateness window arrives, and emits the correction', () => {
+    const a = agg();
+    a.add([tr(100, 10, 2), tr(1_200, 12)]);
+    const ev = a.add([tr(50, 9, 2)]);
+    expect(brief(ev)).toEqual(['correction 1s 0s o9 c10 n2', 'update 1m 0s o9 c12 n3']);
+    const corrected = ev[0]!.bar;
+    expect([corrected.low, corrected.volume, corrected.vwap]).toEqual([9, 4, 9.5]);
+  });
+
+  it('does not depend on arrival order: ties at one ms are broken by trade id', () => {
+    const trades = [
+      tr(10, 5, 1, 'b'),
+      tr(10, 6, 1, 'a'),
+      tr(20, 7, 1, 'c'),
+      tr(20, 4, 1, 'd'),
+      tr(900, 8),
+    ];
+    const run = (list: Trade[]) => {
+      const a = agg();
+      a.add(list);
+      return a
+        .flush()
+        .filter((e) => e.kind === 'final')
+        .map((e) => e.bar);
+    };
+    const inOrder = run(trades);
+    expect(run([...trades].reverse())).toEqual(inOrder);
+    expect(run([trades[3]!, trades[0]!, trades[4]!, trades[2]!, trades[1]!])).toEqual(inOrder);
+    expect([inOrder[0]!.open, inOrder[0]!.close]).toEqual([6, 8]);
+  });
+
+  it('closes and finalizes every open window on flush, one final per bar', () => {
+    const a = agg();
+    const events = [...a.add([tr(0, 1), tr(61_000, 2)]), ...a.flush()];
+    const finals = events.filter((e) => e.kind === 'final');
+    expect(finals.map((e) => `${e.bar.interval}@${(e.bar.ts - T) / 1000}`)).toEqual([
+      '1s@0',
+      '1s@61',
+      '1m@0',
+      '1m@60',
+    ]);
+    expect(a.forming()).toEqual([]);
+  });
+});
