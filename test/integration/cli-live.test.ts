@@ -1,0 +1,140 @@
+/** The live commands from the real binary: record, replay, and their errors. */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.ts';
+import { tempDir, withDb } from '../helpers/db.ts';
+import { tradesIn } from '../helpers/live.ts';
+import { FIXTURES } from '../helpers/replay-server.ts';
+
+let dir: string;
+beforeAll(() => {
+  dir = tempDir();
+});
+const env = (name: string) => ({ TICKLINE_DATA_DIR: join(dir, name), FINNHUB_TOKEN: '' });
+
+describe('tickline record and replay', () => {
+  it('records the simulator to NDJSON and replays it into exactly those trades', async () => {
+    const out = join(dir, 'session.ndjson');
+    const rec = await runCli(
+      [
+        'record',
+        '--source',
+        'simulator',
+        '--symbols',
+        'AAPL,MSFT',
+        '--rate',
+        '5000',
+        '--max-messages',
+        '400',
+        '--out',
+        out,
+      ],
+      env('rec'),
+    );
+    expect(rec.code, rec.stderr).toBe(0);
+    expect(rec.stdout).toContain(`recorded 400 messages to ${out}`);
+    const lines = readFileSync(out, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines.length).toBe(400);
+    expect(lines.every((l) => l.source === 'simulator' && typeof l.receivedAt === 'number')).toBe(
+      true,
+    );
+    const play = await runCli(
+      ['stream', '--source', 'replay', '--file', out, '--speed', 'max', '--symbols', 'AAPL,MSFT'],
+      env('play'),
+    );
+    expect(play.code, play.stderr).toBe(0);
+    const want = tradesIn(
+      lines.map((l) => l.message),
+      'simulator',
+    );
+    expect(play.stdout).toContain(`${want.length} new trades`);
+    const rows = await withDb(join(dir, 'play', 'tickline.duckdb'), (q) =>
+      q(
+        `SELECT symbol, epoch_ms(ts) AS ts, trade_id, source FROM trades ORDER BY symbol, ts, trade_id`,
+      ),
+    );
+    expect(rows.map((r) => `${r.symbol}|${r.ts}|${r.trade_id}|${r.source}`)).toEqual(
+      want.map((t) => `${t.symbol}|${t.ts}|${t.tradeId}|simulator`),
+    );
+  });
+
+  it('replays bare Finnhub messages (the recorded AAPL session) at 20× speed', async () => {
+    const res = await runCli(
+      [
+        'stream',
+        '--source',
+        'replay',
+        '--file',
+        join(FIXTURES, 'finnhub', 'ws-trades-AAPL-2020-04-14.jsonl'),
+        '--speed',
+        '20',
+        '--symbols',
+        'AAPL',
+      ],
+      env('bare'),
+    );
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stdout).toContain('3 new trades');
+    expect(res.stdout).toContain('6 duplicates dropped');
+  });
+});
+
+describe('tickline stream: bad input', () => {
+  const cases: [string[], Record<string, string>, RegExp][] = [
+    [
+      ['stream', '--source', 'replay', '--symbols', 'AAPL'],
+      {},
+      /--file: is required with --source replay/,
+    ],
+    [['stream', '--source', 'finnhub', '--symbols', 'AAPL'], {}, /FINNHUB_TOKEN/],
+    [
+      ['stream', '--source', 'replay', '--file', 'x', '--speed', 'fast', '--symbols', 'AAPL'],
+      {},
+      /--speed: "fast" is not a positive number or 'max'/,
+    ],
+    [
+      ['stream', '--source', 'kafka', '--symbols', 'AAPL'],
+      {},
+      /--source: "kafka" is not one of finnhub, simulator, replay/,
+    ],
+    [
+      ['stream', '--symbols', 'AAPL', '--fault-rate', '2'],
+      {},
+      /--fault-rate: "2" is not a number from 0 to 1/,
+    ],
+    [['stream', '--symbols', 'AAPL', '--duration', '-1'], {}, /--duration/],
+    [
+      ['stream', '--symbols', 'AAPL'],
+      { TICKLINE_FINNHUB_WS_URL: 'http://x' },
+      /TICKLINE_FINNHUB_WS_URL.*ws\(s\) URL/,
+    ],
+  ];
+  for (const [args, extra, message] of cases) {
+    it(`exits 2 naming the problem: ${args.slice(1).join(' ')} ${Object.keys(extra).join(' ')}`, async () => {
+      const res = await runCli(args, { ...env('bad'), ...extra });
+      expect(res.code).toBe(2);
+      expect(res.stderr).toMatch(message);
+    });
+  }
+
+  it('names a config value that is out of range', async () => {
+    const cfg = join(dir, 'bad.yaml');
+    writeFileSync(cfg, 'live:\n  allowedLatenessMs: -5\n');
+    const res = await runCli(['--config', cfg, 'stream', '--symbols', 'AAPL'], env('cfg'));
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/live\.allowedLatenessMs/);
+  });
+
+  it('reports a recording that cannot be read, and stores nothing', async () => {
+    const res = await runCli(
+      ['stream', '--source', 'replay', '--file', join(dir, 'missing.ndjson'), '--symbols', 'AAPL'],
+      env('missing'),
+    );
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/replay: cannot read .*missing\.ndjson/);
+  });
+});
