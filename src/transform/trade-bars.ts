@@ -41,7 +41,7 @@ interface Window {
   pvc: number;
   count: number;
   closed: boolean;
-  /** What happened since the last emit: 0 none, 1 changed. */
+  /** Changed since it was last emitted. */
   dirty: boolean;
 }
 
@@ -129,7 +129,7 @@ export class BarAggregator {
 
   #advance(s: SymbolWindows, eventTime: number, watermark: number, events: BarEvent[]): void {
     s.open.forEach((map, k) => {
-      let finals: Window[] | undefined;
+      const finals: Window[] = [];
       for (const w of map.values()) {
         if (!w.closed && w.end <= eventTime) {
           w.closed = true;
@@ -139,9 +139,9 @@ export class BarAggregator {
           w.dirty = false;
           events.push({ kind: w.closed ? 'correction' : 'update', bar: this.#bar(s.symbol, k, w) });
         }
-        if (w.end <= watermark) (finals ??= []).push(w);
+        if (w.end <= watermark) finals.push(w);
       }
-      if (finals) {
+      if (finals.length > 0) {
         finals.sort((a, b) => a.start - b.start);
         for (const w of finals) {
           map.delete(w.start);
