@@ -2,11 +2,13 @@
  * `npm run bench`: every benchmark, printed as Markdown for BENCHMARKS.md.
  * Sizes can be lowered for a quick look: BENCH_QUICK=1 npm run bench.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { benchBackfill } from './backfill.bench.ts';
 import { benchIndicators } from './indicators.bench.ts';
+import { benchLive, liveMessages, parseBound } from './live.bench.ts';
 import { benchBulkLoad } from './store.bench.ts';
 
 const quick = process.env.BENCH_QUICK === '1';
@@ -104,3 +106,68 @@ say(
     `${(bf.storeSeconds.refreshCurated ?? 0).toFixed(1)} s`,
   ]),
 );
+say();
+
+const LIVE = quick ? 200_000 : 1_000_000;
+say(`### Live path: ${fmt(LIVE)} trades, JSON messages → validate → 1s and 1m bars → DuckDB file`);
+say();
+say(
+  row([
+    'trades per message',
+    'offered load',
+    'trades/s end to end',
+    'JSON.parse alone (trades/s)',
+    'p50 arrival → bar update',
+    'p99',
+    'time in store writes',
+  ]),
+);
+say('|---:|---|---:|---:|---:|---:|---:|');
+for (const [per, rate] of [
+  [1, undefined],
+  [10, undefined],
+  [1, 50_000],
+] as const) {
+  const msgs = liveMessages(rate ? Math.min(LIVE, rate * 5) : LIVE, per);
+  const bound = parseBound(msgs);
+  const r = await benchLive(dir, msgs, rate ? { rate: rate / per } : {});
+  say(
+    row([
+      per,
+      rate ? `${fmt(rate)} trades/s, paced` : 'as fast as it goes',
+      fmt(r.tradesPerSec),
+      fmt(bound),
+      `${r.p50.toFixed(0)} ms`,
+      `${r.p99.toFixed(0)} ms`,
+      `${r.writeSeconds.toFixed(1)} of ${r.seconds.toFixed(1)} s`,
+    ]),
+  );
+}
+say();
+
+const RSS = quick ? 1_000_000 : 10_000_000;
+say(
+  `### Live path memory: peak RSS replaying ${fmt(RSS)} trades (simulator at full speed, 10 per message)`,
+);
+say();
+say(row(['settings', 'peak RSS', 'seconds', 'trades/s']));
+say('|---|---:|---:|---:|');
+const script = join(import.meta.dirname, 'live-rss.ts');
+for (const [label, nodeFlags, env] of [
+  ['defaults', [], {}],
+  [
+    'store.memoryLimit 128MB, node --max-old-space-size=192',
+    ['--max-old-space-size=192'],
+    { TICKLINE_BENCH_DUCKDB_MEMORY: '128MB' },
+  ],
+] as const) {
+  const outText = execFileSync(
+    process.execPath,
+    [...nodeFlags, '--import', 'tsx', script, String(RSS), dir],
+    { env: { ...process.env, ...env }, encoding: 'utf8' },
+  );
+  const m = JSON.parse(outText.trim().split('\n').pop()!);
+  say(
+    row([label, `${m.peakRssMB.toFixed(0)} MB`, m.seconds.toFixed(1), fmt(m.trades / m.seconds)]),
+  );
+}

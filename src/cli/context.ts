@@ -16,7 +16,7 @@ export function commandConfig(opts: GlobalOptions): Config {
 
 /** Opens the store, runs `fn`, and always closes it. */
 export async function withStore<T>(cfg: Config, fn: (store: Store) => Promise<T>): Promise<T> {
-  const store = await DuckDBStore.open(databasePath(cfg));
+  const store = await DuckDBStore.open(databasePath(cfg), { memoryLimit: cfg.store.memoryLimit });
   try {
     return await fn(store);
   } finally {

@@ -72,6 +72,17 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    store: z
+      .object({
+        /** DuckDB's memory limit (e.g. '512MB'); unset = DuckDB's default, 80 % of RAM. */
+        memoryLimit: z
+          .string()
+          .regex(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, 'a size such as 512MB or 2GB')
+          .nullable()
+          .default(null),
+      })
+      .strict()
+      .prefault({}),
     live: z
       .object({
         /** Bar intervals built from trades. */
@@ -84,7 +95,7 @@ export const ConfigSchema = z
         /** The store is written at least this often. */
         flushMs: z.number().int().min(10).max(60_000).default(250),
         /** Exact duplicates are recognised this far back in event time. */
-        dedupWindowMs: ms.default(60_000),
+        dedupWindowMs: ms.default(10_000),
         /** price_outlier: the rolling median of the last `window` trades, ± `band` (a fraction). */
         outlier: z
           .object({
@@ -96,7 +107,7 @@ export const ConfigSchema = z
           .strict()
           .prefault({}),
         /** Queue bound per log partition, in records: a slower stage slows its producer. */
-        queueRecords: z.number().int().min(1_000).default(65_536),
+        queueRecords: z.number().int().min(1_000).default(16_384),
       })
       .strict()
       .prefault({}),

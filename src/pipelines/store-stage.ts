@@ -17,6 +17,8 @@ export interface StoreStageStats {
   /** Newest receivedAt among stored trades (for ingest lag). */
   lastStoredReceivedAt: number;
   lastFlushMs: number;
+  /** Time spent in store writes, ms. */
+  writeMs: number;
 }
 
 export class StoreStage {
@@ -27,6 +29,7 @@ export class StoreStage {
     quarantined: 0,
     lastStoredReceivedAt: 0,
     lastFlushMs: 0,
+    writeMs: 0,
   };
   readonly #store: Store;
   readonly #maxBuffer: number;
@@ -40,9 +43,16 @@ export class StoreStage {
   readonly touched = new Map<string, SeriesKey>();
   readonly #onError: (err: unknown) => void;
 
-  constructor(store: Store, opts: { maxBuffer?: number; onError?: (err: unknown) => void } = {}) {
+  readonly #flushMs: number;
+  #lastFlushAt = performance.now();
+
+  constructor(
+    store: Store,
+    opts: { maxBuffer?: number; flushMs?: number; onError?: (err: unknown) => void } = {},
+  ) {
     this.#store = store;
-    this.#maxBuffer = opts.maxBuffer ?? 200_000;
+    this.#maxBuffer = opts.maxBuffer ?? 50_000;
+    this.#flushMs = opts.flushMs ?? 250;
     this.#onError = opts.onError ?? ((err) => console.error(`tickline: store write: ${err}`));
   }
 
@@ -66,7 +76,9 @@ export class StoreStage {
       this.#commits.set(sub, offsets);
     }
     offsets.set(batch.partition, batch.offset + batch.records.length);
+    // The interval is kept here too, not only by a timer: a busy event loop can delay timers.
     if (this.buffered >= this.#maxBuffer) await this.flush();
+    else if (performance.now() - this.#lastFlushAt >= this.#flushMs) void this.flush();
   }
 
   /** A bar replaces an earlier version of itself in the buffer (a correction wins over its close). */
@@ -82,6 +94,7 @@ export class StoreStage {
 
   /** Writes everything buffered, then commits; flushes run one at a time. */
   flush(): Promise<void> {
+    this.#lastFlushAt = performance.now();
     this.#flushing = this.#flushing.then(() => this.#flushNow());
     return this.#flushing;
   }
@@ -136,5 +149,6 @@ export class StoreStage {
     const last = trades[trades.length - 1] as (Trade & { receivedAt?: number }) | undefined;
     if (last?.receivedAt) s.lastStoredReceivedAt = last.receivedAt;
     s.lastFlushMs = performance.now() - t0;
+    s.writeMs += s.lastFlushMs;
   }
 }

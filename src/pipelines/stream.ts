@@ -87,7 +87,7 @@ export class StreamPipeline {
       allowedLatenessMs: live.allowedLatenessMs,
       source: opts.barSource ?? opts.source.name,
     });
-    this.#storeStage = new StoreStage(opts.store);
+    this.#storeStage = new StoreStage(opts.store, { flushMs: live.flushMs });
     this.stats = {
       startedAt: Date.now(),
       messages: 0,
@@ -226,6 +226,8 @@ export class StreamPipeline {
         if (batch.raw.length > 0) this.#storeStage.addRaw(batch.raw);
         await log.publish(TOPICS.quarantine, batch.rejects, bySymbol);
         await log.publish(TOPICS.rawTrades, batch.trades, bySymbol);
+        // Let timers and sockets run between batches: a fast source must not starve them.
+        await new Promise<void>((resolve) => setImmediate(resolve));
       }
       await this.#drain();
     } finally {

@@ -94,8 +94,11 @@ function lowerBound(a: Float64Array, n: number, x: number): number {
 interface SymbolState {
   maxTs: number;
   median: RollingMedian;
-  /** Accepted trades by ts, for the exact-duplicate rule. */
-  seen: Map<number, CandidateTrade[]>;
+  /**
+   * Accepted trades by ts, for the exact-duplicate rule: flat (price, size,
+   * conditions code) triples, so a long window costs a few bytes per trade.
+   */
+  seen: Map<number, number[]>;
   evictedTo: number;
 }
 
@@ -104,6 +107,8 @@ export class TradeValidator {
   readonly #opts: TradeQualityOptions;
   readonly #now: () => number;
   readonly #symbols = new Map<string, SymbolState>();
+  /** Codes of the condition strings seen, for the duplicate memory. */
+  readonly #conditions = new Map<string, number>();
 
   constructor(opts: TradeQualityOptions) {
     this.#opts = { ...opts, dedupWindowMs: Math.max(opts.dedupWindowMs, opts.allowedLatenessMs) };
@@ -153,8 +158,13 @@ export class TradeValidator {
         };
         this.#symbols.set(t.symbol, s);
       }
+      let cond = this.#conditions.get(t.conditions);
+      if (cond === undefined) {
+        cond = this.#conditions.size;
+        this.#conditions.set(t.conditions, cond);
+      }
       const sameTs = s.seen.get(t.ts);
-      if (sameTs?.some((x) => isSameTrade(x, t))) {
+      if (sameTs && seenBefore(sameTs, t.price, t.size, cond)) {
         duplicates++;
         continue;
       }
@@ -179,8 +189,10 @@ export class TradeValidator {
       }
       if (t.tradeId === '') t.tradeId = tradeContentId(t.ts, t.price, t.size, t.conditions);
       s.median.push(t.price);
-      if (sameTs) sameTs.push(t);
-      else s.seen.set(t.ts, [t]);
+      if (sameTs) sameTs.push(t.price, t.size, cond);
+      else s.seen.set(t.ts, [t.price, t.size, cond]);
+      // The provider's record is only needed if the trade is rejected; let it go now.
+      t.payload = '';
       if (t.ts > s.maxTs) {
         s.maxTs = t.ts;
         if (t.ts - o.dedupWindowMs > s.evictedTo + 1_000) evict(s, t.ts - o.dedupWindowMs);
@@ -200,8 +212,11 @@ function evict(s: SymbolState, cutoff: number): void {
   s.evictedTo = cutoff;
 }
 
-function isSameTrade(a: CandidateTrade, b: CandidateTrade): boolean {
-  return a.price === b.price && a.size === b.size && a.conditions === b.conditions;
+function seenBefore(triples: number[], price: number, size: number, cond: number): boolean {
+  for (let i = 0; i < triples.length; i += 3) {
+    if (triples[i] === price && triples[i + 1] === size && triples[i + 2] === cond) return true;
+  }
+  return false;
 }
 
 /** The rules that look at one trade alone; the first broken one, or null. */

@@ -84,6 +84,23 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       expect(window.map((t) => t.tradeId)).toEqual(['t4', 't6']);
     });
 
+    it('tells a new trade from a stored one at the newest stored ts', async () => {
+      const at = (id: string): Trade => ({ ...trade(0), ts: T0 + 5_000, tradeId: id });
+      await store.write(batch({ trades: [at('a'), at('b')] }));
+      // The next write starts at the same millisecond: one id is stored, one is new.
+      expect(
+        (await store.write(batch({ trades: [at('b'), at('c'), trade(20)] }))).tradesInserted,
+      ).toBe(2);
+      expect((await store.write(batch({ trades: [at('c'), at('d')] }))).tradesInserted).toBe(1);
+      expect((await store.readTrades({ symbol: 'AAA' })).map((t) => t.tradeId)).toEqual([
+        'a',
+        'b',
+        'c',
+        'd',
+        't20',
+      ]);
+    });
+
     it('keeps vwap, trade count and the backfilled mark of live bars, and updates a corrected bar', async () => {
       const live: Bar = { ...bar(0), interval: '1m', vwap: 100.25, tradeCount: 7 };
       const filled: Bar = { ...bar(1), interval: '1m', adjClose: null, backfilled: true };

@@ -152,6 +152,7 @@ export function appendSegments(
   const raw = duckdb.create_data_chunk(fills.map((f) => duckdb.create_logical_type(typeOf(f))));
   const chunk = new DuckDBDataChunk(raw);
   const micros = new BigInt64Array(CHUNK_ROWS);
+  const microsU32 = new Uint32Array(micros.buffer);
   const mask = new Uint8Array(CHUNK_ROWS / 8);
   const texts = new Map<string, duckdb.Value>();
   const text = (s: string): duckdb.Value => {
@@ -179,7 +180,14 @@ export function appendSegments(
           for (let i = 0; i < n; i++)
             duckdb.vector_assign_string_element(vec, i, f.value(start + i));
         } else if (f.kind === 'ts') {
-          for (let i = 0; i < n; i++) micros[i] = BigInt(f.data[start + i]!) * 1000n;
+          // int64 microseconds written as two 32-bit halves: no BigInt per value. Exact while
+          // |ms · 1000| < 2^53, i.e. for any date within ±285 years of 1970.
+          for (let i = 0; i < n; i++) {
+            const us = f.data[start + i]! * 1000;
+            const hi = Math.floor(us / 4_294_967_296);
+            microsU32[2 * i] = us - hi * 4_294_967_296;
+            microsU32[2 * i + 1] = hi;
+          }
           duckdb.copy_data_to_vector(vec, 0, micros.buffer, 0, n * 8);
         } else {
           const bpe = f.data.BYTES_PER_ELEMENT;

@@ -34,7 +34,7 @@ import { appendBars, columnizeBars, mergeBars } from './duckdb-bars.ts';
 import { refreshCurated } from './duckdb-curated.ts';
 import { exportLake } from './duckdb-export.ts';
 import { MIGRATIONS } from './duckdb-schema.ts';
-import { writeTrades } from './duckdb-trades.ts';
+import { type TradeEdge, writeTrades } from './duckdb-trades.ts';
 import { toPlain } from './duckdb-values.ts';
 
 const sha = (...parts: string[]): string => {
@@ -81,8 +81,8 @@ export class DuckDBStore implements Store {
    * Dropped after a failed write or any SQL a user runs.
    */
   #extents: Map<string, { lo: number; hi: number }> | null = null;
-  /** Newest stored trade ts per symbol, loaded on first use; the trades' fast-path test. */
-  #lastTrade: Map<string, number> | null = null;
+  /** Newest stored trade ts (and the ids at it) per symbol, loaded on first use; the trades' fast-path test. */
+  #lastTrade: Map<string, TradeEdge> | null = null;
 
   private constructor(path: string, instance: DuckDBInstance, conn: DuckDBConnection) {
     this.path = path;
@@ -91,7 +91,10 @@ export class DuckDBStore implements Store {
   }
 
   /** Opens (creating when missing) the database file and applies pending migrations. */
-  static async open(path: string): Promise<DuckDBStore> {
+  static async open(
+    path: string,
+    opts: { memoryLimit?: string | null } = {},
+  ): Promise<DuckDBStore> {
     if (path !== ':memory:') await mkdir(dirname(path), { recursive: true });
     let instance: DuckDBInstance;
     try {
@@ -109,6 +112,20 @@ export class DuckDBStore implements Store {
     // Checkpoint in larger steps: every checkpoint rewrites index pages, which made many small bulk
     // commits cost more as the file grew. close() checkpoints whatever is left in the WAL.
     await conn.run("SET checkpoint_threshold = '256MB'");
+    if (opts.memoryLimit) {
+      try {
+        await conn.run(`SET memory_limit = '${opts.memoryLimit.replaceAll("'", '')}'`);
+      } catch (err) {
+        conn.closeSync();
+        instance.closeSync();
+        throw new StoreError(
+          `store.memoryLimit "${opts.memoryLimit}" is not a DuckDB memory size (e.g. 512MB, 2GB): ${(err as Error).message}`,
+          'SET memory_limit',
+          [],
+          err,
+        );
+      }
+    }
     await store.#migrate();
     return store;
   }
@@ -293,9 +310,15 @@ export class DuckDBStore implements Store {
     if (batch.trades && batch.trades.length > 0) {
       if (!this.#lastTrade) {
         const rows = await this.#rows(
-          'SELECT symbol, epoch_ms(max(ts)) AS hi FROM trades GROUP BY symbol',
+          `SELECT symbol, epoch_ms(ts) AS ts, list(trade_id) AS ids FROM trades
+           WHERE (symbol, ts) IN (SELECT (symbol, max(ts)) FROM trades GROUP BY symbol) GROUP BY ALL`,
         );
-        this.#lastTrade = new Map(rows.map((r) => [String(r.symbol), Number(r.hi)]));
+        this.#lastTrade = new Map(
+          rows.map((r) => [
+            String(r.symbol),
+            { ts: Number(r.ts), ids: new Set((r.ids as unknown[]).map(String)) },
+          ]),
+        );
       }
       tradesInserted = await writeTrades(this.#conn, batch.trades, this.#lastTrade);
     }

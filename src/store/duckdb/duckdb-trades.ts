@@ -82,23 +82,37 @@ async function appendTrades(
   a.closeSync();
 }
 
+/** Per symbol: the newest stored ts, and the ids stored at exactly that ts. */
+export interface TradeEdge {
+  ts: number;
+  ids: Set<string>;
+}
+
 /**
- * Writes trades idempotently. `lastTs` holds the newest stored ts per symbol
- * (kept up to date here); a write whose trades are all newer appends
- * directly, any other write goes through the anti-join. Returns rows inserted.
+ * Writes trades idempotently. `edges` holds the newest stored ts per symbol
+ * and the ids at that ts (kept up to date here); a write whose trades are all
+ * newer, or at that ts with other ids, appends directly; any other write goes
+ * through the anti-join. Returns rows inserted.
  */
 export async function writeTrades(
   conn: DuckDBConnection,
   trades: readonly Trade[],
-  lastTs: Map<string, number>,
+  edges: Map<string, TradeEdge>,
 ): Promise<number> {
   if (trades.length === 0) return 0;
   const runs = groupTrades(trades);
   const fresh = runs.every((r) => {
-    const last = lastTs.get(r.symbol);
-    return (last === undefined || r.lo > last) && !hasRepeatedKey(r);
+    const e = edges.get(r.symbol);
+    if (hasRepeatedKey(r)) return false;
+    if (e === undefined || r.lo > e.ts) return true;
+    return r.lo === e.ts && r.trades.every((t) => t.ts > e.ts || !e.ids.has(t.tradeId));
   });
-  for (const r of runs) lastTs.set(r.symbol, Math.max(lastTs.get(r.symbol) ?? -Infinity, r.hi));
+  for (const r of runs) {
+    const e = edges.get(r.symbol);
+    if (e === undefined || r.hi > e.ts) edges.set(r.symbol, { ts: r.hi, ids: new Set() });
+    const top = edges.get(r.symbol)!;
+    for (const t of r.trades) if (t.ts === top.ts) top.ids.add(t.tradeId);
+  }
   if (fresh) {
     await appendTrades(conn, 'trades', false, runs);
     return trades.length;

@@ -88,7 +88,7 @@ export class IncrementalIndicators {
     const pc = this.#prevClose;
     if (this.#count > 1) {
       const d = close - pc;
-      const g = this.#gain.push(d > 0 ? d : 0);
+      const g = this.#gain.push(Math.max(d, 0));
       const l = this.#loss.push(d < 0 ? -d : 0);
       if (Number.isFinite(g)) rsi = g + l === 0 ? 50 : (100 * g) / (g + l);
       atr = this.#atr.push(Math.max(high - low, Math.abs(high - pc), Math.abs(low - pc)));
