@@ -138,3 +138,55 @@ describe('tickline stream: bad input', () => {
     expect(res.stderr).toMatch(/replay: cannot read .*missing\.ndjson/);
   });
 });
+
+describe('tickline stream and up on a terminal', () => {
+  /** Runs the CLI under a pseudo-terminal (`script`), as an interactive user would. */
+  async function onTerminal(args: string, vars: Record<string, string>) {
+    const { spawn } = await import('node:child_process');
+    const { ROOT } = await import('../helpers/cli.ts');
+    const envText = Object.entries(vars)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ');
+    const command = `${envText} ${process.execPath} ${join(ROOT, 'bin', 'tickline.js')} ${args}`;
+    return new Promise<{ code: number; out: string }>((resolve) => {
+      const child = spawn('script', ['-qfec', command, '/dev/null'], { cwd: ROOT });
+      let out = '';
+      child.stdout.on('data', (d) => {
+        out += d;
+      });
+      child.on('close', (code) => resolve({ code: code ?? -1, out }));
+    });
+  }
+
+  it('stream shows a live status line: trades/s, trades, bars, rejects, lag, feed state', async () => {
+    const r = await onTerminal(
+      'stream --symbols AAPL,MSFT --rate 400 --fault-rate 0.05 --duration 3.5',
+      env('tty'),
+    );
+    expect(r.code).toBe(0);
+    const frames = r.out.split('\r').filter((f) => f.includes('trades/s'));
+    expect(frames.length).toBeGreaterThanOrEqual(2);
+    expect(frames.at(-1)).toMatch(
+      /[\d,]+ trades\/s \| [\d,]+ trades \| [\d,]+ bars \| [\d,]+ rejects \| [\d,]+ dups \| lag [\d,]+ ms \([\d,]+ queued\) \| starting/,
+    );
+    expect(r.out).toMatch(/stored into .*tickline\.duckdb: \d+ new trades/);
+  });
+
+  it('up loads the bundled history once, then runs the simulator when no Finnhub token is set', async () => {
+    const vars = env('up');
+    const first = await runCli(['up', '--duration', '2'], vars);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toContain('loaded the bundled history');
+    expect(first.stdout).toMatch(/live: simulator .* → AAPL, MSFT, NVDA, TSLA, SPY/);
+    expect(first.stdout).toMatch(/stopped: \d+ new trades and \d+ bars stored/);
+    const again = await runCli(['up', '--duration', '1'], vars);
+    expect(again.code).toBe(0);
+    expect(again.stdout).not.toContain('loaded the bundled history');
+    const counts = await withDb(join(dir, 'up', 'tickline.duckdb'), (q) =>
+      q(`SELECT (SELECT count(*) FROM bars WHERE interval = '1d') AS daily,
+        (SELECT count(*) FROM trades) AS trades`),
+    );
+    expect(Number(counts[0]!.daily)).toBeGreaterThan(5_000);
+    expect(Number(counts[0]!.trades)).toBeGreaterThan(0);
+  });
+});

@@ -7,9 +7,11 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bar } from '../../src/core/records.ts';
+import type { StreamEvent } from '../../src/pipelines/stream.ts';
 import { type SimMessage, simulate } from '../../src/sources/simulator/simulator.ts';
 import { DuckDBStore } from '../../src/store/duckdb/duckdb-store.ts';
 import type { Store } from '../../src/store/store.ts';
+import { ENRICHED_COLUMNS } from '../../src/transform/enrich.ts';
 import { checksums, tempDir, withDb } from '../helpers/db.ts';
 import { diffBars, messageSource, referenceBars, runToEnd, tradesIn } from '../helpers/live.ts';
 
@@ -21,7 +23,7 @@ function session(n: number, extra: Parameters<typeof simulate>[0] | object = {})
   const gen = simulate({
     symbols: SYMBOLS,
     seed: 42,
-    tradesPerSecond: 300,
+    tradesPerSecond: 20,
     burstiness: 0.5,
     tradesPerMessage: 3,
     startTs: T0,
@@ -77,7 +79,13 @@ describe('live path: trades → bars → store', () => {
   it('stores exactly the session’s trades and the reference bars, with curated indicators', async () => {
     const file = join(dir, 'in-order.duckdb');
     const store = await DuckDBStore.open(file);
-    const stats = await runToEnd(store, messageSource(clean), SYMBOLS);
+    const finals: StreamEvent[] = [];
+    const stats = await runToEnd(store, messageSource(clean), SYMBOLS, {
+      onEvent: (e) => {
+        if (e.kind === 'final' && e.bar.symbol === 'AAPL' && e.bar.interval === '1s')
+          finals.push(e);
+      },
+    });
     expect(stats.tradesValid).toBe(trades.length);
     expect(await allTrades(store)).toEqual(trades);
     expect(diffBars(await allBars(store), reference)).toEqual([]);
@@ -88,6 +96,30 @@ describe('live path: trades → bars → store', () => {
     ).rows;
     expect(Number(row!.n)).toBe(reference.filter((b) => b.interval === '1s').length);
     expect(Number(row!.sma)).toBe(Number(row!.n) - 19 * SYMBOLS.length);
+    // The indicators published incrementally as each bar became final equal the batch ones that
+    // the curated layer computed over the stored series.
+    const batch = (
+      await store.sql(
+        `SELECT * FROM bars_enriched WHERE symbol = 'AAPL' AND interval = '1s' ORDER BY ts`,
+      )
+    ).rows;
+    expect(finals.map((e) => (e.kind === 'final' ? e.bar.ts : 0))).toEqual(
+      batch.map((r) => Date.parse(String(r.ts))),
+    );
+    let compared = 0;
+    finals.forEach((e, i) => {
+      if (e.kind !== 'final') return;
+      for (const c of ENRICHED_COLUMNS) {
+        const want = batch[i]![c] as number | null;
+        const got = e.indicators![c];
+        if (want === null) expect(got, `${c}[${i}]`).toBeNaN();
+        else {
+          expect(Math.abs(got - want), `${c}[${i}]`).toBeLessThanOrEqual(1e-9 * Math.abs(want));
+          compared++;
+        }
+      }
+    });
+    expect(compared).toBeGreaterThan(2_000);
     await store.close();
   });
 

@@ -198,22 +198,31 @@ export function appendSegments(
             f.data.byteOffset + start * bpe,
             n * bpe,
           );
-          const isNull =
-            f.kind === 'i32'
-              ? (i: number) => f.data[i]! < 0
-              : f.kind === 'f64' && f.nullable
-                ? (i: number) => Number.isNaN(f.data[i]!)
-                : null;
-          if (isNull) {
-            let anyNull = false;
-            mask.fill(0xff);
-            for (let i = 0; i < n; i++) {
-              if (isNull(start + i)) {
-                mask[i >> 3]! &= ~(1 << (i & 7));
-                anyNull = true;
+          if (f.kind === 'i32' || (f.kind === 'f64' && f.nullable)) {
+            // One tight loop per kind (no call per value): find the NULLs, then set the mask.
+            let firstNull = -1;
+            const d = f.data;
+            if (f.kind === 'i32') {
+              for (let i = 0; i < n; i++) {
+                if (d[start + i]! < 0) {
+                  firstNull = i;
+                  break;
+                }
+              }
+            } else {
+              for (let i = 0; i < n; i++) {
+                if (Number.isNaN(d[start + i]!)) {
+                  firstNull = i;
+                  break;
+                }
               }
             }
-            if (anyNull) {
+            if (firstNull >= 0) {
+              mask.fill(0xff);
+              for (let i = firstNull; i < n; i++) {
+                const v = d[start + i]!;
+                if (f.kind === 'i32' ? v < 0 : Number.isNaN(v)) mask[i >> 3]! &= ~(1 << (i & 7));
+              }
               duckdb.vector_ensure_validity_writable(vec);
               duckdb.copy_data_to_vector_validity(vec, 0, mask.buffer, 0, Math.ceil(n / 64) * 8);
             }

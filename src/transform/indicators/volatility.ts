@@ -13,7 +13,8 @@ const RESYNC = 1024;
 /**
  * Bollinger bands: middle = SMA(n), upper/lower = middle ± k·σ, σ the
  * population standard deviation of the window. The variance slides with a
- * Welford-style update and is re-computed exactly every 1024 steps.
+ * Welford-style update and is re-computed exactly every 1024 steps, and for
+ * any window so flat that σ < 1e-6 of its mean.
  */
 export function bollinger(
   x: Float64Array,
@@ -56,7 +57,9 @@ export function bollinger(
         const newMean = mean + (xn - xo) / n;
         m2 += (xn - xo) * (xn - newMean + xo - mean);
         mean = newMean;
-        if (m2 < 0) m2 = 0;
+        // A nearly flat window (σ below 1e-6 of the mean): the square root magnifies what the
+        // sliding update left of rounding, so this window is summed afresh.
+        if (m2 < n * 1e-12 * mean * mean) exact(i);
       }
     }
     const sd = Math.sqrt(m2 / n);
