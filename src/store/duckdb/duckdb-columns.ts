@@ -190,42 +190,37 @@ export function appendSegments(
           }
           duckdb.copy_data_to_vector(vec, 0, micros.buffer, 0, n * 8);
         } else {
-          const bpe = f.data.BYTES_PER_ELEMENT;
-          duckdb.copy_data_to_vector(
-            vec,
-            0,
-            f.data.buffer as ArrayBuffer,
-            f.data.byteOffset + start * bpe,
-            n * bpe,
-          );
-          if (f.kind === 'i32' || (f.kind === 'f64' && f.nullable)) {
-            // One tight loop per kind (no call per value): find the NULLs, then set the mask.
-            let firstNull = -1;
-            const d = f.data;
-            if (f.kind === 'i32') {
-              for (let i = 0; i < n; i++) {
-                if (d[start + i]! < 0) {
-                  firstNull = i;
-                  break;
-                }
-              }
-            } else {
-              for (let i = 0; i < n; i++) {
-                if (Number.isNaN(d[start + i]!)) {
-                  firstNull = i;
-                  break;
-                }
-              }
-            }
-            if (firstNull >= 0) {
+          const d = f.data;
+          const nullable = f.kind === 'i32' || (f.kind === 'f64' && f.nullable === true);
+          // One tight loop per kind (no call per value) counts the NULLs of the chunk.
+          let nulls = 0;
+          if (f.kind === 'i32') {
+            for (let i = 0; i < n; i++) if (d[start + i]! < 0) nulls++;
+          } else if (nullable) {
+            for (let i = 0; i < n; i++) if (Number.isNaN(d[start + i]!)) nulls++;
+          }
+          if (nulls < n) {
+            const bpe = d.BYTES_PER_ELEMENT;
+            duckdb.copy_data_to_vector(
+              vec,
+              0,
+              d.buffer as ArrayBuffer,
+              d.byteOffset + start * bpe,
+              n * bpe,
+            );
+          }
+          if (nulls > 0) {
+            // All NULL (historical bars have no vwap): only the mask is written.
+            if (nulls === n) mask.fill(0);
+            else {
               mask.fill(0xff);
-              for (let i = firstNull; i < n; i++) {
+              for (let i = 0; i < n; i++) {
                 const v = d[start + i]!;
                 if (f.kind === 'i32' ? v < 0 : Number.isNaN(v)) mask[i >> 3]! &= ~(1 << (i & 7));
               }
-              duckdb.vector_ensure_validity_writable(vec);
-              duckdb.copy_data_to_vector_validity(vec, 0, mask.buffer, 0, Math.ceil(n / 64) * 8);
             }
+            duckdb.vector_ensure_validity_writable(vec);
+            duckdb.copy_data_to_vector_validity(vec, 0, mask.buffer, 0, Math.ceil(n / 64) * 8);
           }
         }
       });
