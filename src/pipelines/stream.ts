@@ -168,7 +168,7 @@ export class StreamPipeline {
 
   /** Runs until the signal fires (or a finite source ends), then drains. */
   async run(): Promise<StreamStats> {
-    const { log, source, symbols, signal } = this.#o;
+    const { log } = this.#o;
     const bySymbol = (r: { symbol: string | null }): string => r.symbol ?? '';
     const subs: Subscription[] = [];
     const join = async <T>(
@@ -210,24 +210,13 @@ export class StreamPipeline {
       () => void this.#refreshCurated(),
       this.#o.curatedEveryMs ?? 5_000,
     );
+    let failure: unknown = null;
     try {
-      for await (const batch of source.live(symbols, signal ? { signal } : {})) {
-        this.stats.messages += batch.messages.length;
-        this.stats.tradesIn += batch.trades.length;
-        for (const e of batch.events) {
-          this.stats.events[e.kind]++;
-          this.#o.onEvent?.({ kind: 'source', event: e });
-        }
-        for (const q of batch.rejects) this.#countReject(q);
-        if (batch.bars.length > 0) {
-          this.stats.backfilledBars += batch.bars.length;
-          await log.publish(TOPICS.bars, batch.bars, bySymbol);
-        }
-        if (batch.raw.length > 0) this.#storeStage.addRaw(batch.raw);
-        await log.publish(TOPICS.quarantine, batch.rejects, bySymbol);
-        await log.publish(TOPICS.rawTrades, batch.trades, bySymbol);
-        // Let timers and sockets run between batches: a fast source must not starve them.
-        await new Promise<void>((resolve) => setImmediate(resolve));
+      try {
+        await this.#ingest(bySymbol);
+      } catch (err) {
+        // The source failed: what it handed over before is still validated and stored.
+        failure = err;
       }
       await this.#drain();
     } finally {
@@ -236,7 +225,31 @@ export class StreamPipeline {
       for (const s of subs) await s.close();
     }
     await this.#refreshCurated();
+    if (failure) throw failure;
     return this.stats;
+  }
+
+  /** Moves what the source hands over into the log until it ends or the signal fires. */
+  async #ingest(bySymbol: (r: { symbol: string | null }) => string): Promise<void> {
+    const { log, source, symbols, signal } = this.#o;
+    for await (const batch of source.live(symbols, signal ? { signal } : {})) {
+      this.stats.messages += batch.messages.length;
+      this.stats.tradesIn += batch.trades.length;
+      for (const e of batch.events) {
+        this.stats.events[e.kind]++;
+        this.#o.onEvent?.({ kind: 'source', event: e });
+      }
+      for (const q of batch.rejects) this.#countReject(q);
+      if (batch.bars.length > 0) {
+        this.stats.backfilledBars += batch.bars.length;
+        await log.publish(TOPICS.bars, batch.bars, bySymbol);
+      }
+      if (batch.raw.length > 0) this.#storeStage.addRaw(batch.raw);
+      await log.publish(TOPICS.quarantine, batch.rejects, bySymbol);
+      await log.publish(TOPICS.rawTrades, batch.trades, bySymbol);
+      // Let timers and sockets run between batches: a fast source must not starve them.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
   }
 
   /** Waits until every stage has taken in and committed everything before it. */

@@ -34,12 +34,22 @@ export interface FinnhubServerOptions {
   pauseMs?: number;
   /** Stop sending after this many messages until `resume()`. */
   holdAt?: number;
+  /** Refuse the upgrade of a connection with this token (HTTP 401), as Finnhub does. */
+  refuseToken?: string;
 }
 
 export async function startFinnhubServer(
   o: FinnhubServerOptions,
 ): Promise<FinnhubServer & { resume(): void }> {
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  const wss = new WebSocketServer({
+    host: '127.0.0.1',
+    port: 0,
+    verifyClient: (info, done) => {
+      const token = new URL(info.req.url ?? '/', 'http://x').searchParams.get('token');
+      if (o.refuseToken !== undefined && token === o.refuseToken) done(false, 401, 'Unauthorized');
+      else done(true);
+    },
+  });
   await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
   const port = (wss.address() as AddressInfo).port;
   const drops = new Set(o.dropAfter ?? []);

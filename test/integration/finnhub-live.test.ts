@@ -265,6 +265,18 @@ describe('finnhub source', () => {
     ]);
   });
 
+  it('stops with a clear error when the socket refuses the token, storing what came before', async () => {
+    const server = await startFinnhubServer({ session: [], refuseToken: 'bad-token' });
+    cleanups.push(() => server.close());
+    const store = await DuckDBStore.open(':memory:');
+    cleanups.push(() => store.close());
+    const t0 = Date.now();
+    await expect(
+      runToEnd(store, source(server.url, { token: 'bad-token' }), ['AAPL']),
+    ).rejects.toThrow('finnhub: the WebSocket refused the token (HTTP 401); check FINNHUB_TOKEN');
+    expect(Date.now() - t0).toBeLessThan(5_000);
+  });
+
   it('reports a stale feed while the market is open', async () => {
     const server = await startFinnhubServer({ session: [], expectSubscriptions: 99 });
     cleanups.push(() => server.close());

@@ -75,6 +75,7 @@ export class FinnhubSource implements LiveSource {
     /** Newest trade ts per symbol, and the symbols whose gap is still to be filled. */
     const lastTs = new Map<string, number>();
     let gapFrom = new Map<string, number>();
+    let fatal: SourceError | null = null;
     const fills = new Set<Promise<void>>();
     const fillStop = new AbortController();
 
@@ -102,6 +103,18 @@ export class FinnhubSource implements LiveSource {
       socket.on('error', (err: Error) => {
         extra.events.push({ kind: 'error', at: Date.now(), message: err.message });
       });
+      socket.on('unexpected-response', (_req, res) => {
+        const status = res.statusCode ?? 0;
+        if (status === 401 || status === 403) {
+          // A refused token does not get better by retrying: stop with a clear error.
+          fatal = new SourceError(
+            `finnhub: the WebSocket refused the token (HTTP ${status}); check FINNHUB_TOKEN`,
+            { provider: 'finnhub', status, retryable: false },
+          );
+          notify();
+        }
+        socket.terminate();
+      });
       socket.on('close', (code: number, reason: Buffer) => {
         if (ws !== socket) return;
         ws = null;
@@ -112,7 +125,7 @@ export class FinnhubSource implements LiveSource {
           reason: `code ${code}${reason.length ? `: ${reason.toString()}` : ''}`,
         });
         notify();
-        if (signal?.aborted) return;
+        if (signal?.aborted || fatal) return;
         attempt++;
         const wait = backoffMs(attempt, {
           attempts: Infinity,
@@ -236,6 +249,7 @@ export class FinnhubSource implements LiveSource {
     connect();
     try {
       while (!signal?.aborted) {
+        if (fatal) throw fatal;
         if (hasWork()) {
           yield take();
           continue;
