@@ -15,6 +15,10 @@ export interface LiveRunOptions {
   stop: AbortController;
   durationArg?: string | undefined;
   onEvent?: (e: StreamEvent) => void;
+  /** Called with the pipeline before it starts (to serve or watch it). */
+  onPipeline?: (p: StreamPipeline, logKind: string) => void;
+  /** Told each store write's duration (ms) and rows. */
+  onFlush?: (ms: number, rows: number) => void;
 }
 
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
@@ -38,6 +42,7 @@ export async function runLive(o: LiveRunOptions): Promise<StreamStats> {
     futureSkewMs: o.cfg.quality.futureSkewMs,
     accept: o.accept,
     signal: o.stop.signal,
+    ...(o.onFlush ? { onFlush: o.onFlush } : {}),
     onEvent: (e) => {
       if (e.kind === 'source') {
         const ev = e.event;
@@ -58,6 +63,7 @@ export async function runLive(o: LiveRunOptions): Promise<StreamStats> {
       o.onEvent?.(e);
     },
   });
+  o.onPipeline?.(pipeline, log.kind);
   let status: NodeJS.Timeout | undefined;
   if (process.stderr.isTTY) {
     let lastTrades = 0;

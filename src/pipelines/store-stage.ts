@@ -44,12 +44,20 @@ export class StoreStage {
   readonly #onError: (err: unknown) => void;
 
   readonly #flushMs: number;
+  readonly #onFlush: ((ms: number, rows: number) => void) | undefined;
   #lastFlushAt = performance.now();
 
   constructor(
     store: Store,
-    opts: { maxBuffer?: number; flushMs?: number; onError?: (err: unknown) => void } = {},
+    opts: {
+      maxBuffer?: number;
+      flushMs?: number;
+      onError?: (err: unknown) => void;
+      /** Told each successful write's duration (ms) and rows. */
+      onFlush?: (ms: number, rows: number) => void;
+    } = {},
   ) {
+    this.#onFlush = opts.onFlush;
     this.#store = store;
     this.#maxBuffer = opts.maxBuffer ?? 50_000;
     this.#flushMs = opts.flushMs ?? 250;
@@ -150,5 +158,6 @@ export class StoreStage {
     if (last?.receivedAt) s.lastStoredReceivedAt = last.receivedAt;
     s.lastFlushMs = performance.now() - t0;
     s.writeMs += s.lastFlushMs;
+    this.#onFlush?.(s.lastFlushMs, trades.length + bars.length + rejects.length);
   }
 }

@@ -42,6 +42,8 @@ export interface StreamOptions {
   curatedEveryMs?: number;
   /** Source name stored on bars built from trades (default: the source's name). */
   barSource?: string;
+  /** Told each store write's duration (ms) and rows (for metrics). */
+  onFlush?: (ms: number, rows: number) => void;
 }
 
 export interface StreamStats {
@@ -87,7 +89,10 @@ export class StreamPipeline {
       allowedLatenessMs: live.allowedLatenessMs,
       source: opts.barSource ?? opts.source.name,
     });
-    this.#storeStage = new StoreStage(opts.store, { flushMs: live.flushMs });
+    this.#storeStage = new StoreStage(opts.store, {
+      flushMs: live.flushMs,
+      ...(opts.onFlush ? { onFlush: opts.onFlush } : {}),
+    });
     this.stats = {
       startedAt: Date.now(),
       messages: 0,

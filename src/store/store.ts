@@ -12,6 +12,7 @@ import type {
   Trade,
 } from '../core/records.ts';
 import type { Interval } from '../core/time.ts';
+import type { EnrichedColumn } from '../transform/enrich.ts';
 
 /** Everything one unit of ingest writes, in one transaction. */
 export interface WriteBatch {
@@ -38,6 +39,13 @@ export interface TradeQuery {
   from?: number;
   to?: number;
   limit?: number;
+  /** Only trades after this (ts, tradeId): the cursor of the previous page. */
+  after?: { ts: number; tradeId: string };
+}
+
+/** A bar with some of its curated indicator values (null until a window is full). */
+export interface EnrichedBar extends Bar {
+  indicators: Partial<Record<EnrichedColumn, number | null>>;
 }
 
 export interface SeriesKey {
@@ -57,6 +65,9 @@ export interface QuarantineQuery {
   rule?: string;
   symbol?: string;
   stage?: string;
+  /** received_at range [from, to), epoch ms. */
+  from?: number;
+  to?: number;
   limit?: number;
 }
 
@@ -98,6 +109,8 @@ export interface Store {
   lastBarsBefore(keys: readonly (SeriesKey & { ts: number })[]): Promise<(Bar | null)[]>;
   /** Bars of one series in ts order. */
   readBars(q: BarQuery): Promise<Bar[]>;
+  /** Bars of one series in ts order with the given curated indicator columns. */
+  readEnrichedBars(q: BarQuery, columns: readonly EnrichedColumn[]): Promise<EnrichedBar[]>;
   /** Trades of one symbol in (ts, tradeId) order. */
   readTrades(q: TradeQuery): Promise<Trade[]>;
   /** Quarantined records, newest first. */

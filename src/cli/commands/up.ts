@@ -5,14 +5,37 @@
  * server and dashboard join this command when they land.)
  */
 import type { Command } from 'commander';
+import type { LiveHandle } from '../../api/context.ts';
+import { createServer } from '../../api/server.ts';
 import { databasePath } from '../../core/config.ts';
-import { parseSymbols } from '../args.ts';
+import { UsageError } from '../../core/errors.ts';
+import { Metrics } from '../../observability/metrics.ts';
+import type { StreamPipeline, StreamStats } from '../../pipelines/stream.ts';
+import { parsePositiveInt, parseSymbols } from '../args.ts';
 import { commandConfig, type GlobalOptions, withStore } from '../context.ts';
 import { liveSourceFromFlags, stopOnSignals } from '../live.ts';
 import { runLive } from '../live-run.ts';
 import { loadDemoHistory } from './demo.ts';
 
 const DEFAULT_SYMBOLS = 'AAPL,MSFT,NVDA,TSLA,SPY';
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** Valid trades per second over the last five seconds, sampled every second. */
+function rateOf(p: StreamPipeline): () => number {
+  const samples: { at: number; n: number }[] = [{ at: Date.now(), n: 0 }];
+  setInterval(() => {
+    samples.push({ at: Date.now(), n: p.stats.tradesValid });
+    if (samples.length > 6) samples.shift();
+  }, 1_000).unref();
+  return () => {
+    const first = samples[0]!;
+    const last = samples[samples.length - 1]!;
+    return last.at > first.at ? ((last.n - first.n) * 1000) / (last.at - first.at) : 0;
+  };
+}
 
 export function registerUp(program: Command): void {
   program
@@ -24,9 +47,19 @@ export function registerUp(program: Command): void {
     .option('--rate <n>', 'simulator: trades per second', '50')
     .option('--fault-rate <x>', 'simulator: fraction of bad records injected', '0.002')
     .option('--duration <s>', 'stop (and drain) after this many seconds')
+    .option('--host <address>', 'address the server binds to', '127.0.0.1')
+    .option('--port <n>', 'port of the API, dashboard and /metrics (0 = any free port)', '7070')
     .action(async (o: Record<string, string | undefined>, cmd: Command) => {
       const cfg = commandConfig(cmd.optsWithGlobals() as GlobalOptions);
       const symbols = parseSymbols(o.symbols);
+      const host = o.host ?? '127.0.0.1';
+      if (!isLoopback(host)) {
+        throw new UsageError(
+          '--host',
+          `${host} is not a loopback address; API keys are not in this version yet, so tickline only serves 127.0.0.1, ::1 or localhost`,
+        );
+      }
+      const port = o.port === '0' ? 0 : parsePositiveInt('--port', o.port, 7070, 65_535);
       const finnhub = Boolean(process.env.FINNHUB_TOKEN);
       const { source } = liveSourceFromFlags(
         { ...o, source: finnhub ? 'finnhub' : 'simulator', seed: String(Date.now() % 2 ** 31) },
@@ -41,18 +74,39 @@ export function registerUp(program: Command): void {
             const summary = await loadDemoHistory(store, cfg.quality);
             process.stdout.write(`loaded the bundled history: ${summary.rows} daily bars\n`);
           }
-          process.stdout.write(
-            `live: ${finnhub ? 'Finnhub' : 'simulator (set FINNHUB_TOKEN for the Finnhub feed)'} → ${symbols.join(', ')}; storing into ${databasePath(cfg)}; Ctrl-C stops\n`,
-          );
-          const stats = await runLive({
-            cfg,
+          const metrics = new Metrics();
+          let live: LiveHandle | null = null;
+          const server = await createServer({
             store,
-            source,
-            symbols,
-            accept: new Set(symbols),
-            stop,
-            durationArg: o.duration,
+            cfg,
+            metrics,
+            live: () => live,
           });
+          let stats: StreamStats;
+          try {
+            await server.listen({ host, port });
+            const addr = server.server.address();
+            const url = `http://${host.includes(':') ? `[${host}]` : host}:${typeof addr === 'object' && addr ? addr.port : port}`;
+            process.stdout.write(
+              `serving ${url}/api (docs: ${url}/api/docs, metrics: ${url}/metrics)\nlive: ${finnhub ? 'Finnhub' : 'simulator (set FINNHUB_TOKEN for the Finnhub feed)'} → ${symbols.join(', ')}; storing into ${databasePath(cfg)}; Ctrl-C stops\n`,
+            );
+            stats = await runLive({
+              cfg,
+              store,
+              source,
+              symbols,
+              accept: new Set(symbols),
+              stop,
+              durationArg: o.duration,
+              onFlush: (ms) => metrics.storeWrite.observe(ms / 1000),
+              onPipeline: (pipeline, logKind) => {
+                metrics.watch(pipeline);
+                live = { pipeline, logKind, rate: rateOf(pipeline) };
+              },
+            });
+          } finally {
+            await server.close();
+          }
           process.stdout.write(
             `stopped: ${stats.store.tradesStored} new trades and ${stats.barsClosed} bars stored\n`,
           );

@@ -17,8 +17,10 @@ import {
 import { StoreError } from '../../core/errors.ts';
 import type { Bar, Quarantined, Trade } from '../../core/records.ts';
 import type { Interval } from '../../core/time.ts';
+import { ENRICHED_COLUMNS, type EnrichedColumn } from '../../transform/enrich.ts';
 import type {
   BarQuery,
+  EnrichedBar,
   ExportOptions,
   QuarantineQuery,
   QuarantineRow,
@@ -401,13 +403,45 @@ export class DuckDBStore implements Store {
     return rows.map(toBar);
   }
 
+  readEnrichedBars(q: BarQuery, columns: readonly EnrichedColumn[]): Promise<EnrichedBar[]> {
+    for (const c of columns) {
+      if (!(ENRICHED_COLUMNS as readonly string[]).includes(c)) {
+        return Promise.reject(new RangeError(`unknown indicator column ${c}`));
+      }
+    }
+    return this.#serial(async () => {
+      const rows = await this.#rows(
+        `SELECT symbol, interval, epoch_ms(ts) AS ts, open, high, low, close, volume, adj_close, source,
+           vwap, trade_count, backfilled${columns.map((c) => `, ${c}`).join('')}
+         FROM bars_enriched
+         WHERE symbol = ? AND interval = ? AND ts >= epoch_ms(?::BIGINT) AND ts < epoch_ms(?::BIGINT)
+         ORDER BY ts LIMIT ?`,
+        [q.symbol, q.interval, q.from ?? -6e13, q.to ?? 6e13, q.limit ?? 1_000_000_000],
+      );
+      return rows.map((r) => ({
+        ...toBar(r),
+        indicators: Object.fromEntries(
+          columns.map((c) => [c, r[c] === null ? null : Number(r[c])]),
+        ),
+      }));
+    });
+  }
+
   readTrades(q: TradeQuery): Promise<Trade[]> {
     return this.#serial(async () => {
       const rows = await this.#rows(
         `SELECT symbol, epoch_ms(ts) AS ts, price, size, conditions, trade_id, source FROM trades
          WHERE symbol = ? AND ts >= epoch_ms(?::BIGINT) AND ts < epoch_ms(?::BIGINT)
+           AND (ts, trade_id) > (epoch_ms(?::BIGINT), ?)
          ORDER BY ts, trade_id LIMIT ?`,
-        [q.symbol, q.from ?? -6e13, q.to ?? 6e13, q.limit ?? 1_000_000_000],
+        [
+          q.symbol,
+          q.from ?? -6e13,
+          q.to ?? 6e13,
+          q.after?.ts ?? -6e13,
+          q.after?.tradeId ?? '',
+          q.limit ?? 1_000_000_000,
+        ],
       );
       return rows.map((r) => ({
         symbol: String(r.symbol),
@@ -436,6 +470,14 @@ export class DuckDBStore implements Store {
       if (q.stage) {
         where.push('stage = ?');
         params.push(q.stage);
+      }
+      if (q.from !== undefined) {
+        where.push('received_at >= epoch_ms(?::BIGINT)');
+        params.push(q.from);
+      }
+      if (q.to !== undefined) {
+        where.push('received_at < epoch_ms(?::BIGINT)');
+        params.push(q.to);
       }
       params.push(q.limit ?? 100);
       const rows = await this.#rows(

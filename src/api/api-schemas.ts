@@ -1,0 +1,183 @@
+/**
+ * Request and response schemas of the REST API, built from the same zod
+ * definitions as the records (core/records.ts). They validate every
+ * parameter and generate the OpenAPI document.
+ */
+import { z } from 'zod';
+import { BarSchema, IntervalSchema, QUARANTINE_STAGES, TradeSchema } from '../core/records.ts';
+import { parseDateArg } from '../core/time.ts';
+import { ENRICHED_COLUMNS } from '../transform/enrich.ts';
+
+/** The most rows one request returns; larger ranges are paged with `cursor`. */
+export const MAX_LIMIT = 10_000;
+
+const symbol = z
+  .string()
+  .regex(/^[A-Za-z0-9^][A-Za-z0-9.\-=^_:]{0,31}$/, 'a symbol such as AAPL or BINANCE:BTCUSDT')
+  .describe('instrument symbol');
+
+/** A time: YYYY-MM-DD, ISO 8601, or epoch milliseconds. */
+const time = z
+  .string()
+  .transform((v, ctx) => {
+    const ms = /^-?\d{11,14}$/.test(v.trim()) ? Number(v) : parseDateArg(v);
+    if (!Number.isFinite(ms)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'a date (YYYY-MM-DD), an ISO 8601 time or epoch milliseconds',
+      });
+      return z.NEVER;
+    }
+    return ms;
+  })
+  .describe('YYYY-MM-DD, ISO 8601 or epoch milliseconds (UTC)');
+
+const limit = (dflt: number) =>
+  z.coerce
+    .number()
+    .int('a whole number')
+    .min(1, `a whole number from 1 to ${MAX_LIMIT}`)
+    .max(MAX_LIMIT, `a whole number from 1 to ${MAX_LIMIT}`)
+    .default(dflt)
+    .describe(`rows per page (at most ${MAX_LIMIT})`);
+
+const cursor = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,200}$/, 'a cursor returned as nextCursor by the previous page')
+  .optional()
+  .describe('nextCursor of the previous page');
+
+export const BarsQuerySchema = z
+  .object({
+    symbol,
+    interval: IntervalSchema.default('1d'),
+    from: time.optional(),
+    to: time.optional(),
+    limit: limit(1_000),
+    indicators: z
+      .string()
+      .transform((v, ctx) => {
+        const list = v
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
+        const bad = list.find((c) => !(ENRICHED_COLUMNS as readonly string[]).includes(c));
+        if (bad) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `"${bad}" is not an indicator; expected a comma-separated list of ${ENRICHED_COLUMNS.join(', ')}`,
+          });
+          return z.NEVER;
+        }
+        return list as (typeof ENRICHED_COLUMNS)[number][];
+      })
+      .optional()
+      .describe(`comma-separated: ${ENRICHED_COLUMNS.join(', ')}`),
+    format: z.enum(['json', 'csv']).default('json'),
+    cursor,
+  })
+  .strict();
+
+export const TradesQuerySchema = z
+  .object({ symbol, from: time.optional(), to: time.optional(), limit: limit(1_000), cursor })
+  .strict();
+
+export const QuarantineQuerySchema = z
+  .object({
+    rule: z
+      .string()
+      .regex(/^[a-z_]{1,64}$/, 'a rule name such as late_trade')
+      .optional(),
+    symbol: symbol.optional(),
+    stage: z.enum(QUARANTINE_STAGES).optional(),
+    from: time.optional(),
+    to: time.optional(),
+    limit: limit(100),
+  })
+  .strict();
+
+export const EmptyQuerySchema = z.object({}).strict();
+
+export const ErrorSchema = z.object({
+  error: z.string().describe('machine-readable kind: bad_parameter, not_found, …'),
+  parameter: z.string().optional().describe('the parameter that was wrong'),
+  message: z.string(),
+});
+
+const IndicatorValues = z.record(z.string(), z.number().nullable());
+
+export const BarsResponseSchema = z.object({
+  symbol: z.string(),
+  interval: IntervalSchema,
+  bars: z.array(
+    BarSchema.extend({
+      vwap: z.number().nullable().optional(),
+      tradeCount: z.number().int().nullable().optional(),
+      backfilled: z.boolean().optional(),
+      indicators: IndicatorValues.optional(),
+    }),
+  ),
+  nextCursor: z.string().nullable(),
+});
+
+export const TradesResponseSchema = z.object({
+  symbol: z.string(),
+  trades: z.array(TradeSchema),
+  nextCursor: z.string().nullable(),
+});
+
+export const QuarantineResponseSchema = z.object({
+  rows: z.array(
+    z.object({
+      id: z.string(),
+      stage: z.enum(QUARANTINE_STAGES),
+      source: z.string(),
+      symbol: z.string().nullable(),
+      rule: z.string(),
+      message: z.string(),
+      payload: z.string().describe('the raw record, untouched'),
+      receivedAt: z.number(),
+    }),
+  ),
+});
+
+export const SymbolsResponseSchema = z.object({
+  symbols: z.array(
+    z.object({
+      symbol: z.string(),
+      interval: z.string(),
+      rows: z.number(),
+      firstTs: z.number().nullable(),
+      lastTs: z.number().nullable(),
+      freshnessMs: z.number().nullable().describe('now − last ts'),
+      rejects: z.number(),
+    }),
+  ),
+});
+
+export const HealthResponseSchema = z.object({
+  status: z.enum(['ok', 'degraded']),
+  store: z.object({ ready: z.boolean(), kind: z.string(), error: z.string().optional() }),
+  log: z.object({
+    ready: z.boolean(),
+    kind: z.string().nullable(),
+    backlog: z.number().nullable(),
+  }),
+  uptimeSeconds: z.number(),
+});
+
+export const StatsResponseSchema = z.object({
+  rows: z.record(z.string(), z.number()).describe('rows per table, by layer'),
+  rejectsByRule: z.record(z.string(), z.number()),
+  live: z
+    .object({
+      tradesPerSecond: z.number(),
+      tradesIn: z.number(),
+      tradesStored: z.number(),
+      barsClosed: z.number(),
+      duplicates: z.number(),
+      latencyP50Ms: z.number().nullable(),
+      latencyP99Ms: z.number().nullable(),
+    })
+    .nullable(),
+});

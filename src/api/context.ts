@@ -1,0 +1,21 @@
+/** What the API's handlers work with. */
+import type { Config } from '../core/config.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import type { StreamPipeline } from '../pipelines/stream.ts';
+import type { Store } from '../store/store.ts';
+
+export interface LiveHandle {
+  pipeline: StreamPipeline;
+  logKind: string;
+  /** Valid trades per second over the last few seconds. */
+  rate(): number;
+}
+
+export interface ApiContext {
+  store: Store;
+  cfg: Config;
+  metrics: Metrics;
+  /** The running live path, or null (none, or not started yet). */
+  readonly live: LiveHandle | null;
+  startedAt: number;
+}

@@ -1,0 +1,270 @@
+/**
+ * The REST routes, declared once: the server registers them and the
+ * OpenAPI document is generated from the same list.
+ */
+import type { z } from 'zod';
+import {
+  BarsQuerySchema,
+  BarsResponseSchema,
+  EmptyQuerySchema,
+  HealthResponseSchema,
+  QuarantineQuerySchema,
+  QuarantineResponseSchema,
+  StatsResponseSchema,
+  SymbolsResponseSchema,
+  TradesQuerySchema,
+  TradesResponseSchema,
+} from './api-schemas.ts';
+import type { ApiContext } from './context.ts';
+
+export interface RouteReply {
+  status?: number;
+  body: unknown;
+  /** A non-JSON body's content type (CSV). */
+  contentType?: string;
+}
+
+export interface RouteDef<Q extends z.ZodType = z.ZodType> {
+  method: 'GET' | 'POST';
+  path: string;
+  summary: string;
+  query: Q;
+  response: z.ZodType;
+  /** Also answers text/csv (the `format` parameter). */
+  csv?: boolean;
+  handler: (ctx: ApiContext, query: z.output<Q>) => Promise<RouteReply>;
+}
+
+const route = <Q extends z.ZodType>(r: RouteDef<Q>): RouteDef => r as unknown as RouteDef;
+
+const b64 = (s: string): string => Buffer.from(s).toString('base64url');
+const unb64 = (s: string): string => Buffer.from(s, 'base64url').toString('utf8');
+
+/** Thrown by a handler for a parameter that parsed but makes no sense (e.g. a foreign cursor). */
+export class BadParameter extends Error {
+  constructor(
+    readonly parameter: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function csvOf(columns: string[], rows: Record<string, unknown>[]): string {
+  const cell = (v: unknown): string => {
+    if (v === null || v === undefined) return '';
+    const s = String(v);
+    return /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+  };
+  return `${[columns.join(','), ...rows.map((r) => columns.map((c) => cell(r[c])).join(','))].join('\n')}\n`;
+}
+
+export const ROUTES: RouteDef[] = [
+  route({
+    method: 'GET',
+    path: '/api/health',
+    summary: 'Liveness, and readiness of the store and the log',
+    query: EmptyQuerySchema,
+    response: HealthResponseSchema,
+    handler: async (ctx) => {
+      let store: { ready: boolean; kind: string; error?: string } = {
+        ready: true,
+        kind: ctx.store.kind,
+      };
+      try {
+        await ctx.store.sql('SELECT 1');
+      } catch (err) {
+        store = { ready: false, kind: ctx.store.kind, error: (err as Error).message };
+      }
+      const log = ctx.live
+        ? { ready: true, kind: ctx.live.logKind, backlog: await ctx.live.pipeline.backlog() }
+        : { ready: true, kind: null, backlog: null };
+      const ok = store.ready && log.ready;
+      return {
+        status: ok ? 200 : 503,
+        body: {
+          status: ok ? 'ok' : 'degraded',
+          store,
+          log,
+          uptimeSeconds: (Date.now() - ctx.startedAt) / 1000,
+        },
+      };
+    },
+  }),
+  route({
+    method: 'GET',
+    path: '/api/symbols',
+    summary: 'What is stored: per symbol and interval, rows, first and last ts, freshness, rejects',
+    query: EmptyQuerySchema,
+    response: SymbolsResponseSchema,
+    handler: async (ctx) => {
+      const now = Date.now();
+      const rows = await ctx.store.status();
+      const num = (v: number): number | null => (Number.isFinite(v) ? v : null);
+      return {
+        body: {
+          symbols: rows.map((r) => ({
+            symbol: r.symbol,
+            interval: r.interval,
+            rows: r.rows,
+            firstTs: num(r.firstTs),
+            lastTs: num(r.lastTs),
+            freshnessMs: Number.isFinite(r.lastTs) ? now - r.lastTs : null,
+            rejects: r.rejects,
+          })),
+        },
+      };
+    },
+  }),
+  route({
+    method: 'GET',
+    path: '/api/bars',
+    summary: 'Bars of one series in ts order, optionally with indicators; paged by cursor',
+    query: BarsQuerySchema,
+    response: BarsResponseSchema,
+    csv: true,
+    handler: async (ctx, q) => {
+      let from = q.from;
+      if (q.cursor) {
+        const after = Number(unb64(q.cursor));
+        if (!Number.isSafeInteger(after))
+          throw new BadParameter('cursor', 'is not a cursor this endpoint returned');
+        from = after + 1;
+      }
+      const query = {
+        symbol: q.symbol,
+        interval: q.interval,
+        ...(from !== undefined ? { from } : {}),
+        ...(q.to !== undefined ? { to: q.to } : {}),
+        limit: q.limit + 1,
+      };
+      const rows = await ctx.store.readEnrichedBars(query, q.indicators ?? []);
+      const more = rows.length > q.limit;
+      const bars = more ? rows.slice(0, q.limit) : rows;
+      const nextCursor = more ? b64(String(bars[bars.length - 1]!.ts)) : null;
+      if (q.format === 'csv') {
+        const cols = [
+          'ts',
+          'open',
+          'high',
+          'low',
+          'close',
+          'volume',
+          'adj_close',
+          'vwap',
+          'trade_count',
+          ...(q.indicators ?? []),
+        ];
+        return {
+          contentType: 'text/csv; charset=utf-8',
+          body: csvOf(
+            cols,
+            bars.map((b) => ({
+              ts: new Date(b.ts).toISOString(),
+              open: b.open,
+              high: b.high,
+              low: b.low,
+              close: b.close,
+              volume: b.volume,
+              adj_close: b.adjClose,
+              vwap: b.vwap,
+              trade_count: b.tradeCount,
+              ...b.indicators,
+            })),
+          ),
+        };
+      }
+      const out = bars.map((b) => (q.indicators ? b : { ...b, indicators: undefined }));
+      return { body: { symbol: q.symbol, interval: q.interval, bars: out, nextCursor } };
+    },
+  }),
+  route({
+    method: 'GET',
+    path: '/api/trades',
+    summary: 'Trades of one symbol in (ts, tradeId) order; paged by cursor',
+    query: TradesQuerySchema,
+    response: TradesResponseSchema,
+    handler: async (ctx, q) => {
+      let after: { ts: number; tradeId: string } | undefined;
+      if (q.cursor) {
+        const [ts, tradeId] = unb64(q.cursor).split('\u0000');
+        if (!Number.isSafeInteger(Number(ts)) || tradeId === undefined) {
+          throw new BadParameter('cursor', 'is not a cursor this endpoint returned');
+        }
+        after = { ts: Number(ts), tradeId };
+      }
+      const rows = await ctx.store.readTrades({
+        symbol: q.symbol,
+        ...(q.from !== undefined ? { from: q.from } : {}),
+        ...(q.to !== undefined ? { to: q.to } : {}),
+        ...(after ? { after } : {}),
+        limit: q.limit + 1,
+      });
+      const more = rows.length > q.limit;
+      const trades = more ? rows.slice(0, q.limit) : rows;
+      const last = trades[trades.length - 1];
+      return {
+        body: {
+          symbol: q.symbol,
+          trades,
+          nextCursor: more && last ? b64(`${last.ts}\u0000${last.tradeId}`) : null,
+        },
+      };
+    },
+  }),
+  route({
+    method: 'GET',
+    path: '/api/quarantine',
+    summary: 'Quarantined records, newest first, with the rule they broke and their raw payload',
+    query: QuarantineQuerySchema,
+    response: QuarantineResponseSchema,
+    handler: async (ctx, q) => ({
+      body: {
+        rows: await ctx.store.readQuarantine({
+          limit: q.limit,
+          ...(q.rule ? { rule: q.rule } : {}),
+          ...(q.symbol ? { symbol: q.symbol } : {}),
+          ...(q.stage ? { stage: q.stage } : {}),
+          ...(q.from !== undefined ? { from: q.from } : {}),
+          ...(q.to !== undefined ? { to: q.to } : {}),
+        }),
+      },
+    }),
+  }),
+  route({
+    method: 'GET',
+    path: '/api/stats',
+    summary: 'Rows per layer, rejects per rule, and the live path’s ingest rates',
+    query: EmptyQuerySchema,
+    response: StatsResponseSchema,
+    handler: async (ctx) => {
+      const counts = await ctx.store.sql(`SELECT
+        (SELECT count(*) FROM raw_responses) AS raw_responses,
+        (SELECT count(*) FROM trades) AS trades,
+        (SELECT count(*) FROM bars) AS bars,
+        (SELECT count(*) FROM corporate_actions) AS corporate_actions,
+        (SELECT count(*) FROM bar_indicators) AS bar_indicators,
+        (SELECT count(*) FROM quarantine) AS quarantine`);
+      const row = counts.rows[0] ?? {};
+      const live = ctx.live?.pipeline;
+      const lat = live?.latency();
+      return {
+        body: {
+          rows: Object.fromEntries(Object.entries(row).map(([k, v]) => [k, Number(v)])),
+          rejectsByRule: await ctx.store.rejectCounts(),
+          live: live
+            ? {
+                tradesPerSecond: ctx.live!.rate(),
+                tradesIn: live.stats.tradesIn,
+                tradesStored: live.stats.store.tradesStored,
+                barsClosed: live.stats.barsClosed,
+                duplicates: live.stats.duplicates,
+                latencyP50Ms: lat && Number.isFinite(lat.p50) ? lat.p50 : null,
+                latencyP99Ms: lat && Number.isFinite(lat.p99) ? lat.p99 : null,
+              }
+            : null,
+        },
+      };
+    },
+  }),
+];

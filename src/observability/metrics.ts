@@ -1,0 +1,98 @@
+/**
+ * Prometheus metrics (prom-client): per stage records in, stored and
+ * quarantined by rule, ingest lag, batch latency, HTTP requests by route and
+ * status, WebSocket clients, and the process metrics.
+ */
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { StreamPipeline } from '../pipelines/stream.ts';
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly httpRequests: Counter<'route' | 'method' | 'status'>;
+  readonly httpDuration: Histogram<'route' | 'method'>;
+  readonly storeWrite: Histogram;
+  readonly wsClients: Gauge;
+  #pipeline: StreamPipeline | null = null;
+
+  constructor() {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'tickline_' });
+    this.httpRequests = new Counter({
+      name: 'tickline_http_requests_total',
+      help: 'HTTP requests by route, method and status',
+      labelNames: ['route', 'method', 'status'],
+      registers,
+    });
+    this.httpDuration = new Histogram({
+      name: 'tickline_http_request_duration_seconds',
+      help: 'HTTP request duration by route',
+      labelNames: ['route', 'method'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    });
+    this.storeWrite = new Histogram({
+      name: 'tickline_store_write_seconds',
+      help: 'Duration of one live-path store write (a batch of trades, bars and quarantined records)',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
+    this.wsClients = new Gauge({
+      name: 'tickline_websocket_clients',
+      help: 'Connected WebSocket clients',
+      registers,
+    });
+    const self = this;
+    new Counter({
+      name: 'tickline_stage_records_total',
+      help: 'Records per live-path stage and outcome (in, valid, stored, duplicate)',
+      labelNames: ['stage', 'outcome'],
+      registers,
+      collect() {
+        const p = self.#pipeline;
+        if (!p) return;
+        const s = p.stats;
+        this.reset();
+        this.inc({ stage: 'source', outcome: 'in' }, s.tradesIn);
+        this.inc({ stage: 'validate', outcome: 'valid' }, s.tradesValid);
+        this.inc({ stage: 'validate', outcome: 'duplicate' }, s.duplicates);
+        this.inc({ stage: 'bars', outcome: 'closed' }, s.barsClosed);
+        this.inc({ stage: 'bars', outcome: 'corrected' }, s.corrections);
+        this.inc({ stage: 'store', outcome: 'stored' }, s.store.tradesStored);
+      },
+    });
+    new Counter({
+      name: 'tickline_quarantined_total',
+      help: 'Records quarantined by the live path, by rule',
+      labelNames: ['rule'],
+      registers,
+      collect() {
+        const p = self.#pipeline;
+        if (!p) return;
+        this.reset();
+        for (const [rule, n] of Object.entries(p.stats.rejectsByRule)) this.inc({ rule }, n);
+      },
+    });
+    new Gauge({
+      name: 'tickline_ingest_lag_seconds',
+      help: 'Now minus the arrival time of the newest stored trade',
+      registers,
+      collect() {
+        const last = self.#pipeline?.stats.store.lastStoredReceivedAt ?? 0;
+        this.set(last ? (Date.now() - last) / 1000 : 0);
+      },
+    });
+    new Gauge({
+      name: 'tickline_log_backlog_records',
+      help: 'Records still on their way through the log',
+      registers,
+      async collect() {
+        this.set(self.#pipeline ? await self.#pipeline.backlog() : 0);
+      },
+    });
+  }
+
+  /** Starts reporting the stages of this pipeline. */
+  watch(pipeline: StreamPipeline): void {
+    this.#pipeline = pipeline;
+  }
+}

@@ -1,0 +1,252 @@
+/**
+ * The REST API on a real server (127.0.0.1, random port) over a real DuckDB
+ * file holding the bundled real daily history and a simulated live session.
+ */
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer } from '../../src/api/server.ts';
+import { loadDemoHistory } from '../../src/cli/commands/demo.ts';
+import { loadConfig } from '../../src/core/config.ts';
+import { MemoryLog } from '../../src/log/memory/memory-log.ts';
+import { Metrics } from '../../src/observability/metrics.ts';
+import { StreamPipeline } from '../../src/pipelines/stream.ts';
+import { simulate } from '../../src/sources/simulator/simulator.ts';
+import { DuckDBStore } from '../../src/store/duckdb/duckdb-store.ts';
+import { tempDir } from '../helpers/db.ts';
+import { LIVE_DEFAULTS, messageSource } from '../helpers/live.ts';
+
+const cfg = loadConfig({ cwd: '/', env: {} });
+let store: DuckDBStore;
+let app: FastifyInstance;
+let base: string;
+let pipeline: StreamPipeline;
+const metrics = new Metrics();
+
+beforeAll(async () => {
+  store = await DuckDBStore.open(join(tempDir(), 'api.duckdb'));
+  await loadDemoHistory(store, cfg.quality);
+  // A simulated live session (with injected faults) through the real pipeline.
+  const gen = simulate({
+    symbols: ['AAPL', 'MSFT'],
+    seed: 3,
+    tradesPerSecond: 50,
+    faultRate: 0.02,
+    startTs: Date.UTC(2024, 5, 3, 14),
+  });
+  const log = new MemoryLog();
+  pipeline = new StreamPipeline({
+    source: messageSource(Array.from({ length: 3_000 }, () => gen.next().value!.text)),
+    symbols: ['AAPL', 'MSFT'],
+    store,
+    log,
+    live: LIVE_DEFAULTS,
+    futureSkewMs: 60_000,
+    onFlush: (ms) => metrics.storeWrite.observe(ms / 1000),
+  });
+  metrics.watch(pipeline);
+  await pipeline.run();
+  app = await createServer({
+    store,
+    cfg,
+    metrics,
+    live: () => ({ pipeline, logKind: log.kind, rate: () => 0 }),
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const addr = app.server.address();
+  base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+});
+afterAll(async () => {
+  await app?.close();
+  await store?.close();
+});
+
+// biome-ignore lint/suspicious/noExplicitAny: response bodies are checked field by field
+type Json = any;
+const get = async (path: string): Promise<{ status: number; type: string; body: Json }> => {
+  const res = await fetch(`${base}${path}`);
+  const type = res.headers.get('content-type') ?? '';
+  return {
+    status: res.status,
+    type,
+    body: type.includes('json') ? await res.json() : await res.text(),
+  };
+};
+
+describe('REST API', () => {
+  it('reports health with the store and log ready', async () => {
+    const r = await get('/api/health');
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({
+      status: 'ok',
+      store: { ready: true, kind: 'duckdb' },
+      log: { ready: true, kind: 'memory', backlog: 0 },
+    });
+  });
+
+  it('lists what is stored per symbol and interval, with freshness', async () => {
+    const r = await get('/api/symbols');
+    const spx = r.body.symbols.find((s: { symbol: string }) => s.symbol === 'SPX');
+    expect(spx).toMatchObject({
+      interval: '1d',
+      rows: 5_105,
+      firstTs: Date.UTC(2000, 0, 3),
+      lastTs: Date.UTC(2020, 3, 17),
+    });
+    expect(spx.freshnessMs).toBeGreaterThan(0);
+    expect(
+      r.body.symbols.some(
+        (s: { symbol: string; interval: string }) => s.symbol === 'MSFT' && s.interval === '1s',
+      ),
+    ).toBe(true);
+  });
+
+  it('pages bars by cursor: the pages joined are the whole range, with indicators', async () => {
+    const all = await get(
+      '/api/bars?symbol=SPX&interval=1d&from=2019-01-01&to=2019-12-31&limit=10000&indicators=sma_50,rsi_14',
+    );
+    expect(all.body.bars.length).toBe(251);
+    expect(all.body.nextCursor).toBeNull();
+    expect(Object.keys(all.body.bars[0].indicators)).toEqual(['sma_50', 'rsi_14']);
+    const pages = [];
+    let cursor = '';
+    for (;;) {
+      const p = await get(
+        `/api/bars?symbol=SPX&interval=1d&from=2019-01-01&to=2019-12-31&limit=100&indicators=sma_50,rsi_14${cursor}`,
+      );
+      pages.push(...p.body.bars);
+      if (!p.body.nextCursor) break;
+      cursor = `&cursor=${p.body.nextCursor}`;
+    }
+    expect(pages).toEqual(all.body.bars);
+  });
+
+  it('answers bars as CSV', async () => {
+    const r = await get('/api/bars?symbol=AAPL&interval=1d&limit=3&format=csv&indicators=sma_20');
+    expect(r.type).toContain('text/csv');
+    const lines = (r.body as string).trim().split('\n');
+    expect(lines[0]).toBe('ts,open,high,low,close,volume,adj_close,vwap,trade_count,sma_20');
+    expect(lines.length).toBe(4);
+    expect(lines[1]).toMatch(/^2013-05-13T00:00:00.000Z,/);
+  });
+
+  it('pages trades by cursor without losing or repeating one', async () => {
+    const all = (await get('/api/trades?symbol=AAPL&limit=10000')).body.trades;
+    expect(all.length).toBeGreaterThan(500);
+    const paged = [];
+    let cursor = '';
+    for (;;) {
+      const p = await get(`/api/trades?symbol=AAPL&limit=97${cursor}`);
+      paged.push(...p.body.trades);
+      if (!p.body.nextCursor) break;
+      cursor = `&cursor=${p.body.nextCursor}`;
+    }
+    expect(paged).toEqual(all);
+  });
+
+  it('filters the quarantine by rule and stage, with raw payloads', async () => {
+    const all = (await get('/api/quarantine?limit=1000')).body.rows;
+    expect(all.length).toBeGreaterThan(10);
+    const parse = (await get('/api/quarantine?stage=parse&limit=1000')).body.rows;
+    expect(parse.length).toBeGreaterThan(0);
+    expect(parse.every((q: { rule: string }) => q.rule === 'malformed_message')).toBe(true);
+    const late = (await get('/api/quarantine?rule=late_trade')).body.rows;
+    expect(
+      late.every((q: { payload: string }) => typeof JSON.parse(q.payload).t === 'number'),
+    ).toBe(true);
+  });
+
+  it('gives rows per layer, rejects per rule and the live rates', async () => {
+    const r = await get('/api/stats');
+    expect(r.body.rows.bars).toBeGreaterThan(6_000);
+    expect(r.body.rows.trades).toBe(pipeline.stats.store.tradesStored);
+    expect(r.body.rejectsByRule).toEqual(pipeline.stats.rejectsByRule);
+    expect(r.body.live).toMatchObject({
+      tradesIn: pipeline.stats.tradesIn,
+      barsClosed: pipeline.stats.barsClosed,
+    });
+  });
+
+  it('names the bad parameter and what is expected, with 400', async () => {
+    const cases: [string, string, RegExp][] = [
+      ['/api/bars', 'symbol', /symbol: expected a value/],
+      ['/api/bars?symbol=AAPL&interval=2s', 'interval', /interval: expected one of 1s, 1m, 5m/],
+      ['/api/bars?symbol=AAPL&limit=0', 'limit', /limit: expected a whole number from 1 to 10000/],
+      ['/api/bars?symbol=AAPL&limit=20000', 'limit', /from 1 to 10000/],
+      ['/api/bars?symbol=AAPL&from=yesterday', 'from', /from: expected a date \(YYYY-MM-DD\)/],
+      ['/api/bars?symbol=AAPL&indicators=sma_20,foo', 'indicators', /"foo" is not an indicator/],
+      ['/api/bars?symbol=AAPL&format=xml', 'format', /format: expected one of json, csv/],
+      ['/api/bars?symbol=AAPL&cursor=!!', 'cursor', /cursor: expected a cursor/],
+      [
+        '/api/bars?symbol=AAPL&cursor=abc',
+        'cursor',
+        /cursor: is not a cursor this endpoint returned/,
+      ],
+      ['/api/bars?symbol=A%20B', 'symbol', /symbol: expected a symbol/],
+      ['/api/bars?symbol=AAPL&bogus=1', 'bogus', /bogus: no such parameter/],
+      ['/api/trades?symbol=AAPL&symbol=MSFT', 'symbol', /symbol: expected/],
+      ['/api/quarantine?stage=load', 'stage', /stage: expected one of parse, validate, decode/],
+    ];
+    for (const [path, parameter, message] of cases) {
+      const r = await get(path);
+      expect(r.status, path).toBe(400);
+      expect(r.body.error, path).toBe('bad_parameter');
+      expect(r.body.parameter, path).toBe(parameter);
+      expect(r.body.message, path).toMatch(message);
+    }
+  });
+
+  it('answers an unknown route with a JSON 404', async () => {
+    const r = await get('/api/nope');
+    expect(r.status).toBe(404);
+    expect(r.body).toEqual({ error: 'not_found', message: 'no route GET /api/nope' });
+  });
+
+  it('documents every endpoint in the OpenAPI document and the docs page', async () => {
+    const doc = (await get('/api/openapi.json')).body;
+    expect(doc.openapi).toBe('3.1.0');
+    for (const path of [
+      '/api/health',
+      '/api/symbols',
+      '/api/bars',
+      '/api/trades',
+      '/api/quarantine',
+      '/api/stats',
+    ]) {
+      expect(doc.paths[path]?.get, path).toBeDefined();
+    }
+    const bars = doc.paths['/api/bars'].get;
+    expect(bars.parameters.map((p: { name: string }) => p.name)).toEqual([
+      'symbol',
+      'interval',
+      'from',
+      'to',
+      'limit',
+      'indicators',
+      'format',
+      'cursor',
+    ]);
+    expect(bars.parameters[0].required).toBe(true);
+    expect(bars.responses['200'].content['text/csv']).toBeDefined();
+    const page = await get('/api/docs');
+    expect(page.type).toContain('text/html');
+    expect(page.body).toContain('<code>/api/bars</code>');
+  });
+
+  it('exposes Prometheus metrics: stages, rejects by rule, store writes, HTTP requests, process', async () => {
+    await get('/api/health');
+    const text = (await get('/metrics')).body as string;
+    expect(text).toContain(
+      `tickline_stage_records_total{stage="source",outcome="in"} ${pipeline.stats.tradesIn}`,
+    );
+    for (const [rule, n] of Object.entries(pipeline.stats.rejectsByRule)) {
+      expect(text).toContain(`tickline_quarantined_total{rule="${rule}"} ${n}`);
+    }
+    expect(text).toMatch(/tickline_store_write_seconds_count \d+/);
+    expect(text).toMatch(
+      /tickline_http_requests_total\{route="\/api\/health",method="GET",status="200"\} \d+/,
+    );
+    expect(text).toContain('tickline_process_resident_memory_bytes');
+    expect(text).toContain('tickline_ingest_lag_seconds');
+  });
+});
