@@ -181,3 +181,34 @@ export const StatsResponseSchema = z.object({
     })
     .nullable(),
 });
+
+export const BackfillBodySchema = z
+  .object({
+    source: z.enum(['yahoo', 'stooq']).default('yahoo'),
+    symbols: z.array(symbol).min(1, 'at least one symbol').max(1_000, 'at most 1000 symbols'),
+    interval: z.enum(['1m', '5m', '15m', '30m', '1h', '1d', '1wk', '1mo']).default('1d'),
+    from: time,
+    to: time.optional(),
+  })
+  .strict();
+
+export const JobParamsSchema = z
+  .object({ id: z.uuid('a job id returned by POST /api/backfill') })
+  .strict();
+
+export const JobResponseSchema = z.object({
+  id: z.string(),
+  kind: z.literal('backfill'),
+  state: z.enum(['running', 'done', 'failed']),
+  progress: z.object({
+    done: z.number(),
+    total: z.number(),
+    rows: z.number(),
+    rejects: z.number(),
+    errors: z.number(),
+  }),
+  errors: z.array(z.object({ symbol: z.string(), message: z.string() })),
+  startedAt: z.number(),
+  endedAt: z.number().nullable(),
+  error: z.string().nullable(),
+});

@@ -3,6 +3,7 @@ import type { Config } from '../core/config.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { StreamPipeline } from '../pipelines/stream.ts';
 import type { Store } from '../store/store.ts';
+import type { JobRunner } from './jobs.ts';
 
 export interface LiveHandle {
   pipeline: StreamPipeline;
@@ -18,4 +19,5 @@ export interface ApiContext {
   /** The running live path, or null (none, or not started yet). */
   readonly live: LiveHandle | null;
   startedAt: number;
+  jobs: JobRunner;
 }

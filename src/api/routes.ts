@@ -4,10 +4,13 @@
  */
 import type { z } from 'zod';
 import {
+  BackfillBodySchema,
   BarsQuerySchema,
   BarsResponseSchema,
   EmptyQuerySchema,
   HealthResponseSchema,
+  JobParamsSchema,
+  JobResponseSchema,
   QuarantineQuerySchema,
   QuarantineResponseSchema,
   StatsResponseSchema,
@@ -24,18 +27,39 @@ export interface RouteReply {
   contentType?: string;
 }
 
-export interface RouteDef<Q extends z.ZodType = z.ZodType> {
+export interface RouteDef<
+  Q extends z.ZodType = z.ZodType,
+  B extends z.ZodType = z.ZodType,
+  P extends z.ZodType = z.ZodType,
+> {
   method: 'GET' | 'POST';
+  /** Fastify syntax: `/api/jobs/:id`. */
   path: string;
   summary: string;
+  /** Who may call it: `read` (any key, or none on a loopback bind) or `admin`. */
+  scope?: 'read' | 'admin';
   query: Q;
+  params?: P;
+  body?: B;
   response: z.ZodType;
+  /** The status of a success (default 200). */
+  status?: number;
   /** Also answers text/csv (the `format` parameter). */
   csv?: boolean;
-  handler: (ctx: ApiContext, query: z.output<Q>) => Promise<RouteReply>;
+  handler: (
+    ctx: ApiContext,
+    query: z.output<Q>,
+    extra: { params: z.output<P>; body: z.output<B> },
+  ) => Promise<RouteReply>;
 }
 
-const route = <Q extends z.ZodType>(r: RouteDef<Q>): RouteDef => r as unknown as RouteDef;
+const route = <
+  Q extends z.ZodType,
+  B extends z.ZodType = z.ZodType,
+  P extends z.ZodType = z.ZodType,
+>(
+  r: RouteDef<Q, B, P>,
+): RouteDef => r as unknown as RouteDef;
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64url');
 const unb64 = (s: string): string => Buffer.from(s, 'base64url').toString('utf8');
@@ -60,6 +84,42 @@ function csvOf(columns: string[], rows: Record<string, unknown>[]): string {
 }
 
 export const ROUTES: RouteDef[] = [
+  route({
+    method: 'POST',
+    path: '/api/backfill',
+    summary: 'Starts a backfill job (admin); returns its id',
+    scope: 'admin',
+    query: EmptyQuerySchema,
+    body: BackfillBodySchema,
+    response: JobResponseSchema,
+    status: 202,
+    handler: async (ctx, _q, { body }) => {
+      const to = body.to ?? Date.now();
+      if (body.from >= to) throw new BadParameter('from', 'must be before to');
+      const job = ctx.jobs.startBackfill({
+        source: body.source,
+        symbols: [...new Set(body.symbols.map((s) => s.toUpperCase()))],
+        interval: body.interval,
+        from: body.from,
+        to,
+      });
+      return { status: 202, body: job };
+    },
+  }),
+  route({
+    method: 'GET',
+    path: '/api/jobs/:id',
+    summary: 'A job’s state and progress: done/total, rows, rejects, errors',
+    query: EmptyQuerySchema,
+    params: JobParamsSchema,
+    response: JobResponseSchema,
+    handler: async (ctx, _q, { params }) => {
+      const job = ctx.jobs.get(params.id);
+      if (!job)
+        return { status: 404, body: { error: 'not_found', message: `no job ${params.id}` } };
+      return { body: job };
+    },
+  }),
   route({
     method: 'GET',
     path: '/api/health',

@@ -3,12 +3,16 @@
  * and docs page, and /metrics. Every query is validated with the routes'
  * zod schemas; a bad parameter answers 400 naming it and what is expected.
  */
+
+import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { z } from 'zod';
 import type { Config } from '../core/config.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { Store } from '../store/store.ts';
+import { KeyChecker, keyIdOf } from './auth.ts';
 import type { ApiContext, LiveHandle } from './context.ts';
+import { JobRunner } from './jobs.ts';
 import { docsPage, openApiDocument } from './openapi.ts';
 import { BadParameter, ROUTES } from './routes.ts';
 
@@ -16,6 +20,11 @@ export interface ServerOptions {
   store: Store;
   cfg: Config;
   metrics: Metrics;
+  /**
+   * Read endpoints need a key too. True whenever the server binds to a
+   * non-loopback address: only a loopback bind serves reads without a key.
+   */
+  requireKeyForReads: boolean;
   /** The running live path, once there is one. */
   live?: () => LiveHandle | null;
   version?: string;
@@ -34,7 +43,10 @@ function expected(issue: z.core.$ZodIssue): string {
 
 export async function createServer(o: ServerOptions): Promise<FastifyInstance> {
   const app = Fastify({ logger: false });
+  const jobs = new JobRunner(o.store, o.cfg);
+  const keys = new KeyChecker(o.store);
   const ctx: ApiContext = {
+    jobs,
     store: o.store,
     cfg: o.cfg,
     metrics: o.metrics,
@@ -44,6 +56,53 @@ export async function createServer(o: ServerOptions): Promise<FastifyInstance> {
     startedAt: Date.now(),
   };
   const doc = openApiDocument(ROUTES, o.version ?? '0.1.0');
+
+  app.addHook('onClose', async () => {
+    await jobs.idle();
+  });
+
+  await app.register(rateLimit, {
+    max: o.cfg.api.rateLimitPerMinute,
+    timeWindow: 60_000,
+    keyGenerator: (req) => {
+      const id = keyIdOf(req.headers.authorization);
+      return id ? `key:${id}` : `ip:${req.ip}`;
+    },
+    errorResponseBuilder: (_req, c) => ({
+      statusCode: 429,
+      error: 'rate_limited',
+      message: `more than ${c.max} requests per minute; retry in ${Math.ceil(c.ttl / 1000)} s`,
+    }),
+  });
+
+  // Who may call what: admin routes always need an admin key; the rest need any valid key
+  // unless the server only listens on loopback.
+  const scopes = new Map(ROUTES.map((r) => [`${r.method} ${r.path}`, r.scope ?? 'read']));
+  app.addHook('onRequest', async (req, reply) => {
+    const url = req.routeOptions.url;
+    if (!url) return;
+    const need = scopes.get(`${req.method} ${url}`) ?? 'read';
+    if (need === 'read' && !o.requireKeyForReads && !req.headers.authorization) return;
+    const auth = await keys.check(req.headers.authorization);
+    if (!auth.ok) {
+      const why = {
+        missing: 'an API key is required: send Authorization: Bearer <key> (tickline keys create)',
+        malformed: 'the Authorization header is not "Bearer tk_…" with a tickline key',
+        unknown: 'the API key is not valid',
+        revoked: 'the API key was revoked',
+      }[auth.reason];
+      return reply
+        .code(401)
+        .header('www-authenticate', 'Bearer realm="tickline"')
+        .send({ error: 'unauthorized', message: why });
+    }
+    if (need === 'admin' && auth.scope !== 'admin') {
+      return reply.code(403).send({
+        error: 'forbidden',
+        message: `${req.method} ${url} needs an admin key; this key can only read`,
+      });
+    }
+  });
 
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
@@ -57,8 +116,17 @@ export async function createServer(o: ServerOptions): Promise<FastifyInstance> {
       url: r.path,
       handler: async (req, reply) => {
         const parsed = r.query.safeParse(req.query ?? {});
-        if (!parsed.success) {
-          const issue = parsed.error.issues[0]!;
+        const params = r.params ? r.params.safeParse(req.params ?? {}) : null;
+        const body = r.body ? r.body.safeParse(req.body ?? {}) : null;
+        const failed = !parsed.success
+          ? parsed
+          : params && !params.success
+            ? params
+            : body && !body.success
+              ? body
+              : null;
+        if (failed && !failed.success) {
+          const issue = failed.error.issues[0]!;
           const parameter =
             issue.code === 'unrecognized_keys'
               ? issue.keys[0]!
@@ -70,7 +138,10 @@ export async function createServer(o: ServerOptions): Promise<FastifyInstance> {
           return reply.code(400).send({ error: 'bad_parameter', parameter, message });
         }
         try {
-          const res = await r.handler(ctx, parsed.data);
+          const res = await r.handler(ctx, parsed.data, {
+            params: params?.data,
+            body: body?.data,
+          });
           reply.code(res.status ?? 200);
           if (res.contentType) reply.type(res.contentType);
           return reply.send(res.body);
@@ -100,12 +171,11 @@ export async function createServer(o: ServerOptions): Promise<FastifyInstance> {
       .code(404)
       .send({ error: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` }),
   );
-  app.setErrorHandler((err: Error & { statusCode?: number }, _req, reply) => {
+  app.setErrorHandler((err: Error & { statusCode?: number; error?: unknown }, _req, reply) => {
     const status =
       err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
-    reply
-      .code(status)
-      .send({ error: status === 500 ? 'internal' : 'bad_request', message: err.message });
+    const kind = status === 429 ? 'rate_limited' : status === 500 ? 'internal' : 'bad_request';
+    reply.code(status).send({ error: kind, message: err.message });
   });
   return app;
 }

@@ -5,6 +5,7 @@ import { registerBackfill } from './commands/backfill.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerExport } from './commands/export.ts';
 import { registerImport } from './commands/import.ts';
+import { registerKeys } from './commands/keys.ts';
 import { registerQuarantine } from './commands/quarantine.ts';
 import { registerQuery } from './commands/query.ts';
 import { registerRecord } from './commands/record.ts';
@@ -31,10 +32,15 @@ export function buildProgram(): Command {
     registerExport,
     registerStream,
     registerRecord,
+    registerKeys,
   ]) {
     register(program);
   }
-  for (const c of program.commands) c.exitOverride();
+  const override = (c: Command): void => {
+    c.exitOverride();
+    c.commands.forEach(override);
+  };
+  program.commands.forEach(override);
   return program;
 }
 

@@ -72,6 +72,13 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    api: z
+      .object({
+        /** Requests per minute per API key (or per client address without one). */
+        rateLimitPerMinute: z.number().int().min(1).default(600),
+      })
+      .strict()
+      .prefault({}),
     store: z
       .object({
         /** DuckDB's memory limit (e.g. '512MB'); unset = DuckDB's default, 80 % of RAM. */

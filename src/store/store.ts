@@ -92,6 +92,19 @@ export interface SqlResult {
 
 export type Layer = 'raw' | 'staging' | 'curated';
 
+export type ApiScope = 'read' | 'admin';
+
+/** An API key as stored: never the key itself, only a salted hash of its secret. */
+export interface ApiKeyRecord {
+  id: string;
+  name: string | null;
+  scope: ApiScope;
+  salt: string;
+  hash: string;
+  createdAt: number;
+  revokedAt: number | null;
+}
+
 export interface ExportOptions {
   layer: Layer;
   format: 'parquet' | 'csv';
@@ -119,6 +132,14 @@ export interface Store {
   rejectCounts(): Promise<Record<string, number>>;
   /** Per symbol and interval: rows, first and last ts, rejects. */
   status(): Promise<SeriesStatus[]>;
+  /** Stores a new API key record. */
+  putApiKey(k: ApiKeyRecord): Promise<void>;
+  /** One API key record by id, or null. */
+  getApiKey(id: string): Promise<ApiKeyRecord | null>;
+  /** Every API key record, newest first. */
+  listApiKeys(): Promise<ApiKeyRecord[]>;
+  /** Marks a key revoked; false when there is no such key. */
+  revokeApiKey(id: string): Promise<boolean>;
   /** Runs one SQL statement and returns its rows. */
   sql(query: string): Promise<SqlResult>;
   /** Writes a layer as hive-partitioned files under `outDir`. Returns files written. */

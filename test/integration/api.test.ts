@@ -51,6 +51,7 @@ beforeAll(async () => {
     cfg,
     metrics,
     live: () => ({ pipeline, logKind: log.kind, rate: () => 0 }),
+    requireKeyForReads: false,
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const addr = app.server.address();

@@ -8,7 +8,6 @@ import type { Command } from 'commander';
 import type { LiveHandle } from '../../api/context.ts';
 import { createServer } from '../../api/server.ts';
 import { databasePath } from '../../core/config.ts';
-import { UsageError } from '../../core/errors.ts';
 import { Metrics } from '../../observability/metrics.ts';
 import type { StreamPipeline, StreamStats } from '../../pipelines/stream.ts';
 import { parsePositiveInt, parseSymbols } from '../args.ts';
@@ -53,12 +52,7 @@ export function registerUp(program: Command): void {
       const cfg = commandConfig(cmd.optsWithGlobals() as GlobalOptions);
       const symbols = parseSymbols(o.symbols);
       const host = o.host ?? '127.0.0.1';
-      if (!isLoopback(host)) {
-        throw new UsageError(
-          '--host',
-          `${host} is not a loopback address; API keys are not in this version yet, so tickline only serves 127.0.0.1, ::1 or localhost`,
-        );
-      }
+      const open = isLoopback(host);
       const port = o.port === '0' ? 0 : parsePositiveInt('--port', o.port, 7070, 65_535);
       const finnhub = Boolean(process.env.FINNHUB_TOKEN);
       const { source } = liveSourceFromFlags(
@@ -81,12 +75,19 @@ export function registerUp(program: Command): void {
             cfg,
             metrics,
             live: () => live,
+            requireKeyForReads: !open,
           });
           let stats: StreamStats;
           try {
             await server.listen({ host, port });
             const addr = server.server.address();
             const url = `http://${host.includes(':') ? `[${host}]` : host}:${typeof addr === 'object' && addr ? addr.port : port}`;
+            if (!open) {
+              const keys = (await store.listApiKeys()).filter((k) => k.revokedAt === null);
+              process.stdout.write(
+                `${host} is not loopback: every request needs an API key (Authorization: Bearer …)${keys.length ? '' : '; none exists yet: run tickline keys create --scope read'}\n`,
+              );
+            }
             process.stdout.write(
               `serving ${url}/api (docs: ${url}/api/docs, metrics: ${url}/metrics)\nlive: ${finnhub ? 'Finnhub' : 'simulator (set FINNHUB_TOKEN for the Finnhub feed)'} → ${symbols.join(', ')}; storing into ${databasePath(cfg)}; Ctrl-C stops\n`,
             );

@@ -117,4 +117,20 @@ DROP VIEW bars_enriched;
 ${enrichedView}
 `,
   },
+  {
+    version: 3,
+    name: 'API keys (hashed)',
+    sql: `
+-- The key itself is never stored: only SHA-256(salt || secret), compared in constant time.
+CREATE TABLE api_keys (
+  id VARCHAR PRIMARY KEY,
+  name VARCHAR,
+  scope VARCHAR NOT NULL,
+  salt VARCHAR NOT NULL,
+  hash VARCHAR NOT NULL,
+  created_at TIMESTAMP NOT NULL,
+  revoked_at TIMESTAMP
+);
+`,
+  },
 ];

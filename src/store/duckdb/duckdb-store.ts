@@ -19,6 +19,7 @@ import type { Bar, Quarantined, Trade } from '../../core/records.ts';
 import type { Interval } from '../../core/time.ts';
 import { ENRICHED_COLUMNS, type EnrichedColumn } from '../../transform/enrich.ts';
 import type {
+  ApiKeyRecord,
   BarQuery,
   EnrichedBar,
   ExportOptions,
@@ -48,6 +49,21 @@ const sha = (...parts: string[]): string => {
 /** Natural key of a quarantined record: where it was stopped, why, and what it was. */
 export function quarantineId(q: Quarantined): string {
   return sha(q.stage, q.source, q.symbol ?? '', q.rule, q.payload);
+}
+
+const API_KEY_SELECT = `SELECT id, name, scope, salt, hash, epoch_ms(created_at) AS created_at,
+  epoch_ms(revoked_at) AS revoked_at FROM api_keys`;
+
+function toApiKey(r: Record<string, unknown>): ApiKeyRecord {
+  return {
+    id: String(r.id),
+    name: r.name === null ? null : String(r.name),
+    scope: r.scope === 'admin' ? 'admin' : 'read',
+    salt: String(r.salt),
+    hash: String(r.hash),
+    createdAt: Number(r.created_at),
+    revokedAt: r.revoked_at === null ? null : Number(r.revoked_at),
+  };
 }
 
 function toBar(r: Record<string, unknown>): Bar {
@@ -452,6 +468,42 @@ export class DuckDBStore implements Store {
         tradeId: String(r.trade_id),
         source: String(r.source),
       }));
+    });
+  }
+
+  putApiKey(k: ApiKeyRecord): Promise<void> {
+    return this.#serial(async () => {
+      await this.#run('INSERT INTO api_keys VALUES (?, ?, ?, ?, ?, epoch_ms(?::BIGINT), NULL)', [
+        k.id,
+        k.name,
+        k.scope,
+        k.salt,
+        k.hash,
+        k.createdAt,
+      ]);
+    });
+  }
+
+  getApiKey(id: string): Promise<ApiKeyRecord | null> {
+    return this.#serial(async () => {
+      const rows = await this.#rows(`${API_KEY_SELECT} WHERE id = ?`, [id]);
+      return rows[0] ? toApiKey(rows[0]) : null;
+    });
+  }
+
+  listApiKeys(): Promise<ApiKeyRecord[]> {
+    return this.#serial(async () =>
+      (await this.#rows(`${API_KEY_SELECT} ORDER BY created_at DESC, id`)).map(toApiKey),
+    );
+  }
+
+  revokeApiKey(id: string): Promise<boolean> {
+    return this.#serial(async () => {
+      const res = await this.#run(
+        'UPDATE api_keys SET revoked_at = now() WHERE id = ? AND revoked_at IS NULL',
+        [id],
+      );
+      return Number(res.rowsChanged) > 0;
     });
   }
 

@@ -1,0 +1,83 @@
+/**
+ * API keys: `tk_<id>_<secret>`. The id finds the record; only SHA-256 of a
+ * per-key salt and the secret is stored, and it is compared in constant
+ * time. Admin keys can do everything; read keys only read.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { ApiKeyRecord, ApiScope, Store } from '../store/store.ts';
+
+const KEY = /^tk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$/;
+
+const digest = (salt: string, secret: string): string =>
+  createHash('sha256').update(salt).update(secret).digest('hex');
+
+/** Makes a new key: the text to give the user (once) and the record to store. */
+export function newApiKey(
+  scope: ApiScope,
+  name: string | null,
+): { key: string; record: ApiKeyRecord } {
+  const id = randomBytes(6).toString('hex');
+  const secret = randomBytes(32).toString('base64url');
+  const salt = randomBytes(16).toString('hex');
+  return {
+    key: `tk_${id}_${secret}`,
+    record: {
+      id,
+      name,
+      scope,
+      salt,
+      hash: digest(salt, secret),
+      createdAt: Date.now(),
+      revokedAt: null,
+    },
+  };
+}
+
+/** The key id of a bearer token, without checking it (for rate limiting by key). */
+export function keyIdOf(authorization: string | undefined): string | null {
+  const m = /^Bearer\s+(\S+)$/i.exec(authorization ?? '');
+  return m ? (KEY.exec(m[1]!)?.[1] ?? null) : null;
+}
+
+export type AuthResult =
+  | { ok: true; id: string; scope: ApiScope }
+  | { ok: false; reason: 'missing' | 'malformed' | 'unknown' | 'revoked' };
+
+/** Checks an Authorization header against the stored keys. */
+export class KeyChecker {
+  readonly #store: Store;
+  /** Records by id for a few seconds, so a burst of requests costs one lookup. */
+  readonly #cache = new Map<string, { record: ApiKeyRecord | null; until: number }>();
+
+  constructor(store: Store) {
+    this.#store = store;
+  }
+
+  async check(authorization: string | undefined): Promise<AuthResult> {
+    if (!authorization) return { ok: false, reason: 'missing' };
+    const m = /^Bearer\s+(\S+)$/i.exec(authorization);
+    const k = m ? KEY.exec(m[1]!) : null;
+    if (!k) return { ok: false, reason: 'malformed' };
+    const [, id, secret] = k as unknown as [string, string, string];
+    const now = Date.now();
+    let hit = this.#cache.get(id);
+    if (!hit || hit.until < now) {
+      hit = { record: await this.#store.getApiKey(id), until: now + 5_000 };
+      this.#cache.set(id, hit);
+      if (this.#cache.size > 10_000) this.#cache.clear();
+    }
+    const rec = hit.record;
+    if (!rec) return { ok: false, reason: 'unknown' };
+    const want = Buffer.from(rec.hash, 'hex');
+    const got = Buffer.from(digest(rec.salt, secret), 'hex');
+    if (want.length !== got.length || !timingSafeEqual(want, got))
+      return { ok: false, reason: 'unknown' };
+    if (rec.revokedAt !== null) return { ok: false, reason: 'revoked' };
+    return { ok: true, id, scope: rec.scope };
+  }
+
+  /** Forgets cached records (after a revoke). */
+  forget(): void {
+    this.#cache.clear();
+  }
+}

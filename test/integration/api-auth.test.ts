@@ -1,0 +1,199 @@
+/**
+ * API keys and rate limits on a real server (127.0.0.1, random port): keys
+ * created with the real `tickline keys` command, stored hashed; 401, 403 and
+ * 429 as the rules say; an admin starts a backfill (against a local replay
+ * server) and follows its progress to the end.
+ */
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer } from '../../src/api/server.ts';
+import { loadConfig } from '../../src/core/config.ts';
+import { Metrics } from '../../src/observability/metrics.ts';
+import { DuckDBStore } from '../../src/store/duckdb/duckdb-store.ts';
+import { runCli } from '../helpers/cli.ts';
+import { tempDir, withDb } from '../helpers/db.ts';
+import { fixture, type ReplayServer, startReplayServer } from '../helpers/replay-server.ts';
+
+const dir = tempDir();
+let readKey: string;
+let adminKey: string;
+let revokedKey: string;
+let yahoo: ReplayServer;
+const servers: FastifyInstance[] = [];
+let store: DuckDBStore;
+
+async function serve(opts: { requireKeyForReads: boolean; perMinute?: number }): Promise<string> {
+  const cfg = loadConfig({
+    cwd: '/',
+    env: { TICKLINE_YAHOO_URL: yahoo.url },
+  });
+  cfg.api.rateLimitPerMinute = opts.perMinute ?? 600;
+  cfg.http.baseDelayMs = 10;
+  const app = await createServer({
+    store,
+    cfg,
+    metrics: new Metrics(),
+    requireKeyForReads: opts.requireKeyForReads,
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  servers.push(app);
+  const addr = app.server.address();
+  return `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+}
+
+const call = async (base: string, path: string, key?: string, init: RequestInit = {}) => {
+  const res = await fetch(`${base}${path}`, {
+    ...init,
+    headers: {
+      ...(key ? { authorization: `Bearer ${key}` } : {}),
+      ...(init.body ? { 'content-type': 'application/json' } : {}),
+    },
+  });
+  return {
+    status: res.status,
+    headers: res.headers,
+    body: (await res.json()) as Record<string, unknown>,
+  };
+};
+
+beforeAll(async () => {
+  const env = { TICKLINE_DATA_DIR: dir };
+  const make = async (scope: string) => {
+    const r = await runCli(['keys', 'create', '--scope', scope, '--name', `test ${scope}`], env);
+    expect(r.code, r.stderr).toBe(0);
+    return r.stdout.trim();
+  };
+  readKey = await make('read');
+  adminKey = await make('admin');
+  revokedKey = await make('read');
+  const id = revokedKey.split('_')[1]!;
+  expect((await runCli(['keys', 'revoke', id], env)).code).toBe(0);
+  const list = await runCli(['keys', 'list'], env);
+  expect(list.stdout).toContain('test admin');
+  expect(list.stdout).not.toContain(readKey.split('_')[2]);
+  yahoo = await startReplayServer((url) =>
+    url.pathname.endsWith('/AAPL')
+      ? [
+          {
+            delayMs: 150,
+            body: fixture('yahoo/yahoo-chart-AAPL-1d-2020-08-31_2020-11-06-splits-dividends.json'),
+          },
+        ]
+      : url.pathname.endsWith('/MSFT')
+        ? [
+            {
+              delayMs: 150,
+              body: fixture('yahoo/yahoo-chart-MSFT-1d-2021-02-01_2022-01-28-dividends.json'),
+            },
+          ]
+        : undefined,
+  );
+  store = await DuckDBStore.open(join(dir, 'tickline.duckdb'));
+});
+afterAll(async () => {
+  for (const s of servers) await s.close();
+  await store?.close();
+  await yahoo?.close();
+});
+
+describe('API keys', () => {
+  it('are stored hashed: no stored value contains a key or its secret', async () => {
+    const rows = await store.sql('SELECT * FROM api_keys');
+    expect(rows.rows.length).toBe(3);
+    const stored = JSON.stringify(rows.rows);
+    for (const k of [readKey, adminKey, revokedKey]) {
+      expect(k).toMatch(/^tk_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$/);
+      expect(stored).not.toContain(k.split('_').slice(2).join('_'));
+    }
+  });
+
+  it('off loopback every endpoint needs a valid key (401), and a read key reads', async () => {
+    const base = await serve({ requireKeyForReads: true });
+    for (const path of ['/api/symbols', '/api/health', '/metrics', '/api/openapi.json']) {
+      const r = await call(base, path);
+      expect(r.status, path).toBe(401);
+      expect(r.headers.get('www-authenticate')).toBe('Bearer realm="tickline"');
+      expect(r.body.message).toMatch(/an API key is required/);
+    }
+    expect((await call(base, '/api/symbols', 'not-a-key')).body.message).toMatch(
+      /is not "Bearer tk_…"/,
+    );
+    expect((await call(base, '/api/symbols', `${readKey.slice(0, -1)}x`)).body.message).toBe(
+      'the API key is not valid',
+    );
+    expect((await call(base, '/api/symbols', revokedKey)).body.message).toBe(
+      'the API key was revoked',
+    );
+    expect((await call(base, '/api/symbols', readKey)).status).toBe(200);
+    expect((await call(base, '/api/symbols', adminKey)).status).toBe(200);
+  });
+
+  it('on loopback reads are open, but admin endpoints need an admin key (401, then 403)', async () => {
+    const base = await serve({ requireKeyForReads: false });
+    expect((await call(base, '/api/symbols')).status).toBe(200);
+    const body = JSON.stringify({ symbols: ['AAPL'], from: '2020-08-01', to: '2020-11-07' });
+    expect((await call(base, '/api/backfill', undefined, { method: 'POST', body })).status).toBe(
+      401,
+    );
+    const forbidden = await call(base, '/api/backfill', readKey, { method: 'POST', body });
+    expect(forbidden.status).toBe(403);
+    expect(forbidden.body).toEqual({
+      error: 'forbidden',
+      message: 'POST /api/backfill needs an admin key; this key can only read',
+    });
+  });
+
+  it('lets an admin start a backfill and follow its progress to the end', async () => {
+    const base = await serve({ requireKeyForReads: false });
+    const bad = await call(base, '/api/backfill', adminKey, {
+      method: 'POST',
+      body: JSON.stringify({ symbols: [], from: '2020-08-01' }),
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body).toMatchObject({
+      parameter: 'symbols',
+      message: 'symbols: expected at least one symbol',
+    });
+    const started = await call(base, '/api/backfill', adminKey, {
+      method: 'POST',
+      body: JSON.stringify({
+        symbols: ['AAPL', 'MSFT', 'NOPE'],
+        from: '2020-08-01',
+        to: '2022-01-31',
+      }),
+    });
+    expect(started.status).toBe(202);
+    expect(started.body).toMatchObject({ state: 'running', progress: { done: 0, total: 3 } });
+    const seen: number[] = [];
+    let job: Record<string, unknown> = started.body;
+    while (job.state === 'running') {
+      await new Promise((r) => setTimeout(r, 20));
+      job = (await call(base, `/api/jobs/${started.body.id}`)).body;
+      seen.push((job.progress as { done: number }).done);
+    }
+    expect(job).toMatchObject({
+      state: 'done',
+      progress: { done: 3, total: 3, rows: 49 + 252, errors: 1 },
+    });
+    expect((job.errors as { symbol: string }[]).map((e) => e.symbol)).toEqual(['NOPE']);
+    expect(new Set(seen).size).toBeGreaterThan(1);
+    expect((await call(base, '/api/jobs/7d1c5b8e-0000-4000-8000-000000000000')).status).toBe(404);
+    expect((await call(base, '/api/jobs/42')).body).toMatchObject({ parameter: 'id' });
+  });
+
+  it('answers a flood with 429 and Retry-After, per key', async () => {
+    const base = await serve({ requireKeyForReads: false, perMinute: 5 });
+    const statuses: number[] = [];
+    let last: Awaited<ReturnType<typeof call>> | undefined;
+    for (let i = 0; i < 7; i++) {
+      last = await call(base, '/api/health', readKey);
+      statuses.push(last.status);
+    }
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 429, 429]);
+    expect(Number(last!.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(last!.body).toMatchObject({ error: 'rate_limited' });
+    // Another key has its own budget.
+    expect((await call(base, '/api/health', adminKey)).status).toBe(200);
+  });
+});
