@@ -15,6 +15,7 @@ import type { ApiContext, LiveHandle } from './context.ts';
 import { JobRunner } from './jobs.ts';
 import { docsPage, openApiDocument } from './openapi.ts';
 import { BadParameter, ROUTES } from './routes.ts';
+import type { StreamHub } from './stream-hub.ts';
 
 export interface ServerOptions {
   store: Store;
@@ -27,6 +28,8 @@ export interface ServerOptions {
   requireKeyForReads: boolean;
   /** The running live path, once there is one. */
   live?: () => LiveHandle | null;
+  /** Serves WebSocket /api/stream when given. */
+  hub?: StreamHub;
   version?: string;
 }
 
@@ -59,7 +62,29 @@ export async function createServer(o: ServerOptions): Promise<FastifyInstance> {
 
   app.addHook('onClose', async () => {
     await jobs.idle();
+    await o.hub?.close();
   });
+
+  const hub = o.hub;
+  if (hub) {
+    app.server.on('upgrade', (req, socket, head) => {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      const refuse = (status: number, message: string): void => {
+        socket.end(
+          `HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : 'Not Found'}\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n${JSON.stringify({ error: status === 401 ? 'unauthorized' : 'not_found', message })}`,
+        );
+      };
+      if (url.pathname !== '/api/stream') return refuse(404, `no WebSocket at ${url.pathname}`);
+      const key = url.searchParams.get('key');
+      const header = req.headers.authorization ?? (key ? `Bearer ${key}` : undefined);
+      if (!o.requireKeyForReads && !header) return hub.upgrade(req, socket, head);
+      void keys.check(header).then((auth) => {
+        if (!auth.ok)
+          refuse(401, 'an API key is required: Authorization: Bearer <key>, or ?key=<key>');
+        else hub.upgrade(req, socket, head);
+      });
+    });
+  }
 
   await app.register(rateLimit, {
     max: o.cfg.api.rateLimitPerMinute,

@@ -9,7 +9,7 @@
  * closed, and the last flush is stored before `run` returns.
  */
 import type { Config } from '../core/config.ts';
-import type { Bar, CandidateTrade, Quarantined } from '../core/records.ts';
+import type { Bar, CandidateTrade, Quarantined, Trade } from '../core/records.ts';
 import type { Interval } from '../core/time.ts';
 import { type Log, type LogBatch, type Subscription, TOPICS } from '../log/log.ts';
 import { TradeValidator } from '../quality/trade-validator.ts';
@@ -25,6 +25,7 @@ import { StoreStage, type StoreStageStats } from './store-stage.ts';
 /** What live views are told: bar changes (finals with their indicators) and source events. */
 export type StreamEvent =
   | (BarEvent & { indicators?: IndicatorValues })
+  | { kind: 'trades'; trades: readonly Trade[] }
   | { kind: 'source'; event: LiveEvent };
 
 export interface StreamOptions {
@@ -195,6 +196,7 @@ export class StreamPipeline {
       await sub.commit(b.partition, b.offset + b.records.length);
     });
     await join<CandidateTrade>(TOPICS.trades, 'bars', async (b, sub) => {
+      this.#o.onEvent?.({ kind: 'trades', trades: b.records });
       const events = this.#bars.add(b.records);
       const now = Date.now();
       for (const t of b.records) {

@@ -12,7 +12,7 @@ import { loadConfig } from '../../src/core/config.ts';
 import { Metrics } from '../../src/observability/metrics.ts';
 import { DuckDBStore } from '../../src/store/duckdb/duckdb-store.ts';
 import { runCli } from '../helpers/cli.ts';
-import { tempDir, withDb } from '../helpers/db.ts';
+import { tempDir } from '../helpers/db.ts';
 import { fixture, type ReplayServer, startReplayServer } from '../helpers/replay-server.ts';
 
 const dir = tempDir();

@@ -7,6 +7,7 @@
 import type { Command } from 'commander';
 import type { LiveHandle } from '../../api/context.ts';
 import { createServer } from '../../api/server.ts';
+import { StreamHub } from '../../api/stream-hub.ts';
 import { databasePath } from '../../core/config.ts';
 import { Metrics } from '../../observability/metrics.ts';
 import type { StreamPipeline, StreamStats } from '../../pipelines/stream.ts';
@@ -69,6 +70,7 @@ export function registerUp(program: Command): void {
             process.stdout.write(`loaded the bundled history: ${summary.rows} daily bars\n`);
           }
           const metrics = new Metrics();
+          const hub = new StreamHub({ store, onClients: (n) => metrics.wsClients.set(n) });
           let live: LiveHandle | null = null;
           const server = await createServer({
             store,
@@ -76,6 +78,7 @@ export function registerUp(program: Command): void {
             metrics,
             live: () => live,
             requireKeyForReads: !open,
+            hub,
           });
           let stats: StreamStats;
           try {
@@ -100,6 +103,7 @@ export function registerUp(program: Command): void {
               stop,
               durationArg: o.duration,
               onFlush: (ms) => metrics.storeWrite.observe(ms / 1000),
+              onEvent: (e) => hub.publish(e),
               onPipeline: (pipeline, logKind) => {
                 metrics.watch(pipeline);
                 live = { pipeline, logKind, rate: rateOf(pipeline) };

@@ -1,0 +1,281 @@
+/**
+ * WebSocket /api/stream on a real server: subscriptions, resume, errors,
+ * auth, conflation for a slow reader, and a client too slow to keep that is
+ * dropped while ingest goes on.
+ */
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { newApiKey } from '../../src/api/auth.ts';
+import { createServer } from '../../src/api/server.ts';
+import { StreamHub } from '../../src/api/stream-hub.ts';
+import { loadConfig } from '../../src/core/config.ts';
+import type { Bar } from '../../src/core/records.ts';
+import { MemoryLog } from '../../src/log/memory/memory-log.ts';
+import { Metrics } from '../../src/observability/metrics.ts';
+import { StreamPipeline } from '../../src/pipelines/stream.ts';
+import { simulate } from '../../src/sources/simulator/simulator.ts';
+import { DuckDBStore } from '../../src/store/duckdb/duckdb-store.ts';
+import { tempDir } from '../helpers/db.ts';
+import { LIVE_DEFAULTS, messageSource } from '../helpers/live.ts';
+
+const cfg = loadConfig({ cwd: '/', env: {} });
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+afterAll(async () => undefined);
+
+interface Setup {
+  store: DuckDBStore;
+  hub: StreamHub;
+  url: string;
+}
+
+async function setup(
+  o: { requireKeyForReads?: boolean; maxQueuedBytes?: number; highWaterBytes?: number } = {},
+): Promise<Setup> {
+  const store = await DuckDBStore.open(join(tempDir(), 's.duckdb'));
+  const hub = new StreamHub({
+    store,
+    maxQueuedBytes: o.maxQueuedBytes ?? 1 << 20,
+    highWaterBytes: o.highWaterBytes ?? 64 << 10,
+  });
+  const app: FastifyInstance = await createServer({
+    store,
+    cfg,
+    metrics: new Metrics(),
+    requireKeyForReads: o.requireKeyForReads ?? false,
+    hub,
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const addr = app.server.address();
+  cleanups.push(async () => {
+    await app.close();
+    await store.close();
+  });
+  return {
+    store,
+    hub,
+    url: `ws://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}/api/stream`,
+  };
+}
+
+function session(n: number, seed = 4): string[] {
+  const gen = simulate({
+    symbols: ['AAPL', 'MSFT'],
+    seed,
+    tradesPerSecond: 40,
+    startTs: Date.UTC(2024, 6, 1, 14),
+  });
+  return Array.from({ length: n }, () => gen.next().value!.text);
+}
+
+async function run(s: Setup, messages: string[]) {
+  const log = new MemoryLog();
+  const p = new StreamPipeline({
+    source: messageSource(messages),
+    symbols: ['AAPL', 'MSFT'],
+    store: s.store,
+    log,
+    live: LIVE_DEFAULTS,
+    futureSkewMs: 60_000,
+    onEvent: (e) => s.hub.publish(e),
+  });
+  const t0 = performance.now();
+  const stats = await p.run();
+  await log.close();
+  return { stats, ms: performance.now() - t0 };
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: messages are checked field by field
+type Msg = any;
+
+async function connect(url: string, subscribe: object): Promise<{ ws: WebSocket; got: Msg[] }> {
+  const ws = new WebSocket(url);
+  const got: Msg[] = [];
+  ws.on('message', (d) => got.push(JSON.parse(d.toString())));
+  await new Promise((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+  });
+  ws.send(JSON.stringify(subscribe));
+  const t0 = Date.now();
+  while (
+    !got.some((m) => m.type === 'subscribed' || m.type === 'error') &&
+    Date.now() - t0 < 5_000
+  ) {
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return { ws, got };
+}
+
+const settle = () => new Promise((r) => setTimeout(r, 300));
+
+describe('WebSocket /api/stream', () => {
+  it('sends subscribed symbols’ trades and bars: updates, closes and finals with indicators', async () => {
+    const s = await setup();
+    const { ws, got } = await connect(s.url, {
+      type: 'subscribe',
+      symbols: ['aapl'],
+      intervals: ['1s'],
+      trades: true,
+    });
+    expect(got[0]).toEqual({
+      type: 'subscribed',
+      symbols: ['AAPL'],
+      intervals: ['1s'],
+      trades: true,
+    });
+    const { stats } = await run(s, session(1_500));
+    await settle();
+    const trades = got.filter((m) => m.type === 'trade');
+    const stored = await s.store.readTrades({ symbol: 'AAPL' });
+    expect(trades.length).toBe(stored.length);
+    expect(trades.every((m) => m.trade.symbol === 'AAPL')).toBe(true);
+    const bars = got.filter((m) => m.type === 'bar');
+    expect(bars.every((m) => m.bar.symbol === 'AAPL' && m.bar.interval === '1s')).toBe(true);
+    const finals = bars.filter((m) => m.kind === 'final');
+    const storedBars = await s.store.readBars({ symbol: 'AAPL', interval: '1s' });
+    expect(finals.map((m) => m.bar.ts)).toEqual(storedBars.map((b) => b.ts));
+    expect(finals.at(-1).indicators).toHaveProperty('sma_20');
+    expect(bars.some((m) => m.kind === 'update')).toBe(true);
+    expect(stats.barsFinal).toBeGreaterThan(finals.length);
+    ws.close();
+  });
+
+  it('resumes from the last final bar a client saw', async () => {
+    const s = await setup();
+    await run(s, session(800));
+    const stored: Bar[] = await s.store.readBars({ symbol: 'MSFT', interval: '1s' });
+    const seen = stored[9]!.ts;
+    const { ws, got } = await connect(s.url, {
+      type: 'subscribe',
+      symbols: ['MSFT'],
+      intervals: ['1s'],
+      resume: [{ symbol: 'MSFT', interval: '1s', after: seen }],
+    });
+    await settle();
+    const replay = got.filter((m) => m.type === 'bar' && m.replay);
+    expect(replay.map((m) => m.bar.ts)).toEqual(stored.slice(10).map((b) => b.ts));
+    ws.close();
+  });
+
+  it('answers a bad subscription with an error naming the field', async () => {
+    const s = await setup();
+    const { ws, got } = await connect(s.url, {
+      type: 'subscribe',
+      symbols: ['AAPL'],
+      intervals: ['2s'],
+    });
+    expect(got[0].type).toBe('error');
+    expect(got[0].message).toMatch(/^intervals\.0: /);
+    ws.send('not json');
+    await settle();
+    expect(got.at(-1)).toEqual({ type: 'error', message: 'messages must be JSON' });
+    ws.close();
+  });
+
+  it('needs a key off loopback (401 on upgrade), given as a header or ?key=', async () => {
+    const s = await setup({ requireKeyForReads: true });
+    const status = await new Promise<number>((resolve) => {
+      const ws = new WebSocket(s.url);
+      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      ws.on('open', () => resolve(101));
+    });
+    expect(status).toBe(401);
+    const { key, record } = newApiKey('read', 'ws');
+    await s.store.putApiKey(record);
+    const { ws, got } = await connect(`${s.url}?key=${key}`, {
+      type: 'subscribe',
+      symbols: ['AAPL'],
+    });
+    expect(got[0].type).toBe('subscribed');
+    ws.close();
+  });
+
+  it('conflates forming-bar updates for a client that reads slowly, keeping the newest', async () => {
+    const s = await setup({ maxQueuedBytes: 256 << 20 });
+    const { ws, got } = await connect(s.url, {
+      type: 'subscribe',
+      symbols: ['AAPL'],
+      intervals: ['1m'],
+    });
+    const sock = (ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+    sock.pause();
+    const bar = (ts: number, close: number): Bar => ({
+      symbol: 'AAPL',
+      interval: '1m',
+      ts,
+      open: 100,
+      high: 200,
+      low: 50,
+      close,
+      volume: close,
+      adjClose: null,
+      source: 'test',
+      vwap: 100,
+      tradeCount: close,
+    });
+    // Enough closed bars to fill the socket's buffers, so the client is behind…
+    const T = Date.UTC(2024, 0, 2, 15);
+    const N = 60_000;
+    for (let i = 0; i < N; i++)
+      s.hub.publish({ kind: 'close', bar: bar(T - (N - i) * 60_000, 100) });
+    // …then 200 changes of the forming bar while it is.
+    for (let i = 1; i <= 200; i++) s.hub.publish({ kind: 'update', bar: bar(T, 100 + i) });
+    sock.resume();
+    const t0 = Date.now();
+    while (got.filter((m) => m.kind === 'close').length < N && Date.now() - t0 < 30_000)
+      await settle();
+    await settle();
+    expect(got.filter((m) => m.kind === 'close').length).toBe(N);
+    const updates = got.filter((m) => m.kind === 'update');
+    expect(updates.length).toBeGreaterThan(0);
+    expect(updates.length).toBeLessThan(10);
+    expect(updates.at(-1).bar.close).toBe(300);
+    ws.close();
+  });
+
+  it('drops a client that stops reading, with a reason, while ingest goes on', async () => {
+    const gen = simulate({
+      symbols: ['AAPL', 'MSFT'],
+      seed: 8,
+      tradesPerSecond: 400,
+      tradesPerMessage: 4,
+      startTs: Date.UTC(2024, 6, 1, 14),
+    });
+    const messages = Array.from({ length: 15_000 }, () => gen.next().value!.text);
+    // Ingest with no client, then with one that never reads: the run must not wait for it.
+    const alone = await run(await setup(), messages);
+    const s = await setup({ maxQueuedBytes: 256 * 1024 });
+    const stuck = new WebSocket(s.url);
+    await new Promise((r) => stuck.once('open', r));
+    stuck.send(
+      JSON.stringify({
+        type: 'subscribe',
+        symbols: ['AAPL', 'MSFT'],
+        intervals: ['1s', '1m', '5m'],
+        trades: true,
+      }),
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    (stuck as unknown as { _socket: { pause(): void } })._socket.pause();
+    const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+      stuck.on('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+    );
+    const withSlow = await run(s, messages);
+    expect(withSlow.stats.store.tradesStored).toBe(alone.stats.store.tradesStored);
+    expect(s.hub.clients).toBe(0);
+    (stuck as unknown as { _socket: { resume(): void } })._socket.resume();
+    const c = await closed;
+    expect([4008, 1006]).toContain(c.code);
+    if (c.code === 4008) expect(c.reason).toMatch(/too slow/);
+    const ratio = alone.ms / withSlow.ms;
+    console.log(
+      `ingest with a stuck client: ${(ratio * 100).toFixed(0)} % of the rate without (${alone.ms.toFixed(0)} vs ${withSlow.ms.toFixed(0)} ms)`,
+    );
+    expect(ratio).toBeGreaterThan(0.5);
+  });
+});
