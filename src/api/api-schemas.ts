@@ -73,8 +73,21 @@ export const BarsQuerySchema = z
       })
       .optional()
       .describe(`comma-separated: ${ENRICHED_COLUMNS.join(', ')}`),
-    format: z.enum(['json', 'csv']).default('json'),
+    format: z.enum(['json', 'csv', 'parquet', 'arrow']).default('json'),
     cursor,
+  })
+  .strict();
+
+export const ExportQuerySchema = z
+  .object({
+    layer: z
+      .enum(['raw', 'staging', 'curated', 'trades'])
+      .describe('raw, staging (bars), curated (bars_enriched) or trades'),
+    symbol: symbol.optional(),
+    interval: IntervalSchema.optional(),
+    from: time.optional(),
+    to: time.optional(),
+    format: z.enum(['parquet', 'csv']).default('parquet'),
   })
   .strict();
 

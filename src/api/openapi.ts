@@ -24,7 +24,11 @@ export function openApiDocument(routes: readonly RouteDef[], version: string): J
     const content: Record<string, unknown> = {
       'application/json': { schema: schemaOf(r.response, 'output') },
     };
-    if (r.csv) content['text/csv'] = { schema: { type: 'string' } };
+    for (const f of r.formats ?? []) {
+      content[f] = {
+        schema: { type: 'string', ...(f === 'text/csv' ? {} : { format: 'binary' }) },
+      };
+    }
     paths[r.path] = {
       ...(paths[r.path] ?? {}),
       [r.method.toLowerCase()]: {

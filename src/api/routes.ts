@@ -2,12 +2,18 @@
  * The REST routes, declared once: the server registers them and the
  * OpenAPI document is generated from the same list.
  */
-import type { z } from 'zod';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { tableFromArrays, tableToIPC } from 'apache-arrow';
+import { z } from 'zod';
+import type { EnrichedBar, FileExportOptions } from '../store/store.ts';
 import {
   BackfillBodySchema,
   BarsQuerySchema,
   BarsResponseSchema,
   EmptyQuerySchema,
+  ExportQuerySchema,
   HealthResponseSchema,
   JobParamsSchema,
   JobResponseSchema,
@@ -23,8 +29,9 @@ import type { ApiContext } from './context.ts';
 export interface RouteReply {
   status?: number;
   body: unknown;
-  /** A non-JSON body's content type (CSV). */
+  /** A non-JSON body's content type (CSV, Parquet, Arrow). */
   contentType?: string;
+  headers?: Record<string, string>;
 }
 
 export interface RouteDef<
@@ -44,8 +51,8 @@ export interface RouteDef<
   response: z.ZodType;
   /** The status of a success (default 200). */
   status?: number;
-  /** Also answers text/csv (the `format` parameter). */
-  csv?: boolean;
+  /** Other content types it answers with (the `format` parameter). */
+  formats?: string[];
   handler: (
     ctx: ApiContext,
     query: z.output<Q>,
@@ -72,6 +79,40 @@ export class BadParameter extends Error {
   ) {
     super(message);
   }
+}
+
+/** Has the store write a file into a temporary folder, reads it, and removes it. */
+async function viaFile(ctx: ApiContext, o: Omit<FileExportOptions, 'file'>): Promise<Buffer> {
+  const dir = await mkdtemp(join(tmpdir(), 'tickline-export-'));
+  try {
+    const file = join(dir, `out.${o.format}`);
+    await ctx.store.exportFile({ ...o, file });
+    return await readFile(file);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Bars as an Arrow IPC stream: ts as milliseconds (float64), every number as float64. */
+function barsToArrow(bars: readonly EnrichedBar[], indicators: readonly string[]): Uint8Array {
+  const n = bars.length;
+  const col = (f: (b: EnrichedBar) => number | null | undefined): Float64Array => {
+    const a = new Float64Array(n);
+    for (let i = 0; i < n; i++) a[i] = f(bars[i]!) ?? Number.NaN;
+    return a;
+  };
+  const cols: Record<string, Float64Array> = {
+    ts: col((b) => b.ts),
+    open: col((b) => b.open),
+    high: col((b) => b.high),
+    low: col((b) => b.low),
+    close: col((b) => b.close),
+    volume: col((b) => b.volume),
+    vwap: col((b) => b.vwap),
+  };
+  for (const c of indicators)
+    cols[c] = col((b) => b.indicators[c as keyof EnrichedBar['indicators']]);
+  return tableToIPC(tableFromArrays(cols), 'stream');
 }
 
 function csvOf(columns: string[], rows: Record<string, unknown>[]): string {
@@ -182,7 +223,7 @@ export const ROUTES: RouteDef[] = [
     summary: 'Bars of one series in ts order, optionally with indicators; paged by cursor',
     query: BarsQuerySchema,
     response: BarsResponseSchema,
-    csv: true,
+    formats: ['text/csv', 'application/vnd.apache.parquet', 'application/vnd.apache.arrow.stream'],
     handler: async (ctx, q) => {
       let from = q.from;
       if (q.cursor) {
@@ -198,10 +239,29 @@ export const ROUTES: RouteDef[] = [
         ...(q.to !== undefined ? { to: q.to } : {}),
         limit: q.limit + 1,
       };
+      if (q.format === 'parquet') {
+        const body = await viaFile(ctx, {
+          layer: 'curated',
+          format: 'parquet',
+          symbol: q.symbol,
+          interval: q.interval,
+          ...(from !== undefined ? { from } : {}),
+          ...(q.to !== undefined ? { to: q.to } : {}),
+          limit: q.limit,
+        });
+        return { contentType: 'application/vnd.apache.parquet', body };
+      }
       const rows = await ctx.store.readEnrichedBars(query, q.indicators ?? []);
       const more = rows.length > q.limit;
       const bars = more ? rows.slice(0, q.limit) : rows;
       const nextCursor = more ? b64(String(bars[bars.length - 1]!.ts)) : null;
+      if (q.format === 'arrow') {
+        return {
+          contentType: 'application/vnd.apache.arrow.stream',
+          headers: nextCursor ? ({ 'x-next-cursor': nextCursor } as Record<string, string>) : {},
+          body: Buffer.from(barsToArrow(bars, q.indicators ?? [])),
+        };
+      }
       if (q.format === 'csv') {
         const cols = [
           'ts',
@@ -236,6 +296,37 @@ export const ROUTES: RouteDef[] = [
       }
       const out = bars.map((b) => (q.indicators ? b : { ...b, indicators: undefined }));
       return { body: { symbol: q.symbol, interval: q.interval, bars: out, nextCursor } };
+    },
+  }),
+  route({
+    method: 'GET',
+    path: '/api/export',
+    summary:
+      'A layer (or trades) as one Parquet or CSV file, filtered by symbol, interval and time',
+    query: ExportQuerySchema,
+    response: z.string().describe('the file'),
+    formats: ['application/vnd.apache.parquet', 'text/csv'],
+    handler: async (ctx, q) => {
+      if (q.layer === 'raw' && q.symbol)
+        throw new BadParameter('symbol', 'the raw layer is not split by symbol');
+      if ((q.layer === 'raw' || q.layer === 'trades') && q.interval) {
+        throw new BadParameter('interval', `the ${q.layer} layer has no interval`);
+      }
+      const body = await viaFile(ctx, {
+        layer: q.layer,
+        format: q.format,
+        ...(q.symbol ? { symbol: q.symbol } : {}),
+        ...(q.interval ? { interval: q.interval } : {}),
+        ...(q.from !== undefined ? { from: q.from } : {}),
+        ...(q.to !== undefined ? { to: q.to } : {}),
+      });
+      const name = [q.layer, q.symbol, q.interval].filter(Boolean).join('-');
+      return {
+        contentType:
+          q.format === 'parquet' ? 'application/vnd.apache.parquet' : 'text/csv; charset=utf-8',
+        headers: { 'content-disposition': `attachment; filename="${name}.${q.format}"` },
+        body,
+      };
     },
   }),
   route({

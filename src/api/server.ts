@@ -169,6 +169,7 @@ export async function createServer(o: ServerOptions): Promise<FastifyInstance> {
           });
           reply.code(res.status ?? 200);
           if (res.contentType) reply.type(res.contentType);
+          if (res.headers) reply.headers(res.headers);
           return reply.send(res.body);
         } catch (err) {
           if (err instanceof BadParameter) {

@@ -94,6 +94,19 @@ export type Layer = 'raw' | 'staging' | 'curated';
 
 export type ApiScope = 'read' | 'admin';
 
+/** One file of one table, filtered: what `GET /api/export` downloads. */
+export interface FileExportOptions {
+  /** raw = raw_responses, staging = bars, curated = bars_enriched, trades = trades. */
+  layer: Layer | 'trades';
+  format: 'parquet' | 'csv';
+  symbol?: string;
+  interval?: Interval;
+  from?: number;
+  to?: number;
+  limit?: number;
+  file: string;
+}
+
 /** An API key as stored: never the key itself, only a salted hash of its secret. */
 export interface ApiKeyRecord {
   id: string;
@@ -142,6 +155,8 @@ export interface Store {
   revokeApiKey(id: string): Promise<boolean>;
   /** Runs one SQL statement and returns its rows. */
   sql(query: string): Promise<SqlResult>;
+  /** Writes one filtered table to one file. Returns rows written. */
+  exportFile(opts: FileExportOptions): Promise<number>;
   /** Writes a layer as hive-partitioned files under `outDir`. Returns files written. */
   exportLake(opts: ExportOptions): Promise<string[]>;
   /** Releases connections and files. */

@@ -2,7 +2,9 @@
  * The REST API on a real server (127.0.0.1, random port) over a real DuckDB
  * file holding the bundled real daily history and a simulated live session.
  */
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tableFromIPC } from 'apache-arrow';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer } from '../../src/api/server.ts';
@@ -131,6 +133,51 @@ describe('REST API', () => {
     expect(lines[1]).toMatch(/^2013-05-13T00:00:00.000Z,/);
   });
 
+  it('answers bars as Parquet and Arrow that read back to the same values', async () => {
+    const url =
+      '/api/bars?symbol=SPX&interval=1d&from=2019-01-01&to=2019-12-31&limit=10000&indicators=sma_50';
+    const json = (await get(url)).body.bars;
+    const pq = await fetch(`${base}${url}&format=parquet`);
+    expect(pq.headers.get('content-type')).toBe('application/vnd.apache.parquet');
+    const file = join(tempDir(), 'bars.parquet');
+    writeFileSync(file, Buffer.from(await pq.arrayBuffer()));
+    const back = (
+      await store.sql(
+        `SELECT epoch_ms(ts) AS ts, close, sma_50 FROM read_parquet('${file}') ORDER BY ts`,
+      )
+    ).rows;
+    expect(back.map((r) => [Number(r.ts), r.close, r.sma_50])).toEqual(
+      json.map((b: Json) => [b.ts, b.close, b.indicators.sma_50]),
+    );
+    const ar = await fetch(`${base}${url}&format=arrow`);
+    expect(ar.headers.get('content-type')).toBe('application/vnd.apache.arrow.stream');
+    const table = tableFromIPC(new Uint8Array(await ar.arrayBuffer()));
+    expect(table.numRows).toBe(json.length);
+    expect([...table.getChild('close')!.toArray()]).toEqual(json.map((b: Json) => b.close));
+    expect([...table.getChild('ts')!.toArray()]).toEqual(json.map((b: Json) => b.ts));
+  });
+
+  it('exports a layer as one file download, filtered', async () => {
+    const res = await fetch(`${base}/api/export?layer=staging&symbol=AAPL&interval=1d&format=csv`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-disposition')).toBe(
+      'attachment; filename="staging-AAPL-1d.csv"',
+    );
+    const lines = (await res.text()).trim().split('\n');
+    expect(lines[0]).toMatch(
+      /^symbol,interval,ts,open,high,low,close,volume,adj_close,source,ingested_at,vwap,trade_count,backfilled$/,
+    );
+    expect(lines.length).toBe(1 + 1_260);
+    const pq = await fetch(`${base}/api/export?layer=trades&symbol=MSFT`);
+    const file = join(tempDir(), 'trades.parquet');
+    writeFileSync(file, Buffer.from(await pq.arrayBuffer()));
+    const [row] = (await store.sql(`SELECT count(*) AS n FROM read_parquet('${file}')`)).rows;
+    expect(Number(row!.n)).toBe((await store.readTrades({ symbol: 'MSFT' })).length);
+    const bad = await get('/api/export?layer=trades&interval=1m');
+    expect(bad.status).toBe(400);
+    expect(bad.body.message).toBe('interval: the trades layer has no interval');
+  });
+
   it('pages trades by cursor without losing or repeating one', async () => {
     const all = (await get('/api/trades?symbol=AAPL&limit=10000')).body.trades;
     expect(all.length).toBeGreaterThan(500);
@@ -176,7 +223,17 @@ describe('REST API', () => {
       ['/api/bars?symbol=AAPL&limit=20000', 'limit', /from 1 to 10000/],
       ['/api/bars?symbol=AAPL&from=yesterday', 'from', /from: expected a date \(YYYY-MM-DD\)/],
       ['/api/bars?symbol=AAPL&indicators=sma_20,foo', 'indicators', /"foo" is not an indicator/],
-      ['/api/bars?symbol=AAPL&format=xml', 'format', /format: expected one of json, csv/],
+      [
+        '/api/bars?symbol=AAPL&format=xml',
+        'format',
+        /format: expected one of json, csv, parquet, arrow/,
+      ],
+      ['/api/export?layer=lake', 'layer', /layer: expected one of raw, staging, curated, trades/],
+      [
+        '/api/export?layer=raw&symbol=AAPL',
+        'symbol',
+        /symbol: the raw layer is not split by symbol/,
+      ],
       ['/api/bars?symbol=AAPL&cursor=!!', 'cursor', /cursor: expected a cursor/],
       [
         '/api/bars?symbol=AAPL&cursor=abc',
@@ -228,7 +285,13 @@ describe('REST API', () => {
       'cursor',
     ]);
     expect(bars.parameters[0].required).toBe(true);
-    expect(bars.responses['200'].content['text/csv']).toBeDefined();
+    expect(Object.keys(bars.responses['200'].content)).toEqual([
+      'application/json',
+      'text/csv',
+      'application/vnd.apache.parquet',
+      'application/vnd.apache.arrow.stream',
+    ]);
+    expect(doc.paths['/api/export'].get).toBeDefined();
     const page = await get('/api/docs');
     expect(page.type).toContain('text/html');
     expect(page.body).toContain('<code>/api/bars</code>');

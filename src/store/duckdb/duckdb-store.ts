@@ -23,6 +23,7 @@ import type {
   BarQuery,
   EnrichedBar,
   ExportOptions,
+  FileExportOptions,
   QuarantineQuery,
   QuarantineRow,
   SeriesKey,
@@ -35,7 +36,7 @@ import type {
 } from '../store.ts';
 import { appendBars, columnizeBars, mergeBars } from './duckdb-bars.ts';
 import { refreshCurated } from './duckdb-curated.ts';
-import { exportLake } from './duckdb-export.ts';
+import { exportFile, exportLake } from './duckdb-export.ts';
 import { MIGRATIONS } from './duckdb-schema.ts';
 import { type TradeEdge, writeTrades } from './duckdb-trades.ts';
 import { toPlain } from './duckdb-values.ts';
@@ -597,6 +598,10 @@ export class DuckDBStore implements Store {
         throw new StoreError(`SQL failed: ${(err as Error).message}`, query, [], err);
       }
     });
+  }
+
+  exportFile(opts: FileExportOptions): Promise<number> {
+    return this.#serial(() => exportFile(this.#conn, opts));
   }
 
   exportLake(opts: ExportOptions): Promise<string[]> {
