@@ -74,6 +74,12 @@ export const BarsQuerySchema = z
       .optional()
       .describe(`comma-separated: ${ENRICHED_COLUMNS.join(', ')}`),
     format: z.enum(['json', 'csv', 'parquet', 'arrow']).default('json'),
+    order: z
+      .enum(['asc', 'desc'])
+      .default('asc')
+      .describe(
+        'desc: the newest `limit` bars before `to`, newest first; the cursor pages further back',
+      ),
     cursor,
   })
   .strict();

@@ -226,18 +226,23 @@ export const ROUTES: RouteDef[] = [
     formats: ['text/csv', 'application/vnd.apache.parquet', 'application/vnd.apache.arrow.stream'],
     handler: async (ctx, q) => {
       let from = q.from;
+      let to = q.to;
       if (q.cursor) {
-        const after = Number(unb64(q.cursor));
-        if (!Number.isSafeInteger(after))
+        const edge = Number(unb64(q.cursor));
+        if (!Number.isSafeInteger(edge)) {
           throw new BadParameter('cursor', 'is not a cursor this endpoint returned');
-        from = after + 1;
+        }
+        // Ascending pages continue after the last bar; descending ones before it.
+        if (q.order === 'desc') to = edge;
+        else from = edge + 1;
       }
       const query = {
         symbol: q.symbol,
         interval: q.interval,
         ...(from !== undefined ? { from } : {}),
-        ...(q.to !== undefined ? { to: q.to } : {}),
+        ...(to !== undefined ? { to } : {}),
         limit: q.limit + 1,
+        order: q.order,
       };
       if (q.format === 'parquet') {
         const body = await viaFile(ctx, {
@@ -246,7 +251,7 @@ export const ROUTES: RouteDef[] = [
           symbol: q.symbol,
           interval: q.interval,
           ...(from !== undefined ? { from } : {}),
-          ...(q.to !== undefined ? { to: q.to } : {}),
+          ...(to !== undefined ? { to } : {}),
           limit: q.limit,
         });
         return { contentType: 'application/vnd.apache.parquet', body };

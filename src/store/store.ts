@@ -59,6 +59,8 @@ export interface BarQuery {
   from?: number;
   to?: number;
   limit?: number;
+  /** 'desc': newest first (the last `limit` bars before `to`). Default 'asc'. */
+  order?: 'asc' | 'desc';
 }
 
 export interface QuarantineQuery {

@@ -124,6 +124,27 @@ describe('REST API', () => {
     expect(pages).toEqual(all.body.bars);
   });
 
+  it('pages backwards from the newest bar with order=desc', async () => {
+    const asc = (await get('/api/bars?symbol=SPX&interval=1d&from=2020-01-01&limit=10000')).body
+      .bars;
+    const newest = await get('/api/bars?symbol=SPX&interval=1d&order=desc&limit=30');
+    expect(newest.body.bars.map((b: Json) => b.ts)).toEqual(
+      asc
+        .slice(-30)
+        .reverse()
+        .map((b: Json) => b.ts),
+    );
+    const older = await get(
+      `/api/bars?symbol=SPX&interval=1d&order=desc&limit=30&cursor=${newest.body.nextCursor}`,
+    );
+    expect(older.body.bars.map((b: Json) => b.ts)).toEqual(
+      asc
+        .slice(-60, -30)
+        .reverse()
+        .map((b: Json) => b.ts),
+    );
+  });
+
   it('answers bars as CSV', async () => {
     const r = await get('/api/bars?symbol=AAPL&interval=1d&limit=3&format=csv&indicators=sma_20');
     expect(r.type).toContain('text/csv');
@@ -282,6 +303,7 @@ describe('REST API', () => {
       'limit',
       'indicators',
       'format',
+      'order',
       'cursor',
     ]);
     expect(bars.parameters[0].required).toBe(true);

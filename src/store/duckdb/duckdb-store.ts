@@ -432,7 +432,7 @@ export class DuckDBStore implements Store {
            vwap, trade_count, backfilled${columns.map((c) => `, ${c}`).join('')}
          FROM bars_enriched
          WHERE symbol = ? AND interval = ? AND ts >= epoch_ms(?::BIGINT) AND ts < epoch_ms(?::BIGINT)
-         ORDER BY ts LIMIT ?`,
+         ORDER BY ts ${q.order === 'desc' ? 'DESC' : ''} LIMIT ?`,
         [q.symbol, q.interval, q.from ?? -6e13, q.to ?? 6e13, q.limit ?? 1_000_000_000],
       );
       return rows.map((r) => ({
