@@ -4,7 +4,10 @@
  * zod schemas; a bad parameter answers 400 naming it and what is expected.
  */
 
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import rateLimit from '@fastify/rate-limit';
+import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { z } from 'zod';
 import type { Config } from '../core/config.ts';
@@ -30,6 +33,8 @@ export interface ServerOptions {
   live?: () => LiveHandle | null;
   /** Serves WebSocket /api/stream when given. */
   hub?: StreamHub;
+  /** The built dashboard (default web/dist of this checkout). */
+  webRoot?: string;
   version?: string;
 }
 
@@ -183,6 +188,26 @@ export async function createServer(o: ServerOptions): Promise<FastifyInstance> {
         }
       },
     });
+  }
+
+  // The dashboard: web/dist, built by `npm run build:web` (npm start and npm test build it).
+  const web = o.webRoot ?? join(import.meta.dirname, '..', '..', 'web', 'dist');
+  if (existsSync(join(web, 'index.html'))) {
+    await app.register(fastifyStatic, {
+      root: web,
+      prefix: '/',
+      index: 'index.html',
+      wildcard: false,
+    });
+  } else {
+    app.get('/', async (_req, reply) =>
+      reply
+        .code(503)
+        .type('text/html; charset=utf-8')
+        .send(
+          '<p>The dashboard is not built: run <code>npm run build:web</code> (npm start does).</p>',
+        ),
+    );
   }
 
   app.get('/api/openapi.json', async () => doc);

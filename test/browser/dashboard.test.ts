@@ -1,0 +1,144 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+/**
+ * The dashboard in a real browser (Debian's Chromium through playwright-core),
+ * served by `tickline up` with the simulator as the live feed. Screenshots go
+ * to test-artifacts/ (git-ignored).
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT, startCli } from '../helpers/cli.ts';
+import { tempDir } from '../helpers/db.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ARTIFACTS = join(ROOT, 'test-artifacts');
+let browser: Browser;
+let page: Page;
+let url: string;
+let server: ReturnType<typeof startCli>;
+
+interface ChartProbe {
+  symbol: string;
+  interval: string;
+  liveUpdates: number;
+  bars: () => {
+    symbol: string;
+    interval: string;
+    ts: number;
+    indicators?: Record<string, number | null>;
+  }[];
+}
+declare global {
+  interface Window {
+    __tickline?: ChartProbe;
+  }
+}
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`);
+  if (!existsSync(join(ROOT, 'web', 'dist', 'index.html'))) {
+    throw new Error('the dashboard is not built: npm run build:web');
+  }
+  mkdirSync(ARTIFACTS, { recursive: true });
+  server = startCli(['up', '--port', '0', '--rate', '200', '--fault-rate', '0.02'], {
+    TICKLINE_DATA_DIR: tempDir(),
+    FINNHUB_TOKEN: '',
+  });
+  url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`tickline up did not start:\n${out}`)), 60_000);
+    server.child.stdout?.on('data', (d) => {
+      out += d;
+      const m = /serving (http:\/\/\S+)\/api /.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    });
+  });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
+  });
+  page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  server?.child.kill('SIGTERM');
+  await server?.done;
+});
+
+/** Distinct colours in the chart's main canvas: a blank chart has one or two. */
+async function canvasColours(): Promise<number> {
+  return page.evaluate(() => {
+    const canvases = [...document.querySelectorAll<HTMLCanvasElement>('#chart canvas')];
+    const big = canvases.sort((a, b) => b.width * b.height - a.width * a.height)[0];
+    if (!big) return 0;
+    const ctx = big.getContext('2d');
+    if (!ctx) return 0;
+    const data = ctx.getImageData(0, 0, big.width, big.height).data;
+    const seen = new Set<number>();
+    for (let i = 0; i < data.length; i += 4 * 17)
+      seen.add((data[i]! << 16) | (data[i + 1]! << 8) | data[i + 2]!);
+    return seen.size;
+  });
+}
+
+describe('dashboard', () => {
+  it('draws the candles of a picked symbol, with indicators', async () => {
+    await page.goto(`${url}/#/chart`);
+    await page.waitForFunction(() => (window.__tickline?.bars().length ?? 0) > 0, null, {
+      timeout: 30_000,
+    });
+    await page.fill('#symbol', 'SPX');
+    await page.press('#symbol', 'Enter');
+    await page.locator('#symbol').dispatchEvent('change');
+    await page.waitForFunction(
+      () =>
+        window.__tickline?.bars().at(-1)?.symbol === 'SPX' &&
+        window.__tickline.bars().length >= 1_000,
+      null,
+      { timeout: 30_000 },
+    );
+    const last = await page.evaluate(() => window.__tickline!.bars().at(-1)!);
+    expect(last.symbol).toBe('SPX');
+    expect(last.indicators?.sma_50).toBeTypeOf('number');
+    await page.waitForTimeout(300);
+    expect(await canvasColours()).toBeGreaterThan(8);
+    await page.screenshot({ path: join(ARTIFACTS, 'chart-spx-1d.png') });
+  });
+
+  it('switches the interval and shows the forming bar moving live', async () => {
+    await page.fill('#symbol', 'AAPL');
+    await page.locator('#symbol').dispatchEvent('change');
+    await page.click('.intervals button[data-interval="1s"]');
+    await page.waitForFunction(
+      () => {
+        const last = window.__tickline?.bars().at(-1);
+        return last?.symbol === 'AAPL' && last.interval === '1s';
+      },
+      null,
+      { timeout: 15_000 },
+    );
+    const before = await page.evaluate(() => window.__tickline!.liveUpdates);
+    await page.waitForFunction((n) => (window.__tickline?.liveUpdates ?? 0) > n + 3, before, {
+      timeout: 15_000,
+    });
+    const bars = await page.evaluate(() => window.__tickline!.bars());
+    expect(bars.length).toBeGreaterThan(0);
+    expect(bars.every((b) => b.interval === '1s' && b.symbol === 'AAPL')).toBe(true);
+    expect(await canvasColours()).toBeGreaterThan(4);
+    await page.screenshot({ path: join(ARTIFACTS, 'chart-aapl-1s-live.png') });
+  });
+});
