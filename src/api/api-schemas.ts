@@ -231,3 +231,18 @@ export const JobResponseSchema = z.object({
   endedAt: z.number().nullable(),
   error: z.string().nullable(),
 });
+
+export const FormingQuerySchema = z
+  .object({ symbol: symbol.optional(), interval: IntervalSchema.optional() })
+  .strict();
+
+export const FormingResponseSchema = z.object({
+  bars: z
+    .array(
+      BarSchema.extend({
+        vwap: z.number().nullable().optional(),
+        tradeCount: z.number().int().nullable().optional(),
+      }),
+    )
+    .describe('bars still open: forming, or closed but inside the allowed lateness'),
+});

@@ -14,6 +14,8 @@ import {
   BarsResponseSchema,
   EmptyQuerySchema,
   ExportQuerySchema,
+  FormingQuerySchema,
+  FormingResponseSchema,
   HealthResponseSchema,
   JobParamsSchema,
   JobResponseSchema,
@@ -332,6 +334,17 @@ export const ROUTES: RouteDef[] = [
         headers: { 'content-disposition': `attachment; filename="${name}.${q.format}"` },
         body,
       };
+    },
+  }),
+  route({
+    method: 'GET',
+    path: '/api/forming',
+    summary: 'The live edge: bars not final yet (forming, or closed but still correctable)',
+    query: FormingQuerySchema,
+    response: FormingResponseSchema,
+    handler: async (ctx, q) => {
+      const bars = ctx.live?.pipeline.forming(q.symbol?.toUpperCase()) ?? [];
+      return { body: { bars: q.interval ? bars.filter((b) => b.interval === q.interval) : bars } };
     },
   }),
   route({

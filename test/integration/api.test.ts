@@ -275,6 +275,59 @@ describe('REST API', () => {
     }
   });
 
+  it('shows the live edge: bars not final yet, while the pipeline runs', async () => {
+    const gen = simulate({
+      symbols: ['NVDA'],
+      seed: 9,
+      tradesPerSecond: 20,
+      startTs: Date.UTC(2024, 5, 4, 14),
+    });
+    const messages = Array.from({ length: 200 }, () => gen.next().value!.text);
+    const stop = new AbortController();
+    const log = new MemoryLog();
+    const live = new StreamPipeline({
+      // Hands over the messages, then waits (a feed that is still open) until stopped.
+      source: {
+        name: 'finnhub',
+        async *live(symbols, opts) {
+          yield* messageSource(messages).live(symbols, opts ?? {});
+          await new Promise((r) => opts?.signal?.addEventListener('abort', r));
+        },
+      },
+      symbols: ['NVDA'],
+      store,
+      log,
+      live: LIVE_DEFAULTS,
+      futureSkewMs: 60_000,
+      signal: stop.signal,
+    });
+    const running = live.run();
+    const liveApp = await createServer({
+      store,
+      cfg,
+      metrics: new Metrics(),
+      live: () => ({ pipeline: live, logKind: 'memory', rate: () => 0 }),
+      requireKeyForReads: false,
+    });
+    await liveApp.listen({ host: '127.0.0.1', port: 0 });
+    const addr = liveApp.server.address();
+    const liveBase = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+    let forming: Json[] = [];
+    for (let i = 0; i < 100 && forming.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      forming = (await (await fetch(`${liveBase}/api/forming?symbol=NVDA&interval=1m`)).json())
+        .bars;
+    }
+    expect(forming.length).toBeGreaterThan(0);
+    expect(forming.every((b) => b.symbol === 'NVDA' && b.interval === '1m')).toBe(true);
+    const last = JSON.parse(messages.at(-1)!).data[0];
+    expect(forming.at(-1).close).toBe(last.p);
+    stop.abort();
+    await running;
+    await liveApp.close();
+    await log.close();
+  });
+
   it('answers an unknown route with a JSON 404', async () => {
     const r = await get('/api/nope');
     expect(r.status).toBe(404);
