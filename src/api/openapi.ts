@@ -14,13 +14,19 @@ export function openApiDocument(routes: readonly RouteDef[], version: string): J
     const q = schemaOf(r.query, 'input');
     const props = (q.properties ?? {}) as Record<string, JsonSchema>;
     const required = new Set((q.required as string[] | undefined) ?? []);
-    const parameters = Object.entries(props).map(([name, schema]) => ({
+    const parameters: Record<string, unknown>[] = Object.entries(props).map(([name, schema]) => ({
       name,
       in: 'query',
       required: required.has(name),
       ...(typeof schema.description === 'string' ? { description: schema.description } : {}),
       schema,
     }));
+    const pathParams = r.params ? schemaOf(r.params, 'input') : null;
+    for (const [name, schema] of Object.entries(
+      (pathParams?.properties ?? {}) as Record<string, JsonSchema>,
+    )) {
+      parameters.push({ name, in: 'path', required: true, schema });
+    }
     const content: Record<string, unknown> = {
       'application/json': { schema: schemaOf(r.response, 'output') },
     };
@@ -29,13 +35,23 @@ export function openApiDocument(routes: readonly RouteDef[], version: string): J
         schema: { type: 'string', ...(f === 'text/csv' ? {} : { format: 'binary' }) },
       };
     }
-    paths[r.path] = {
-      ...(paths[r.path] ?? {}),
+    const path = r.path.replace(/:(\w+)/g, '{$1}');
+    paths[path] = {
+      ...(paths[path] ?? {}),
       [r.method.toLowerCase()]: {
         summary: r.summary,
+        ...(r.scope === 'admin' ? { description: 'Needs an admin API key.' } : {}),
         parameters,
+        ...(r.body
+          ? {
+              requestBody: {
+                required: true,
+                content: { 'application/json': { schema: schemaOf(r.body, 'input') } },
+              },
+            }
+          : {}),
         responses: {
-          200: { description: 'OK', content },
+          [String(r.status ?? 200)]: { description: 'OK', content },
           400: {
             description: 'A parameter is wrong; the body names it and what is expected',
             content: { 'application/json': { schema: schemaOf(ErrorSchema, 'output') } },

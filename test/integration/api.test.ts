@@ -344,9 +344,22 @@ describe('REST API', () => {
       '/api/trades',
       '/api/quarantine',
       '/api/stats',
+      '/api/forming',
+      '/api/export',
+      '/api/jobs/{id}',
     ]) {
       expect(doc.paths[path]?.get, path).toBeDefined();
     }
+    expect(doc.paths['/api/backfill'].post).toBeDefined();
+    for (const [path, ops] of Object.entries(doc.paths as Record<string, Record<string, Json>>)) {
+      for (const op of Object.values(ops)) expect(op.summary, path).toMatch(/\w/);
+    }
+    expect(doc.paths['/api/jobs/{id}'].get.parameters).toContainEqual(
+      expect.objectContaining({ name: 'id', in: 'path', required: true }),
+    );
+    expect(
+      doc.paths['/api/backfill'].post.requestBody.content['application/json'].schema.required,
+    ).toEqual(['symbols', 'from']);
     const bars = doc.paths['/api/bars'].get;
     expect(bars.parameters.map((p: { name: string }) => p.name)).toEqual([
       'symbol',
