@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
+import { benchApiBars, benchFanOut } from './api.bench.ts';
 import { benchBackfill } from './backfill.bench.ts';
 import { benchIndicators } from './indicators.bench.ts';
 import { benchLive, liveMessages, parseBound } from './live.bench.ts';
@@ -170,4 +171,34 @@ for (const [label, nodeFlags, env] of [
   say(
     row([label, `${m.peakRssMB.toFixed(0)} MB`, m.seconds.toFixed(1), fmt(m.trades / m.seconds)]),
   );
+}
+say();
+
+const api = await benchApiBars(dir);
+say('### API: one year of 1-minute bars (98,280 with 3 indicator columns) in one request');
+say();
+say(row(['format', 'inside the server (Server-Timing, median)', 'round trip on loopback', 'size']));
+say('|---|---:|---:|---:|');
+for (const [format, r] of Object.entries(api)) {
+  say(
+    row([
+      format,
+      `${r.serverMs.toFixed(1)} ms`,
+      `${r.roundTripMs.toFixed(1)} ms`,
+      `${(r.bytes / 2 ** 20).toFixed(1)} MiB`,
+    ]),
+  );
+}
+say();
+
+const FAN = quick ? 100_000 : 300_000;
+say(
+  `### WebSocket fan-out: ingest of ${fmt(FAN)} trades with clients subscribed to every symbol's 1s and 1m bars`,
+);
+say();
+say(row(['clients', 'trades/s', 'frames delivered']));
+say('|---:|---:|---:|');
+for (const clients of [0, 200]) {
+  const r = await benchFanOut(dir, FAN, clients);
+  say(row([clients, fmt(r.tradesPerSec), fmt(r.framesReceived)]));
 }

@@ -8,8 +8,11 @@ import { BarSchema, IntervalSchema, QUARANTINE_STAGES, TradeSchema } from '../co
 import { parseDateArg } from '../core/time.ts';
 import { ENRICHED_COLUMNS } from '../transform/enrich.ts';
 
-/** The most rows one request returns; larger ranges are paged with `cursor`. */
-export const MAX_LIMIT = 10_000;
+/**
+ * The most rows one request returns (a year of 1-minute bars fits); larger
+ * ranges are paged with `cursor`.
+ */
+export const MAX_LIMIT = 100_000;
 
 const symbol = z
   .string()

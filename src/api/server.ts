@@ -134,6 +134,12 @@ export async function createServer(o: ServerOptions): Promise<FastifyInstance> {
     }
   });
 
+  // Server-Timing: the time spent inside the server (routing, handler, serialization).
+  app.addHook('onSend', async (_req, reply, payload) => {
+    reply.header('server-timing', `app;dur=${reply.elapsedTime.toFixed(2)}`);
+    return payload;
+  });
+
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
     o.metrics.httpRequests.inc({ route, method: req.method, status: String(reply.statusCode) });

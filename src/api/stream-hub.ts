@@ -5,15 +5,17 @@
  *   {"type":"subscribe","symbols":["AAPL"],"intervals":["1s","1m"],"trades":true,
  *    "resume":[{"symbol":"AAPL","interval":"1m","after":1717423200000}]}
  *   {"type":"unsubscribe","symbols":["AAPL"]}
- * Server → client:
+ * Server → client: every frame is a JSON array of messages, in order:
  *   {"type":"subscribed",…}  {"type":"trade","trade":{…}}
  *   {"type":"bar","kind":"update"|"close"|"correction"|"final","bar":{…},"indicators"?:{…}}
  *   {"type":"error","message":…}
  *
- * Publishing never waits for a client: each client has its own queue. A
- * client that reads slowly gets conflated updates (only the newest forming
- * bar per symbol and interval is kept); one that falls further behind than
- * `maxQueuedBytes` is closed with code 4008 and a reason. Ingest never slows.
+ * Publishing never waits for a client and never writes to a socket: it only
+ * queues (strings built once per event, shared by every client). Every
+ * `flushMs` one frame per client carries what queued up, with forming-bar
+ * updates conflated to the newest per symbol and interval. A client that
+ * reads slowly keeps getting conflated updates; one that falls further
+ * behind than `maxQueuedBytes` is closed with code 4008 and a reason.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -43,6 +45,8 @@ export interface StreamHubOptions {
   maxQueuedBytes?: number;
   /** The socket buffer above which we hold messages back and conflate (default 64 KiB). */
   highWaterBytes?: number;
+  /** How often queued messages go out, one frame per client (default 100 ms). */
+  flushMs?: number;
   onClients?: (n: number) => void;
 }
 
@@ -54,9 +58,8 @@ interface Client {
   /** In-order messages (trades, closes, corrections, finals). */
   queue: string[];
   queuedBytes: number;
-  /** The newest forming-bar update per symbol+interval (conflated). */
-  updates: Map<string, string>;
-  timer: NodeJS.Timeout | null;
+  /** The newest forming-bar update per symbol+interval (conflated), with its bar's ts. */
+  updates: Map<string, { ts: number; text: string }>;
   /** Messages conflated away, for the client's information. */
   conflated: number;
 }
@@ -74,15 +77,21 @@ export class StreamHub {
   readonly #o: Required<Omit<StreamHubOptions, 'onClients'>> & Pick<StreamHubOptions, 'onClients'>;
   readonly #wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
   readonly #clients = new Set<Client>();
+  /** Clients with something queued since the last flush. */
+  readonly #dirty = new Set<Client>();
+  readonly #timer: NodeJS.Timeout;
 
   constructor(opts: StreamHubOptions) {
     this.#o = {
       store: opts.store,
       maxQueuedBytes: opts.maxQueuedBytes ?? 1024 * 1024,
       highWaterBytes: opts.highWaterBytes ?? 64 * 1024,
+      flushMs: opts.flushMs ?? 100,
       onClients: opts.onClients,
     };
     this.#wss.on('connection', (ws) => this.#join(ws));
+    this.#timer = setInterval(() => this.#flush(), this.#o.flushMs);
+    this.#timer.unref();
   }
 
   get clients(): number {
@@ -117,17 +126,21 @@ export class StreamHub {
         bar: b,
         ...(e.kind === 'final' && e.indicators ? { indicators: nanToNull(e.indicators) } : {}),
       });
+      const key = `${b.symbol}\u0000${b.interval}`;
       if (e.kind === 'update') {
-        const key = `${b.symbol}\u0000${b.interval}`;
         if (c.updates.has(key)) c.conflated++;
-        c.updates.set(key, text);
-        this.#pump(c);
-      } else this.#enqueue(c, text);
+        c.updates.set(key, { ts: b.ts, text });
+        this.#dirty.add(c);
+      } else {
+        // A close, correction or final supersedes a pending update of the same bar.
+        if (c.updates.get(key)?.ts === b.ts) c.updates.delete(key);
+        this.#enqueue(c, text);
+      }
     }
   }
 
   async close(): Promise<void> {
-    for (const c of this.#clients) if (c.timer) clearTimeout(c.timer);
+    clearInterval(this.#timer);
     const sockets = [...this.#wss.clients];
     for (const ws of sockets) ws.close(1001, 'server shutting down');
     // A client that does not answer the close handshake is cut off.
@@ -148,14 +161,13 @@ export class StreamHub {
       queue: [],
       queuedBytes: 0,
       updates: new Map(),
-      timer: null,
       conflated: 0,
     };
     this.#clients.add(c);
     this.#o.onClients?.(this.#clients.size);
     ws.on('message', (data) => void this.#onMessage(c, data.toString()));
     ws.on('close', () => {
-      if (c.timer) clearTimeout(c.timer);
+      this.#dirty.delete(c);
       this.#clients.delete(c);
       this.#o.onClients?.(this.#clients.size);
     });
@@ -216,15 +228,12 @@ export class StreamHub {
   #enqueue(c: Client, text: string): void {
     c.queue.push(text);
     c.queuedBytes += text.length;
-    if (c.queuedBytes + c.ws.bufferedAmount > this.#o.maxQueuedBytes) {
-      this.#drop(c);
-      return;
-    }
-    this.#pump(c);
+    if (c.queuedBytes + c.ws.bufferedAmount > this.#o.maxQueuedBytes) this.#drop(c);
+    else this.#dirty.add(c);
   }
 
   #drop(c: Client): void {
-    if (c.timer) clearTimeout(c.timer);
+    this.#dirty.delete(c);
     c.queue = [];
     c.updates.clear();
     c.queuedBytes = 0;
@@ -235,24 +244,23 @@ export class StreamHub {
     this.#o.onClients?.(this.#clients.size);
   }
 
-  /** Sends what the socket can take now; the rest waits (updates conflated) for the next pump. */
-  #pump(c: Client): void {
-    if (c.ws.readyState !== c.ws.OPEN) return;
+  /** One frame per client that has something queued and a socket that is keeping up. */
+  #flush(): void {
     const hw = this.#o.highWaterBytes;
-    while (c.queue.length > 0 && c.ws.bufferedAmount < hw) {
-      const m = c.queue.shift()!;
-      c.queuedBytes -= m.length;
-      c.ws.send(m);
-    }
-    if (c.queue.length === 0 && c.ws.bufferedAmount < hw && c.updates.size > 0) {
-      for (const m of c.updates.values()) c.ws.send(m);
+    for (const c of this.#dirty) {
+      if (c.ws.readyState !== c.ws.OPEN) {
+        this.#dirty.delete(c);
+        continue;
+      }
+      // Behind: hold everything (updates keep conflating) until the socket drains.
+      if (c.ws.bufferedAmount >= hw) continue;
+      const parts = c.queue;
+      for (const u of c.updates.values()) parts.push(u.text);
+      c.queue = [];
+      c.queuedBytes = 0;
       c.updates.clear();
-    }
-    if ((c.queue.length > 0 || c.updates.size > 0) && !c.timer) {
-      c.timer = setTimeout(() => {
-        c.timer = null;
-        this.#pump(c);
-      }, 20);
+      this.#dirty.delete(c);
+      if (parts.length > 0) c.ws.send(`[${parts.join(',')}]`);
     }
   }
 }

@@ -95,7 +95,12 @@ type Msg = any;
 async function connect(url: string, subscribe: object): Promise<{ ws: WebSocket; got: Msg[] }> {
   const ws = new WebSocket(url);
   const got: Msg[] = [];
-  ws.on('message', (d) => got.push(JSON.parse(d.toString())));
+  // Every frame is a JSON array of messages.
+  ws.on('message', (d) => {
+    const frame = JSON.parse(d.toString());
+    expect(Array.isArray(frame)).toBe(true);
+    got.push(...frame);
+  });
   await new Promise((resolve, reject) => {
     ws.once('open', resolve);
     ws.once('error', reject);
@@ -140,7 +145,8 @@ describe('WebSocket /api/stream', () => {
     const storedBars = await s.store.readBars({ symbol: 'AAPL', interval: '1s' });
     expect(finals.map((m) => m.bar.ts)).toEqual(storedBars.map((b) => b.ts));
     expect(finals.at(-1).indicators).toHaveProperty('sma_20');
-    expect(bars.some((m) => m.kind === 'update')).toBe(true);
+    // Forming-bar updates are conflated per flush (100 ms) and superseded by the bar's close;
+    // a session replayed this fast can leave none. The conflation test below shows them.
     expect(stats.barsFinal).toBeGreaterThan(finals.length);
     ws.close();
   });

@@ -240,8 +240,8 @@ describe('REST API', () => {
     const cases: [string, string, RegExp][] = [
       ['/api/bars', 'symbol', /symbol: expected a value/],
       ['/api/bars?symbol=AAPL&interval=2s', 'interval', /interval: expected one of 1s, 1m, 5m/],
-      ['/api/bars?symbol=AAPL&limit=0', 'limit', /limit: expected a whole number from 1 to 10000/],
-      ['/api/bars?symbol=AAPL&limit=20000', 'limit', /from 1 to 10000/],
+      ['/api/bars?symbol=AAPL&limit=0', 'limit', /limit: expected a whole number from 1 to 100000/],
+      ['/api/bars?symbol=AAPL&limit=200000', 'limit', /from 1 to 100000/],
       ['/api/bars?symbol=AAPL&from=yesterday', 'from', /from: expected a date \(YYYY-MM-DD\)/],
       ['/api/bars?symbol=AAPL&indicators=sma_20,foo', 'indicators', /"foo" is not an indicator/],
       [

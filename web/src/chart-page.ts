@@ -28,6 +28,13 @@ const PAGE = 1_000;
 
 const t = (ms: number) => (ms / 1000) as UTCTimestamp;
 
+interface LiveMessage {
+  type: string;
+  kind?: string;
+  bar?: ApiBar;
+  indicators?: Record<string, number | null>;
+}
+
 interface PageState {
   symbol: string;
   interval: string;
@@ -231,20 +238,13 @@ export function chartPage(root: HTMLElement, feed: HTMLElement): () => void {
       if (!closed) setTimeout(connect, 2_000);
     };
     ws.onmessage = (ev) => {
-      const m = JSON.parse(String(ev.data)) as {
-        type: string;
-        kind?: string;
-        bar?: ApiBar;
-        indicators?: Record<string, number | null>;
-      };
-      if (
-        m.type !== 'bar' ||
-        !m.bar ||
-        m.bar.symbol !== state.symbol ||
-        m.bar.interval !== state.interval
-      )
-        return;
-      applyLive({ ...m.bar, ...(m.indicators ? { indicators: m.indicators } : {}) });
+      // Every frame is a JSON array of messages, in order.
+      const frame = JSON.parse(String(ev.data)) as LiveMessage[];
+      for (const m of frame) {
+        if (m.type !== 'bar' || !m.bar) continue;
+        if (m.bar.symbol !== state.symbol || m.bar.interval !== state.interval) continue;
+        applyLive({ ...m.bar, ...(m.indicators ? { indicators: m.indicators } : {}) });
+      }
     };
   }
   function applyLive(b: ApiBar): void {

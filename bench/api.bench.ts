@@ -1,0 +1,166 @@
+/**
+ * The API: one year of 1-minute bars for one symbol (98,280 bars with their
+ * indicators) as JSON and as Arrow, timed inside the server (Server-Timing),
+ * and WebSocket fan-out: the live path's ingest rate with 200 subscribed clients
+ * against none.
+ */
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import { createServer } from '../src/api/server.ts';
+import { StreamHub } from '../src/api/stream-hub.ts';
+import { loadConfig } from '../src/core/config.ts';
+import type { Bar } from '../src/core/records.ts';
+import { MemoryLog } from '../src/log/memory/memory-log.ts';
+import { Metrics } from '../src/observability/metrics.ts';
+import { StreamPipeline } from '../src/pipelines/stream.ts';
+import { parseFinnhubMessage } from '../src/sources/finnhub/finnhub-messages.ts';
+import { emptyLiveBatch, type LiveBatch, type LiveSource } from '../src/sources/source.ts';
+import { DuckDBStore } from '../src/store/duckdb/duckdb-store.ts';
+import { LIVE_SYMBOLS, liveMessages } from './live.bench.ts';
+
+/** A trading year of 1-minute bars: 252 sessions × 390 minutes from 14:30 UTC, a seeded walk. */
+function minuteBars(): Bar[] {
+  const out: Bar[] = [];
+  let p = 100;
+  let s = 7;
+  const rand = () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+  let day = Date.UTC(2023, 0, 3);
+  for (let d = 0; d < 252; day += 86_400_000) {
+    const wd = new Date(day).getUTCDay();
+    if (wd === 0 || wd === 6) continue;
+    d++;
+    for (let m = 0; m < 390; m++) {
+      const open = p;
+      p *= 1 + (rand() - 0.5) * 0.002;
+      const hi = Math.max(open, p) * (1 + rand() * 0.0005);
+      const lo = Math.min(open, p) * (1 - rand() * 0.0005);
+      out.push({
+        symbol: 'BENCH',
+        interval: '1m',
+        ts: day + 14.5 * 3_600_000 + m * 60_000,
+        open,
+        high: hi,
+        low: lo,
+        close: p,
+        volume: Math.round(1_000 + rand() * 9_000),
+        adjClose: null,
+        source: 'bench',
+      });
+    }
+  }
+  return out;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+export async function benchApiBars(dir: string, runs = 15) {
+  const file = join(dir, 'api.duckdb');
+  rmSync(file, { force: true });
+  rmSync(`${file}.wal`, { force: true });
+  const store = await DuckDBStore.open(file);
+  const bars = minuteBars();
+  await store.write({ raw: [], bars, rejects: [], actions: [], instruments: [] });
+  await store.refreshCurated([{ symbol: 'BENCH', interval: '1m' }]);
+  const cfg = loadConfig({ cwd: '/', env: {} });
+  const app = await createServer({ store, cfg, metrics: new Metrics(), requireKeyForReads: false });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const addr = app.server.address();
+  const base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+  const url = `${base}/api/bars?symbol=BENCH&interval=1m&limit=100000&indicators=sma_20,rsi_14,macd`;
+  const out: Record<
+    string,
+    { serverMs: number; roundTripMs: number; bytes: number; rows: number }
+  > = {};
+  for (const format of ['json', 'arrow'] as const) {
+    const server: number[] = [];
+    const trip: number[] = [];
+    let bytes = 0;
+    for (let i = 0; i < runs; i++) {
+      const t0 = performance.now();
+      const res = await fetch(`${url}&format=${format}`);
+      const body = await res.arrayBuffer();
+      trip.push(performance.now() - t0);
+      server.push(Number(/dur=([\d.]+)/.exec(res.headers.get('server-timing') ?? '')?.[1]));
+      bytes = body.byteLength;
+    }
+    out[format] = { serverMs: median(server), roundTripMs: median(trip), bytes, rows: bars.length };
+  }
+  await app.close();
+  await store.close();
+  return out;
+}
+
+function arraySource(messages: readonly string[]): LiveSource {
+  return {
+    name: 'finnhub',
+    async *live(): AsyncGenerator<LiveBatch> {
+      for (let i = 0; i < messages.length; i += 256) {
+        const batch = emptyLiveBatch();
+        const now = Date.now();
+        for (const m of messages.slice(i, i + 256)) parseFinnhubMessage(m, now, 'finnhub', batch);
+        yield batch;
+      }
+    },
+  };
+}
+
+/** Ingest rate of the live path with `clients` WebSocket clients subscribed to every symbol's bars and trades. */
+export async function benchFanOut(dir: string, trades: number, clients: number) {
+  const file = join(dir, 'fanout.duckdb');
+  rmSync(file, { force: true });
+  rmSync(`${file}.wal`, { force: true });
+  const store = await DuckDBStore.open(file);
+  const cfg = loadConfig({ cwd: '/', env: {} });
+  const hub = new StreamHub({ store });
+  const app = await createServer({
+    store,
+    cfg,
+    metrics: new Metrics(),
+    requireKeyForReads: false,
+    hub,
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const addr = app.server.address();
+  const url = `ws://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}/api/stream`;
+  let received = 0;
+  const sockets: WebSocket[] = [];
+  for (let i = 0; i < clients; i++) {
+    const ws = new WebSocket(url);
+    await new Promise((r) => ws.once('open', r));
+    ws.on('message', () => received++);
+    ws.send(
+      JSON.stringify({
+        type: 'subscribe',
+        symbols: LIVE_SYMBOLS,
+        intervals: ['1s', '1m'],
+        trades: false,
+      }),
+    );
+    sockets.push(ws);
+  }
+  await new Promise((r) => setTimeout(r, 200));
+  const messages = liveMessages(trades, 1);
+  const log = new MemoryLog();
+  const p = new StreamPipeline({
+    source: arraySource(messages),
+    symbols: LIVE_SYMBOLS,
+    store,
+    log,
+    live: { ...cfg.live, intervals: ['1s', '1m'] },
+    futureSkewMs: 60_000,
+    onEvent: (e) => hub.publish(e),
+  });
+  const t0 = performance.now();
+  await p.run();
+  const seconds = (performance.now() - t0) / 1000;
+  await new Promise((r) => setTimeout(r, 500));
+  for (const ws of sockets) ws.close();
+  await log.close();
+  await app.close();
+  await store.close();
+  return { clients, tradesPerSec: trades / seconds, framesReceived: received };
+}
