@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tableFromArrays, tableToIPC } from 'apache-arrow';
 import { z } from 'zod';
-import type { EnrichedBar, FileExportOptions } from '../store/store.ts';
+import type { FileExportOptions } from '../store/store.ts';
 import {
   BackfillBodySchema,
   BarsQuerySchema,
@@ -93,28 +93,6 @@ async function viaFile(ctx: ApiContext, o: Omit<FileExportOptions, 'file'>): Pro
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-}
-
-/** Bars as an Arrow IPC stream: ts as milliseconds (float64), every number as float64. */
-function barsToArrow(bars: readonly EnrichedBar[], indicators: readonly string[]): Uint8Array {
-  const n = bars.length;
-  const col = (f: (b: EnrichedBar) => number | null | undefined): Float64Array => {
-    const a = new Float64Array(n);
-    for (let i = 0; i < n; i++) a[i] = f(bars[i]!) ?? Number.NaN;
-    return a;
-  };
-  const cols: Record<string, Float64Array> = {
-    ts: col((b) => b.ts),
-    open: col((b) => b.open),
-    high: col((b) => b.high),
-    low: col((b) => b.low),
-    close: col((b) => b.close),
-    volume: col((b) => b.volume),
-    vwap: col((b) => b.vwap),
-  };
-  for (const c of indicators)
-    cols[c] = col((b) => b.indicators[c as keyof EnrichedBar['indicators']]);
-  return tableToIPC(tableFromArrays(cols), 'stream');
 }
 
 function csvOf(columns: string[], rows: Record<string, unknown>[]): string {
@@ -258,17 +236,26 @@ export const ROUTES: RouteDef[] = [
         });
         return { contentType: 'application/vnd.apache.parquet', body };
       }
+      if (q.format === 'arrow') {
+        // Columns straight from the store into Arrow: no object per bar.
+        const set = await ctx.store.readBarColumns(query, q.indicators ?? []);
+        const n = Math.min(set.rows, q.limit);
+        const cols = Object.fromEntries(
+          Object.entries(set.columns).map(([k, v]) => [k, n < set.rows ? v.subarray(0, n) : v]),
+        );
+        const more = set.rows > q.limit;
+        return {
+          contentType: 'application/vnd.apache.arrow.stream',
+          headers: more
+            ? ({ 'x-next-cursor': b64(String(cols.ts![n - 1])) } as Record<string, string>)
+            : {},
+          body: Buffer.from(tableToIPC(tableFromArrays(cols), 'stream')),
+        };
+      }
       const rows = await ctx.store.readEnrichedBars(query, q.indicators ?? []);
       const more = rows.length > q.limit;
       const bars = more ? rows.slice(0, q.limit) : rows;
       const nextCursor = more ? b64(String(bars[bars.length - 1]!.ts)) : null;
-      if (q.format === 'arrow') {
-        return {
-          contentType: 'application/vnd.apache.arrow.stream',
-          headers: nextCursor ? ({ 'x-next-cursor': nextCursor } as Record<string, string>) : {},
-          body: Buffer.from(barsToArrow(bars, q.indicators ?? [])),
-        };
-      }
       if (q.format === 'csv') {
         const cols = [
           'ts',

@@ -43,6 +43,13 @@ export interface TradeQuery {
   after?: { ts: number; tradeId: string };
 }
 
+/** Bars of one series as columns (NaN = NULL): the fast path for Arrow and bulk readers. */
+export interface BarColumnSet {
+  rows: number;
+  /** ts (epoch ms), open, high, low, close, volume, vwap, then the requested indicators. */
+  columns: Record<string, Float64Array>;
+}
+
 /** A bar with some of its curated indicator values (null until a window is full). */
 export interface EnrichedBar extends Bar {
   indicators: Partial<Record<EnrichedColumn, number | null>>;
@@ -137,6 +144,8 @@ export interface Store {
   lastBarsBefore(keys: readonly (SeriesKey & { ts: number })[]): Promise<(Bar | null)[]>;
   /** Bars of one series in ts order. */
   readBars(q: BarQuery): Promise<Bar[]>;
+  /** The same as columns (ts order, or newest first with order 'desc'). */
+  readBarColumns(q: BarQuery, indicators: readonly EnrichedColumn[]): Promise<BarColumnSet>;
   /** Bars of one series in ts order with the given curated indicator columns. */
   readEnrichedBars(q: BarQuery, columns: readonly EnrichedColumn[]): Promise<EnrichedBar[]>;
   /** Trades of one symbol in (ts, tradeId) order. */

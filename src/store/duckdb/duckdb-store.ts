@@ -20,6 +20,7 @@ import type { Interval } from '../../core/time.ts';
 import { ENRICHED_COLUMNS, type EnrichedColumn } from '../../transform/enrich.ts';
 import type {
   ApiKeyRecord,
+  BarColumnSet,
   BarQuery,
   EnrichedBar,
   ExportOptions,
@@ -35,6 +36,7 @@ import type {
   WriteResult,
 } from '../store.ts';
 import { appendBars, columnizeBars, mergeBars } from './duckdb-bars.ts';
+import { readColumns } from './duckdb-columns.ts';
 import { refreshCurated } from './duckdb-curated.ts';
 import { exportFile, exportLake } from './duckdb-export.ts';
 import { MIGRATIONS } from './duckdb-schema.ts';
@@ -441,6 +443,53 @@ export class DuckDBStore implements Store {
           columns.map((c) => [c, r[c] === null ? null : Number(r[c])]),
         ),
       }));
+    });
+  }
+
+  readBarColumns(q: BarQuery, indicators: readonly EnrichedColumn[]): Promise<BarColumnSet> {
+    for (const c of indicators) {
+      if (!(ENRICHED_COLUMNS as readonly string[]).includes(c)) {
+        return Promise.reject(new RangeError(`unknown indicator column ${c}`));
+      }
+    }
+    const names = ['ts', 'open', 'high', 'low', 'close', 'volume', 'vwap', ...indicators];
+    const nan = (c: string) => `coalesce(${c}, 'NaN'::DOUBLE)`;
+    const select = [
+      'epoch_ms(b.ts)::DOUBLE',
+      'b.open',
+      'b.high',
+      'b.low',
+      'b.close',
+      'b.volume',
+      nan('b.vwap'),
+      ...indicators.map((c) =>
+        nan(
+          c === 'bb_middle'
+            ? 'i.sma_20'
+            : c === 'macd_hist'
+              ? '(i.macd - i.macd_signal)'
+              : `i.${c}`,
+        ),
+      ),
+    ];
+    return this.#serial(async () => {
+      // Straight from bars and bar_indicators (the view's join, without its NaN handling:
+      // NaN is what the typed arrays carry for NULL anyway).
+      const { columns, rowCount } = await readColumns(
+        this.#conn,
+        `SELECT ${select.join(', ')}
+         FROM bars b
+         LEFT JOIN series s ON s.symbol = b.symbol AND s.interval = b.interval
+         LEFT JOIN bar_indicators i ON i.series_id = s.id AND i.ts = b.ts
+         WHERE b.symbol = $1 AND b.interval = $2 AND b.ts >= epoch_ms($3::BIGINT) AND b.ts < epoch_ms($4::BIGINT)
+         ORDER BY b.ts ${q.order === 'desc' ? 'DESC' : ''} LIMIT $5`,
+        names.map(() => 'f64'),
+        [q.symbol, q.interval, q.from ?? -6e13, q.to ?? 6e13, q.limit ?? 1_000_000_000],
+      );
+      return {
+        rows: rowCount,
+        columns: Object.fromEntries(names.map((n, k) => [n, columns[k] as Float64Array])),
+      };
     });
   }
 
