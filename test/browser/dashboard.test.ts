@@ -79,19 +79,23 @@ afterAll(async () => {
   await server?.done;
 });
 
-/** Distinct colours in the chart's main canvas: a blank chart has one or two. */
-async function canvasColours(): Promise<number> {
+/**
+ * Pixels of the candle and volume colours (up #2f9e44 / down #e03131, volume #b2f2bb / #ffc9c9)
+ * over all of the chart's canvases: a chart with nothing drawn has none.
+ */
+async function candlePixels(): Promise<number> {
   return page.evaluate(() => {
-    const canvases = [...document.querySelectorAll<HTMLCanvasElement>('#chart canvas')];
-    const big = canvases.sort((a, b) => b.width * b.height - a.width * a.height)[0];
-    if (!big) return 0;
-    const ctx = big.getContext('2d');
-    if (!ctx) return 0;
-    const data = ctx.getImageData(0, 0, big.width, big.height).data;
-    const seen = new Set<number>();
-    for (let i = 0; i < data.length; i += 4 * 17)
-      seen.add((data[i]! << 16) | (data[i + 1]! << 8) | data[i + 2]!);
-    return seen.size;
+    const wanted = new Set([0x2f9e44, 0xe03131, 0xb2f2bb, 0xffc9c9]);
+    let n = 0;
+    for (const c of document.querySelectorAll<HTMLCanvasElement>('#chart canvas')) {
+      const ctx = c.getContext('2d');
+      if (!ctx || c.width === 0 || c.height === 0) continue;
+      const data = ctx.getImageData(0, 0, c.width, c.height).data;
+      for (let i = 0; i < data.length; i += 4) {
+        if (wanted.has((data[i]! << 16) | (data[i + 1]! << 8) | data[i + 2]!)) n++;
+      }
+    }
+    return n;
   });
 }
 
@@ -115,7 +119,7 @@ describe('dashboard', () => {
     expect(last.symbol).toBe('SPX');
     expect(last.indicators?.sma_50).toBeTypeOf('number');
     await page.waitForTimeout(300);
-    expect(await canvasColours()).toBeGreaterThan(8);
+    expect(await candlePixels()).toBeGreaterThan(1_000);
     await page.screenshot({ path: join(ARTIFACTS, 'chart-spx-1d.png') });
   });
 
@@ -131,6 +135,10 @@ describe('dashboard', () => {
       null,
       { timeout: 15_000 },
     );
+    // A few seconds of live 1s bars.
+    await page.waitForFunction(() => (window.__tickline?.bars().length ?? 0) >= 3, null, {
+      timeout: 15_000,
+    });
     const before = await page.evaluate(() => window.__tickline!.liveUpdates);
     await page.waitForFunction((n) => (window.__tickline?.liveUpdates ?? 0) > n + 3, before, {
       timeout: 15_000,
@@ -138,7 +146,9 @@ describe('dashboard', () => {
     const bars = await page.evaluate(() => window.__tickline!.bars());
     expect(bars.length).toBeGreaterThan(0);
     expect(bars.every((b) => b.interval === '1s' && b.symbol === 'AAPL')).toBe(true);
-    expect(await canvasColours()).toBeGreaterThan(4);
+    // More than the background: candles and volume are drawn.
+    await page.waitForTimeout(300);
+    expect(await candlePixels()).toBeGreaterThan(50);
     await page.screenshot({ path: join(ARTIFACTS, 'chart-aapl-1s-live.png') });
   });
 });
