@@ -249,3 +249,15 @@ export const FormingResponseSchema = z.object({
     )
     .describe('bars still open: forming, or closed but inside the allowed lateness'),
 });
+
+export const QuarantineIdParamsSchema = z
+  .object({ id: z.string().regex(/^[0-9a-f]{32}$/, 'a quarantine id from GET /api/quarantine') })
+  .strict();
+
+export const ReplayResponseSchema = z.object({
+  outcome: z.enum(['stored', 'rejected', 'not_replayable']),
+  trade: TradeSchema.optional(),
+  barsRebuilt: z.number().optional(),
+  rule: z.string().optional(),
+  message: z.string().optional(),
+});

@@ -19,14 +19,17 @@ import {
   HealthResponseSchema,
   JobParamsSchema,
   JobResponseSchema,
+  QuarantineIdParamsSchema,
   QuarantineQuerySchema,
   QuarantineResponseSchema,
+  ReplayResponseSchema,
   StatsResponseSchema,
   SymbolsResponseSchema,
   TradesQuerySchema,
   TradesResponseSchema,
 } from './api-schemas.ts';
 import type { ApiContext } from './context.ts';
+import { replayQuarantined } from './replay.ts';
 
 export interface RouteReply {
   status?: number;
@@ -386,6 +389,29 @@ export const ROUTES: RouteDef[] = [
         }),
       },
     }),
+  }),
+  route({
+    method: 'POST',
+    path: '/api/quarantine/:id/replay',
+    summary:
+      'Re-validates a quarantined trade under the current record rules and stores it if it passes (admin)',
+    scope: 'admin',
+    query: EmptyQuerySchema,
+    params: QuarantineIdParamsSchema,
+    response: ReplayResponseSchema,
+    handler: async (ctx, _q, { params }) => {
+      const row = await ctx.store.getQuarantine(params.id);
+      if (!row)
+        return {
+          status: 404,
+          body: { error: 'not_found', message: `no quarantined record ${params.id}` },
+        };
+      const r = await replayQuarantined(ctx.store, ctx.cfg, row);
+      return {
+        status: r.outcome === 'stored' ? 200 : r.outcome === 'rejected' ? 422 : 409,
+        body: r,
+      };
+    },
   }),
   route({
     method: 'GET',

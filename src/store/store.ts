@@ -150,6 +150,10 @@ export interface Store {
   readEnrichedBars(q: BarQuery, columns: readonly EnrichedColumn[]): Promise<EnrichedBar[]>;
   /** Trades of one symbol in (ts, tradeId) order. */
   readTrades(q: TradeQuery): Promise<Trade[]>;
+  /** One quarantined record by id, or null. */
+  getQuarantine(id: string): Promise<QuarantineRow | null>;
+  /** Removes a quarantined record (after it was replayed and stored); false when absent. */
+  deleteQuarantine(id: string): Promise<boolean>;
   /** Quarantined records, newest first. */
   readQuarantine(q: QuarantineQuery): Promise<QuarantineRow[]>;
   /** Rejects per rule. */

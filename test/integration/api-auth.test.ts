@@ -182,6 +182,56 @@ describe('API keys', () => {
     expect((await call(base, '/api/jobs/42')).body).toMatchObject({ parameter: 'id' });
   });
 
+  it('replays a quarantined trade that passes the record rules: stored, bars rebuilt, row gone', async () => {
+    const base = await serve({ requireKeyForReads: false });
+    const T = Date.UTC(2024, 2, 1, 15, 0, 10, 250);
+    const reject = (payload: object, rule: string, stage: 'parse' | 'validate' = 'validate') => ({
+      stage,
+      source: 'finnhub',
+      symbol: 'ZZZ',
+      rule,
+      message: rule,
+      payload: JSON.stringify(payload),
+      receivedAt: T,
+    });
+    await store.write({
+      raw: [],
+      bars: [],
+      actions: [],
+      instruments: [],
+      rejects: [
+        reject({ s: 'ZZZ', p: 101.5, t: T, v: 7 }, 'late_trade'),
+        reject({ s: 'ZZZ', p: -3, t: T, v: 7 }, 'non_positive_price'),
+        reject({ line: 'broken,csv' }, 'malformed_message', 'parse'),
+      ],
+    });
+    const rows = await store.readQuarantine({ symbol: 'ZZZ' });
+    const id = (rule: string) => rows.find((r) => r.rule === rule)!.id;
+    const post = (i: string, key = adminKey) =>
+      call(base, `/api/quarantine/${i}/replay`, key, { method: 'POST' });
+    expect((await post(id('late_trade'), readKey)).status).toBe(403);
+    const ok = await post(id('late_trade'));
+    expect(ok.status).toBe(200);
+    expect(ok.body).toMatchObject({
+      outcome: 'stored',
+      barsRebuilt: 3,
+      trade: { symbol: 'ZZZ', price: 101.5, ts: T },
+    });
+    expect(await store.readTrades({ symbol: 'ZZZ' })).toHaveLength(1);
+    const oneSecond = await store.readBars({ symbol: 'ZZZ', interval: '1s' });
+    expect(oneSecond).toMatchObject([
+      { ts: T - 250, open: 101.5, close: 101.5, volume: 7, tradeCount: 1 },
+    ]);
+    expect((await post(id('late_trade'))).status).toBe(404);
+    const still = await post(id('non_positive_price'));
+    expect(still.status).toBe(422);
+    expect(still.body).toMatchObject({ outcome: 'rejected', rule: 'non_positive_price' });
+    const notTrade = await post(id('malformed_message'));
+    expect(notTrade.status).toBe(409);
+    expect(notTrade.body.outcome).toBe('not_replayable');
+    expect((await post('nope')).body).toMatchObject({ parameter: 'id' });
+  });
+
   it('answers a flood with 429 and Retry-After, per key', async () => {
     const base = await serve({ requireKeyForReads: false, perMinute: 5 });
     const statuses: number[] = [];

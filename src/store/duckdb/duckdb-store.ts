@@ -54,6 +54,19 @@ export function quarantineId(q: Quarantined): string {
   return sha(q.stage, q.source, q.symbol ?? '', q.rule, q.payload);
 }
 
+function toQuarantineRow(r: Record<string, unknown>): QuarantineRow {
+  return {
+    id: String(r.id),
+    stage: r.stage as QuarantineRow['stage'],
+    source: String(r.source),
+    symbol: r.symbol === null ? null : String(r.symbol),
+    rule: String(r.rule),
+    message: String(r.message),
+    payload: String(r.payload),
+    receivedAt: Number(r.received_at),
+  };
+}
+
 const API_KEY_SELECT = `SELECT id, name, scope, salt, hash, epoch_ms(created_at) AS created_at,
   epoch_ms(revoked_at) AS revoked_at FROM api_keys`;
 
@@ -557,6 +570,24 @@ export class DuckDBStore implements Store {
     });
   }
 
+  getQuarantine(id: string): Promise<QuarantineRow | null> {
+    return this.#serial(async () => {
+      const rows = await this.#rows(
+        `SELECT id, stage, source, symbol, rule, message, payload, epoch_ms(received_at) AS received_at
+         FROM quarantine WHERE id = ?`,
+        [id],
+      );
+      return rows[0] ? toQuarantineRow(rows[0]) : null;
+    });
+  }
+
+  deleteQuarantine(id: string): Promise<boolean> {
+    return this.#serial(async () => {
+      const res = await this.#run('DELETE FROM quarantine WHERE id = ?', [id]);
+      return Number(res.rowsChanged) > 0;
+    });
+  }
+
   readQuarantine(q: QuarantineQuery): Promise<QuarantineRow[]> {
     return this.#serial(async () => {
       const where: string[] = [];
@@ -588,16 +619,7 @@ export class DuckDBStore implements Store {
          ORDER BY received_at DESC, id LIMIT ?`,
         params,
       );
-      return rows.map((r) => ({
-        id: String(r.id),
-        stage: r.stage as QuarantineRow['stage'],
-        source: String(r.source),
-        symbol: r.symbol === null ? null : String(r.symbol),
-        rule: String(r.rule),
-        message: String(r.message),
-        payload: String(r.payload),
-        receivedAt: Number(r.received_at),
-      }));
+      return rows.map(toQuarantineRow);
     });
   }
 
