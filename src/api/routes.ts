@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tableFromArrays, tableToIPC } from 'apache-arrow';
 import { z } from 'zod';
-import type { FileExportOptions } from '../store/store.ts';
+import type { BarColumnSet, FileExportOptions } from '../store/store.ts';
 import {
   BackfillBodySchema,
   BarsQuerySchema,
@@ -96,6 +96,49 @@ async function viaFile(ctx: ApiContext, o: Omit<FileExportOptions, 'file'>): Pro
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** The first `n` bars of a column set as JSON objects (the shape of BarsResponseSchema), comma-joined. */
+function barsJson(
+  symbol: string,
+  interval: string,
+  set: BarColumnSet,
+  n: number,
+  indicators: readonly string[],
+): string {
+  const c = set.columns;
+  const [ts, open, high, low, close, volume, vwap, adj, count, filled, src] = [
+    'ts',
+    'open',
+    'high',
+    'low',
+    'close',
+    'volume',
+    'vwap',
+    'adj_close',
+    'trade_count',
+    'backfilled',
+    'source',
+  ].map((k) => c[k]!) as Float64Array[];
+  const ind = indicators.map((k) => [JSON.stringify(k), c[k]!] as const);
+  const sources = set.sources.map((s) => JSON.stringify(s));
+  const head = `{"symbol":${JSON.stringify(symbol)},"interval":${JSON.stringify(interval)},"ts":`;
+  const nul = (x: number): string => (Number.isNaN(x) ? 'null' : String(x));
+  const parts = new Array<string>(n);
+  for (let i = 0; i < n; i++) {
+    let s = `${head}${ts![i]},"open":${open![i]},"high":${high![i]},"low":${low![i]},"close":${close![i]},"volume":${volume![i]},"adjClose":${nul(adj![i]!)},"source":${sources[src![i]!] ?? 'null'}`;
+    if (!Number.isNaN(vwap![i]!)) s += `,"vwap":${vwap![i]}`;
+    if (!Number.isNaN(count![i]!)) s += `,"tradeCount":${count![i]}`;
+    if (filled![i] === 1) s += ',"backfilled":true';
+    if (ind.length > 0) {
+      s += ',"indicators":{';
+      for (let k = 0; k < ind.length; k++)
+        s += `${k ? ',' : ''}${ind[k]![0]}:${nul(ind[k]![1][i]!)}`;
+      s += '}';
+    }
+    parts[i] = `${s}}`;
+  }
+  return parts.join(',');
 }
 
 function csvOf(columns: string[], rows: Record<string, unknown>[]): string {
@@ -255,44 +298,53 @@ export const ROUTES: RouteDef[] = [
           body: Buffer.from(tableToIPC(tableFromArrays(cols), 'stream')),
         };
       }
+      if (q.format === 'json') {
+        // JSON written straight from the typed columns: no object per bar.
+        const set = await ctx.store.readBarColumns(query, q.indicators ?? [], true);
+        const n = Math.min(set.rows, q.limit);
+        const next = set.rows > q.limit ? b64(String(set.columns.ts![n - 1])) : null;
+        return {
+          contentType: 'application/json; charset=utf-8',
+          body: `{"symbol":${JSON.stringify(q.symbol)},"interval":"${q.interval}","bars":[${barsJson(q.symbol, q.interval, set, n, q.indicators ?? [])}],"nextCursor":${next === null ? 'null' : `"${next}"`}}`,
+        };
+      }
+      // CSV.
       const rows = await ctx.store.readEnrichedBars(query, q.indicators ?? []);
       const more = rows.length > q.limit;
       const bars = more ? rows.slice(0, q.limit) : rows;
-      const nextCursor = more ? b64(String(bars[bars.length - 1]!.ts)) : null;
-      if (q.format === 'csv') {
-        const cols = [
-          'ts',
-          'open',
-          'high',
-          'low',
-          'close',
-          'volume',
-          'adj_close',
-          'vwap',
-          'trade_count',
-          ...(q.indicators ?? []),
-        ];
-        return {
-          contentType: 'text/csv; charset=utf-8',
-          body: csvOf(
-            cols,
-            bars.map((b) => ({
-              ts: new Date(b.ts).toISOString(),
-              open: b.open,
-              high: b.high,
-              low: b.low,
-              close: b.close,
-              volume: b.volume,
-              adj_close: b.adjClose,
-              vwap: b.vwap,
-              trade_count: b.tradeCount,
-              ...b.indicators,
-            })),
-          ),
-        };
-      }
-      const out = bars.map((b) => (q.indicators ? b : { ...b, indicators: undefined }));
-      return { body: { symbol: q.symbol, interval: q.interval, bars: out, nextCursor } };
+      const cols = [
+        'ts',
+        'open',
+        'high',
+        'low',
+        'close',
+        'volume',
+        'adj_close',
+        'vwap',
+        'trade_count',
+        ...(q.indicators ?? []),
+      ];
+      return {
+        contentType: 'text/csv; charset=utf-8',
+        headers: more
+          ? ({ 'x-next-cursor': b64(String(bars[bars.length - 1]!.ts)) } as Record<string, string>)
+          : {},
+        body: csvOf(
+          cols,
+          bars.map((b) => ({
+            ts: new Date(b.ts).toISOString(),
+            open: b.open,
+            high: b.high,
+            low: b.low,
+            close: b.close,
+            volume: b.volume,
+            adj_close: b.adjClose,
+            vwap: b.vwap,
+            trade_count: b.tradeCount,
+            ...b.indicators,
+          })),
+        ),
+      };
     },
   }),
   route({

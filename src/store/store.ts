@@ -46,8 +46,13 @@ export interface TradeQuery {
 /** Bars of one series as columns (NaN = NULL): the fast path for Arrow and bulk readers. */
 export interface BarColumnSet {
   rows: number;
-  /** ts (epoch ms), open, high, low, close, volume, vwap, then the requested indicators. */
+  /**
+   * ts (epoch ms), open, high, low, close, volume, vwap, then the requested
+   * indicators; with `full`, also adj_close, trade_count, backfilled (0/1) and
+   * source (an index into `sources`).
+   */
   columns: Record<string, Float64Array>;
+  sources: string[];
 }
 
 /** A bar with some of its curated indicator values (null until a window is full). */
@@ -145,7 +150,11 @@ export interface Store {
   /** Bars of one series in ts order. */
   readBars(q: BarQuery): Promise<Bar[]>;
   /** The same as columns (ts order, or newest first with order 'desc'). */
-  readBarColumns(q: BarQuery, indicators: readonly EnrichedColumn[]): Promise<BarColumnSet>;
+  readBarColumns(
+    q: BarQuery,
+    indicators: readonly EnrichedColumn[],
+    full?: boolean,
+  ): Promise<BarColumnSet>;
   /** Bars of one series in ts order with the given curated indicator columns. */
   readEnrichedBars(q: BarQuery, columns: readonly EnrichedColumn[]): Promise<EnrichedBar[]>;
   /** Trades of one symbol in (ts, tradeId) order. */

@@ -13,6 +13,7 @@ import {
   DuckDBInstance,
   DuckDBTimestampValue,
   type DuckDBValue,
+  listValue,
 } from '@duckdb/node-api';
 import { StoreError } from '../../core/errors.ts';
 import type { Bar, Quarantined, Trade } from '../../core/records.ts';
@@ -459,13 +460,27 @@ export class DuckDBStore implements Store {
     });
   }
 
-  readBarColumns(q: BarQuery, indicators: readonly EnrichedColumn[]): Promise<BarColumnSet> {
+  readBarColumns(
+    q: BarQuery,
+    indicators: readonly EnrichedColumn[],
+    full = false,
+  ): Promise<BarColumnSet> {
     for (const c of indicators) {
       if (!(ENRICHED_COLUMNS as readonly string[]).includes(c)) {
         return Promise.reject(new RangeError(`unknown indicator column ${c}`));
       }
     }
-    const names = ['ts', 'open', 'high', 'low', 'close', 'volume', 'vwap', ...indicators];
+    const names = [
+      'ts',
+      'open',
+      'high',
+      'low',
+      'close',
+      'volume',
+      'vwap',
+      ...indicators,
+      ...(full ? ['adj_close', 'trade_count', 'backfilled', 'source'] : []),
+    ];
     const nan = (c: string) => `coalesce(${c}, 'NaN'::DOUBLE)`;
     const select = [
       'epoch_ms(b.ts)::DOUBLE',
@@ -484,8 +499,24 @@ export class DuckDBStore implements Store {
               : `i.${c}`,
         ),
       ),
+      ...(full
+        ? [
+            nan('b.adj_close'),
+            nan('b.trade_count::DOUBLE'),
+            'coalesce(b.backfilled, false)::INTEGER::DOUBLE',
+            '(list_position($6::VARCHAR[], b.source) - 1)::DOUBLE',
+          ]
+        : []),
     ];
     return this.#serial(async () => {
+      const sources = full
+        ? (
+            await this.#rows(
+              'SELECT DISTINCT source FROM bars WHERE symbol = ? AND interval = ? ORDER BY source',
+              [q.symbol, q.interval],
+            )
+          ).map((r) => String(r.source))
+        : [];
       // Straight from bars and bar_indicators (the view's join, without its NaN handling:
       // NaN is what the typed arrays carry for NULL anyway).
       const { columns, rowCount } = await readColumns(
@@ -497,11 +528,19 @@ export class DuckDBStore implements Store {
          WHERE b.symbol = $1 AND b.interval = $2 AND b.ts >= epoch_ms($3::BIGINT) AND b.ts < epoch_ms($4::BIGINT)
          ORDER BY b.ts ${q.order === 'desc' ? 'DESC' : ''} LIMIT $5`,
         names.map(() => 'f64'),
-        [q.symbol, q.interval, q.from ?? -6e13, q.to ?? 6e13, q.limit ?? 1_000_000_000],
+        [
+          q.symbol,
+          q.interval,
+          q.from ?? -6e13,
+          q.to ?? 6e13,
+          q.limit ?? 1_000_000_000,
+          ...(full ? [listValue(sources)] : []),
+        ],
       );
       return {
         rows: rowCount,
         columns: Object.fromEntries(names.map((n, k) => [n, columns[k] as Float64Array])),
+        sources,
       };
     });
   }
