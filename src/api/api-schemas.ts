@@ -261,3 +261,16 @@ export const ReplayResponseSchema = z.object({
   rule: z.string().optional(),
   message: z.string().optional(),
 });
+
+export const RejectHistogramQuerySchema = z
+  .object({
+    bucket: z.enum(['1s', '1m', '5m', '1h', '1d']).default('1m'),
+    from: time.optional(),
+    to: time.optional(),
+  })
+  .strict();
+
+export const RejectHistogramResponseSchema = z.object({
+  bucket: z.string(),
+  points: z.array(z.object({ ts: z.number(), rule: z.string(), n: z.number() })),
+});

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tableFromArrays, tableToIPC } from 'apache-arrow';
 import { z } from 'zod';
+import { intervalMs } from '../core/time.ts';
 import type { BarColumnSet, FileExportOptions } from '../store/store.ts';
 import {
   BackfillBodySchema,
@@ -22,6 +23,8 @@ import {
   QuarantineIdParamsSchema,
   QuarantineQuerySchema,
   QuarantineResponseSchema,
+  RejectHistogramQuerySchema,
+  RejectHistogramResponseSchema,
   ReplayResponseSchema,
   StatsResponseSchema,
   SymbolsResponseSchema,
@@ -439,6 +442,19 @@ export const ROUTES: RouteDef[] = [
           ...(q.from !== undefined ? { from: q.from } : {}),
           ...(q.to !== undefined ? { to: q.to } : {}),
         }),
+      },
+    }),
+  }),
+  route({
+    method: 'GET',
+    path: '/api/quarantine/histogram',
+    summary: 'Rejects per rule per time bucket (for the quality chart)',
+    query: RejectHistogramQuerySchema,
+    response: RejectHistogramResponseSchema,
+    handler: async (ctx, q) => ({
+      body: {
+        bucket: q.bucket,
+        points: await ctx.store.rejectHistogram(intervalMs(q.bucket), q.from, q.to),
       },
     }),
   }),

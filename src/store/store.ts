@@ -165,6 +165,12 @@ export interface Store {
   deleteQuarantine(id: string): Promise<boolean>;
   /** Quarantined records, newest first. */
   readQuarantine(q: QuarantineQuery): Promise<QuarantineRow[]>;
+  /** Rejects per rule per time bucket (by received_at), oldest first. */
+  rejectHistogram(
+    bucketMs: number,
+    from?: number,
+    to?: number,
+  ): Promise<{ ts: number; rule: string; n: number }[]>;
   /** Rejects per rule. */
   rejectCounts(): Promise<Record<string, number>>;
   /** Per symbol and interval: rows, first and last ts, rejects. */

@@ -33,6 +33,7 @@ interface ChartProbe {
 declare global {
   interface Window {
     __tickline?: ChartProbe;
+    __ticklineQuality?: { rows: () => { rule: string; payload: string }[]; rules: () => string[] };
   }
 }
 
@@ -150,5 +151,32 @@ describe('dashboard', () => {
     await page.waitForTimeout(300);
     expect(await candlePixels()).toBeGreaterThan(50);
     await page.screenshot({ path: join(ARTIFACTS, 'chart-aapl-1s-live.png') });
+  });
+
+  it('shows the injected bad trades on the quality page, each with its rule and raw payload', async () => {
+    await page.goto(`${url}/#/quality`);
+    await page.waitForFunction(() => (window.__ticklineQuality?.rows().length ?? 0) > 0, null, {
+      timeout: 30_000,
+    });
+    const rows = await page.evaluate(() => window.__ticklineQuality!.rows());
+    const injected = [
+      'not_finite',
+      'non_positive_price',
+      'negative_size',
+      'future_timestamp',
+      'unsubscribed_symbol',
+      'late_trade',
+      'price_outlier',
+      'malformed_message',
+    ];
+    expect(rows.every((r) => injected.includes(r.rule))).toBe(true);
+    const first = rows[0]!;
+    const cell = page.locator('table.rejects tbody tr').first();
+    await expect(cell.locator('td.rule').textContent()).resolves.toBe(first.rule);
+    await expect(cell.locator('code').textContent()).resolves.toBe(first.payload);
+    expect((await page.evaluate(() => window.__ticklineQuality!.rules())).length).toBeGreaterThan(
+      0,
+    );
+    await page.screenshot({ path: join(ARTIFACTS, 'quality.png'), fullPage: true });
   });
 });

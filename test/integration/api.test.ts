@@ -225,6 +225,15 @@ describe('REST API', () => {
     ).toBe(true);
   });
 
+  it('counts rejects per rule per time bucket', async () => {
+    const r = await get('/api/quarantine/histogram?bucket=1d');
+    const total: Record<string, number> = {};
+    for (const p of r.body.points) total[p.rule] = (total[p.rule] ?? 0) + p.n;
+    expect(total).toEqual(await store.rejectCounts());
+    expect(r.body.points.every((p: Json) => p.ts % 86_400_000 === 0)).toBe(true);
+    expect((await get('/api/quarantine/histogram?bucket=2m')).status).toBe(400);
+  });
+
   it('gives rows per layer, rejects per rule and the live rates', async () => {
     const r = await get('/api/stats');
     expect(r.body.rows.bars).toBeGreaterThan(6_000);

@@ -233,8 +233,8 @@ export function chartPage(root: HTMLElement, feed: HTMLElement): () => void {
       subscribe();
     };
     ws.onclose = () => {
-      feed.textContent = 'reconnecting…';
       feed.className = 'feed';
+      feed.textContent = closed ? '' : 'reconnecting…';
       if (!closed) setTimeout(connect, 2_000);
     };
     ws.onmessage = (ev) => {

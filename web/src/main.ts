@@ -1,5 +1,6 @@
 import './style.css';
 import { chartPage } from './chart-page.ts';
+import { qualityPage } from './quality-page.ts';
 
 const app = document.getElementById('app')!;
 const feed = document.getElementById('feed')!;
@@ -11,7 +12,7 @@ function route(): void {
   for (const a of document.querySelectorAll<HTMLAnchorElement>('nav a')) {
     a.classList.toggle('active', a.dataset.page === page);
   }
-  cleanup = chartPage(app, feed);
+  cleanup = page === 'quality' ? qualityPage(app) : chartPage(app, feed);
 }
 
 window.addEventListener('hashchange', route);

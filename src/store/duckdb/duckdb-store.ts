@@ -662,6 +662,22 @@ export class DuckDBStore implements Store {
     });
   }
 
+  rejectHistogram(
+    bucketMs: number,
+    from?: number,
+    to?: number,
+  ): Promise<{ ts: number; rule: string; n: number }[]> {
+    return this.#serial(async () => {
+      const rows = await this.#rows(
+        `SELECT (epoch_ms(received_at) // $1) * $1 AS ts, rule, count(*) AS n FROM quarantine
+         WHERE received_at >= epoch_ms($2::BIGINT) AND received_at < epoch_ms($3::BIGINT)
+         GROUP BY ALL ORDER BY ts, rule`,
+        [bucketMs, from ?? -6e13, to ?? 6e13],
+      );
+      return rows.map((r) => ({ ts: Number(r.ts), rule: String(r.rule), n: Number(r.n) }));
+    });
+  }
+
   rejectCounts(): Promise<Record<string, number>> {
     return this.#serial(async () => {
       const rows = await this.#rows(
