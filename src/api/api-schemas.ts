@@ -172,6 +172,12 @@ export const SymbolsResponseSchema = z.object({
       firstTs: z.number().nullable(),
       lastTs: z.number().nullable(),
       freshnessMs: z.number().nullable().describe('now − last ts'),
+      gaps: z
+        .number()
+        .nullable()
+        .describe(
+          'daily: weekdays without a bar (holidays included); intraday: jumps of more than one interval within a day',
+        ),
       rejects: z.number(),
     }),
   ),

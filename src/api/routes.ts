@@ -230,6 +230,9 @@ export const ROUTES: RouteDef[] = [
     handler: async (ctx) => {
       const now = Date.now();
       const rows = await ctx.store.status();
+      const gaps = new Map(
+        (await ctx.store.seriesGaps()).map((g) => [`${g.symbol}\u0000${g.interval}`, g.gaps]),
+      );
       const num = (v: number): number | null => (Number.isFinite(v) ? v : null);
       return {
         body: {
@@ -240,6 +243,7 @@ export const ROUTES: RouteDef[] = [
             firstTs: num(r.firstTs),
             lastTs: num(r.lastTs),
             freshnessMs: Number.isFinite(r.lastTs) ? now - r.lastTs : null,
+            gaps: gaps.get(`${r.symbol}\u0000${r.interval}`) ?? null,
             rejects: r.rejects,
           })),
         },

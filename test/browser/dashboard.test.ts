@@ -9,8 +9,9 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, startCli } from '../helpers/cli.ts';
+import { ROOT, runCli, startCli } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/db.ts';
+import { fixture, type ReplayServer, startReplayServer } from '../helpers/replay-server.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(ROOT, 'test-artifacts');
@@ -18,6 +19,8 @@ let browser: Browser;
 let page: Page;
 let url: string;
 let server: ReturnType<typeof startCli>;
+let adminKey: string;
+let yahoo: ReplayServer;
 
 interface ChartProbe {
   symbol: string;
@@ -33,6 +36,10 @@ interface ChartProbe {
 declare global {
   interface Window {
     __tickline?: ChartProbe;
+    __ticklineData?: {
+      series: () => { symbol: string; interval: string; rows: number }[];
+      job: () => { state: string; progress: { done: number; total: number; rows: number } } | null;
+    };
     __ticklineQuality?: { rows: () => { rule: string; payload: string }[]; rules: () => string[] };
   }
 }
@@ -43,8 +50,24 @@ beforeAll(async () => {
     throw new Error('the dashboard is not built: npm run build:web');
   }
   mkdirSync(ARTIFACTS, { recursive: true });
+  const dataDir = tempDir();
+  const created = await runCli(['keys', 'create', '--scope', 'admin'], {
+    TICKLINE_DATA_DIR: dataDir,
+  });
+  adminKey = created.stdout.trim();
+  yahoo = await startReplayServer((u) =>
+    u.pathname.endsWith('/AAPL')
+      ? [
+          {
+            delayMs: 300,
+            body: fixture('yahoo/yahoo-chart-AAPL-1d-2020-08-31_2020-11-06-splits-dividends.json'),
+          },
+        ]
+      : undefined,
+  );
   server = startCli(['up', '--port', '0', '--rate', '200', '--fault-rate', '0.02'], {
-    TICKLINE_DATA_DIR: tempDir(),
+    TICKLINE_DATA_DIR: dataDir,
+    TICKLINE_YAHOO_URL: yahoo.url,
     FINNHUB_TOKEN: '',
   });
   url = await new Promise<string>((resolve, reject) => {
@@ -78,6 +101,7 @@ afterAll(async () => {
   await browser?.close();
   server?.child.kill('SIGTERM');
   await server?.done;
+  await yahoo?.close();
 });
 
 /**
@@ -178,5 +202,31 @@ describe('dashboard', () => {
       0,
     );
     await page.screenshot({ path: join(ARTIFACTS, 'quality.png'), fullPage: true });
+  });
+
+  it('lists the stored series and runs a backfill from the form to 100 %', async () => {
+    await page.goto(`${url}/#/data`);
+    await page.waitForFunction(() => (window.__ticklineData?.series().length ?? 0) > 0, null, {
+      timeout: 20_000,
+    });
+    const names = await page.evaluate(() =>
+      window.__ticklineData!.series().map((s) => `${s.symbol} ${s.interval}`),
+    );
+    expect(names).toContain('SPX 1d');
+    await page.fill('#bfSymbols', 'AAPL');
+    await page.fill('#bfFrom', '2020-08-01');
+    await page.fill('#bfTo', '2020-11-07');
+    await page.fill('#bfKey', adminKey);
+    await page.click('#backfill button[type="submit"]');
+    await page.waitForFunction(() => window.__ticklineData?.job()?.state === 'done', null, {
+      timeout: 30_000,
+    });
+    const job = await page.evaluate(() => window.__ticklineData!.job()!);
+    expect(job.progress).toMatchObject({ done: 1, total: 1, rows: 49 });
+    expect(await page.locator('#job progress').getAttribute('value')).toBe('1');
+    await expect(page.locator('.jobText').textContent()).resolves.toMatch(
+      /^1\/1 symbols · 49 rows/,
+    );
+    await page.screenshot({ path: join(ARTIFACTS, 'data.png'), fullPage: true });
   });
 });

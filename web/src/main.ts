@@ -1,5 +1,6 @@
 import './style.css';
 import { chartPage } from './chart-page.ts';
+import { dataPage } from './data-page.ts';
 import { qualityPage } from './quality-page.ts';
 
 const app = document.getElementById('app')!;
@@ -12,7 +13,8 @@ function route(): void {
   for (const a of document.querySelectorAll<HTMLAnchorElement>('nav a')) {
     a.classList.toggle('active', a.dataset.page === page);
   }
-  cleanup = page === 'quality' ? qualityPage(app) : chartPage(app, feed);
+  cleanup =
+    page === 'quality' ? qualityPage(app) : page === 'data' ? dataPage(app) : chartPage(app, feed);
 }
 
 window.addEventListener('hashchange', route);
