@@ -280,3 +280,28 @@ export const RejectHistogramResponseSchema = z.object({
   bucket: z.string(),
   points: z.array(z.object({ ts: z.number(), rule: z.string(), n: z.number() })),
 });
+
+export const KeyCreateBodySchema = z
+  .object({
+    scope: z.enum(['read', 'admin']).default('read'),
+    name: z.string().max(100).nullable().default(null),
+  })
+  .strict();
+
+export const KeyIdParamsSchema = z
+  .object({ id: z.string().regex(/^[0-9a-f]{12}$/, 'a key id from GET /api/keys') })
+  .strict();
+
+const KeyInfo = z.object({
+  id: z.string(),
+  name: z.string().nullable(),
+  scope: z.enum(['read', 'admin']),
+  createdAt: z.number(),
+  revokedAt: z.number().nullable(),
+});
+
+export const KeyCreatedResponseSchema = KeyInfo.extend({
+  key: z.string().describe('the key itself: shown this once, stored only as a salted hash'),
+});
+
+export const KeysResponseSchema = z.object({ keys: z.array(KeyInfo) });

@@ -3,6 +3,7 @@ import type { Config } from '../core/config.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { StreamPipeline } from '../pipelines/stream.ts';
 import type { Store } from '../store/store.ts';
+import type { KeyChecker } from './auth.ts';
 import type { JobRunner } from './jobs.ts';
 
 export interface LiveHandle {
@@ -20,4 +21,5 @@ export interface ApiContext {
   readonly live: LiveHandle | null;
   startedAt: number;
   jobs: JobRunner;
+  keys: KeyChecker;
 }

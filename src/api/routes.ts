@@ -20,6 +20,10 @@ import {
   HealthResponseSchema,
   JobParamsSchema,
   JobResponseSchema,
+  KeyCreateBodySchema,
+  KeyCreatedResponseSchema,
+  KeyIdParamsSchema,
+  KeysResponseSchema,
   QuarantineIdParamsSchema,
   QuarantineQuerySchema,
   QuarantineResponseSchema,
@@ -31,6 +35,7 @@ import {
   TradesQuerySchema,
   TradesResponseSchema,
 } from './api-schemas.ts';
+import { newApiKey } from './auth.ts';
 import type { ApiContext } from './context.ts';
 import { replayQuarantined } from './replay.ts';
 
@@ -174,6 +179,57 @@ export const ROUTES: RouteDef[] = [
         to,
       });
       return { status: 202, body: job };
+    },
+  }),
+  route({
+    method: 'POST',
+    path: '/api/keys',
+    summary: 'Creates an API key (admin); the key is in this answer only',
+    scope: 'admin',
+    query: EmptyQuerySchema,
+    body: KeyCreateBodySchema,
+    response: KeyCreatedResponseSchema,
+    status: 201,
+    handler: async (ctx, _q, { body }) => {
+      const { key, record } = newApiKey(body.scope, body.name);
+      await ctx.store.putApiKey(record);
+      const { salt: _s, hash: _h, ...info } = record;
+      return { status: 201, body: { ...info, key } };
+    },
+  }),
+  route({
+    method: 'GET',
+    path: '/api/keys',
+    summary: 'Lists API keys: ids, scopes, names (admin; never the keys)',
+    scope: 'admin',
+    query: EmptyQuerySchema,
+    response: KeysResponseSchema,
+    handler: async (ctx) => ({
+      body: {
+        keys: (await ctx.store.listApiKeys()).map(({ salt: _s, hash: _h, ...info }) => info),
+      },
+    }),
+  }),
+  route({
+    method: 'POST',
+    path: '/api/keys/:id/revoke',
+    summary: 'Revokes an API key (admin)',
+    scope: 'admin',
+    query: EmptyQuerySchema,
+    params: KeyIdParamsSchema,
+    response: KeysResponseSchema,
+    handler: async (ctx, _q, { params }) => {
+      if (!(await ctx.store.revokeApiKey(params.id))) {
+        return { status: 404, body: { error: 'not_found', message: `no active key ${params.id}` } };
+      }
+      ctx.keys.forget();
+      return {
+        body: {
+          keys: (await ctx.store.listApiKeys())
+            .filter((k) => k.id === params.id)
+            .map(({ salt: _s, hash: _h, ...info }) => info),
+        },
+      };
     },
   }),
   route({

@@ -55,6 +55,7 @@ export async function createServer(o: ServerOptions): Promise<FastifyInstance> {
   const keys = new KeyChecker(o.store);
   const ctx: ApiContext = {
     jobs,
+    keys,
     store: o.store,
     cfg: o.cfg,
     metrics: o.metrics,

@@ -232,6 +232,29 @@ describe('API keys', () => {
     expect((await post('nope')).body).toMatchObject({ parameter: 'id' });
   });
 
+  it('lets an admin create, list and revoke keys over the API; a read key may not', async () => {
+    const base = await serve({ requireKeyForReads: true });
+    const body = JSON.stringify({ scope: 'read', name: 'dashboard' });
+    expect((await call(base, '/api/keys', readKey, { method: 'POST', body })).status).toBe(403);
+    const made = await call(base, '/api/keys', adminKey, { method: 'POST', body });
+    expect(made.status).toBe(201);
+    expect(made.body).toMatchObject({ scope: 'read', name: 'dashboard', revokedAt: null });
+    const key = made.body.key as string;
+    expect(made.body).not.toHaveProperty('hash');
+    expect((await call(base, '/api/symbols', key)).status).toBe(200);
+    const list = await call(base, '/api/keys', adminKey);
+    expect(JSON.stringify(list.body)).not.toContain(key.split('_')[2]);
+    expect((list.body.keys as { id: string }[]).map((k) => k.id)).toContain(made.body.id);
+    const revoked = await call(base, `/api/keys/${made.body.id}/revoke`, adminKey, {
+      method: 'POST',
+    });
+    expect(revoked.status).toBe(200);
+    expect((await call(base, '/api/symbols', key)).body.message).toBe('the API key was revoked');
+    expect(
+      (await call(base, `/api/keys/${made.body.id}/revoke`, adminKey, { method: 'POST' })).status,
+    ).toBe(404);
+  });
+
   it('answers a flood with 429 and Retry-After, per key', async () => {
     const base = await serve({ requireKeyForReads: false, perMinute: 5 });
     const statuses: number[] = [];
