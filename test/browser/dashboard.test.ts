@@ -75,7 +75,7 @@ beforeAll(async () => {
     const timer = setTimeout(() => reject(new Error(`tickline up did not start:\n${out}`)), 60_000);
     server.child.stdout?.on('data', (d) => {
       out += d;
-      const m = /serving (http:\/\/\S+)\/api /.exec(out);
+      const m = /dashboard: (http:\/\/\S+)\/ /.exec(out);
       if (m) {
         clearTimeout(timer);
         resolve(m[1]!);

@@ -92,7 +92,7 @@ export function registerUp(program: Command): void {
               );
             }
             process.stdout.write(
-              `serving ${url}/api (docs: ${url}/api/docs, metrics: ${url}/metrics)\nlive: ${finnhub ? 'Finnhub' : 'simulator (set FINNHUB_TOKEN for the Finnhub feed)'} → ${symbols.join(', ')}; storing into ${databasePath(cfg)}; Ctrl-C stops\n`,
+              `dashboard: ${url}/  (API ${url}/api, docs ${url}/api/docs, metrics ${url}/metrics)\nlive: ${finnhub ? 'Finnhub' : 'simulator (set FINNHUB_TOKEN for the Finnhub feed)'} → ${symbols.join(', ')}; storing into ${databasePath(cfg)}; Ctrl-C stops\n`,
             );
             stats = await runLive({
               cfg,
