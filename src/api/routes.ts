@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { tableFromArrays, tableToIPC } from 'apache-arrow';
 import { z } from 'zod';
 import { intervalMs } from '../core/time.ts';
-import type { BarColumnSet, FileExportOptions } from '../store/store.ts';
+import type { ApiKeyRecord, BarColumnSet, FileExportOptions } from '../store/store.ts';
 import {
   BackfillBodySchema,
   BarsQuerySchema,
@@ -149,6 +149,15 @@ function barsJson(
   return parts.join(',');
 }
 
+/** What the API shows of a key record: never its salt or hash. */
+function keyInfo({
+  salt: _s,
+  hash: _h,
+  ...info
+}: ApiKeyRecord): Omit<ApiKeyRecord, 'salt' | 'hash'> {
+  return info;
+}
+
 function csvOf(columns: string[], rows: Record<string, unknown>[]): string {
   const cell = (v: unknown): string => {
     if (v === null || v === undefined) return '';
@@ -193,8 +202,7 @@ export const ROUTES: RouteDef[] = [
     handler: async (ctx, _q, { body }) => {
       const { key, record } = newApiKey(body.scope, body.name);
       await ctx.store.putApiKey(record);
-      const { salt: _s, hash: _h, ...info } = record;
-      return { status: 201, body: { ...info, key } };
+      return { status: 201, body: { ...keyInfo(record), key } };
     },
   }),
   route({
@@ -206,7 +214,7 @@ export const ROUTES: RouteDef[] = [
     response: KeysResponseSchema,
     handler: async (ctx) => ({
       body: {
-        keys: (await ctx.store.listApiKeys()).map(({ salt: _s, hash: _h, ...info }) => info),
+        keys: (await ctx.store.listApiKeys()).map(keyInfo),
       },
     }),
   }),
@@ -225,9 +233,7 @@ export const ROUTES: RouteDef[] = [
       ctx.keys.forget();
       return {
         body: {
-          keys: (await ctx.store.listApiKeys())
-            .filter((k) => k.id === params.id)
-            .map(({ salt: _s, hash: _h, ...info }) => info),
+          keys: (await ctx.store.listApiKeys()).filter((k) => k.id === params.id).map(keyInfo),
         },
       };
     },

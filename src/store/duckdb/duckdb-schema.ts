@@ -14,9 +14,12 @@ const DERIVED: Partial<Record<EnrichedColumn, string>> = {
   bb_middle: 'i.sma_20',
   macd_hist: '(i.macd - i.macd_signal)',
 };
-const indicatorSelect = ENRICHED_COLUMNS.map(
-  (c) => `${nullIfNaN(DERIVED[c] ?? `i.${c}`)} AS ${c}`,
-).join(', ');
+
+/** The SQL of an indicator column over `bar_indicators i` (derived ones computed, as in the view). */
+export const indicatorExpr = (c: EnrichedColumn): string => DERIVED[c] ?? `i.${c}`;
+const indicatorSelect = ENRICHED_COLUMNS.map((c) => `${nullIfNaN(indicatorExpr(c))} AS ${c}`).join(
+  ', ',
+);
 
 const enrichedView = `CREATE VIEW bars_enriched AS
   SELECT b.*, ${indicatorSelect}

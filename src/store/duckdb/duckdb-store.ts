@@ -40,7 +40,7 @@ import { appendBars, columnizeBars, mergeBars } from './duckdb-bars.ts';
 import { readColumns } from './duckdb-columns.ts';
 import { refreshCurated } from './duckdb-curated.ts';
 import { exportFile, exportLake } from './duckdb-export.ts';
-import { MIGRATIONS } from './duckdb-schema.ts';
+import { indicatorExpr, MIGRATIONS } from './duckdb-schema.ts';
 import { type TradeEdge, writeTrades } from './duckdb-trades.ts';
 import { toPlain } from './duckdb-values.ts';
 
@@ -66,6 +66,12 @@ function toQuarantineRow(r: Record<string, unknown>): QuarantineRow {
     payload: String(r.payload),
     receivedAt: Number(r.received_at),
   };
+}
+
+/** Indicator names reach SQL as column names: anything not in the list is refused. */
+function unknownIndicator(columns: readonly string[]): RangeError | null {
+  const bad = columns.find((c) => !(ENRICHED_COLUMNS as readonly string[]).includes(c));
+  return bad === undefined ? null : new RangeError(`unknown indicator column ${bad}`);
 }
 
 const API_KEY_SELECT = `SELECT id, name, scope, salt, hash, epoch_ms(created_at) AS created_at,
@@ -437,11 +443,8 @@ export class DuckDBStore implements Store {
   }
 
   readEnrichedBars(q: BarQuery, columns: readonly EnrichedColumn[]): Promise<EnrichedBar[]> {
-    for (const c of columns) {
-      if (!(ENRICHED_COLUMNS as readonly string[]).includes(c)) {
-        return Promise.reject(new RangeError(`unknown indicator column ${c}`));
-      }
-    }
+    const unknown = unknownIndicator(columns);
+    if (unknown) return Promise.reject(unknown);
     return this.#serial(async () => {
       const rows = await this.#rows(
         `SELECT symbol, interval, epoch_ms(ts) AS ts, open, high, low, close, volume, adj_close, source,
@@ -465,11 +468,8 @@ export class DuckDBStore implements Store {
     indicators: readonly EnrichedColumn[],
     full = false,
   ): Promise<BarColumnSet> {
-    for (const c of indicators) {
-      if (!(ENRICHED_COLUMNS as readonly string[]).includes(c)) {
-        return Promise.reject(new RangeError(`unknown indicator column ${c}`));
-      }
-    }
+    const unknown = unknownIndicator(indicators);
+    if (unknown) return Promise.reject(unknown);
     const names = [
       'ts',
       'open',
@@ -490,15 +490,7 @@ export class DuckDBStore implements Store {
       'b.close',
       'b.volume',
       nan('b.vwap'),
-      ...indicators.map((c) =>
-        nan(
-          c === 'bb_middle'
-            ? 'i.sma_20'
-            : c === 'macd_hist'
-              ? '(i.macd - i.macd_signal)'
-              : `i.${c}`,
-        ),
-      ),
+      ...indicators.map((c) => nan(indicatorExpr(c))),
       ...(full
         ? [
             nan('b.adj_close'),
