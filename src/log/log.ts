@@ -20,14 +20,36 @@ export const TOPICS = {
 export interface LogBatch<T> {
   topic: string;
   partition: number;
-  /** Offset of `records[0]`; the next record's offset is `offset + records.length`. */
+  /** Offset of `records[0]`. */
   offset: number;
+  /**
+   * The offset after the batch: commit it once the batch is done. It is
+   * `offset + records.length` unless records that could not be decoded were
+   * taken out of the batch (see ConsumeOptions.onPoison).
+   */
+  next: number;
   records: T[];
+}
+
+/** A record a consumer could not decode: its raw bytes and why. */
+export interface PoisonRecord {
+  topic: string;
+  partition: number;
+  offset: number;
+  key: string | null;
+  bytes: Uint8Array;
+  reason: string;
 }
 
 export interface ConsumeOptions {
   /** Most records per batch (default 8192). */
   maxBatch?: number;
+  /**
+   * Told about each record that cannot be decoded, before the batch it was
+   * taken out of is handled; the partition keeps flowing. Without it such a
+   * record is reported on stderr and skipped.
+   */
+  onPoison?: (record: PoisonRecord) => Promise<void>;
 }
 
 /** One member of a consumer group. */

@@ -83,7 +83,7 @@ export class StoreStage {
       offsets = new Map();
       this.#commits.set(sub, offsets);
     }
-    offsets.set(batch.partition, batch.offset + batch.records.length);
+    offsets.set(batch.partition, batch.next);
     // The interval is kept here too, not only by a timer: a busy event loop can delay timers.
     if (this.buffered >= this.#maxBuffer) await this.flush();
     else if (performance.now() - this.#lastFlushAt >= this.#flushMs) void this.flush();

@@ -193,7 +193,7 @@ export class StreamPipeline {
       for (const q of v.rejects) this.#countReject(q);
       await log.publish(TOPICS.trades, v.valid, bySymbol);
       await log.publish(TOPICS.quarantine, v.rejects, bySymbol);
-      await sub.commit(b.partition, b.offset + b.records.length);
+      await sub.commit(b.partition, b.next);
     });
     await join<CandidateTrade>(TOPICS.trades, 'bars', async (b, sub) => {
       this.#o.onEvent?.({ kind: 'trades', trades: b.records });
@@ -203,7 +203,7 @@ export class StreamPipeline {
         this.#latency[this.#latencyCount++ % LATENCY_SAMPLES] = now - t.receivedAt;
       }
       await log.publish(TOPICS.bars, this.#emitBars(events), bySymbol);
-      await sub.commit(b.partition, b.offset + b.records.length);
+      await sub.commit(b.partition, b.next);
     });
     for (const [topic, kind] of [
       [TOPICS.trades, 'trades'],

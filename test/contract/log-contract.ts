@@ -38,11 +38,16 @@ export function logContract(name: string, open: () => Promise<Log>): void {
 
     /** Joins a group that collects every record and commits each batch after "storing" it. */
     const collector = async (group: string, got: Rec[], commit = true): Promise<Subscription> => {
-      let sub: Subscription | undefined;
-      sub = await log.consume<Rec>(topic, group, async (b: LogBatch<Rec>) => {
-        got.push(...b.records);
-        if (commit) await sub!.commit(b.partition, b.offset + b.records.length);
+      // A log may deliver before consume() resolves: commit through the promise.
+      let joined: (s: Subscription) => void = () => {};
+      const ready = new Promise<Subscription>((resolve) => {
+        joined = resolve;
       });
+      const sub = await log.consume<Rec>(topic, group, async (b: LogBatch<Rec>) => {
+        got.push(...b.records);
+        if (commit) await (await ready).commit(b.partition, b.next);
+      });
+      joined(sub);
       return sub;
     };
 

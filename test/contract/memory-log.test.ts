@@ -45,7 +45,7 @@ describe('MemoryLog', () => {
       calls++;
       if (calls === 1) throw new Error('store down');
       got.push(...b.records);
-      await sub.commit(b.partition, b.offset + b.records.length);
+      await sub.commit(b.partition, b.next);
     });
     await log.publish('t', [1, 2, 3], () => 'k');
     while (got.length < 3) await new Promise((r) => setTimeout(r, 5));

@@ -186,7 +186,13 @@ export class MemoryLog implements Log {
         const from = p.head + (position - p.base);
         const records = p.records.slice(from, from + Math.min(avail, m.maxBatch));
         try {
-          await m.handler({ topic: t.name, partition: pi, offset: position, records });
+          await m.handler({
+            topic: t.name,
+            partition: pi,
+            offset: position,
+            next: position + records.length,
+            records,
+          });
           position += records.length;
         } catch (err) {
           // The batch is not done: report it and deliver it again after a pause, as a

@@ -1,0 +1,35 @@
+/**
+ * How records become bytes on a Kafka topic and back. JSON is the default;
+ * a decode that throws marks the record as poison (ConsumeOptions.onPoison).
+ */
+export interface Codec {
+  readonly name: string;
+  encode(topic: string, record: unknown): Buffer;
+  decode(topic: string, bytes: Buffer | undefined): unknown;
+}
+
+/** A lazily built payload (CandidateTrade.payload) travels as its text. */
+function replacer(_key: string, value: unknown): unknown {
+  if (
+    value !== null &&
+    typeof value === 'object' &&
+    typeof (value as { text?: unknown }).text === 'function'
+  ) {
+    return (value as { text(): string }).text();
+  }
+  return value;
+}
+
+export const jsonCodec: Codec = {
+  name: 'json',
+  encode: (_topic, record) => Buffer.from(JSON.stringify(record, replacer)),
+  decode: (_topic, bytes) => {
+    if (!bytes || bytes.length === 0) throw new Error('empty message');
+    const text = bytes.toString('utf8');
+    try {
+      return JSON.parse(text);
+    } catch (err) {
+      throw new Error(`not JSON: ${(err as Error).message}`);
+    }
+  },
+};

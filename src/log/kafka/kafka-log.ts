@@ -1,0 +1,587 @@
+/**
+ * The Log over Apache Kafka, with the pure-JS client @platformatic/kafka
+ * (chosen by measurement: bench/kafka-clients.bench.ts, BENCHMARKS.md).
+ *
+ * - Topics are created when missing, with the configured partitions and
+ *   replication. A record's partition is `partitionOf(key)`, the same
+ *   function the in-process log uses.
+ * - Publishing goes through one idempotent producer (acks=all, compressed)
+ *   with exactly one produce request in flight: everything queued meanwhile
+ *   goes into the next request (batching), and a publish resolves once the
+ *   broker has acknowledged its records. The queue is bounded: a publish
+ *   waits while it is full. (One request in flight is also what keeps the
+ *   idempotent sequence numbers right: concurrent sends on one producer lose
+ *   messages in this client's 1.x line, platformatic/kafka#326.)
+ * - Each consume() is one member of a consumer group. Records reach the
+ *   handler in batches per partition, in offset order; offsets are committed
+ *   only by Subscription.commit. A failed handler gets the same batch again.
+ *   After a rebalance, a partition this member lost is dropped from its
+ *   queue, and one it gained starts from the group's committed offset.
+ * - A record that cannot be decoded is handed to ConsumeOptions.onPoison
+ *   with its raw bytes; the partition keeps flowing.
+ */
+
+import type { ConnectionOptions as TlsOptions } from 'node:tls';
+import {
+  Admin,
+  Consumer,
+  type Message,
+  MessagesStreamFallbackModes,
+  MessagesStreamModes,
+  Producer,
+  type SASLOptions,
+} from '@platformatic/kafka';
+import {
+  type ConsumeOptions,
+  type Log,
+  type LogBatch,
+  type PoisonRecord,
+  partitionOf,
+  type Subscription,
+} from '../log.ts';
+import { type Codec, jsonCodec } from './codec.ts';
+
+export interface KafkaLogOptions {
+  brokers: string[];
+  clientId?: string;
+  /** Partitions of topics this log creates (default 6). */
+  partitions?: number;
+  /** Replication factor of topics this log creates (default 1). */
+  replication?: number;
+  compression?: 'none' | 'gzip' | 'snappy' | 'lz4';
+  /** Records queued for the producer before publish waits (default 65 536). */
+  maxQueuedRecords?: number;
+  /** Records per produce request, at most (default 16 384). */
+  maxRequestRecords?: number;
+  /** Consumer group session timeout, ms (default 10 000; the broker bounds it). */
+  sessionTimeoutMs?: number;
+  heartbeatIntervalMs?: number;
+  /** Records fetched but not yet handled before the consumer pauses (default 32 768). */
+  maxBufferedRecords?: number;
+  /** Pause before a failed batch is delivered again, ms (default 200). */
+  retryMs?: number;
+  codec?: Codec;
+  tls?: TlsOptions;
+  sasl?: SASLOptions;
+  /** Told when a handler throws, a commit fails or a produce request is retried. */
+  onError?: (err: unknown, where: string) => void;
+}
+
+interface Pending<T> {
+  topic: string;
+  partition: number;
+  key: string;
+  record: T;
+}
+
+interface Waiter {
+  remaining: number;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+  failed: boolean;
+}
+
+type Resolved = Required<Omit<KafkaLogOptions, 'tls' | 'sasl' | 'codec' | 'onError'>> &
+  Pick<KafkaLogOptions, 'tls' | 'sasl'>;
+
+interface BaseClientOptions {
+  clientId: string;
+  bootstrapBrokers: string[];
+  tls?: TlsOptions;
+  sasl?: SASLOptions;
+  retries: number;
+  retryDelay: number;
+}
+
+export class KafkaLog implements Log {
+  readonly kind = 'kafka';
+  readonly #o: Resolved;
+  readonly #codec: Codec;
+  readonly #onError: (err: unknown, where: string) => void;
+  #admin: Admin | undefined;
+  #producer: Producer | undefined;
+  readonly #topics = new Map<string, Promise<number>>();
+  readonly #queue: { item: Pending<unknown>; waiter: Waiter }[] = [];
+  #sending = false;
+  readonly #roomWaiters: (() => void)[] = [];
+  readonly #members = new Set<Member>();
+  #closed = false;
+
+  constructor(opts: KafkaLogOptions) {
+    if (opts.brokers.length === 0) throw new Error('log.brokers: at least one broker is needed');
+    this.#o = {
+      brokers: opts.brokers,
+      clientId: opts.clientId ?? 'tickline',
+      partitions: opts.partitions ?? 6,
+      replication: opts.replication ?? 1,
+      compression: opts.compression ?? 'lz4',
+      maxQueuedRecords: opts.maxQueuedRecords ?? 65_536,
+      maxRequestRecords: opts.maxRequestRecords ?? 16_384,
+      sessionTimeoutMs: opts.sessionTimeoutMs ?? 10_000,
+      heartbeatIntervalMs: opts.heartbeatIntervalMs ?? 1_000,
+      maxBufferedRecords: opts.maxBufferedRecords ?? 32_768,
+      retryMs: opts.retryMs ?? 200,
+      tls: opts.tls,
+      sasl: opts.sasl,
+    };
+    this.#codec = opts.codec ?? jsonCodec;
+    this.#onError =
+      opts.onError ??
+      ((err, where) => console.error(`tickline: kafka ${where}: ${(err as Error).message}`));
+  }
+
+  /** Connection options shared by every client this log makes. */
+  #base(suffix: string): BaseClientOptions {
+    return {
+      clientId: `${this.#o.clientId}-${suffix}`,
+      bootstrapBrokers: this.#o.brokers,
+      ...(this.#o.tls ? { tls: this.#o.tls } : {}),
+      ...(this.#o.sasl ? { sasl: this.#o.sasl } : {}),
+      retries: 10,
+      retryDelay: 250,
+    };
+  }
+
+  #adminClient(): Admin {
+    this.#admin ??= new Admin(this.#base('admin'));
+    return this.#admin;
+  }
+
+  /** Creates the topic when it is missing; resolves to its partition count. */
+  partitions(topic: string): Promise<number> {
+    let p = this.#topics.get(topic);
+    if (!p) {
+      p = this.#ensureTopic(topic);
+      this.#topics.set(topic, p);
+      p.catch(() => this.#topics.delete(topic));
+    }
+    return p;
+  }
+
+  async #ensureTopic(topic: string): Promise<number> {
+    const admin = this.#adminClient();
+    const existing = await admin.listTopics();
+    if (!existing.includes(topic)) {
+      try {
+        await admin.createTopics({
+          topics: [topic],
+          partitions: this.#o.partitions,
+          replicas: this.#o.replication,
+        });
+      } catch (err) {
+        // Another process may have created it meanwhile.
+        if (!(await admin.listTopics()).includes(topic)) throw err;
+      }
+    }
+    const md = await admin.metadata({ topics: [topic], forceUpdate: true });
+    const count = md.topics.get(topic)?.partitionsCount;
+    if (!count) throw new Error(`kafka topic ${topic} has no partitions`);
+    return count;
+  }
+
+  async publish<T>(
+    topic: string,
+    records: readonly T[],
+    key: (record: T) => string,
+  ): Promise<void> {
+    if (this.#closed) throw new Error(`log is closed; cannot publish to ${topic}`);
+    if (records.length === 0) return;
+    const n = await this.partitions(topic);
+    while (this.#queue.length >= this.#o.maxQueuedRecords) {
+      await new Promise<void>((resolve) => this.#roomWaiters.push(resolve));
+      if (this.#closed) throw new Error(`log is closed; cannot publish to ${topic}`);
+    }
+    await new Promise<void>((resolve, reject) => {
+      const waiter: Waiter = { remaining: records.length, resolve, reject, failed: false };
+      for (const record of records) {
+        const k = key(record);
+        this.#queue.push({ item: { topic, partition: partitionOf(k, n), key: k, record }, waiter });
+      }
+      void this.#pump();
+    });
+  }
+
+  #producerClient(): Producer {
+    this.#producer ??= new Producer({
+      ...this.#base('producer'),
+      idempotent: true,
+      acks: -1,
+      compression: this.#o.compression,
+    });
+    return this.#producer;
+  }
+
+  /** Sends the queue, one produce request at a time, until it is empty. */
+  async #pump(): Promise<void> {
+    if (this.#sending) return;
+    this.#sending = true;
+    try {
+      while (this.#queue.length > 0) {
+        const chunk = this.#queue.splice(0, this.#o.maxRequestRecords);
+        for (const w of this.#roomWaiters.splice(0)) w();
+        let messages: { topic: string; partition: number; key: Buffer; value: Buffer }[];
+        try {
+          messages = chunk.map(({ item }) => ({
+            topic: item.topic,
+            partition: item.partition,
+            key: Buffer.from(item.key),
+            value: this.#codec.encode(item.topic, item.record),
+          }));
+        } catch (err) {
+          for (const { waiter } of chunk) fail(waiter, err);
+          continue;
+        }
+        await this.#send(messages, chunk);
+      }
+    } finally {
+      this.#sending = false;
+    }
+  }
+
+  async #send(
+    messages: { topic: string; partition: number; key: Buffer; value: Buffer }[],
+    chunk: { waiter: Waiter }[],
+  ): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.#producerClient().send({ messages });
+        for (const { waiter } of chunk) {
+          if (--waiter.remaining === 0 && !waiter.failed) waiter.resolve();
+        }
+        return;
+      } catch (err) {
+        if (this.#closed) {
+          for (const { waiter } of chunk) fail(waiter, err);
+          return;
+        }
+        // The broker is away or the producer's session is broken: start a new
+        // producer (a new idempotent session) and send the same request again
+        // after a backoff. A request that did land before the error is then
+        // stored twice in the topic; consumers' writes are idempotent.
+        this.#onError(err, `produce (attempt ${attempt + 1}; retrying)`);
+        const old = this.#producer;
+        this.#producer = undefined;
+        if (old) await closeQuietly(old);
+        await sleep(Math.min(5_000, 100 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random()));
+      }
+    }
+  }
+
+  async consume<T>(
+    topic: string,
+    group: string,
+    handler: (batch: LogBatch<T>) => Promise<void>,
+    opts: ConsumeOptions = {},
+  ): Promise<Subscription> {
+    await this.partitions(topic);
+    const member = new Member(this, topic, group, handler as Member['handler'], opts);
+    this.#members.add(member);
+    await member.start();
+    return {
+      commit: (partition, nextOffset) => member.commit(partition, nextOffset),
+      close: async () => {
+        this.#members.delete(member);
+        await member.close();
+      },
+    };
+  }
+
+  async lag(topic: string, group: string): Promise<number> {
+    const admin = this.#adminClient();
+    const n = await this.partitions(topic);
+    const parts = Array.from({ length: n }, (_, i) => i);
+    const [ends, starts, groups] = await Promise.all([
+      admin.listOffsets({
+        topics: [
+          {
+            name: topic,
+            partitions: parts.map((partitionIndex) => ({ partitionIndex, timestamp: -1n })),
+          },
+        ],
+      }),
+      admin.listOffsets({
+        topics: [
+          {
+            name: topic,
+            partitions: parts.map((partitionIndex) => ({ partitionIndex, timestamp: -2n })),
+          },
+        ],
+      }),
+      admin.listConsumerGroupOffsets({
+        groups: [{ groupId: group, topics: [{ name: topic, partitionIndexes: parts }] }],
+      }),
+    ]);
+    const committed = new Map<number, bigint>();
+    for (const t of groups[0]?.topics ?? []) {
+      for (const p of t.partitions) committed.set(p.partitionIndex, p.committedOffset);
+    }
+    const start = new Map(starts[0]?.partitions.map((p) => [p.partitionIndex, p.offset]) ?? []);
+    let lag = 0n;
+    for (const p of ends[0]?.partitions ?? []) {
+      const c = committed.get(p.partitionIndex) ?? -1n;
+      const from = c >= 0n ? c : (start.get(p.partitionIndex) ?? 0n);
+      if (p.offset > from) lag += p.offset - from;
+    }
+    return Number(lag);
+  }
+
+  /** @internal: for members. */
+  get options(): Resolved {
+    return this.#o;
+  }
+  /** @internal */
+  get codec(): Codec {
+    return this.#codec;
+  }
+  /** @internal */
+  baseOptions(suffix: string): BaseClientOptions {
+    return this.#base(suffix);
+  }
+  /** @internal */
+  reportError(err: unknown, where: string): void {
+    this.#onError(err, where);
+  }
+
+  async close(): Promise<void> {
+    // Let what is queued reach the broker before the producer goes.
+    while (this.#queue.length > 0 || this.#sending) await sleep(5);
+    this.#closed = true;
+    for (const w of this.#roomWaiters.splice(0)) w();
+    await Promise.all([...this.#members].map((m) => m.close()));
+    this.#members.clear();
+    if (this.#producer) await closeQuietly(this.#producer);
+    await this.#admin?.close().catch(() => {});
+  }
+}
+
+function fail(w: Waiter, err: unknown): void {
+  if (!w.failed) {
+    w.failed = true;
+    w.reject(err);
+  }
+}
+
+/** Closes a client without waiting for what it still has in flight, ignoring errors. */
+async function closeQuietly(client: { close(force?: boolean): Promise<void> }): Promise<void> {
+  try {
+    await client.close(true);
+  } catch {
+    // Already closed or the broker is gone: nothing left to release.
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+type Stream = Awaited<ReturnType<Consumer['consume']>>;
+
+/** One member of a consumer group: a consumer, its stream and a queue per partition. */
+class Member {
+  readonly handler: (batch: LogBatch<unknown>) => Promise<void>;
+  readonly #log: KafkaLog;
+  readonly #topic: string;
+  readonly #group: string;
+  readonly #opts: ConsumeOptions;
+  #consumer: Consumer | undefined;
+  #stream: Stream | undefined;
+  /** Fetched records not yet handled, per partition, in offset order. */
+  readonly #queues = new Map<number, Message[]>();
+  /** The offset this member expects next per partition (what it already handled is skipped). */
+  readonly #next = new Map<number, bigint>();
+  /** Bumped when a partition is lost, so a loop still running for it stops. */
+  readonly #epochs = new Map<number, number>();
+  readonly #loops = new Map<number, Promise<void>>();
+  readonly #committed = new Map<number, number>();
+  #owned = new Set<number>();
+  #buffered = 0;
+  #paused = false;
+  #closed = false;
+
+  constructor(
+    log: KafkaLog,
+    topic: string,
+    group: string,
+    handler: (batch: LogBatch<unknown>) => Promise<void>,
+    opts: ConsumeOptions,
+  ) {
+    this.#log = log;
+    this.#topic = topic;
+    this.#group = group;
+    this.handler = handler;
+    this.#opts = opts;
+  }
+
+  async start(): Promise<void> {
+    const o = this.#log.options;
+    const consumer = new Consumer({
+      ...this.#log.baseOptions(`consumer-${this.#group}`),
+      groupId: this.#group,
+      sessionTimeout: o.sessionTimeoutMs,
+      heartbeatInterval: o.heartbeatIntervalMs,
+      rebalanceTimeout: Math.max(o.sessionTimeoutMs, 10_000),
+      maxWaitTime: 100,
+      maxBytesPerPartition: 4 << 20,
+    });
+    this.#consumer = consumer;
+    consumer.on('consumer:group:join', (p) => {
+      const mine = p.assignments?.find((a) => a.topic === this.#topic)?.partitions ?? [];
+      this.#assign(new Set(mine));
+    });
+    const stream = await consumer.consume({
+      topics: [this.#topic],
+      mode: MessagesStreamModes.COMMITTED,
+      fallbackMode: MessagesStreamFallbackModes.EARLIEST,
+      autocommit: false,
+      highWaterMark: 4096,
+    });
+    this.#stream = stream;
+    // The first join may have happened before the listener saw it.
+    const first = consumer.assignments?.find((a) => a.topic === this.#topic)?.partitions;
+    if (first) this.#assign(new Set(first));
+    stream.on('data', (m: Message) => this.#receive(m));
+    stream.on('error', (err) => {
+      if (!this.#closed) this.#log.reportError(err, `consumer ${this.#group} on ${this.#topic}`);
+    });
+  }
+
+  #assign(owned: Set<number>): void {
+    for (const p of this.#owned) {
+      if (owned.has(p)) continue;
+      // Lost: forget what was fetched for it; the new owner starts at the commit.
+      const q = this.#queues.get(p);
+      this.#buffered -= q?.length ?? 0;
+      this.#queues.delete(p);
+      this.#next.delete(p);
+      this.#committed.delete(p);
+      this.#epochs.set(p, (this.#epochs.get(p) ?? 0) + 1);
+    }
+    this.#owned = owned;
+    this.#flow();
+  }
+
+  #receive(m: Message): void {
+    const p = m.partition;
+    if (!this.#owned.has(p) || this.#closed) return;
+    const expected = this.#next.get(p);
+    // After a rebalance the stream starts again at the committed offset: skip what was handled.
+    if (expected !== undefined && m.offset < expected) return;
+    this.#next.set(p, m.offset + 1n);
+    let q = this.#queues.get(p);
+    if (!q) {
+      q = [];
+      this.#queues.set(p, q);
+    }
+    q.push(m);
+    this.#buffered++;
+    this.#flow();
+    if (!this.#loops.has(p)) this.#startLoop(p);
+  }
+
+  /** Pauses the stream while too much is fetched but not handled; resumes below half. */
+  #flow(): void {
+    const max = this.#log.options.maxBufferedRecords;
+    if (!this.#paused && this.#buffered >= max) {
+      this.#paused = true;
+      this.#stream?.pause();
+    } else if (this.#paused && this.#buffered < max / 2 && !this.#closed) {
+      this.#paused = false;
+      this.#stream?.resume();
+    }
+  }
+
+  #startLoop(p: number): void {
+    const epoch = this.#epochs.get(p) ?? 0;
+    const maxBatch = this.#opts.maxBatch ?? 8192;
+    const loop = (async () => {
+      while (!this.#closed && (this.#epochs.get(p) ?? 0) === epoch) {
+        const q = this.#queues.get(p);
+        if (!q || q.length === 0) break;
+        const msgs = q.slice(0, maxBatch);
+        const batch = await this.#decode(p, msgs);
+        for (;;) {
+          if (this.#closed || (this.#epochs.get(p) ?? 0) !== epoch) return;
+          try {
+            if (batch.records.length > 0) await this.handler(batch);
+            break;
+          } catch (err) {
+            this.#log.reportError(err, `${this.#topic}[${p}] handler; retrying`);
+            await sleep(this.#log.options.retryMs);
+          }
+        }
+        if ((this.#epochs.get(p) ?? 0) !== epoch) return;
+        q.splice(0, msgs.length);
+        this.#buffered -= msgs.length;
+        this.#flow();
+      }
+    })().finally(() => {
+      this.#loops.delete(p);
+      const q = this.#queues.get(p);
+      if (q && q.length > 0 && !this.#closed && (this.#epochs.get(p) ?? 0) === epoch)
+        this.#startLoop(p);
+    });
+    this.#loops.set(p, loop);
+  }
+
+  async #decode(p: number, msgs: Message[]): Promise<LogBatch<unknown>> {
+    const records: unknown[] = [];
+    const first = msgs[0]!.offset;
+    const last = msgs[msgs.length - 1]!.offset;
+    for (const m of msgs) {
+      try {
+        records.push(this.#log.codec.decode(this.#topic, m.value));
+      } catch (err) {
+        const poison: PoisonRecord = {
+          topic: this.#topic,
+          partition: p,
+          offset: Number(m.offset),
+          key: m.key ? m.key.toString() : null,
+          bytes: new Uint8Array(m.value ?? Buffer.alloc(0)),
+          reason: (err as Error).message,
+        };
+        for (;;) {
+          try {
+            if (this.#opts.onPoison) await this.#opts.onPoison(poison);
+            else {
+              console.error(
+                `tickline: ${this.#topic}[${p}]@${poison.offset}: cannot decode (${poison.reason}); skipped`,
+              );
+            }
+            break;
+          } catch (e) {
+            this.#log.reportError(e, `${this.#topic}[${p}] poison handler; retrying`);
+            await sleep(this.#log.options.retryMs);
+          }
+        }
+      }
+    }
+    return {
+      topic: this.#topic,
+      partition: p,
+      offset: Number(first),
+      next: Number(last) + 1,
+      records,
+    };
+  }
+
+  async commit(partition: number, nextOffset: number): Promise<void> {
+    if (!this.#owned.has(partition) || !this.#consumer) return;
+    if (nextOffset <= (this.#committed.get(partition) ?? -1)) return;
+    try {
+      await this.#consumer.commit({
+        offsets: [{ topic: this.#topic, partition, offset: BigInt(nextOffset), leaderEpoch: -1 }],
+      });
+      if (this.#owned.has(partition)) this.#committed.set(partition, nextOffset);
+    } catch (err) {
+      // Typically a rebalance took the partition: its new owner gets the
+      // records again from the last commit, and writes are idempotent.
+      this.#log.reportError(err, `commit ${this.#topic}[${partition}]@${nextOffset}`);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.allSettled(this.#loops.values());
+    await this.#stream?.close().catch(() => {});
+    if (this.#consumer) await closeQuietly(this.#consumer);
+  }
+}

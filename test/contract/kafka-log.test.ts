@@ -1,0 +1,72 @@
+/**
+ * The Log contract against a real Kafka broker (scripts/services/kafka/start.sh;
+ * TICKLINE_KAFKA_BROKERS, default 127.0.0.1:19092). `.ci/run` starts the broker.
+ */
+import { randomUUID } from 'node:crypto';
+import { Producer } from '@platformatic/kafka';
+import { describe, expect, it } from 'vitest';
+import { KafkaLog } from '../../src/log/kafka/kafka-log.ts';
+import type { PoisonRecord } from '../../src/log/log.ts';
+import { logContract } from './log-contract.ts';
+
+const brokers = (process.env.TICKLINE_KAFKA_BROKERS ?? '127.0.0.1:19092').split(',');
+const open = async (): Promise<KafkaLog> =>
+  new KafkaLog({
+    brokers,
+    clientId: `contract-${randomUUID().slice(0, 8)}`,
+    partitions: 6,
+    sessionTimeoutMs: 3_000,
+    heartbeatIntervalMs: 500,
+    onError: () => {},
+  });
+
+logContract('kafka', open);
+
+describe('KafkaLog', () => {
+  it('hands an undecodable record to onPoison with its raw bytes, and the partition keeps flowing', async () => {
+    const log = await open();
+    const topic = `poison-${randomUUID()}`;
+    await log.publish(topic, [{ key: 'K', n: 1 }], (r) => r.key);
+    // Bytes no codec of ours wrote, on the same partition as K's records.
+    const raw = new Producer({ clientId: 'poison', bootstrapBrokers: brokers });
+    const partitions = await log.partitions(topic);
+    const { partitionOf } = await import('../../src/log/log.ts');
+    await raw.send({
+      messages: [
+        {
+          topic,
+          partition: partitionOf('K', partitions),
+          key: Buffer.from('K'),
+          value: Buffer.from([0xde, 0xad, 0x7b]),
+        },
+      ],
+    });
+    await raw.close();
+    await log.publish(topic, [{ key: 'K', n: 2 }], (r) => r.key);
+    const got: number[] = [];
+    const poison: PoisonRecord[] = [];
+    let sub: Awaited<ReturnType<KafkaLog['consume']>> | undefined;
+    sub = await log.consume<{ n: number }>(
+      topic,
+      'g',
+      async (b) => {
+        got.push(...b.records.map((r) => r.n));
+        await sub!.commit(b.partition, b.next);
+      },
+      { onPoison: async (p) => void poison.push(p) },
+    );
+    const t0 = Date.now();
+    while (got.length < 2 && Date.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 20));
+    expect(got).toEqual([1, 2]);
+    expect(poison).toHaveLength(1);
+    expect(Buffer.from(poison[0]!.bytes)).toEqual(Buffer.from([0xde, 0xad, 0x7b]));
+    expect(poison[0]!.reason).toMatch(/not JSON/);
+    expect(poison[0]!.key).toBe('K');
+    while ((await log.lag(topic, 'g')) > 0 && Date.now() - t0 < 20_000) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(await log.lag(topic, 'g')).toBe(0);
+    await sub.close();
+    await log.close();
+  });
+});
