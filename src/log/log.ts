@@ -50,15 +50,35 @@ export interface ConsumeOptions {
    * record is reported on stderr and skipped.
    */
   onPoison?: (record: PoisonRecord) => Promise<void>;
+  /**
+   * Told when this member gains a partition, with the state committed with
+   * the group's offset there (see Subscription.commit), before any batch of
+   * it; delivery starts at that state's offset. A stage whose work spans
+   * batches (open windows) restores its state here, so a partition that
+   * changes hands continues exactly where the last checkpoint left it.
+   */
+  onAssign?: (partition: number, checkpoint: Checkpoint | null) => void | Promise<void>;
+  /** Told when this member loses a partition (it must forget its state). */
+  onRevoke?: (partition: number) => void;
+}
+
+/** A stage's state as of an offset, committed together with that offset. */
+export interface Checkpoint {
+  /** The offset the state covers up to (the next record to handle). */
+  offset: number;
+  state: string;
 }
 
 /** One member of a consumer group. */
 export interface Subscription {
   /**
    * Marks every record of `partition` before `nextOffset` as done for the
-   * group. Call it after the records' effects are stored.
+   * group. Call it after the records' effects are stored. With `state`, the
+   * state is kept with the offset and handed to the partition's next owner
+   * (ConsumeOptions.onAssign); the two are kept together, so a crash between
+   * them leaves the previous pair in force.
    */
-  commit(partition: number, nextOffset: number): Promise<void>;
+  commit(partition: number, nextOffset: number, state?: string): Promise<void>;
   /** Leaves the group after the batch in progress; its partitions go to the other members. */
   close(): Promise<void>;
 }
@@ -66,6 +86,12 @@ export interface Subscription {
 export interface Log {
   /** Which implementation this is (`memory`, `kafka`). */
   readonly kind: string;
+  /**
+   * Whether records outlive this process. A durable log lets a stage commit
+   * less often (with checkpoints); a non-durable one frees a partition's
+   * room only on commit, so stages commit every batch.
+   */
+  readonly durable: boolean;
   /**
    * Appends records, each to the partition of its key. Resolves once they
    * are accepted; while a partition is full (its slowest group is too far

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { Producer } from '@platformatic/kafka';
 import { describe, expect, it } from 'vitest';
 import { KafkaLog } from '../../src/log/kafka/kafka-log.ts';
-import type { PoisonRecord } from '../../src/log/log.ts';
+import { type PoisonRecord, partitionOf } from '../../src/log/log.ts';
 import { logContract } from './log-contract.ts';
 
 const brokers = (process.env.TICKLINE_KAFKA_BROKERS ?? '127.0.0.1:19092').split(',');
@@ -30,7 +30,6 @@ describe('KafkaLog', () => {
     // Bytes no codec of ours wrote, on the same partition as K's records.
     const raw = new Producer({ clientId: 'poison', bootstrapBrokers: brokers });
     const partitions = await log.partitions(topic);
-    const { partitionOf } = await import('../../src/log/log.ts');
     await raw.send({
       messages: [
         {
@@ -67,6 +66,28 @@ describe('KafkaLog', () => {
     }
     expect(await log.lag(topic, 'g')).toBe(0);
     await sub.close();
+    await log.close();
+  });
+});
+
+describe('KafkaLog checkpoints', () => {
+  it('restores the checkpoint written for the committed offset, not a newer one whose commit never happened', async () => {
+    const log = await open();
+    const topic = `ckpt-${randomUUID()}`;
+    await log.publish(topic, [{ key: 'K' }, { key: 'K' }, { key: 'K' }], (r) => r.key);
+    const p = partitionOf('K', await log.partitions(topic));
+    let sub: Awaited<ReturnType<KafkaLog['consume']>> | undefined;
+    let seen = 0;
+    sub = await log.consume<{ key: string }>(topic, 'g', async (b) => {
+      seen += b.records.length;
+    });
+    const t0 = Date.now();
+    while (seen < 3 && Date.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 20));
+    await sub.commit(p, 2, 'state-at-2');
+    // A writer that died between writing its checkpoint and committing its offset:
+    await log.writeCheckpoint(topic, 'g', p, { offset: 3, state: 'state-at-3' });
+    await sub.close();
+    expect(await log.readCheckpoint(topic, 'g', p)).toEqual({ offset: 2, state: 'state-at-2' });
     await log.close();
   });
 });

@@ -101,6 +101,61 @@ export function logContract(name: string, open: () => Promise<Log>): void {
       await second.close();
     });
 
+    it('hands the state committed with an offset to the next owner, which resumes there', async () => {
+      // Member A counts records per partition and commits the count with each batch's offset.
+      const countsA = new Map<number, number>();
+      let joinedA: (s: Subscription) => void = () => {};
+      const readyA = new Promise<Subscription>((r) => {
+        joinedA = r;
+      });
+      const restoredA: (number | null)[] = [];
+      const a = await log.consume<Rec>(
+        topic,
+        'g',
+        async (b) => {
+          const n = (countsA.get(b.partition) ?? 0) + b.records.length;
+          countsA.set(b.partition, n);
+          await (await readyA).commit(b.partition, b.next, JSON.stringify({ n }));
+        },
+        { onAssign: (_p, cp) => void restoredA.push(cp ? cp.offset : null) },
+      );
+      joinedA(a);
+      await log.publish(topic, records(600, 13), (r) => r.key);
+      await until(() => [...countsA.values()].reduce((x, y) => x + y, 0) >= 600);
+      await until(async () => (await log.lag(topic, 'g')) === 0);
+      await a.close();
+      expect(restoredA.every((x) => x === null)).toBe(true);
+
+      await log.publish(topic, records(150, 13, 600), (r) => r.key);
+      const restored = new Map<number, { offset: number; n: number }>();
+      const firstOffset = new Map<number, number>();
+      const gotB: Rec[] = [];
+      const b = await log.consume<Rec>(
+        topic,
+        'g',
+        async (batch) => {
+          if (!firstOffset.has(batch.partition)) firstOffset.set(batch.partition, batch.offset);
+          gotB.push(...batch.records);
+        },
+        {
+          onAssign: (p, cp) => {
+            if (cp)
+              restored.set(p, { offset: cp.offset, n: (JSON.parse(cp.state) as { n: number }).n });
+          },
+        },
+      );
+      await until(() => gotB.length >= 150);
+      // Every partition A worked on comes back with A's last state, at A's last offset.
+      for (const [p, n] of countsA) {
+        expect(restored.get(p), `partition ${p}`).toEqual({ offset: n, n });
+        if (firstOffset.has(p)) expect(firstOffset.get(p)).toBe(n);
+      }
+      expect(gotB.map((r) => r.seq).sort((x, y) => x - y)).toEqual(
+        records(150, 13, 600).map((r) => r.seq),
+      );
+      await b.close();
+    });
+
     it('resumes a group after its last commit, not from the start', async () => {
       const first: Rec[] = [];
       const s1 = await collector('g', first);

@@ -32,6 +32,7 @@ import {
   type SASLOptions,
 } from '@platformatic/kafka';
 import {
+  type Checkpoint,
   type ConsumeOptions,
   type Log,
   type LogBatch,
@@ -93,13 +94,22 @@ interface BaseClientOptions {
   retryDelay: number;
 }
 
+/** The topic that keeps a group's checkpoints for `topic`, partition for partition. */
+export const checkpointTopic = (topic: string, group: string): string =>
+  `${topic}.checkpoints.${group}`;
+
+/** Checkpoint topics take large records (a stage's whole state). */
+const CHECKPOINT_MAX_BYTES = 64 << 20;
+
 export class KafkaLog implements Log {
   readonly kind = 'kafka';
+  readonly durable = true;
   readonly #o: Resolved;
   readonly #codec: Codec;
   readonly #onError: (err: unknown, where: string) => void;
   #admin: Admin | undefined;
   #producer: Producer | undefined;
+  #reader: Consumer | undefined;
   readonly #topics = new Map<string, Promise<number>>();
   readonly #queue: { item: Pending<unknown>; waiter: Waiter }[] = [];
   #sending = false;
@@ -148,25 +158,34 @@ export class KafkaLog implements Log {
   }
 
   /** Creates the topic when it is missing; resolves to its partition count. */
-  partitions(topic: string): Promise<number> {
+  partitions(topic: string, like?: number): Promise<number> {
     let p = this.#topics.get(topic);
     if (!p) {
-      p = this.#ensureTopic(topic);
+      p = this.#ensureTopic(topic, like);
       this.#topics.set(topic, p);
       p.catch(() => this.#topics.delete(topic));
     }
     return p;
   }
 
-  async #ensureTopic(topic: string): Promise<number> {
+  /** `like`: a checkpoint topic, made with that many partitions and room for large records. */
+  async #ensureTopic(topic: string, like?: number): Promise<number> {
     const admin = this.#adminClient();
     const existing = await admin.listTopics();
     if (!existing.includes(topic)) {
       try {
         await admin.createTopics({
           topics: [topic],
-          partitions: this.#o.partitions,
+          partitions: like ?? this.#o.partitions,
           replicas: this.#o.replication,
+          ...(like === undefined
+            ? {}
+            : {
+                configs: [
+                  { name: 'max.message.bytes', value: String(CHECKPOINT_MAX_BYTES) },
+                  { name: 'retention.ms', value: String(7 * 86_400_000) },
+                ],
+              }),
         });
       } catch (err) {
         // Another process may have created it meanwhile.
@@ -191,14 +210,128 @@ export class KafkaLog implements Log {
       await new Promise<void>((resolve) => this.#roomWaiters.push(resolve));
       if (this.#closed) throw new Error(`log is closed; cannot publish to ${topic}`);
     }
-    await new Promise<void>((resolve, reject) => {
-      const waiter: Waiter = { remaining: records.length, resolve, reject, failed: false };
-      for (const record of records) {
+    await this.#enqueue(
+      records.map((record) => {
         const k = key(record);
-        this.#queue.push({ item: { topic, partition: partitionOf(k, n), key: k, record }, waiter });
-      }
+        return { topic, partition: partitionOf(k, n), key: k, record };
+      }),
+    );
+  }
+
+  /** Queues records for the producer; resolves once the broker has acknowledged all of them. */
+  #enqueue(items: Pending<unknown>[]): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const waiter: Waiter = { remaining: items.length, resolve, reject, failed: false };
+      for (const item of items) this.#queue.push({ item, waiter });
       void this.#pump();
     });
+  }
+
+  /** Stores a member's checkpoint for `partition` (acknowledged by the broker before it resolves). */
+  async writeCheckpoint(
+    topic: string,
+    group: string,
+    partition: number,
+    cp: Checkpoint,
+  ): Promise<void> {
+    const ck = checkpointTopic(topic, group);
+    await this.partitions(ck, await this.partitions(topic));
+    await this.#enqueue([{ topic: ck, partition, key: String(partition), record: cp }]);
+  }
+
+  /**
+   * The checkpoint that goes with the group's committed offset of
+   * `partition`: the newest one written for exactly that offset. (A newer
+   * one whose commit did not happen, because the writer died or lost the
+   * partition in between, is ignored.)
+   */
+  async readCheckpoint(
+    topic: string,
+    group: string,
+    partition: number,
+  ): Promise<Checkpoint | null> {
+    const admin = this.#adminClient();
+    const groups = await admin.listConsumerGroupOffsets({
+      groups: [{ groupId: group, topics: [{ name: topic, partitionIndexes: [partition] }] }],
+    });
+    const committed = groups[0]?.topics[0]?.partitions.find((p) => p.partitionIndex === partition);
+    if (!committed || committed.committedOffset < 0n) return null;
+    const want = Number(committed.committedOffset);
+    const ck = checkpointTopic(topic, group);
+    await this.partitions(ck, await this.partitions(topic));
+    const md = await admin.metadata({ topics: [ck] });
+    const meta = md.topics.get(ck);
+    const leader = meta?.partitions[partition]?.leader;
+    if (!meta || leader === undefined) return null;
+    const [ends] = await admin.listOffsets({
+      topics: [{ name: ck, partitions: [{ partitionIndex: partition, timestamp: -1n }] }],
+    });
+    const end = ends?.partitions[0]?.offset ?? 0n;
+    let to = end;
+    for (let span = 16n; to > 0n; span *= 16n) {
+      const from = to > span ? to - span : 0n;
+      const found = await this.#scanCheckpoints(meta.id, leader, partition, from, to, want);
+      if (found) return found;
+      to = from;
+    }
+    return null;
+  }
+
+  /** Reads checkpoint records [from, to) of one partition; the newest for offset `want`. */
+  async #scanCheckpoints(
+    topicId: string,
+    leader: number,
+    partition: number,
+    from: bigint,
+    to: bigint,
+    want: number,
+  ): Promise<Checkpoint | null> {
+    this.#reader ??= new Consumer({
+      ...this.#base('checkpoints'),
+      groupId: `${this.#o.clientId}-checkpoints`,
+    });
+    let found: Checkpoint | null = null;
+    let at = from;
+    while (at < to) {
+      const res = await this.#reader.fetch({
+        node: leader,
+        maxWaitTime: 0,
+        minBytes: 1,
+        maxBytes: CHECKPOINT_MAX_BYTES * 2,
+        topics: [
+          {
+            topicId,
+            partitions: [
+              {
+                partition,
+                fetchOffset: at,
+                currentLeaderEpoch: -1,
+                lastFetchedEpoch: -1,
+                partitionMaxBytes: CHECKPOINT_MAX_BYTES * 2,
+              },
+            ],
+          },
+        ],
+      });
+      const batches = res.responses[0]?.partitions[0]?.records ?? [];
+      let next = at;
+      for (const b of batches) {
+        for (const r of b.records) {
+          const offset = b.firstOffset + BigInt(r.offsetDelta);
+          if (offset < at || offset >= to) continue;
+          try {
+            const cp = JSON.parse(r.value?.toString('utf8') ?? '') as Checkpoint;
+            if (cp.offset === want) found = cp;
+          } catch {
+            // Not a checkpoint of ours: skip it.
+          }
+        }
+        next = b.firstOffset + BigInt(b.lastOffsetDelta) + 1n;
+      }
+      if (next <= at) break;
+      at = next;
+    }
+    return found;
   }
 
   #producerClient(): Producer {
@@ -278,7 +411,7 @@ export class KafkaLog implements Log {
     this.#members.add(member);
     await member.start();
     return {
-      commit: (partition, nextOffset) => member.commit(partition, nextOffset),
+      commit: (partition, nextOffset, state) => member.commit(partition, nextOffset, state),
       close: async () => {
         this.#members.delete(member);
         await member.close();
@@ -350,6 +483,7 @@ export class KafkaLog implements Log {
     await Promise.all([...this.#members].map((m) => m.close()));
     this.#members.clear();
     if (this.#producer) await closeQuietly(this.#producer);
+    if (this.#reader) await closeQuietly(this.#reader);
     await this.#admin?.close().catch(() => {});
   }
 }
@@ -391,6 +525,10 @@ class Member {
   readonly #epochs = new Map<number, number>();
   readonly #loops = new Map<number, Promise<void>>();
   readonly #committed = new Map<number, number>();
+  /** Restores in progress for gained partitions. */
+  readonly #ready = new Map<number, Promise<void>>();
+  /** Records below a restored checkpoint's offset are already in its state. */
+  readonly #floor = new Map<number, bigint>();
   #owned = new Set<number>();
   #buffered = 0;
   #paused = false;
@@ -444,8 +582,33 @@ class Member {
   }
 
   #assign(owned: Set<number>): void {
+    for (const p of owned) {
+      if (this.#owned.has(p)) continue;
+      // Gained: nothing of it is delivered before its state is restored.
+      const onAssign = this.#opts.onAssign;
+      if (onAssign) {
+        const ready = (async () => {
+          for (;;) {
+            try {
+              const cp = await this.#log.readCheckpoint(this.#topic, this.#group, p);
+              await onAssign(p, cp);
+              if (cp) this.#floor.set(p, BigInt(cp.offset));
+              return;
+            } catch (err) {
+              if (this.#closed) return;
+              this.#log.reportError(err, `restoring ${this.#topic}[${p}]; retrying`);
+              await sleep(this.#log.options.retryMs);
+            }
+          }
+        })();
+        this.#ready.set(p, ready);
+      }
+    }
     for (const p of this.#owned) {
       if (owned.has(p)) continue;
+      this.#opts.onRevoke?.(p);
+      this.#ready.delete(p);
+      this.#floor.delete(p);
       // Lost: forget what was fetched for it; the new owner starts at the commit.
       const q = this.#queues.get(p);
       this.#buffered -= q?.length ?? 0;
@@ -492,8 +655,18 @@ class Member {
     const epoch = this.#epochs.get(p) ?? 0;
     const maxBatch = this.#opts.maxBatch ?? 8192;
     const loop = (async () => {
+      await this.#ready.get(p);
       while (!this.#closed && (this.#epochs.get(p) ?? 0) === epoch) {
         const q = this.#queues.get(p);
+        const floor = this.#floor.get(p);
+        if (q && floor !== undefined) {
+          let skip = 0;
+          while (skip < q.length && q[skip]!.offset < floor) skip++;
+          if (skip > 0) {
+            q.splice(0, skip);
+            this.#buffered -= skip;
+          }
+        }
         if (!q || q.length === 0) break;
         const msgs = q.slice(0, maxBatch);
         const batch = await this.#decode(p, msgs);
@@ -562,10 +735,17 @@ class Member {
     };
   }
 
-  async commit(partition: number, nextOffset: number): Promise<void> {
+  async commit(partition: number, nextOffset: number, state?: string): Promise<void> {
     if (!this.#owned.has(partition) || !this.#consumer) return;
-    if (nextOffset <= (this.#committed.get(partition) ?? -1)) return;
+    if (nextOffset < (this.#committed.get(partition) ?? -1)) return;
+    if (nextOffset === this.#committed.get(partition) && state === undefined) return;
     try {
+      if (state !== undefined) {
+        await this.#log.writeCheckpoint(this.#topic, this.#group, partition, {
+          offset: nextOffset,
+          state,
+        });
+      }
       await this.#consumer.commit({
         offsets: [{ topic: this.#topic, partition, offset: BigInt(nextOffset), leaderEpoch: -1 }],
       });

@@ -7,6 +7,7 @@
  * committing (storing) at least every flush interval.
  */
 import {
+  type Checkpoint,
   type ConsumeOptions,
   type Log,
   type LogBatch,
@@ -26,6 +27,7 @@ interface Partition {
 
 interface Member {
   handler: (batch: LogBatch<unknown>) => Promise<void>;
+  opts: ConsumeOptions;
   maxBatch: number;
   owned: Set<number>;
   closed: boolean;
@@ -35,6 +37,8 @@ interface Member {
 
 interface Group {
   committed: number[];
+  /** The state committed with each partition's offset, if any. */
+  states: (Checkpoint | null)[];
   members: Member[];
 }
 
@@ -61,6 +65,7 @@ const wake = (waiters: (() => void)[]): void => {
 
 export class MemoryLog implements Log {
   readonly kind = 'memory';
+  readonly durable = false;
   readonly #partitions: number;
   readonly #capacity: number;
   readonly #topics = new Map<string, Topic>();
@@ -131,11 +136,16 @@ export class MemoryLog implements Log {
     let g = t.groups.get(group);
     if (!g) {
       // A new group starts at what the topic still holds.
-      g = { committed: t.partitions.map((p) => p.base), members: [] };
+      g = {
+        committed: t.partitions.map((p) => p.base),
+        states: t.partitions.map(() => null),
+        members: [],
+      };
       t.groups.set(group, g);
     }
     const member: Member = {
       handler: handler as Member['handler'],
+      opts,
       maxBatch: opts.maxBatch ?? 8192,
       owned: new Set(),
       closed: false,
@@ -145,7 +155,8 @@ export class MemoryLog implements Log {
     const grp = g;
     this.#rebalance(t, grp);
     return {
-      commit: async (partition, nextOffset) => this.#commit(t, grp, partition, nextOffset),
+      commit: async (partition, nextOffset, state) =>
+        this.#commit(t, grp, partition, nextOffset, state),
       close: async () => {
         member.closed = true;
         grp.members = grp.members.filter((m) => m !== member);
@@ -162,7 +173,9 @@ export class MemoryLog implements Log {
     const n = t.partitions.length;
     for (let p = 0; p < n; p++) {
       const owner = g.members.length ? g.members[p % g.members.length]! : undefined;
-      for (const m of g.members) if (m !== owner) m.owned.delete(p);
+      for (const m of g.members) {
+        if (m !== owner && m.owned.delete(p)) m.opts.onRevoke?.(p);
+      }
       if (owner && !owner.owned.has(p)) {
         owner.owned.add(p);
         this.#startLoop(t, g, owner, p);
@@ -176,6 +189,10 @@ export class MemoryLog implements Log {
     const loop = previous.then(async () => {
       const p = t.partitions[pi]!;
       let position = g.committed[pi]!;
+      const kept = g.states[pi];
+      const cp = kept && kept.offset === g.committed[pi] ? kept : null;
+      if (m.opts.onAssign) await m.opts.onAssign(pi, cp);
+      if (cp && cp.offset > position) position = cp.offset;
       while (!m.closed && m.owned.has(pi) && !this.#closed) {
         if (position < p.base) position = p.base;
         const avail = end(p) - position;
@@ -205,7 +222,10 @@ export class MemoryLog implements Log {
     m.loops.set(pi, loop);
   }
 
-  #commit(t: Topic, g: Group, pi: number, nextOffset: number): void {
+  #commit(t: Topic, g: Group, pi: number, nextOffset: number, state?: string): void {
+    if (state !== undefined && nextOffset >= g.committed[pi]!) {
+      g.states[pi] = { offset: nextOffset, state };
+    }
     if (nextOffset <= g.committed[pi]!) return;
     g.committed[pi] = nextOffset;
     const p = t.partitions[pi]!;
