@@ -58,6 +58,13 @@ class RollingMedian {
   get count(): number {
     return this.#count;
   }
+  /** The prices in the ring, oldest first. */
+  values(): number[] {
+    const n = this.#count;
+    const size = this.#ring.length;
+    const start = n === size ? this.#next : 0;
+    return Array.from({ length: n }, (_, i) => this.#ring[(start + i) % size]!);
+  }
   median(): number {
     const n = this.#count;
     const s = this.#sorted;
@@ -102,6 +109,19 @@ interface SymbolState {
   evictedTo: number;
 }
 
+/** What a TradeValidator remembers, as plain JSON (a checkpoint of the live path). */
+export interface TradeValidatorState {
+  conditions: string[];
+  symbols: {
+    symbol: string;
+    maxTs: number;
+    prices: number[];
+    /** [ts, price, size, conditionCode, …] of remembered accepted trades. */
+    seen: number[];
+    evictedTo: number | null;
+  }[];
+}
+
 /** Validates trades per symbol, keeping the little state the rules need. */
 export class TradeValidator {
   readonly #opts: TradeQualityOptions;
@@ -119,6 +139,52 @@ export class TradeValidator {
   watermark(symbol: string): number {
     const s = this.#symbols.get(symbol);
     return s ? s.maxTs - this.#opts.allowedLatenessMs : -Infinity;
+  }
+
+  snapshot(): TradeValidatorState {
+    return {
+      conditions: [...this.#conditions.keys()],
+      symbols: [...this.#symbols].map(([symbol, s]) => {
+        const seen: number[] = [];
+        for (const [ts, triples] of s.seen) {
+          for (let i = 0; i < triples.length; i += 3) {
+            seen.push(ts, triples[i]!, triples[i + 1]!, triples[i + 2]!);
+          }
+        }
+        return {
+          symbol,
+          maxTs: s.maxTs,
+          prices: s.median.values(),
+          seen,
+          evictedTo: Number.isFinite(s.evictedTo) ? s.evictedTo : null,
+        };
+      }),
+    };
+  }
+
+  /** Takes over a snapshot's memory (replacing what this validator remembered). */
+  restore(state: TradeValidatorState): void {
+    this.#conditions.clear();
+    for (const c of state.conditions) this.#conditions.set(c, this.#conditions.size);
+    this.#symbols.clear();
+    for (const x of state.symbols) {
+      const median = new RollingMedian(this.#opts.outlier.window);
+      for (const p of x.prices) median.push(p);
+      const seen = new Map<number, number[]>();
+      for (let i = 0; i < x.seen.length; i += 4) {
+        const ts = x.seen[i]!;
+        const triple = [x.seen[i + 1]!, x.seen[i + 2]!, x.seen[i + 3]!];
+        const at = seen.get(ts);
+        if (at) at.push(...triple);
+        else seen.set(ts, triple);
+      }
+      this.#symbols.set(x.symbol, {
+        maxTs: x.maxTs,
+        median,
+        seen,
+        evictedTo: x.evictedTo ?? -Infinity,
+      });
+    }
   }
 
   validate(batch: readonly CandidateTrade[]): TradeVerdict {

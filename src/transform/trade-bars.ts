@@ -24,7 +24,7 @@ export interface BarEvent {
   bar: Bar;
 }
 
-interface Window {
+export interface Window {
   start: number;
   end: number;
   open: number;
@@ -50,6 +50,12 @@ interface SymbolWindows {
   maxTs: number;
   /** One map of open windows per interval, keyed by window start. */
   open: Map<number, Window>[];
+}
+
+/** What a BarAggregator holds: per symbol, the open windows of each interval. */
+export interface BarAggregatorState {
+  intervals: Interval[];
+  symbols: { symbol: string; maxTs: number; open: Window[][] }[];
 }
 
 export interface BarAggregatorOptions {
@@ -102,11 +108,50 @@ export class BarAggregator {
     return events;
   }
 
-  /** Closes and finalizes every open window (shutdown, or a feed that ended). */
-  flush(): BarEvent[] {
+  /**
+   * Closes and finalizes the open windows of `symbols` (default: every
+   * symbol): the feed ended, so no trade can change them any more.
+   */
+  flush(symbols?: Iterable<string>): BarEvent[] {
     const events: BarEvent[] = [];
-    for (const s of this.#symbols.values()) this.#advance(s, Infinity, Infinity, events);
+    if (symbols === undefined) {
+      for (const s of this.#symbols.values()) this.#advance(s, Infinity, Infinity, events);
+    } else {
+      for (const sym of symbols) {
+        const s = this.#symbols.get(sym);
+        if (s) this.#advance(s, Infinity, Infinity, events);
+      }
+    }
     return events;
+  }
+
+  /** The open windows, as plain JSON (a checkpoint of the live path). */
+  snapshot(): BarAggregatorState {
+    return {
+      intervals: [...this.#intervals],
+      symbols: [...this.#symbols.values()].map((s) => ({
+        symbol: s.symbol,
+        maxTs: s.maxTs,
+        open: s.open.map((m) => [...m.values()].map((w) => ({ ...w }))),
+      })),
+    };
+  }
+
+  /** Takes over a snapshot's open windows (replacing this aggregator's). */
+  restore(state: BarAggregatorState): void {
+    if (state.intervals.join() !== this.#intervals.join()) {
+      throw new Error(
+        `checkpoint has bars for intervals ${state.intervals.join(',')}, this pipeline builds ${this.#intervals.join(',')}`,
+      );
+    }
+    this.#symbols.clear();
+    for (const x of state.symbols) {
+      this.#symbols.set(x.symbol, {
+        symbol: x.symbol,
+        maxTs: x.maxTs,
+        open: x.open.map((ws) => new Map(ws.map((w) => [w.start, { ...w }]))),
+      });
+    }
   }
 
   /** The forming and closed-but-not-final bars, optionally of one symbol. */

@@ -76,9 +76,8 @@ describe('KafkaLog checkpoints', () => {
     const topic = `ckpt-${randomUUID()}`;
     await log.publish(topic, [{ key: 'K' }, { key: 'K' }, { key: 'K' }], (r) => r.key);
     const p = partitionOf('K', await log.partitions(topic));
-    let sub: Awaited<ReturnType<KafkaLog['consume']>> | undefined;
     let seen = 0;
-    sub = await log.consume<{ key: string }>(topic, 'g', async (b) => {
+    const sub = await log.consume<{ key: string }>(topic, 'g', async (b) => {
       seen += b.records.length;
     });
     const t0 = Date.now();
