@@ -80,7 +80,7 @@ export async function replayQuarantined(
   const widest = Math.max(...intervals.map(intervalMs));
   const from = Math.floor(trade.ts / widest) * widest;
   const inWindow = await store.readTrades({ symbol: trade.symbol, from, to: from + widest });
-  const agg = new BarAggregator({ intervals, allowedLatenessMs: 0, source: trade.source });
+  const agg = new BarAggregator({ intervals, allowedLatenessMs: 0 });
   agg.add(inWindow);
   const bars = agg
     .flush()

@@ -1,15 +1,26 @@
 /** Runs the stream pipeline for a CLI command, with the live status line on a terminal. */
 import type { Config } from '../core/config.ts';
 import { UsageError } from '../core/errors.ts';
-import { MemoryLog } from '../log/memory/memory-log.ts';
-import { type StreamEvent, StreamPipeline, type StreamStats } from '../pipelines/stream.ts';
+import {
+  STREAM_STAGES,
+  type StreamEvent,
+  StreamPipeline,
+  type StreamStage,
+  type StreamStats,
+} from '../pipelines/stream.ts';
 import type { LiveSource } from '../sources/source.ts';
 import type { Store } from '../store/store.ts';
+import { parseChoice } from './args.ts';
+import { openLog } from './open-log.ts';
 
 export interface LiveRunOptions {
   cfg: Config;
-  store: Store;
-  source: LiveSource;
+  /** Needed when this process runs the store stage. */
+  store?: Store;
+  /** Needed when this process runs the ingest stage. */
+  source?: LiveSource;
+  /** The stages this process runs (default: all). */
+  stages?: readonly StreamStage[];
   symbols: readonly string[];
   accept: ReadonlySet<string> | null;
   stop: AbortController;
@@ -23,6 +34,26 @@ export interface LiveRunOptions {
 
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 
+/** `--stages ingest,process,store`: a non-empty list of stages, each named at most once. */
+export function parseStages(
+  value: string | undefined,
+  dflt: readonly StreamStage[],
+): StreamStage[] {
+  if (value === undefined) return [...dflt];
+  const list = value.split(',').map((s) => s.trim());
+  const stages = list.map((s) => parseChoice('--stages', s, STREAM_STAGES, 'ingest'));
+  if (stages.length === 0 || new Set(stages).size !== stages.length) {
+    throw new UsageError('--stages', `"${value}": list ingest, process and/or store, each once`);
+  }
+  return stages;
+}
+
+/** `--log memory|kafka` overrides the config's log.kind. */
+export function applyLogFlag(cfg: Config, value: string | undefined): void {
+  if (value === undefined) return;
+  cfg.log.kind = parseChoice('--log', value, ['memory', 'kafka'] as const, 'memory');
+}
+
 export async function runLive(o: LiveRunOptions): Promise<StreamStats> {
   if (o.durationArg !== undefined) {
     const s = Number(o.durationArg);
@@ -31,12 +62,20 @@ export async function runLive(o: LiveRunOptions): Promise<StreamStats> {
     }
     setTimeout(() => o.stop.abort(), s * 1000).unref();
   }
-  const log = new MemoryLog({ capacity: o.cfg.live.queueRecords });
-  let feed = 'starting';
+  const stages = o.stages ?? STREAM_STAGES;
+  if (o.cfg.log.kind === 'memory' && stages.length < STREAM_STAGES.length) {
+    throw new UsageError(
+      '--stages',
+      'running only some stages needs a log shared between processes (--log kafka)',
+    );
+  }
+  const log = openLog(o.cfg);
+  let feed = stages.includes('ingest') ? 'starting' : `worker: ${stages.join(', ')}`;
   const pipeline = new StreamPipeline({
-    source: o.source,
+    ...(o.source ? { source: o.source } : {}),
+    ...(o.store ? { store: o.store } : {}),
+    stages,
     symbols: o.symbols,
-    store: o.store,
     log,
     live: o.cfg.live,
     futureSkewMs: o.cfg.quality.futureSkewMs,

@@ -12,6 +12,7 @@ import { registerRecord } from './commands/record.ts';
 import { registerStatus } from './commands/status.ts';
 import { registerStream } from './commands/stream.ts';
 import { registerUp } from './commands/up.ts';
+import { registerWorker } from './commands/worker.ts';
 
 export function buildProgram(): Command {
   const program = new Command('tickline')
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
     registerStream,
     registerRecord,
     registerKeys,
+    registerWorker,
   ]) {
     register(program);
   }

@@ -115,6 +115,60 @@ export const ConfigSchema = z
           .prefault({}),
         /** Queue bound per log partition, in records: a slower stage slows its producer. */
         queueRecords: z.number().int().min(1_000).default(16_384),
+        /**
+         * Over Kafka: how often the process stage checkpoints its state and
+         * commits (what a worker redoes after a crash is at most this much).
+         */
+        checkpointMs: z.number().int().min(50).max(600_000).default(1_000),
+      })
+      .strict()
+      .prefault({}),
+    /** The log between the live path's stages: in-process, or Apache Kafka for workers. */
+    log: z
+      .object({
+        kind: z.enum(['memory', 'kafka']).default('memory'),
+        /** Bootstrap brokers, host:port (env TICKLINE_KAFKA_BROKERS, comma-separated). */
+        brokers: z
+          .array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'host:port'))
+          .min(1)
+          .default(['127.0.0.1:9092']),
+        clientId: z.string().min(1).default('tickline'),
+        /**
+         * Prefixed to every topic and consumer group (env TICKLINE_KAFKA_NAMESPACE), so
+         * several pipelines share one cluster without seeing each other.
+         */
+        namespace: z
+          .string()
+          .regex(/^[A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" or "-"')
+          .default(''),
+        /** Partitions and replication factor of topics tickline creates. */
+        partitions: z.number().int().min(1).max(10_000).default(6),
+        replication: z.number().int().min(1).max(32).default(1),
+        compression: z.enum(['none', 'gzip', 'snappy', 'lz4']).default('lz4'),
+        sessionTimeoutMs: z.number().int().min(1_000).default(10_000),
+        heartbeatIntervalMs: z.number().int().min(100).default(1_000),
+        /** TLS to the brokers: true, or options. */
+        ssl: z
+          .union([
+            z.boolean(),
+            z
+              .object({
+                /** A PEM file of the CA that signed the brokers' certificates. */
+                caFile: z.string().min(1).optional(),
+                rejectUnauthorized: z.boolean().default(true),
+              })
+              .strict(),
+          ])
+          .default(false),
+        /** SASL login; the password comes from TICKLINE_KAFKA_PASSWORD only. */
+        sasl: z
+          .object({
+            mechanism: z.enum(['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512']),
+            username: z.string().min(1),
+          })
+          .strict()
+          .nullable()
+          .default(null),
       })
       .strict()
       .prefault({}),
@@ -181,6 +235,21 @@ export function loadConfig(
   const fh = cfg.sources.finnhub;
   fh.wsUrl = envUrl('TICKLINE_FINNHUB_WS_URL', wsUrl) ?? fh.wsUrl;
   fh.restUrl = envUrl('TICKLINE_FINNHUB_URL') ?? fh.restUrl;
+  const brokers = env.TICKLINE_KAFKA_BROKERS;
+  if (brokers !== undefined && brokers !== '') {
+    const list = brokers.split(',').map((b) => b.trim());
+    const bad = list.find((b) => !/^[^\s:]+:\d{1,5}$/.test(b));
+    if (bad !== undefined)
+      throw new ConfigError('TICKLINE_KAFKA_BROKERS', 'host:port[,host:port…]', brokers);
+    cfg.log.brokers = list;
+  }
+  const ns = env.TICKLINE_KAFKA_NAMESPACE;
+  if (ns !== undefined && ns !== '') {
+    if (!/^[A-Za-z0-9._-]+$/.test(ns)) {
+      throw new ConfigError('TICKLINE_KAFKA_NAMESPACE', 'letters, digits, ".", "_" or "-"', ns);
+    }
+    cfg.log.namespace = ns;
+  }
   cfg.dataDir = resolve(cwd, cfg.dataDir);
   return cfg;
 }

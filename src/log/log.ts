@@ -14,6 +14,8 @@ export const TOPICS = {
   trades: 'tickline.trades',
   quarantine: 'tickline.quarantine',
   bars: 'tickline.bars',
+  /** Provider responses behind live records (a gap fill's candles), for the raw layer. */
+  raw: 'tickline.raw',
 } as const;
 
 /** Records of one partition, delivered together. */

@@ -70,13 +70,14 @@ export class StoreStage {
 
   /** Takes a log batch; waits for a flush only when the buffer is full (backpressure). */
   async add(
-    kind: 'trades' | 'quarantine' | 'bars',
+    kind: 'trades' | 'quarantine' | 'bars' | 'raw',
     batch: LogBatch<unknown>,
     sub: Subscription,
   ): Promise<void> {
     if (kind === 'trades') for (const t of batch.records) this.#trades.push(t as Trade);
     else if (kind === 'quarantine')
       for (const q of batch.records) this.#rejects.push(q as Quarantined);
+    else if (kind === 'raw') for (const r of batch.records) this.#raw.push(r as RawResponse);
     else for (const b of batch.records) this.addBar(b as Bar);
     let offsets = this.#commits.get(sub);
     if (!offsets) {

@@ -1,25 +1,29 @@
 /**
- * The live path: source → log (raw trades) → quality → log (trades,
- * quarantine) → event-time bars → log (bars) → store. Every hand-off goes
- * through the Log, so the same stages run in one process over the
- * in-process log or as workers over Kafka.
+ * The live path: source → log (raw trades) → process (quality rules,
+ * event-time bars) → log (trades, quarantine, bars) → store. Every
+ * hand-off goes through the Log, so the same stages run in one process over
+ * the in-process log, or spread over processes over Kafka: `stages` picks
+ * which of ingest (the source), process and store this process runs.
  *
- * Stopping (the signal) drains it: the source hands over what it already
- * received, every stage finishes what is in the log, open windows are
- * closed, and the last flush is stored before `run` returns.
+ * Stopping (the signal) drains what runs here: the source hands over what
+ * it already received, and the last flush is stored before `run` returns.
+ * When this process runs every stage over the in-process log, open windows
+ * are closed too (a FeedEnd per symbol), since nothing would keep them.
+ * Over Kafka a stopped worker checkpoints its partitions instead, and
+ * whoever takes them over goes on with the same open windows.
  */
 import type { Config } from '../core/config.ts';
-import type { Bar, CandidateTrade, Quarantined, Trade } from '../core/records.ts';
+import type { Bar, Quarantined, RawResponse, Trade } from '../core/records.ts';
 import type { Interval } from '../core/time.ts';
 import { type Log, type LogBatch, type Subscription, TOPICS } from '../log/log.ts';
-import { TradeValidator } from '../quality/trade-validator.ts';
 import type { LiveEvent, LiveSource } from '../sources/source.ts';
 import type { Store } from '../store/store.ts';
 import {
   IncrementalIndicators,
   type IndicatorValues,
 } from '../transform/indicators/incremental.ts';
-import { BarAggregator, type BarEvent } from '../transform/trade-bars.ts';
+import type { BarEvent } from '../transform/trade-bars.ts';
+import { type FeedEnd, PROCESS_GROUP, type ProcessOutput, ProcessStage } from './process-stage.ts';
 import { StoreStage, type StoreStageStats } from './store-stage.ts';
 
 /** What live views are told: bar changes (finals with their indicators) and source events. */
@@ -28,21 +32,26 @@ export type StreamEvent =
   | { kind: 'trades'; trades: readonly Trade[] }
   | { kind: 'source'; event: LiveEvent };
 
+export const STREAM_STAGES = ['ingest', 'process', 'store'] as const;
+export type StreamStage = (typeof STREAM_STAGES)[number];
+
 export interface StreamOptions {
-  source: LiveSource;
+  /** The feed (needed by the ingest stage). */
+  source?: LiveSource;
   symbols: readonly string[];
-  store: Store;
+  /** Where the store stage writes (needed by it). */
+  store?: Store;
   log: Log;
   live: Config['live'];
   futureSkewMs: number;
-  /** Symbols the quality stage accepts (default: `symbols`). */
+  /** Which stages run in this process (default: all). */
+  stages?: readonly StreamStage[];
+  /** Symbols the quality stage accepts (default: `symbols`; null accepts any). */
   accept?: ReadonlySet<string> | null;
   signal?: AbortSignal;
   onEvent?: (e: StreamEvent) => void;
   /** How often the curated layer of live series is recomputed (default 5 s). */
   curatedEveryMs?: number;
-  /** Source name stored on bars built from trades (default: the source's name). */
-  barSource?: string;
   /** Told each store write's duration (ms) and rows (for metrics). */
   onFlush?: (ms: number, rows: number) => void;
 }
@@ -63,13 +72,20 @@ export interface StreamStats {
 }
 
 const LATENCY_SAMPLES = 65_536;
+const STORE_GROUP = 'store';
+const STORED_TOPICS = [
+  [TOPICS.trades, 'trades'],
+  [TOPICS.quarantine, 'quarantine'],
+  [TOPICS.bars, 'bars'],
+  [TOPICS.raw, 'raw'],
+] as const;
 
 export class StreamPipeline {
   readonly stats: StreamStats;
   readonly #o: StreamOptions;
-  readonly #validator: TradeValidator;
-  readonly #bars: BarAggregator;
-  readonly #storeStage: StoreStage;
+  readonly #stages: ReadonlySet<StreamStage>;
+  readonly #process: ProcessStage | null;
+  readonly #storeStage: StoreStage | null;
   readonly #indicators = new Map<string, IncrementalIndicators>();
   /** Trade arrival → bar update, ms: a ring of the latest samples. */
   readonly #latency = new Float64Array(LATENCY_SAMPLES);
@@ -77,23 +93,41 @@ export class StreamPipeline {
 
   constructor(opts: StreamOptions) {
     this.#o = opts;
+    this.#stages = new Set(opts.stages ?? STREAM_STAGES);
+    if (this.#stages.has('ingest') && !opts.source) {
+      throw new Error('the ingest stage needs a source');
+    }
+    if (this.#stages.has('store') && !opts.store) throw new Error('the store stage needs a store');
     const live = opts.live;
-    this.#validator = new TradeValidator({
-      subscribed: opts.accept === undefined ? new Set(opts.symbols) : opts.accept,
-      allowedLatenessMs: live.allowedLatenessMs,
-      futureSkewMs: opts.futureSkewMs,
-      dedupWindowMs: live.dedupWindowMs,
-      outlier: live.outlier,
-    });
-    this.#bars = new BarAggregator({
-      intervals: live.intervals as Interval[],
-      allowedLatenessMs: live.allowedLatenessMs,
-      source: opts.barSource ?? opts.source.name,
-    });
-    this.#storeStage = new StoreStage(opts.store, {
-      flushMs: live.flushMs,
-      ...(opts.onFlush ? { onFlush: opts.onFlush } : {}),
-    });
+    this.#process = this.#stages.has('process')
+      ? new ProcessStage({
+          log: opts.log,
+          intervals: live.intervals as Interval[],
+          allowedLatenessMs: live.allowedLatenessMs,
+          futureSkewMs: opts.futureSkewMs,
+          dedupWindowMs: live.dedupWindowMs,
+          outlier: live.outlier,
+          accept: opts.accept === undefined ? new Set(opts.symbols) : opts.accept,
+          checkpointMs: live.checkpointMs,
+          onOutput: (out) => this.#onProcessed(out),
+        })
+      : null;
+    this.#storeStage =
+      this.#stages.has('store') && opts.store
+        ? new StoreStage(opts.store, {
+            flushMs: live.flushMs,
+            ...(opts.onFlush ? { onFlush: opts.onFlush } : {}),
+          })
+        : null;
+    const storeStats: StoreStageStats = this.#storeStage?.stats ?? {
+      flushes: 0,
+      tradesStored: 0,
+      barsWritten: 0,
+      quarantined: 0,
+      lastStoredReceivedAt: 0,
+      lastFlushMs: 0,
+      writeMs: 0,
+    };
     this.stats = {
       startedAt: Date.now(),
       messages: 0,
@@ -106,13 +140,13 @@ export class StreamPipeline {
       barsFinal: 0,
       backfilledBars: 0,
       events: { connected: 0, disconnected: 0, stale: 0, error: 0, gap_filled: 0 },
-      store: this.#storeStage.stats,
+      store: storeStats,
     };
   }
 
-  /** Forming and closed-but-not-final bars (the live edge), optionally of one symbol. */
+  /** Forming and closed-but-not-final bars (the live edge) of the partitions processed here. */
   forming(symbol?: string): Bar[] {
-    return this.#bars.forming(symbol);
+    return this.#process?.forming(symbol) ?? [];
   }
 
   /** p50 and p99 of trade arrival → bar update over the latest samples, ms. */
@@ -131,11 +165,8 @@ export class StreamPipeline {
   async backlog(): Promise<number> {
     const log = this.#o.log;
     const lags = await Promise.all([
-      log.lag(TOPICS.rawTrades, 'validate'),
-      log.lag(TOPICS.trades, 'bars'),
-      log.lag(TOPICS.trades, 'store'),
-      log.lag(TOPICS.quarantine, 'store'),
-      log.lag(TOPICS.bars, 'store'),
+      log.lag(TOPICS.rawTrades, PROCESS_GROUP),
+      ...STORED_TOPICS.map(([topic]) => log.lag(topic, STORE_GROUP)),
     ]);
     return lags.reduce((a, b) => a + b, 0);
   }
@@ -144,22 +175,28 @@ export class StreamPipeline {
     this.stats.rejectsByRule[q.rule] = (this.stats.rejectsByRule[q.rule] ?? 0) + 1;
   }
 
-  #emitBars(events: BarEvent[]): Bar[] {
-    const toStore: Bar[] = [];
+  #onProcessed(out: ProcessOutput): void {
+    const s = this.stats;
+    s.tradesValid += out.valid.length;
+    s.duplicates += out.duplicates;
+    for (const q of out.rejects) this.#countReject(q);
     const onEvent = this.#o.onEvent;
-    for (const e of events) {
+    if (out.valid.length > 0) onEvent?.({ kind: 'trades', trades: out.valid as Trade[] });
+    const now = Date.now();
+    for (const t of out.valid)
+      this.#latency[this.#latencyCount++ % LATENCY_SAMPLES] = now - t.receivedAt;
+    for (const e of out.events) {
       if (e.kind === 'update') {
         onEvent?.(e);
         continue;
       }
       if (e.kind === 'close' || e.kind === 'correction') {
-        toStore.push(e.bar);
-        if (e.kind === 'close') this.stats.barsClosed++;
-        else this.stats.corrections++;
+        if (e.kind === 'close') s.barsClosed++;
+        else s.corrections++;
         onEvent?.(e);
         continue;
       }
-      this.stats.barsFinal++;
+      s.barsFinal++;
       const key = `${e.bar.symbol}\u0000${e.bar.interval}`;
       let ind = this.#indicators.get(key);
       if (!ind) {
@@ -169,79 +206,77 @@ export class StreamPipeline {
       const indicators = ind.update(e.bar.high, e.bar.low, e.bar.close);
       onEvent?.({ ...e, indicators });
     }
-    return toStore;
   }
 
-  /** Runs until the signal fires (or a finite source ends), then drains. */
+  /**
+   * Runs until the signal fires (or a finite source ends), then drains. A
+   * process without the ingest stage (a worker) runs until the signal.
+   */
   async run(): Promise<StreamStats> {
-    const { log } = this.#o;
-    const bySymbol = (r: { symbol: string | null }): string => r.symbol ?? '';
+    const { log, signal } = this.#o;
     const subs: Subscription[] = [];
-    const join = async <T>(
-      topic: string,
-      group: string,
-      handler: (b: LogBatch<T>, sub: Subscription) => Promise<void>,
-    ): Promise<void> => {
-      let sub: Subscription | undefined;
-      sub = await log.consume<T>(topic, group, async (b) => handler(b, sub!));
-      subs.push(sub);
-    };
-    await join<CandidateTrade>(TOPICS.rawTrades, 'validate', async (b, sub) => {
-      const v = this.#validator.validate(b.records);
-      this.stats.tradesValid += v.valid.length;
-      this.stats.duplicates += v.duplicates;
-      for (const q of v.rejects) this.#countReject(q);
-      await log.publish(TOPICS.trades, v.valid, bySymbol);
-      await log.publish(TOPICS.quarantine, v.rejects, bySymbol);
-      await sub.commit(b.partition, b.next);
-    });
-    await join<CandidateTrade>(TOPICS.trades, 'bars', async (b, sub) => {
-      this.#o.onEvent?.({ kind: 'trades', trades: b.records });
-      const events = this.#bars.add(b.records);
-      const now = Date.now();
-      for (const t of b.records) {
-        this.#latency[this.#latencyCount++ % LATENCY_SAMPLES] = now - t.receivedAt;
+    if (this.#process) await this.#process.start();
+    const store = this.#storeStage;
+    if (store) {
+      for (const [topic, kind] of STORED_TOPICS) {
+        let joined: (s: Subscription) => void = () => {};
+        const ready = new Promise<Subscription>((resolve) => {
+          joined = resolve;
+        });
+        const sub = await log.consume<unknown>(topic, STORE_GROUP, async (b: LogBatch<unknown>) =>
+          store.add(kind, b, await ready),
+        );
+        joined(sub);
+        subs.push(sub);
       }
-      await log.publish(TOPICS.bars, this.#emitBars(events), bySymbol);
-      await sub.commit(b.partition, b.next);
-    });
-    for (const [topic, kind] of [
-      [TOPICS.trades, 'trades'],
-      [TOPICS.quarantine, 'quarantine'],
-      [TOPICS.bars, 'bars'],
-    ] as const) {
-      await join<unknown>(topic, 'store', (b, sub) => this.#storeStage.add(kind, b, sub));
     }
-    const flushEvery = setInterval(() => void this.#storeStage.flush(), this.#o.live.flushMs);
-    const curatedEvery = setInterval(
-      () => void this.#refreshCurated(),
-      this.#o.curatedEveryMs ?? 5_000,
-    );
+    const flushEvery = store ? setInterval(() => void store.flush(), this.#o.live.flushMs) : null;
+    const curatedEvery = store
+      ? setInterval(() => void this.#refreshCurated(), this.#o.curatedEveryMs ?? 5_000)
+      : null;
     let failure: unknown = null;
     try {
-      try {
-        await this.#ingest(bySymbol);
-      } catch (err) {
-        // The source failed: what it handed over before is still validated and stored.
-        failure = err;
+      if (this.#stages.has('ingest')) {
+        let ended = false;
+        try {
+          ended = await this.#ingest();
+        } catch (err) {
+          // The source failed: what it handed over before is still validated and stored.
+          failure = err;
+        }
+        // A feed that ended closes its symbols' windows; so does a stop when nothing
+        // outside this process could carry them on (the in-process log).
+        if (ended || !log.durable || failure) await this.#endFeed();
+        if (this.#stages.has('process') && this.#stages.has('store')) await this.#drain();
+      } else if (signal && !signal.aborted) {
+        await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()));
       }
-      await this.#drain();
     } finally {
-      clearInterval(flushEvery);
-      clearInterval(curatedEvery);
+      if (flushEvery) clearInterval(flushEvery);
+      if (curatedEvery) clearInterval(curatedEvery);
+      await this.#process?.close();
+      await store?.flush();
       for (const s of subs) await s.close();
     }
-    await this.#refreshCurated();
+    if (store) await this.#refreshCurated();
     if (failure) throw failure;
     return this.stats;
   }
 
-  /** Moves what the source hands over into the log until it ends or the signal fires. */
-  async #ingest(bySymbol: (r: { symbol: string | null }) => string): Promise<void> {
-    const { log, source, symbols, signal } = this.#o;
+  #seen = new Set<string>();
+
+  /**
+   * Moves what the source hands over into the log until it ends (true) or
+   * the signal fires (false).
+   */
+  async #ingest(): Promise<boolean> {
+    const { log, symbols, signal } = this.#o;
+    const source = this.#o.source!;
+    const bySymbol = (r: { symbol: string | null }): string => r.symbol ?? '';
     for await (const batch of source.live(symbols, signal ? { signal } : {})) {
       this.stats.messages += batch.messages.length;
       this.stats.tradesIn += batch.trades.length;
+      for (const t of batch.trades) if (t.symbol) this.#seen.add(t.symbol);
       for (const e of batch.events) {
         this.stats.events[e.kind]++;
         this.#o.onEvent?.({ kind: 'source', event: e });
@@ -251,12 +286,24 @@ export class StreamPipeline {
         this.stats.backfilledBars += batch.bars.length;
         await log.publish(TOPICS.bars, batch.bars, bySymbol);
       }
-      if (batch.raw.length > 0) this.#storeStage.addRaw(batch.raw);
+      await log.publish<RawResponse>(TOPICS.raw, batch.raw, (r) => r.source);
       await log.publish(TOPICS.quarantine, batch.rejects, bySymbol);
       await log.publish(TOPICS.rawTrades, batch.trades, bySymbol);
       // Let timers and sockets run between batches: a fast source must not starve them.
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
+    return !signal?.aborted;
+  }
+
+  /** Tells the process stage that the feed ended for every symbol it carried. */
+  async #endFeed(): Promise<void> {
+    const source = this.#o.source!.name;
+    const ends: FeedEnd[] = [...new Set([...this.#o.symbols, ...this.#seen])].map((symbol) => ({
+      end: true,
+      symbol,
+      source,
+    }));
+    await this.#o.log.publish(TOPICS.rawTrades, ends, (e) => e.symbol);
   }
 
   /** Waits until every stage has taken in and committed everything before it. */
@@ -264,26 +311,26 @@ export class StreamPipeline {
     const log = this.#o.log;
     const settle = async (topic: string, group: string): Promise<void> => {
       while ((await log.lag(topic, group)) > 0) {
-        await this.#storeStage.flush();
-        await new Promise((r) => setTimeout(r, 2));
+        await this.#process?.checkpointAll();
+        await this.#storeStage?.flush();
+        await new Promise((r) => setTimeout(r, log.durable ? 20 : 2));
       }
     };
-    await settle(TOPICS.rawTrades, 'validate');
-    await settle(TOPICS.trades, 'bars');
-    // The feed has ended: every open window closes and is final.
-    await log.publish(TOPICS.bars, this.#emitBars(this.#bars.flush()), (b) => b.symbol);
-    for (const topic of [TOPICS.trades, TOPICS.quarantine, TOPICS.bars])
-      await settle(topic, 'store');
-    await this.#storeStage.flush();
+    await settle(TOPICS.rawTrades, PROCESS_GROUP);
+    for (const [topic] of STORED_TOPICS) await settle(topic, STORE_GROUP);
+    await this.#storeStage?.flush();
   }
 
   async #refreshCurated(): Promise<void> {
-    const touched = this.#storeStage.touched;
+    const store = this.#o.store;
+    const stage = this.#storeStage;
+    if (!store || !stage) return;
+    const touched = stage.touched;
     if (touched.size === 0) return;
     const series = [...touched.values()];
     touched.clear();
     try {
-      await this.#o.store.refreshCurated(series);
+      await store.refreshCurated(series);
     } catch (err) {
       for (const s of series) touched.set(`${s.symbol}\u0000${s.interval}`, s);
       console.error(`tickline: curated refresh: ${(err as Error).message}`);

@@ -53,7 +53,7 @@ const make = () => ({
     outlier: { window: 5, band: 0.0015, minSamples: 3 },
     now: () => NOW,
   }),
-  b: new BarAggregator({ intervals: ['1s', '1m', '5m'], allowedLatenessMs: 2_000, source: 'test' }),
+  b: new BarAggregator({ intervals: ['1s', '1m', '5m'], allowedLatenessMs: 2_000 }),
 });
 
 function run(trades: CandidateTrade[], cutEvery: number | null) {
@@ -98,8 +98,8 @@ describe('live-path checkpoints', () => {
   });
 
   it('refuses a checkpoint made for other intervals', () => {
-    const a = new BarAggregator({ intervals: ['1s'], allowedLatenessMs: 0, source: 't' });
-    const b = new BarAggregator({ intervals: ['1m'], allowedLatenessMs: 0, source: 't' });
+    const a = new BarAggregator({ intervals: ['1s'], allowedLatenessMs: 0 });
+    const b = new BarAggregator({ intervals: ['1m'], allowedLatenessMs: 0 });
     expect(() => b.restore(a.snapshot())).toThrow(/intervals 1s.*builds 1m/);
   });
 });

@@ -12,8 +12,7 @@ const tr = (ms: number, price: number, size = 1, id = `${ms}-${price}`): Trade =
   tradeId: id,
   source: 'test',
 });
-const agg = () =>
-  new BarAggregator({ intervals: ['1s', '1m'], allowedLatenessMs: 2_000, source: 'test' });
+const agg = () => new BarAggregator({ intervals: ['1s', '1m'], allowedLatenessMs: 2_000 });
 const brief = (events: BarEvent[]) =>
   events.map(
     (e) =>

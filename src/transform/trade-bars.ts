@@ -27,6 +27,8 @@ export interface BarEvent {
 export interface Window {
   start: number;
   end: number;
+  /** The source of the window's first trade: stored as the bar's source. */
+  source: string;
   open: number;
   openTs: number;
   openId: string;
@@ -61,22 +63,18 @@ export interface BarAggregatorState {
 export interface BarAggregatorOptions {
   intervals: readonly Interval[];
   allowedLatenessMs: number;
-  /** Stored as the bars' source. */
-  source: string;
 }
 
 export class BarAggregator {
   readonly #intervals: readonly Interval[];
   readonly #ms: number[];
   readonly #lateness: number;
-  readonly #source: string;
   readonly #symbols = new Map<string, SymbolWindows>();
 
   constructor(opts: BarAggregatorOptions) {
     this.#intervals = opts.intervals;
     this.#ms = opts.intervals.map(intervalMs);
     this.#lateness = opts.allowedLatenessMs;
-    this.#source = opts.source;
   }
 
   /**
@@ -207,7 +205,7 @@ export class BarAggregator {
       close: w.close,
       volume: w.volume,
       adjClose: null,
-      source: this.#source,
+      source: w.source,
       vwap: w.volume > 0 ? (w.pv + w.pvc) / w.volume : null,
       tradeCount: w.count,
     };
@@ -218,6 +216,7 @@ function newWindow(start: number, end: number, t: Trade): Window {
   return {
     start,
     end,
+    source: t.source,
     open: t.price,
     openTs: t.ts,
     openId: t.tradeId,

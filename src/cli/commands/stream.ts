@@ -6,10 +6,13 @@
  */
 import type { Command } from 'commander';
 import { databasePath } from '../../core/config.ts';
+import { UsageError } from '../../core/errors.ts';
+import { STREAM_STAGES } from '../../pipelines/stream.ts';
+import type { Store } from '../../store/store.ts';
 import { parseSymbols } from '../args.ts';
 import { commandConfig, type GlobalOptions, withStore } from '../context.ts';
 import { liveSourceFromFlags, liveSourceOptions, stopOnSignals } from '../live.ts';
-import { runLive } from '../live-run.ts';
+import { applyLogFlag, parseStages, runLive } from '../live-run.ts';
 
 export function registerStream(program: Command): void {
   liveSourceOptions(
@@ -19,26 +22,49 @@ export function registerStream(program: Command): void {
     'simulator',
   )
     .option('--duration <s>', 'stop (and drain) after this many seconds')
+    .option(
+      '--log <kind>',
+      'the log between stages: memory | kafka (default: the config’s log.kind)',
+    )
+    .option(
+      '--stages <list>',
+      'stages run here: ingest,process,store (over Kafka, e.g. only ingest, with workers doing the rest)',
+    )
     .action(async (o: Record<string, string | undefined>, cmd: Command) => {
       const global = cmd.optsWithGlobals() as GlobalOptions;
       const cfg = commandConfig(global);
+      applyLogFlag(cfg, o.log);
+      const stages = parseStages(o.stages, STREAM_STAGES);
+      if (!stages.includes('ingest')) {
+        throw new UsageError(
+          '--stages',
+          'stream runs the ingest stage; use tickline worker for the others alone',
+        );
+      }
       const symbols = parseSymbols(o.symbols);
       const { name, source } = liveSourceFromFlags(o, cfg);
       const stop = new AbortController();
       const release = stopOnSignals(stop, 'draining: storing what was received');
       try {
-        const stats = await withStore(cfg, (store) =>
+        const run = (store?: Store) =>
           runLive({
             cfg,
-            store,
+            ...(store ? { store } : {}),
             source,
+            stages,
             symbols,
             // A recording may hold symbols it was not asked for: replay accepts what it holds.
             accept: name === 'replay' ? null : new Set(symbols),
             stop,
             durationArg: o.duration,
-          }),
-        );
+          });
+        const stats = stages.includes('store') ? await withStore(cfg, run) : await run();
+        if (!stages.includes('store')) {
+          process.stdout.write(
+            `published to ${cfg.log.kind}: ${stats.tradesIn} trades from ${stats.messages} messages\n`,
+          );
+          return;
+        }
         process.stdout.write(
           `stored into ${databasePath(cfg)}: ${stats.store.tradesStored} new trades, ${stats.barsClosed} bars closed (${stats.corrections} corrections), ${Object.values(stats.rejectsByRule).reduce((a, b) => a + b, 0)} rejects, ${stats.duplicates} duplicates dropped\n`,
         );

@@ -14,7 +14,7 @@ import type { StreamPipeline, StreamStats } from '../../pipelines/stream.ts';
 import { parsePositiveInt, parseSymbols } from '../args.ts';
 import { commandConfig, type GlobalOptions, withStore } from '../context.ts';
 import { liveSourceFromFlags, stopOnSignals } from '../live.ts';
-import { runLive } from '../live-run.ts';
+import { applyLogFlag, runLive } from '../live-run.ts';
 import { loadDemoHistory } from './demo.ts';
 
 const DEFAULT_SYMBOLS = 'AAPL,MSFT,NVDA,TSLA,SPY';
@@ -49,8 +49,10 @@ export function registerUp(program: Command): void {
     .option('--duration <s>', 'stop (and drain) after this many seconds')
     .option('--host <address>', 'address the server binds to', '127.0.0.1')
     .option('--port <n>', 'port of the API, dashboard and /metrics (0 = any free port)', '7070')
+    .option('--log <kind>', 'the log between stages: memory | kafka (workers can join over Kafka)')
     .action(async (o: Record<string, string | undefined>, cmd: Command) => {
       const cfg = commandConfig(cmd.optsWithGlobals() as GlobalOptions);
+      applyLogFlag(cfg, o.log);
       const symbols = parseSymbols(o.symbols);
       const host = o.host ?? '127.0.0.1';
       const open = isLoopback(host);

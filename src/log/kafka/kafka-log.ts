@@ -45,6 +45,11 @@ import { type Codec, jsonCodec } from './codec.ts';
 export interface KafkaLogOptions {
   brokers: string[];
   clientId?: string;
+  /**
+   * Prefixed to every topic and consumer group, so several pipelines (or
+   * test runs) share one cluster without seeing each other (default '').
+   */
+  namespace?: string;
   /** Partitions of topics this log creates (default 6). */
   partitions?: number;
   /** Replication factor of topics this log creates (default 1). */
@@ -69,7 +74,9 @@ export interface KafkaLogOptions {
 }
 
 interface Pending<T> {
+  /** The Kafka topic, and the log topic (for the codec). */
   topic: string;
+  logical: string;
   partition: number;
   key: string;
   record: T;
@@ -93,10 +100,6 @@ interface BaseClientOptions {
   retries: number;
   retryDelay: number;
 }
-
-/** The topic that keeps a group's checkpoints for `topic`, partition for partition. */
-export const checkpointTopic = (topic: string, group: string): string =>
-  `${topic}.checkpoints.${group}`;
 
 /** Checkpoint topics take large records (a stage's whole state). */
 const CHECKPOINT_MAX_BYTES = 64 << 20;
@@ -122,6 +125,7 @@ export class KafkaLog implements Log {
     this.#o = {
       brokers: opts.brokers,
       clientId: opts.clientId ?? 'tickline',
+      namespace: opts.namespace ?? '',
       partitions: opts.partitions ?? 6,
       replication: opts.replication ?? 1,
       compression: opts.compression ?? 'lz4',
@@ -157,8 +161,27 @@ export class KafkaLog implements Log {
     return this.#admin;
   }
 
+  /** The Kafka topic of a log topic. */
+  topicName(topic: string): string {
+    return `${this.#o.namespace}${topic}`;
+  }
+
+  /** The Kafka consumer group of a log group on a topic (a log group is per topic). */
+  groupName(group: string, topic: string): string {
+    return `${this.#o.namespace}${group}.${topic}`;
+  }
+
+  /** The Kafka topic that keeps a group's checkpoints for a topic, partition for partition. */
+  checkpointTopicName(topic: string, group: string): string {
+    return `${this.groupName(group, topic)}.checkpoints`;
+  }
+
   /** Creates the topic when it is missing; resolves to its partition count. */
-  partitions(topic: string, like?: number): Promise<number> {
+  partitions(topic: string): Promise<number> {
+    return this.#partitionsOf(this.topicName(topic));
+  }
+
+  #partitionsOf(topic: string, like?: number): Promise<number> {
     let p = this.#topics.get(topic);
     if (!p) {
       p = this.#ensureTopic(topic, like);
@@ -205,7 +228,8 @@ export class KafkaLog implements Log {
   ): Promise<void> {
     if (this.#closed) throw new Error(`log is closed; cannot publish to ${topic}`);
     if (records.length === 0) return;
-    const n = await this.partitions(topic);
+    const name = this.topicName(topic);
+    const n = await this.#partitionsOf(name);
     while (this.#queue.length >= this.#o.maxQueuedRecords) {
       await new Promise<void>((resolve) => this.#roomWaiters.push(resolve));
       if (this.#closed) throw new Error(`log is closed; cannot publish to ${topic}`);
@@ -213,7 +237,7 @@ export class KafkaLog implements Log {
     await this.#enqueue(
       records.map((record) => {
         const k = key(record);
-        return { topic, partition: partitionOf(k, n), key: k, record };
+        return { topic: name, logical: topic, partition: partitionOf(k, n), key: k, record };
       }),
     );
   }
@@ -234,9 +258,11 @@ export class KafkaLog implements Log {
     partition: number,
     cp: Checkpoint,
   ): Promise<void> {
-    const ck = checkpointTopic(topic, group);
-    await this.partitions(ck, await this.partitions(topic));
-    await this.#enqueue([{ topic: ck, partition, key: String(partition), record: cp }]);
+    const ck = this.checkpointTopicName(topic, group);
+    await this.#partitionsOf(ck, await this.partitions(topic));
+    await this.#enqueue([
+      { topic: ck, logical: ck, partition, key: String(partition), record: cp },
+    ]);
   }
 
   /**
@@ -252,13 +278,18 @@ export class KafkaLog implements Log {
   ): Promise<Checkpoint | null> {
     const admin = this.#adminClient();
     const groups = await admin.listConsumerGroupOffsets({
-      groups: [{ groupId: group, topics: [{ name: topic, partitionIndexes: [partition] }] }],
+      groups: [
+        {
+          groupId: this.groupName(group, topic),
+          topics: [{ name: this.topicName(topic), partitionIndexes: [partition] }],
+        },
+      ],
     });
     const committed = groups[0]?.topics[0]?.partitions.find((p) => p.partitionIndex === partition);
     if (!committed || committed.committedOffset < 0n) return null;
     const want = Number(committed.committedOffset);
-    const ck = checkpointTopic(topic, group);
-    await this.partitions(ck, await this.partitions(topic));
+    const ck = this.checkpointTopicName(topic, group);
+    await this.#partitionsOf(ck, await this.partitions(topic));
     const md = await admin.metadata({ topics: [ck] });
     const meta = md.topics.get(ck);
     const leader = meta?.partitions[partition]?.leader;
@@ -358,7 +389,7 @@ export class KafkaLog implements Log {
             topic: item.topic,
             partition: item.partition,
             key: Buffer.from(item.key),
-            value: this.#codec.encode(item.topic, item.record),
+            value: this.#codec.encode(item.logical, item.record),
           }));
         } catch (err) {
           for (const { waiter } of chunk) fail(waiter, err);
@@ -422,12 +453,13 @@ export class KafkaLog implements Log {
   async lag(topic: string, group: string): Promise<number> {
     const admin = this.#adminClient();
     const n = await this.partitions(topic);
+    const name = this.topicName(topic);
     const parts = Array.from({ length: n }, (_, i) => i);
     const [ends, starts, groups] = await Promise.all([
       admin.listOffsets({
         topics: [
           {
-            name: topic,
+            name,
             partitions: parts.map((partitionIndex) => ({ partitionIndex, timestamp: -1n })),
           },
         ],
@@ -435,13 +467,15 @@ export class KafkaLog implements Log {
       admin.listOffsets({
         topics: [
           {
-            name: topic,
+            name,
             partitions: parts.map((partitionIndex) => ({ partitionIndex, timestamp: -2n })),
           },
         ],
       }),
       admin.listConsumerGroupOffsets({
-        groups: [{ groupId: group, topics: [{ name: topic, partitionIndexes: parts }] }],
+        groups: [
+          { groupId: this.groupName(group, topic), topics: [{ name, partitionIndexes: parts }] },
+        ],
       }),
     ]);
     const committed = new Map<number, bigint>();
@@ -512,7 +546,9 @@ type Stream = Awaited<ReturnType<Consumer['consume']>>;
 class Member {
   readonly handler: (batch: LogBatch<unknown>) => Promise<void>;
   readonly #log: KafkaLog;
+  /** The log topic, and its Kafka topic. */
   readonly #topic: string;
+  readonly #kafkaTopic: string;
   readonly #group: string;
   readonly #opts: ConsumeOptions;
   #consumer: Consumer | undefined;
@@ -543,6 +579,7 @@ class Member {
   ) {
     this.#log = log;
     this.#topic = topic;
+    this.#kafkaTopic = log.topicName(topic);
     this.#group = group;
     this.handler = handler;
     this.#opts = opts;
@@ -552,7 +589,7 @@ class Member {
     const o = this.#log.options;
     const consumer = new Consumer({
       ...this.#log.baseOptions(`consumer-${this.#group}`),
-      groupId: this.#group,
+      groupId: this.#log.groupName(this.#group, this.#topic),
       sessionTimeout: o.sessionTimeoutMs,
       heartbeatInterval: o.heartbeatIntervalMs,
       rebalanceTimeout: Math.max(o.sessionTimeoutMs, 10_000),
@@ -561,11 +598,11 @@ class Member {
     });
     this.#consumer = consumer;
     consumer.on('consumer:group:join', (p) => {
-      const mine = p.assignments?.find((a) => a.topic === this.#topic)?.partitions ?? [];
+      const mine = p.assignments?.find((a) => a.topic === this.#kafkaTopic)?.partitions ?? [];
       this.#assign(new Set(mine));
     });
     const stream = await consumer.consume({
-      topics: [this.#topic],
+      topics: [this.#kafkaTopic],
       mode: MessagesStreamModes.COMMITTED,
       fallbackMode: MessagesStreamFallbackModes.EARLIEST,
       autocommit: false,
@@ -573,7 +610,7 @@ class Member {
     });
     this.#stream = stream;
     // The first join may have happened before the listener saw it.
-    const first = consumer.assignments?.find((a) => a.topic === this.#topic)?.partitions;
+    const first = consumer.assignments?.find((a) => a.topic === this.#kafkaTopic)?.partitions;
     if (first) this.#assign(new Set(first));
     stream.on('data', (m: Message) => this.#receive(m));
     stream.on('error', (err) => {
@@ -747,7 +784,9 @@ class Member {
         });
       }
       await this.#consumer.commit({
-        offsets: [{ topic: this.#topic, partition, offset: BigInt(nextOffset), leaderEpoch: -1 }],
+        offsets: [
+          { topic: this.#kafkaTopic, partition, offset: BigInt(nextOffset), leaderEpoch: -1 },
+        ],
       });
       if (this.#owned.has(partition)) this.#committed.set(partition, nextOffset);
     } catch (err) {

@@ -1,0 +1,74 @@
+/**
+ * `tickline worker`: runs stages of the live path with no source and no
+ * HTTP server, as one member of their consumer groups on a shared log
+ * (Kafka). Start as many as the partitions allow: they share the work, and
+ * when one stops or dies the others take over its partitions, restoring
+ * their checkpointed state (open windows, rule memory).
+ *
+ * The default stage is `process` (quality rules and bars). The store stage
+ * writes into this process's store; with the embedded DuckDB file only one
+ * process can hold it (`tickline up --log kafka` runs it, or one
+ * `tickline worker --stages store`).
+ */
+import type { Command } from 'commander';
+import { databasePath } from '../../core/config.ts';
+import { UsageError } from '../../core/errors.ts';
+import type { StreamStats } from '../../pipelines/stream.ts';
+import type { Store } from '../../store/store.ts';
+import { parseSymbols } from '../args.ts';
+import { commandConfig, type GlobalOptions, withStore } from '../context.ts';
+import { stopOnSignals } from '../live.ts';
+import { applyLogFlag, parseStages, runLive } from '../live-run.ts';
+
+export function registerWorker(program: Command): void {
+  program
+    .command('worker')
+    .description(
+      'run live-path stages (default: process) as a worker on a shared log, no HTTP server',
+    )
+    .option('--log <kind>', 'the shared log: kafka (default: the config’s log.kind)')
+    .option('--stages <list>', 'stages: process and/or store', 'process')
+    .option('--symbols <list>', 'symbols the quality stage accepts (default: any the feed sends)')
+    .option('--duration <s>', 'stop after this many seconds')
+    .action(async (o: Record<string, string | undefined>, cmd: Command) => {
+      const cfg = commandConfig(cmd.optsWithGlobals() as GlobalOptions);
+      applyLogFlag(cfg, o.log);
+      if (cfg.log.kind !== 'kafka') {
+        throw new UsageError(
+          '--log',
+          'a worker needs a log shared between processes: --log kafka (or log.kind: kafka)',
+        );
+      }
+      const stages = parseStages(o.stages, ['process']);
+      if (stages.includes('ingest')) {
+        throw new UsageError(
+          '--stages',
+          'a worker has no source: run the ingest stage with tickline stream or up',
+        );
+      }
+      const symbols = o.symbols === undefined ? [] : parseSymbols(o.symbols);
+      const stop = new AbortController();
+      const release = stopOnSignals(stop, 'stopping: checkpointing and leaving the group');
+      process.stdout.write(
+        `worker: ${stages.join(' + ')} over Kafka ${cfg.log.brokers.join(',')}${stages.includes('store') ? `, storing into ${databasePath(cfg)}` : ''}\n`,
+      );
+      try {
+        const run = (store?: Store): Promise<StreamStats> =>
+          runLive({
+            cfg,
+            ...(store ? { store } : {}),
+            stages,
+            symbols,
+            accept: symbols.length > 0 ? new Set(symbols) : null,
+            stop,
+            durationArg: o.duration,
+          });
+        const stats = stages.includes('store') ? await withStore(cfg, run) : await run();
+        process.stdout.write(
+          `worker stopped: ${stats.tradesValid} trades validated, ${stats.barsClosed} bars closed, ${stats.store.tradesStored} trades stored\n`,
+        );
+      } finally {
+        release();
+      }
+    });
+}

@@ -1,0 +1,250 @@
+/**
+ * The middle of the live path: raw trades from the log → quality rules →
+ * event-time bars → trades, quarantined records and bars back into the log.
+ *
+ * Its state (each symbol's rule memory and open windows) lives per log
+ * partition, so a partition can change hands between workers:
+ * - over a log that keeps records (Kafka), the stage commits a partition's
+ *   offset only together with a checkpoint of that partition's state, at
+ *   most every `checkpointMs`. A worker that takes the partition over
+ *   restores the checkpoint and goes on from its offset; what the old owner
+ *   did after it is done again, giving the same records, which the store
+ *   writes idempotently. Nothing is lost and nothing counted twice.
+ * - over the in-process log it commits every batch (nothing outlives the
+ *   process, and a commit frees room in the log).
+ *
+ * A `FeedEnd` record (published when a finite feed, such as a replay, ends)
+ * closes the symbol's open windows: their bars become final.
+ */
+import type { Bar, CandidateTrade, Quarantined, Trade } from '../core/records.ts';
+import type { Interval } from '../core/time.ts';
+import { type Checkpoint, type Log, type LogBatch, type Subscription, TOPICS } from '../log/log.ts';
+import { TradeValidator, type TradeValidatorState } from '../quality/trade-validator.ts';
+import { BarAggregator, type BarAggregatorState, type BarEvent } from '../transform/trade-bars.ts';
+
+/** "This feed has ended for this symbol": its open windows can close. */
+export interface FeedEnd {
+  end: true;
+  symbol: string;
+  source: string;
+}
+
+export type RawTradeRecord = CandidateTrade | FeedEnd;
+
+export const isFeedEnd = (r: RawTradeRecord): r is FeedEnd => (r as FeedEnd).end === true;
+
+export interface ProcessOptions {
+  log: Log;
+  intervals: readonly Interval[];
+  allowedLatenessMs: number;
+  futureSkewMs: number;
+  dedupWindowMs: number;
+  outlier: { window: number; band: number; minSamples: number };
+  /** Symbols the quality stage accepts; null accepts any. */
+  accept: ReadonlySet<string> | null;
+  /** Over a durable log: how often a partition's state is checkpointed (default 1000 ms). */
+  checkpointMs?: number;
+  /** Told what each batch produced, after it is in the log. */
+  onOutput?: (out: ProcessOutput) => void;
+  onError?: (err: unknown) => void;
+}
+
+export interface ProcessOutput {
+  valid: CandidateTrade[];
+  rejects: Quarantined[];
+  duplicates: number;
+  events: BarEvent[];
+}
+
+interface PartitionState {
+  validator: TradeValidator;
+  bars: BarAggregator;
+  /** Offset after the last handled batch, not yet checkpointed (null: nothing pending). */
+  pending: number | null;
+  lastCheckpointAt: number;
+  /** Batches and checkpoints of a partition run one at a time. */
+  chain: Promise<void>;
+}
+
+interface SavedState {
+  v: TradeValidatorState;
+  b: BarAggregatorState;
+}
+
+export const PROCESS_GROUP = 'process';
+
+export class ProcessStage {
+  readonly #o: ProcessOptions;
+  readonly #parts = new Map<number, PartitionState>();
+  #sub: Subscription | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  readonly #checkpointMs: number;
+
+  constructor(o: ProcessOptions) {
+    this.#o = o;
+    this.#checkpointMs = o.checkpointMs ?? 1_000;
+  }
+
+  #fresh(): PartitionState {
+    const o = this.#o;
+    return {
+      validator: new TradeValidator({
+        subscribed: o.accept,
+        allowedLatenessMs: o.allowedLatenessMs,
+        futureSkewMs: o.futureSkewMs,
+        dedupWindowMs: o.dedupWindowMs,
+        outlier: o.outlier,
+      }),
+      bars: new BarAggregator({
+        intervals: o.intervals,
+        allowedLatenessMs: o.allowedLatenessMs,
+      }),
+      pending: null,
+      lastCheckpointAt: Date.now(),
+      chain: Promise.resolve(),
+    };
+  }
+
+  #restore(partition: number, cp: Checkpoint | null): void {
+    const st = this.#fresh();
+    if (cp) {
+      try {
+        const saved = JSON.parse(cp.state) as SavedState;
+        st.validator.restore(saved.v);
+        st.bars.restore(saved.b);
+      } catch (err) {
+        // A checkpoint this build cannot read (say, other intervals): start the
+        // partition afresh from its offset rather than stop the pipeline.
+        this.#report(
+          new Error(
+            `partition ${partition}: cannot restore its checkpoint at offset ${cp.offset} (${(err as Error).message}); starting it with empty state`,
+          ),
+        );
+        const empty = this.#fresh();
+        st.validator = empty.validator;
+        st.bars = empty.bars;
+      }
+    }
+    this.#parts.set(partition, st);
+  }
+
+  #report(err: unknown): void {
+    if (this.#o.onError) this.#o.onError(err);
+    else console.error(`tickline: process: ${(err as Error).message}`);
+  }
+
+  /** Joins the stage's consumer group on the raw trades topic. */
+  async start(): Promise<void> {
+    const log = this.#o.log;
+    let joined: (s: Subscription) => void = () => {};
+    const ready = new Promise<Subscription>((resolve) => {
+      joined = resolve;
+    });
+    this.#sub = await log.consume<RawTradeRecord>(
+      TOPICS.rawTrades,
+      PROCESS_GROUP,
+      async (b) => this.#handle(b, await ready),
+      {
+        onAssign: (p, cp) => this.#restore(p, cp),
+        onRevoke: (p) => {
+          this.#parts.delete(p);
+        },
+      },
+    );
+    joined(this.#sub);
+    if (log.durable) {
+      this.#timer = setInterval(() => void this.checkpointAll(), this.#checkpointMs);
+    }
+  }
+
+  #locked(st: PartitionState, work: () => Promise<void>): Promise<void> {
+    const run = st.chain.then(work);
+    st.chain = run.catch(() => {});
+    return run;
+  }
+
+  async #handle(b: LogBatch<RawTradeRecord>, sub: Subscription): Promise<void> {
+    let st = this.#parts.get(b.partition);
+    if (!st) {
+      // A log that does not announce assignments: start the partition empty.
+      this.#restore(b.partition, null);
+      st = this.#parts.get(b.partition)!;
+    }
+    const state = st;
+    await this.#locked(state, async () => {
+      const out: ProcessOutput = { valid: [], rejects: [], duplicates: 0, events: [] };
+      let segment: CandidateTrade[] = [];
+      const run = (): void => {
+        if (segment.length === 0) return;
+        const v = state.validator.validate(segment);
+        out.valid.push(...v.valid);
+        out.rejects.push(...v.rejects);
+        out.duplicates += v.duplicates;
+        out.events.push(...state.bars.add(v.valid as Trade[]));
+        segment = [];
+      };
+      for (const r of b.records) {
+        if (isFeedEnd(r)) {
+          run();
+          out.events.push(...state.bars.flush([r.symbol]));
+        } else {
+          segment.push(r);
+        }
+      }
+      run();
+      const log = this.#o.log;
+      const bySymbol = (r: { symbol: string | null }): string => r.symbol ?? '';
+      const toStore: Bar[] = [];
+      for (const e of out.events)
+        if (e.kind === 'close' || e.kind === 'correction') toStore.push(e.bar);
+      await Promise.all([
+        log.publish(TOPICS.trades, out.valid, bySymbol),
+        log.publish(TOPICS.quarantine, out.rejects, bySymbol),
+        log.publish(TOPICS.bars, toStore, bySymbol),
+      ]);
+      this.#o.onOutput?.(out);
+      state.pending = b.next;
+      if (!log.durable) {
+        await sub.commit(b.partition, b.next);
+        state.pending = null;
+      } else if (Date.now() - state.lastCheckpointAt >= this.#checkpointMs) {
+        await this.#checkpoint(b.partition, state, sub);
+      }
+    });
+  }
+
+  async #checkpoint(partition: number, st: PartitionState, sub: Subscription): Promise<void> {
+    if (st.pending === null) return;
+    const saved: SavedState = { v: st.validator.snapshot(), b: st.bars.snapshot() };
+    const next = st.pending;
+    await sub.commit(partition, next, JSON.stringify(saved));
+    st.lastCheckpointAt = Date.now();
+    if (st.pending === next) st.pending = null;
+  }
+
+  /** Checkpoints every partition with handled but uncommitted batches. */
+  async checkpointAll(): Promise<void> {
+    const sub = this.#sub;
+    if (!sub) return;
+    await Promise.all(
+      [...this.#parts].map(([p, st]) =>
+        this.#locked(st, () => this.#checkpoint(p, st, sub)).catch((err) => this.#report(err)),
+      ),
+    );
+  }
+
+  /** The forming and closed-but-not-final bars, optionally of one symbol. */
+  forming(symbol?: string): Bar[] {
+    const out: Bar[] = [];
+    for (const st of this.#parts.values()) out.push(...st.bars.forming(symbol));
+    return out.sort((a, b) => a.ts - b.ts);
+  }
+
+  /** Checkpoints what is pending, then leaves the group (its partitions go to other workers). */
+  async close(): Promise<void> {
+    if (this.#timer) clearInterval(this.#timer);
+    if (this.#o.log.durable) await this.checkpointAll();
+    await this.#sub?.close();
+    this.#sub = undefined;
+  }
+}
