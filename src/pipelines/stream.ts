@@ -309,8 +309,16 @@ export class StreamPipeline {
   /** Waits until every stage has taken in and committed everything before it. */
   async #drain(): Promise<void> {
     const log = this.#o.log;
+    // The log may be unreachable for a while (a broker restart): keep asking.
+    const lag = async (topic: string, group: string): Promise<number> => {
+      try {
+        return await log.lag(topic, group);
+      } catch {
+        return 1;
+      }
+    };
     const settle = async (topic: string, group: string): Promise<void> => {
-      while ((await log.lag(topic, group)) > 0) {
+      while ((await lag(topic, group)) > 0) {
         await this.#process?.checkpointAll();
         await this.#storeStage?.flush();
         await new Promise((r) => setTimeout(r, log.durable ? 20 : 2));

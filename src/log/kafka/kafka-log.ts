@@ -569,6 +569,7 @@ class Member {
   #buffered = 0;
   #paused = false;
   #closed = false;
+  #restarting = false;
 
   constructor(
     log: KafkaLog,
@@ -609,13 +610,45 @@ class Member {
       highWaterMark: 4096,
     });
     this.#stream = stream;
+    this.#paused = false;
     // The first join may have happened before the listener saw it.
     const first = consumer.assignments?.find((a) => a.topic === this.#kafkaTopic)?.partitions;
     if (first) this.#assign(new Set(first));
     stream.on('data', (m: Message) => this.#receive(m));
     stream.on('error', (err) => {
-      if (!this.#closed) this.#log.reportError(err, `consumer ${this.#group} on ${this.#topic}`);
+      if (this.#closed) return;
+      this.#log.reportError(err, `consumer ${this.#group} on ${this.#topic}; rejoining`);
+      void this.#restart(stream);
     });
+    stream.on('close', () => void this.#restart(stream));
+  }
+
+  /**
+   * The stream failed (say, the broker was away longer than the client's
+   * retries): give up every partition and join again with a new consumer,
+   * backing off until the broker answers. Partitions then resume from their
+   * commits and checkpoints.
+   */
+  async #restart(failed: Stream): Promise<void> {
+    if (this.#closed || this.#stream !== failed || this.#restarting) return;
+    this.#restarting = true;
+    this.#assign(new Set());
+    this.#stream = undefined;
+    if (this.#consumer) await closeQuietly(this.#consumer);
+    this.#consumer = undefined;
+    for (let attempt = 0; !this.#closed; attempt++) {
+      await sleep(Math.min(5_000, 200 * 2 ** Math.min(attempt, 5)) * (0.5 + Math.random()));
+      if (this.#closed) break;
+      try {
+        await this.start();
+        break;
+      } catch (err) {
+        this.#log.reportError(err, `rejoining ${this.#group} on ${this.#topic}`);
+        if (this.#consumer) await closeQuietly(this.#consumer);
+        this.#consumer = undefined;
+      }
+    }
+    this.#restarting = false;
   }
 
   #assign(owned: Set<number>): void {

@@ -1,0 +1,105 @@
+/** The Kafka tests' helpers: the local broker, a replay file, and stored tables to compare. */
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { KafkaLog } from '../../src/log/kafka/kafka-log.ts';
+import { TOPICS } from '../../src/log/log.ts';
+import { type SimulatorOptions, simulate } from '../../src/sources/simulator/simulator.ts';
+import { ROOT } from './cli.ts';
+import { withDb } from './db.ts';
+
+export const BROKERS = process.env.TICKLINE_KAFKA_BROKERS ?? '127.0.0.1:19092';
+
+/** A namespace of topics and groups no other test sees. */
+export const namespace = (): string => `t${randomUUID().slice(0, 8)}.`;
+
+/** A Finnhub session as a replay file (envelopes paced by event time). */
+export function writeSession(file: string, n: number, opts: SimulatorOptions): void {
+  const gen = simulate(opts);
+  const lines: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const m = gen.next().value!;
+    lines.push(JSON.stringify({ receivedAt: m.ts, source: 'finnhub', message: m.text }));
+  }
+  writeFileSync(file, `${lines.join('\n')}\n`);
+}
+
+/** A config file for the Kafka tests: quick failure detection and checkpoints. */
+export function kafkaConfig(dir: string, brokers = BROKERS): string {
+  const file = join(dir, 'tickline.config.json');
+  writeFileSync(
+    file,
+    JSON.stringify({
+      log: {
+        kind: 'kafka',
+        brokers: brokers.split(','),
+        sessionTimeoutMs: 3_000,
+        heartbeatIntervalMs: 500,
+      },
+      live: { checkpointMs: 500 },
+    }),
+  );
+  return file;
+}
+
+/** Records of the live path still on their way (raw → process, and every stored topic). */
+export async function backlog(ns: string, brokers = BROKERS): Promise<number> {
+  const log = new KafkaLog({ brokers: brokers.split(','), namespace: ns, onError: () => {} });
+  try {
+    const lags = await Promise.all([
+      log.lag(TOPICS.rawTrades, 'process'),
+      log.lag(TOPICS.trades, 'store'),
+      log.lag(TOPICS.quarantine, 'store'),
+      log.lag(TOPICS.bars, 'store'),
+    ]);
+    return lags.reduce((a, b) => a + b, 0);
+  } finally {
+    await log.close();
+  }
+}
+
+/**
+ * The live path's tables, as sorted lines of their content (not ingest
+ * times, which differ between runs), with rows beyond each natural key.
+ */
+export async function liveTables(dbFile: string) {
+  return withDb(dbFile, async (q) => {
+    const lines = async (sql: string): Promise<string[]> =>
+      (await q(sql)).map((r) => Object.values(r).map(String).join('|')).sort();
+    const [d] = await q(`SELECT
+      (SELECT count(*) - count(DISTINCT (symbol, ts, trade_id)) FROM trades) AS trades,
+      (SELECT count(*) - count(DISTINCT (symbol, interval, ts)) FROM bars) AS bars,
+      (SELECT count(*) - count(DISTINCT id) FROM quarantine) AS quarantine`);
+    return {
+      trades: await lines(
+        `SELECT symbol, epoch_ms(ts), trade_id, price, size, conditions, source FROM trades`,
+      ),
+      bars: await lines(
+        `SELECT symbol, interval, epoch_ms(ts), open, high, low, close, volume, vwap, trade_count, source FROM bars`,
+      ),
+      quarantine: await lines(`SELECT stage, rule, symbol, payload FROM quarantine`),
+      extraRows: {
+        trades: Number(d!.trades),
+        bars: Number(d!.bars),
+        quarantine: Number(d!.quarantine),
+      },
+    };
+  });
+}
+
+const run = promisify(execFile);
+
+/** A broker of its own (port, folder) for a test that stops and restarts it. */
+export function ownBroker(port: number, dir: string) {
+  const env = { ...process.env, KAFKA_PORT: String(port), KAFKA_DIR: dir };
+  const script = (name: string) => join(ROOT, 'scripts/services/kafka', name);
+  return {
+    brokers: `127.0.0.1:${port}`,
+    start: () => run('bash', [script('start.sh')], { env }),
+    /** Stops it, keeping its data (a restart brings the same broker back). */
+    pause: () => run('bash', [script('stop.sh')], { env: { ...env, KAFKA_KEEP_DATA: '1' } }),
+    remove: () => run('bash', [script('stop.sh')], { env }),
+  };
+}

@@ -1,0 +1,152 @@
+/**
+ * The live path spread over processes on a real Kafka broker: an ingest
+ * process replays a recorded-style session into the raw topic (6
+ * partitions), two `tickline worker` processes share the process stage, and
+ * a third stores. One worker is killed with SIGKILL mid-stream; the other
+ * takes over its partitions from their checkpoints. The stored trades, bars
+ * and quarantine equal a single-process run of the same session exactly.
+ */
+import { join } from 'node:path';
+import { Admin } from '@platformatic/kafka';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { startCli } from '../helpers/cli.ts';
+import { tempDir } from '../helpers/db.ts';
+import {
+  BROKERS,
+  backlog,
+  kafkaConfig,
+  liveTables,
+  namespace,
+  writeSession,
+} from '../helpers/kafka.ts';
+
+const SYMBOLS = [
+  'AAPL',
+  'MSFT',
+  'TSLA',
+  'NVDA',
+  'AMZN',
+  'META',
+  'GOOG',
+  'SPY',
+  'QQQ',
+  'AMD',
+  'NFLX',
+  'INTC',
+];
+const dir = tempDir('tickline-kafka-');
+const session = join(dir, 'session.ndjson');
+let reference: Awaited<ReturnType<typeof liveTables>>;
+
+async function until(
+  pred: () => Promise<boolean> | boolean,
+  ms: number,
+  what: string,
+): Promise<void> {
+  const t0 = Date.now();
+  while (!(await pred())) {
+    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+beforeAll(async () => {
+  writeSession(session, 12_000, {
+    symbols: SYMBOLS,
+    seed: 29,
+    tradesPerSecond: 1_000,
+    tradesPerMessage: 2,
+    faultRate: 0.01,
+    duplicateRate: 0.02,
+    startTs: Date.UTC(2024, 4, 7, 14),
+  });
+  // The reference: the whole session in one process over the in-process log.
+  const refDir = join(dir, 'reference');
+  const ref = await startCli(
+    [
+      'stream',
+      '--source',
+      'replay',
+      '--file',
+      session,
+      '--speed',
+      'max',
+      '--symbols',
+      SYMBOLS.join(','),
+    ],
+    { TICKLINE_DATA_DIR: refDir },
+  ).done;
+  expect(ref.code, ref.stderr).toBe(0);
+  reference = await liveTables(join(refDir, 'tickline.duckdb'));
+  expect(reference.trades.length).toBeGreaterThan(20_000);
+  expect(reference.quarantine.length).toBeGreaterThan(50);
+}, 120_000);
+
+describe('workers over Kafka', () => {
+  it('a worker killed with SIGKILL mid-stream: the other takes over, 0 lost and 0 duplicated', async () => {
+    const ns = namespace();
+    const data = join(dir, 'kafka');
+    const env = {
+      TICKLINE_CONFIG: kafkaConfig(dir),
+      TICKLINE_KAFKA_NAMESPACE: ns,
+      TICKLINE_DATA_DIR: data,
+    };
+    const sink = startCli(['worker', '--stages', 'store'], env);
+    const w1 = startCli(['worker'], { ...env, TICKLINE_DATA_DIR: join(dir, 'w1') });
+    const w2 = startCli(['worker'], { ...env, TICKLINE_DATA_DIR: join(dir, 'w2') });
+    // Both workers are members of the process group before the feed starts.
+    const admin = new Admin({ clientId: 'test', bootstrapBrokers: BROKERS.split(',') });
+    const group = `${ns}process.tickline.trades.raw`;
+    const members = async (): Promise<number> => {
+      try {
+        const g = (await admin.describeGroups({ groups: [group] })).get(group);
+        return g?.state === 'STABLE' ? g.members.size : 0;
+      } catch {
+        return 0;
+      }
+    };
+    await until(async () => (await members()) === 2, 60_000, 'two workers in the group');
+
+    const ingest = startCli(
+      [
+        'stream',
+        '--stages',
+        'ingest',
+        '--source',
+        'replay',
+        '--file',
+        session,
+        '--speed',
+        '4',
+        '--symbols',
+        SYMBOLS.join(','),
+      ],
+      env,
+    );
+    await sleep(2_500);
+    w1.child.kill('SIGKILL');
+    const killedAt = Date.now();
+    await w1.done;
+    const fed = await ingest.done;
+    expect(fed.code, fed.stderr).toBe(0);
+    await until(async () => (await members()) === 1, 30_000, 'the group to drop the killed worker');
+    const takeoverMs = Date.now() - killedAt;
+    await until(async () => (await backlog(ns)) === 0, 90_000, 'every record processed and stored');
+    await admin.close();
+    w2.child.kill('SIGTERM');
+    sink.child.kill('SIGTERM');
+    const [r2, rs] = await Promise.all([w2.done, sink.done]);
+    expect(r2.code, r2.stderr).toBe(0);
+    expect(rs.code, rs.stderr).toBe(0);
+    console.log(`SIGKILL takeover: the group dropped the killed worker after ${takeoverMs} ms`);
+
+    const got = await liveTables(join(data, 'tickline.duckdb'));
+    expect(got.extraRows).toEqual({ trades: 0, bars: 0, quarantine: 0 });
+    expect(got.trades.length).toBe(reference.trades.length);
+    expect(got.trades).toEqual(reference.trades);
+    expect(got.bars).toEqual(reference.bars);
+    expect(got.quarantine).toEqual(reference.quarantine);
+  }, 240_000);
+});
