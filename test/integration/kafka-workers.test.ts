@@ -17,6 +17,7 @@ import {
   kafkaConfig,
   liveTables,
   namespace,
+  ownBroker,
   writeSession,
 } from '../helpers/kafka.ts';
 
@@ -148,5 +149,53 @@ describe('workers over Kafka', () => {
     expect(got.trades).toEqual(reference.trades);
     expect(got.bars).toEqual(reference.bars);
     expect(got.quarantine).toEqual(reference.quarantine);
+  }, 240_000);
+
+  it('the broker stopped for 10 s mid-stream: clients back off and resume, and the tables equal the reference', async () => {
+    const broker = ownBroker(19_192, join(dir, 'broker'));
+    await broker.start();
+    try {
+      const data = join(dir, 'outage');
+      const env = {
+        TICKLINE_CONFIG: kafkaConfig(dir, broker.brokers),
+        TICKLINE_KAFKA_NAMESPACE: namespace(),
+        TICKLINE_DATA_DIR: data,
+      };
+      const stream = startCli(
+        [
+          'stream',
+          '--source',
+          'replay',
+          '--file',
+          session,
+          '--speed',
+          '4',
+          '--symbols',
+          SYMBOLS.join(','),
+        ],
+        env,
+      );
+      await sleep(2_000);
+      await broker.pause();
+      const stoppedAt = Date.now();
+      await sleep(10_000);
+      await broker.start();
+      const backAt = Date.now();
+      const res = await stream.done;
+      const doneAt = Date.now();
+      console.log(
+        `broker away ${backAt - stoppedAt} ms (stop, 10 s, start); the stream finished ${doneAt - backAt} ms after it was back`,
+      );
+      expect(res.code, res.stderr).toBe(0);
+      // The feed was mid-stream: it could only finish once the broker was back.
+      expect(doneAt).toBeGreaterThan(backAt);
+      const got = await liveTables(join(data, 'tickline.duckdb'));
+      expect(got.extraRows).toEqual({ trades: 0, bars: 0, quarantine: 0 });
+      expect(got.trades).toEqual(reference.trades);
+      expect(got.bars).toEqual(reference.bars);
+      expect(got.quarantine).toEqual(reference.quarantine);
+    } finally {
+      await broker.remove();
+    }
   }, 240_000);
 });

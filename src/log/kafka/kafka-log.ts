@@ -184,11 +184,44 @@ export class KafkaLog implements Log {
   #partitionsOf(topic: string, like?: number): Promise<number> {
     let p = this.#topics.get(topic);
     if (!p) {
-      p = this.#ensureTopic(topic, like);
+      p = this.#retrying(`creating or reading topic ${topic}`, () =>
+        this.#ensureTopic(topic, like),
+      );
       this.#topics.set(topic, p);
       p.catch(() => this.#topics.delete(topic));
     }
     return p;
+  }
+
+  /**
+   * Runs `work` until it succeeds, reporting each failure and backing off
+   * (the broker may be restarting); gives up only when the log is closed.
+   */
+  async #retrying<T>(what: string, work: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await work();
+      } catch (err) {
+        if (this.#closed) throw err;
+        this.#onError(err, `${what} (attempt ${attempt + 1}; retrying)`);
+        await sleep(Math.min(5_000, 200 * 2 ** Math.min(attempt, 5)) * (0.5 + Math.random()));
+      }
+    }
+  }
+
+  /** Joins a member to its group, retrying while the broker is away. */
+  async startMember(
+    member: { start(): Promise<void>; abandon(): Promise<void> },
+    what: string,
+  ): Promise<void> {
+    await this.#retrying(what, async () => {
+      try {
+        await member.start();
+      } catch (err) {
+        await member.abandon();
+        throw err;
+      }
+    });
   }
 
   /** `like`: a checkpoint topic, made with that many partitions and room for large records. */
@@ -440,7 +473,7 @@ export class KafkaLog implements Log {
     await this.partitions(topic);
     const member = new Member(this, topic, group, handler as Member['handler'], opts);
     this.#members.add(member);
-    await member.start();
+    await this.startMember(member, `joining ${group} on ${topic}`);
     return {
       commit: (partition, nextOffset, state) => member.commit(partition, nextOffset, state),
       close: async () => {
@@ -623,6 +656,17 @@ class Member {
     stream.on('close', () => void this.#restart(stream));
   }
 
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Drops a consumer whose start failed. */
+  async abandon(): Promise<void> {
+    if (this.#consumer) await closeQuietly(this.#consumer);
+    this.#consumer = undefined;
+    this.#stream = undefined;
+  }
+
   /**
    * The stream failed (say, the broker was away longer than the client's
    * retries): give up every partition and join again with a new consumer,
@@ -636,17 +680,12 @@ class Member {
     this.#stream = undefined;
     if (this.#consumer) await closeQuietly(this.#consumer);
     this.#consumer = undefined;
-    for (let attempt = 0; !this.#closed; attempt++) {
-      await sleep(Math.min(5_000, 200 * 2 ** Math.min(attempt, 5)) * (0.5 + Math.random()));
-      if (this.#closed) break;
-      try {
-        await this.start();
-        break;
-      } catch (err) {
-        this.#log.reportError(err, `rejoining ${this.#group} on ${this.#topic}`);
-        if (this.#consumer) await closeQuietly(this.#consumer);
-        this.#consumer = undefined;
-      }
+    await sleep(200);
+    try {
+      if (!this.#closed)
+        await this.#log.startMember(this, `rejoining ${this.#group} on ${this.#topic}`);
+    } catch {
+      // Closed meanwhile.
     }
     this.#restarting = false;
   }
