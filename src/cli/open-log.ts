@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import type { Config } from '../core/config.ts';
 import { ConfigError } from '../core/errors.ts';
+import { avroCodec } from '../log/kafka/avro-codec.ts';
 import { jsonCodec } from '../log/kafka/codec.ts';
 import { KafkaLog } from '../log/kafka/kafka-log.ts';
 import type { Log } from '../log/log.ts';
@@ -44,7 +45,7 @@ export function openLog(cfg: Config, env: NodeJS.ProcessEnv = process.env): Log 
     compression: c.compression,
     sessionTimeoutMs: c.sessionTimeoutMs,
     heartbeatIntervalMs: c.heartbeatIntervalMs,
-    codec: jsonCodec,
+    codec: c.encoding === 'avro' ? avroCodec() : jsonCodec,
     ...(tls ? { tls } : {}),
     ...(sasl ? { sasl } : {}),
   });

@@ -145,6 +145,11 @@ export const ConfigSchema = z
         partitions: z.number().int().min(1).max(10_000).default(6),
         replication: z.number().int().min(1).max(32).default(1),
         compression: z.enum(['none', 'gzip', 'snappy', 'lz4']).default('lz4'),
+        /**
+         * How records are written: JSON, or Avro (single-object encoding: the writer
+         * schema's fingerprint, then the record; schemas generated from core/records.ts).
+         */
+        encoding: z.enum(['json', 'avro']).default('json'),
         sessionTimeoutMs: z.number().int().min(1_000).default(10_000),
         heartbeatIntervalMs: z.number().int().min(100).default(1_000),
         /** TLS to the brokers: true, or options. */

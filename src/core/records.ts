@@ -112,6 +112,49 @@ export function payloadText(p: CandidateBar['payload']): string {
 export const QUARANTINE_STAGES = ['parse', 'validate', 'decode'] as const;
 export type QuarantineStage = (typeof QUARANTINE_STAGES)[number];
 
+/**
+ * The records the live path moves through its log, as schemas: Kafka's Avro
+ * encoding is generated from these (src/log/kafka/avro-codec.ts).
+ */
+export const CandidateTradeSchema = z.object({
+  symbol: z.string(),
+  /** As parsed: may be fractional or NaN (the bad_timestamp rule catches it). */
+  ts: z.number(),
+  price: z.number(),
+  size: z.number(),
+  conditions: z.string(),
+  tradeId: z.string(),
+  source: z.string(),
+  /** The provider's record, untouched. */
+  payload: z.string(),
+  receivedAt: z.number().int(),
+});
+
+export const QuarantinedSchema = z.object({
+  stage: z.enum(QUARANTINE_STAGES),
+  source: z.string(),
+  symbol: z.string().nullable(),
+  rule: z.string(),
+  message: z.string(),
+  payload: z.string(),
+  receivedAt: z.number().int(),
+});
+
+/** A bar as the live path moves it: the staging bar plus what trades add. */
+export const LiveBarSchema = BarSchema.extend({
+  vwap: z.number().nullable().optional(),
+  tradeCount: z.number().int().nullable().optional(),
+  backfilled: z.boolean().optional(),
+});
+
+export const RawResponseSchema = z.object({
+  source: z.string(),
+  request: z.string(),
+  receivedAt: z.number().int(),
+  status: z.number().int(),
+  body: z.string(),
+});
+
 /** A record that broke a rule, kept with its raw payload. */
 export interface Quarantined {
   stage: QuarantineStage;

@@ -39,6 +39,8 @@ export interface PoisonRecord {
   partition: number;
   offset: number;
   key: string | null;
+  /** When the log took the record (epoch ms): the same on every redelivery. */
+  timestamp: number;
   bytes: Uint8Array;
   reason: string;
 }

@@ -18,7 +18,14 @@
  */
 import type { Bar, CandidateTrade, Quarantined, Trade } from '../core/records.ts';
 import type { Interval } from '../core/time.ts';
-import { type Checkpoint, type Log, type LogBatch, type Subscription, TOPICS } from '../log/log.ts';
+import {
+  type Checkpoint,
+  type Log,
+  type LogBatch,
+  type PoisonRecord,
+  type Subscription,
+  TOPICS,
+} from '../log/log.ts';
 import { TradeValidator, type TradeValidatorState } from '../quality/trade-validator.ts';
 import { BarAggregator, type BarAggregatorState, type BarEvent } from '../transform/trade-bars.ts';
 
@@ -72,6 +79,22 @@ interface SavedState {
 }
 
 export const PROCESS_GROUP = 'process';
+
+/**
+ * A record the log could not decode, as a quarantined record: its raw bytes
+ * (base64, prefixed `base64:`) and why. Redelivery gives the same record.
+ */
+export function quarantinePoison(p: PoisonRecord): Quarantined {
+  return {
+    stage: 'decode',
+    source: 'log',
+    symbol: p.key,
+    rule: /schema/i.test(p.reason) ? 'unresolvable_schema' : 'undecodable_record',
+    message: `${p.topic}[${p.partition}]@${p.offset}: ${p.reason}`,
+    payload: `base64:${Buffer.from(p.bytes).toString('base64')}`,
+    receivedAt: p.timestamp,
+  };
+}
 
 export class ProcessStage {
   readonly #o: ProcessOptions;
@@ -145,6 +168,11 @@ export class ProcessStage {
       PROCESS_GROUP,
       async (b) => this.#handle(b, await ready),
       {
+        onPoison: async (p) => {
+          const q = quarantinePoison(p);
+          await log.publish(TOPICS.quarantine, [q], (r) => r.symbol ?? '');
+          this.#o.onOutput?.({ valid: [], rejects: [q], duplicates: 0, events: [] });
+        },
         onAssign: (p, cp) => this.#restore(p, cp),
         onRevoke: (p) => {
           this.#parts.delete(p);

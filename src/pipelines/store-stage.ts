@@ -97,8 +97,9 @@ export class StoreStage {
     this.#bars.set(key, b);
   }
 
-  addRaw(r: RawResponse[]): void {
-    this.#raw.push(...r);
+  /** Quarantined records that did not come through the log (it could not decode them). */
+  addRejects(q: Quarantined[]): void {
+    this.#rejects.push(...q);
   }
 
   /** Writes everything buffered, then commits; flushes run one at a time. */

@@ -23,7 +23,13 @@ import {
   type IndicatorValues,
 } from '../transform/indicators/incremental.ts';
 import type { BarEvent } from '../transform/trade-bars.ts';
-import { type FeedEnd, PROCESS_GROUP, type ProcessOutput, ProcessStage } from './process-stage.ts';
+import {
+  type FeedEnd,
+  PROCESS_GROUP,
+  type ProcessOutput,
+  ProcessStage,
+  quarantinePoison,
+} from './process-stage.ts';
 import { StoreStage, type StoreStageStats } from './store-stage.ts';
 
 /** What live views are told: bar changes (finals with their indicators) and source events. */
@@ -223,8 +229,17 @@ export class StreamPipeline {
         const ready = new Promise<Subscription>((resolve) => {
           joined = resolve;
         });
-        const sub = await log.consume<unknown>(topic, STORE_GROUP, async (b: LogBatch<unknown>) =>
-          store.add(kind, b, await ready),
+        const sub = await log.consume<unknown>(
+          topic,
+          STORE_GROUP,
+          async (b: LogBatch<unknown>) => store.add(kind, b, await ready),
+          {
+            onPoison: async (p) => {
+              const q = quarantinePoison(p);
+              this.#countReject(q);
+              store.addRejects([q]);
+            },
+          },
         );
         joined(sub);
         subs.push(sub);

@@ -27,8 +27,12 @@ export function writeSession(file: string, n: number, opts: SimulatorOptions): v
 }
 
 /** A config file for the Kafka tests: quick failure detection and checkpoints. */
-export function kafkaConfig(dir: string, brokers = BROKERS): string {
-  const file = join(dir, 'tickline.config.json');
+export function kafkaConfig(
+  dir: string,
+  brokers = BROKERS,
+  encoding: 'json' | 'avro' = 'json',
+): string {
+  const file = join(dir, `tickline.${encoding}.config.json`);
   writeFileSync(
     file,
     JSON.stringify({
@@ -37,6 +41,7 @@ export function kafkaConfig(dir: string, brokers = BROKERS): string {
         brokers: brokers.split(','),
         sessionTimeoutMs: 3_000,
         heartbeatIntervalMs: 500,
+        encoding,
       },
       live: { checkpointMs: 500 },
     }),

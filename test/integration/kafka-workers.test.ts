@@ -7,8 +7,10 @@
  * and quarantine equal a single-process run of the same session exactly.
  */
 import { join } from 'node:path';
-import { Admin } from '@platformatic/kafka';
+import { Admin, Producer } from '@platformatic/kafka';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { KafkaLog } from '../../src/log/kafka/kafka-log.ts';
+import { partitionOf, TOPICS } from '../../src/log/log.ts';
 import { startCli } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/db.ts';
 import {
@@ -197,5 +199,62 @@ describe('workers over Kafka', () => {
     } finally {
       await broker.remove();
     }
+  }, 240_000);
+
+  it('a poison record (not Avro, or an unknown schema) is quarantined with its raw bytes, and its partition keeps flowing', async () => {
+    const ns = namespace();
+    const data = join(dir, 'poison');
+    const env = {
+      TICKLINE_CONFIG: kafkaConfig(dir, BROKERS, 'avro'),
+      TICKLINE_KAFKA_NAMESPACE: ns,
+      TICKLINE_DATA_DIR: data,
+    };
+    // Two records no tickline codec wrote, first on AAPL's partition of the raw topic.
+    const log = new KafkaLog({ brokers: BROKERS.split(','), namespace: ns, onError: () => {} });
+    const partition = partitionOf('AAPL', await log.partitions(TOPICS.rawTrades));
+    await log.close();
+    const notAvro = Buffer.from('{"s":"AAPL","p":189.1,"t":1715090400000,"v":5}');
+    const unknownSchema = Buffer.concat([
+      Buffer.from([0xc3, 0x01]),
+      Buffer.alloc(8, 0xab),
+      Buffer.from([8, 0x41, 0x41]),
+    ]);
+    const raw = new Producer({ clientId: 'poison', bootstrapBrokers: BROKERS.split(',') });
+    await raw.send({
+      messages: [notAvro, unknownSchema].map((value) => ({
+        topic: `${ns}${TOPICS.rawTrades}`,
+        partition,
+        key: Buffer.from('AAPL'),
+        value,
+      })),
+    });
+    await raw.close();
+
+    const res = await startCli(
+      [
+        'stream',
+        '--source',
+        'replay',
+        '--file',
+        session,
+        '--speed',
+        'max',
+        '--symbols',
+        SYMBOLS.join(','),
+      ],
+      env,
+    ).done;
+    expect(res.code, res.stderr).toBe(0);
+    const got = await liveTables(join(data, 'tickline.duckdb'));
+    const decode = got.quarantine.filter((l) => l.startsWith('decode|'));
+    expect(decode).toEqual(
+      [
+        `decode|undecodable_record|AAPL|base64:${notAvro.toString('base64')}`,
+        `decode|unresolvable_schema|AAPL|base64:${unknownSchema.toString('base64')}`,
+      ].sort(),
+    );
+    expect(got.quarantine.filter((l) => !l.startsWith('decode|'))).toEqual(reference.quarantine);
+    expect(got.trades).toEqual(reference.trades);
+    expect(got.bars).toEqual(reference.bars);
   }, 240_000);
 });

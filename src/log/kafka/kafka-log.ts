@@ -782,7 +782,8 @@ class Member {
         for (;;) {
           if (this.#closed || (this.#epochs.get(p) ?? 0) !== epoch) return;
           try {
-            if (batch.records.length > 0) await this.handler(batch);
+            // Even a batch left empty by poison goes to the handler: it commits past it.
+            await this.handler(batch);
             break;
           } catch (err) {
             this.#log.reportError(err, `${this.#topic}[${p}] handler; retrying`);
@@ -816,6 +817,7 @@ class Member {
           partition: p,
           offset: Number(m.offset),
           key: m.key ? m.key.toString() : null,
+          timestamp: Number(m.timestamp),
           bytes: new Uint8Array(m.value ?? Buffer.alloc(0)),
           reason: (err as Error).message,
         };
