@@ -9,20 +9,17 @@ export interface Codec {
 }
 
 /** A lazily built payload (CandidateTrade.payload) travels as its text. */
-function replacer(_key: string, value: unknown): unknown {
-  if (
-    value !== null &&
-    typeof value === 'object' &&
-    typeof (value as { text?: unknown }).text === 'function'
-  ) {
-    return (value as { text(): string }).text();
+function withPayloadText(record: unknown): unknown {
+  const p = (record as { payload?: unknown } | null)?.payload;
+  if (p !== null && typeof p === 'object' && typeof (p as { text?: unknown }).text === 'function') {
+    return { ...(record as object), payload: (p as { text(): string }).text() };
   }
-  return value;
+  return record;
 }
 
 export const jsonCodec: Codec = {
   name: 'json',
-  encode: (_topic, record) => Buffer.from(JSON.stringify(record, replacer)),
+  encode: (_topic, record) => Buffer.from(JSON.stringify(withPayloadText(record))),
   decode: (_topic, bytes) => {
     if (!bytes || bytes.length === 0) throw new Error('empty message');
     const text = bytes.toString('utf8');
