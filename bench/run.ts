@@ -4,11 +4,14 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
+import { connect } from 'node:net';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { benchApiBars, benchFanOut } from './api.bench.ts';
 import { benchBackfill } from './backfill.bench.ts';
 import { benchIndicators } from './indicators.bench.ts';
+import { benchKafkaClients } from './kafka-clients.bench.ts';
+import { benchKafkaPipeline } from './kafka-pipeline.bench.ts';
 import { benchLive, liveMessages, parseBound } from './live.bench.ts';
 import { benchBulkLoad } from './store.bench.ts';
 
@@ -201,4 +204,81 @@ say('|---:|---:|---:|');
 for (const clients of [0, 200]) {
   const r = await benchFanOut(dir, FAN, clients);
   say(row([clients, fmt(r.tradesPerSec), fmt(r.framesReceived)]));
+}
+say();
+
+// Kafka: needs a broker (scripts/services/kafka/start.sh; TICKLINE_KAFKA_BROKERS).
+const brokers = (process.env.TICKLINE_KAFKA_BROKERS ?? '127.0.0.1:19092').split(',');
+const reachable = await new Promise<boolean>((resolve) => {
+  const [host, port] = [brokers[0]!.split(':')[0]!, Number(brokers[0]!.split(':')[1])];
+  const s = connect({ host, port });
+  s.once('connect', () => {
+    s.destroy();
+    resolve(true);
+  });
+  s.once('error', () => resolve(false));
+});
+if (!reachable) {
+  say(
+    `### Kafka: skipped (no broker at ${brokers.join(',')}; run scripts/services/kafka/start.sh)`,
+  );
+} else {
+  const KN = quick ? 100_000 : 200_000;
+  say(
+    `### Kafka clients: ${fmt(KN)} trade-sized JSON messages, 6 partitions, idempotent, acks=all`,
+  );
+  say();
+  say(
+    row([
+      'client',
+      'compression',
+      'send() in flight',
+      'landed of sent',
+      'produce msg/s',
+      'consume msg/s',
+    ]),
+  );
+  say('|---|---|---:|---:|---:|---:|');
+  for (const r of await benchKafkaClients(brokers, KN)) {
+    say(
+      row([
+        r.client,
+        r.compression,
+        r.inFlight,
+        `${fmt(r.landed)} of ${fmt(r.sent)}`,
+        fmt(r.produce),
+        fmt(r.consume),
+      ]),
+    );
+  }
+  say();
+  const PN = quick ? 200_000 : 500_000;
+  say(
+    `### Live path over Kafka: ${fmt(PN)} trades (10 per message) → validate → 1s and 1m bars → DuckDB`,
+  );
+  say();
+  say(
+    row([
+      'log',
+      'load',
+      'trades/s end to end',
+      'produce → trade stored p50 / p99',
+      'produce → 1s bar stored p50 / p99',
+    ]),
+  );
+  say('|---|---|---:|---:|---:|');
+  for (const r of await benchKafkaPipeline(dir, brokers, { trades: PN, pacedSeconds: 10 })) {
+    const bar = r.load.includes('paced')
+      ? `${r.barP50.toFixed(0)} / ${r.barP99.toFixed(0)} ms`
+      : '(event time ≠ wall time)';
+    say(
+      row([
+        r.log,
+        r.load,
+        fmt(r.tradesPerSec),
+        `${r.tradeP50.toFixed(0)} / ${r.tradeP99.toFixed(0)} ms`,
+        bar,
+      ]),
+    );
+  }
 }
