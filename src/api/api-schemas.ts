@@ -190,6 +190,7 @@ export const HealthResponseSchema = z.object({
     ready: z.boolean(),
     kind: z.string().nullable(),
     backlog: z.number().nullable(),
+    error: z.string().optional(),
   }),
   uptimeSeconds: z.number(),
 });

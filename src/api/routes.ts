@@ -268,9 +268,24 @@ export const ROUTES: RouteDef[] = [
       } catch (err) {
         store = { ready: false, kind: ctx.store.kind, error: (err as Error).message };
       }
-      const log = ctx.live
-        ? { ready: true, kind: ctx.live.logKind, backlog: await ctx.live.pipeline.backlog() }
-        : { ready: true, kind: null, backlog: null };
+      let log: { ready: boolean; kind: string | null; backlog: number | null; error?: string } = {
+        ready: true,
+        kind: null,
+        backlog: null,
+      };
+      if (ctx.live) {
+        try {
+          log = { ready: true, kind: ctx.live.logKind, backlog: await ctx.live.pipeline.backlog() };
+        } catch (err) {
+          // A broker that does not answer: the log is not ready.
+          log = {
+            ready: false,
+            kind: ctx.live.logKind,
+            backlog: null,
+            error: (err as Error).message,
+          };
+        }
+      }
       const ok = store.ready && log.ready;
       return {
         status: ok ? 200 : 503,

@@ -5,6 +5,8 @@
 import { randomUUID } from 'node:crypto';
 import { Producer } from '@platformatic/kafka';
 import { describe, expect, it } from 'vitest';
+import { openLog } from '../../src/cli/open-log.ts';
+import { loadConfig } from '../../src/core/config.ts';
 import { KafkaLog } from '../../src/log/kafka/kafka-log.ts';
 import { type PoisonRecord, partitionOf } from '../../src/log/log.ts';
 import { logContract } from './log-contract.ts';
@@ -87,6 +89,57 @@ describe('KafkaLog checkpoints', () => {
     await log.writeCheckpoint(topic, 'g', p, { offset: 3, state: 'state-at-3' });
     await sub.close();
     expect(await log.readCheckpoint(topic, 'g', p)).toEqual({ offset: 2, state: 'state-at-2' });
+    await log.close();
+  });
+});
+
+describe('KafkaLog over SASL/PLAIN (the test broker’s SASL listener: port + 2)', () => {
+  const [host, port] = [brokers[0]!.split(':')[0]!, Number(brokers[0]!.split(':')[1]) + 2];
+  const cfg = (password?: string) => {
+    const c = loadConfig({ cwd: '/', env: {} });
+    c.log = {
+      ...c.log,
+      kind: 'kafka',
+      brokers: [`${host}:${port}`],
+      namespace: `sasl${randomUUID().slice(0, 6)}.`,
+      sasl: { mechanism: 'PLAIN', username: 'tickline' },
+    };
+    return { c, env: password === undefined ? {} : { TICKLINE_KAFKA_PASSWORD: password } };
+  };
+
+  it('logs in with the password from TICKLINE_KAFKA_PASSWORD, and publishes and consumes', async () => {
+    const { c, env } = cfg('tickline-test');
+    const log = openLog(c, env);
+    await log.publish(
+      't',
+      [
+        { key: 'A', n: 1 },
+        { key: 'B', n: 2 },
+      ],
+      (r) => r.key,
+    );
+    const got: number[] = [];
+    const sub = await log.consume<{ n: number }>('t', 'g', async (b) => {
+      got.push(...b.records.map((r) => r.n));
+    });
+    const t0 = Date.now();
+    while (got.length < 2 && Date.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 20));
+    expect(got.sort()).toEqual([1, 2]);
+    await sub.close();
+    await log.close();
+  });
+
+  it('refuses to start without the password, naming the variable', () => {
+    const { c, env } = cfg();
+    expect(() => openLog(c, env)).toThrow(/TICKLINE_KAFKA_PASSWORD/);
+  });
+
+  it('fails a wrong password at once with the broker’s reason, instead of retrying', async () => {
+    const { c, env } = cfg('wrong');
+    const log = openLog(c, env);
+    await expect(log.publish('t', [{ key: 'A' }], (r) => r.key)).rejects.toThrow(
+      /auth|SASL|credentials|password/i,
+    );
     await log.close();
   });
 });

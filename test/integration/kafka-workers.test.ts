@@ -263,4 +263,41 @@ describe('workers over Kafka', () => {
     expect(got.trades).toEqual(reference.trades);
     expect(got.bars).toEqual(reference.bars);
   }, 240_000);
+
+  it('up --log kafka serves the dashboard and API with the live path over Kafka, and stores what it ingests', async () => {
+    const ns = namespace();
+    const data = join(dir, 'up');
+    const up = startCli(
+      ['up', '--log', 'kafka', '--port', '0', '--duration', '8', '--rate', '400'],
+      {
+        TICKLINE_CONFIG: kafkaConfig(dir),
+        TICKLINE_KAFKA_NAMESPACE: ns,
+        TICKLINE_DATA_DIR: data,
+      },
+    );
+    let out = '';
+    up.child.stdout?.on('data', (d) => {
+      out += d;
+    });
+    await until(
+      () => /dashboard: (http:\/\/127\.0\.0\.1:\d+)\//.test(out),
+      60_000,
+      'the dashboard URL',
+    );
+    const url = /dashboard: (http:\/\/127\.0\.0\.1:\d+)\//.exec(out)![1]!;
+    await sleep(3_000);
+    const health = (await (await fetch(`${url}/api/health`)).json()) as {
+      status: string;
+      log: { ready: boolean; kind: string; backlog: number };
+    };
+    expect(health.status).toBe('ok');
+    expect(health.log).toMatchObject({ ready: true, kind: 'kafka' });
+    expect(health.log.backlog).toBeGreaterThanOrEqual(0);
+    const res = await up.done;
+    expect(res.code, res.stderr).toBe(0);
+    const m = /stopped: (\d+) new trades and (\d+) bars stored/.exec(res.stdout);
+    expect(m, res.stdout).not.toBeNull();
+    expect(Number(m![1])).toBeGreaterThan(500);
+    expect(Number(m![2])).toBeGreaterThan(0);
+  }, 120_000);
 });

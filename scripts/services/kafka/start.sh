@@ -3,7 +3,9 @@
 # for tests and local runs. The broker comes from Maven Central (org.apache.kafka:kafka_2.13),
 # resolved once into scripts/services/kafka/.cache/lib (git-ignored) and reused.
 #
-#   KAFKA_PORT=19092            client port (the controller listens on KAFKA_PORT+1)
+#   KAFKA_PORT=19092            client port (the controller listens on KAFKA_PORT+1, and a
+#                               SASL/PLAIN listener on KAFKA_PORT+2: user tickline, password
+#                               tickline-test; a test broker's credentials, not for real use)
 #   KAFKA_DIR=/tmp/tickline-kafka-$KAFKA_PORT   storage, config, log and pid file;
 #                               an existing formatted dir is reused (a restart keeps the data)
 #   KAFKA_HEAP=512m             JVM heap
@@ -13,6 +15,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 port="${KAFKA_PORT:-19092}"
 cport="${KAFKA_CONTROLLER_PORT:-$((port + 1))}"
+sport="${KAFKA_SASL_PORT:-$((port + 2))}"
 dir="${KAFKA_DIR:-/tmp/tickline-kafka-$port}"
 lib="$here/.cache/lib"
 
@@ -35,11 +38,13 @@ cat > "$dir/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$cport
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport,SASL_PLAINTEXT://127.0.0.1:$sport
+advertised.listeners=PLAINTEXT://127.0.0.1:$port,SASL_PLAINTEXT://127.0.0.1:$sport
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT
+sasl.enabled.mechanisms=PLAIN
+listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_tickline="tickline-test";
 log.dirs=$dir/data
 num.partitions=1
 auto.create.topics.enable=false

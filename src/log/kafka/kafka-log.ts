@@ -24,6 +24,7 @@
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import {
   Admin,
+  AuthenticationError,
   Consumer,
   type Message,
   MessagesStreamFallbackModes,
@@ -203,6 +204,8 @@ export class KafkaLog implements Log {
         return await work();
       } catch (err) {
         if (this.#closed) throw err;
+        const auth = authFailure(err);
+        if (auth) throw auth;
         this.#onError(err, `${what} (attempt ${attempt + 1}; retrying)`);
         await sleep(Math.min(5_000, 200 * 2 ** Math.min(attempt, 5)) * (0.5 + Math.random()));
       }
@@ -447,8 +450,9 @@ export class KafkaLog implements Log {
         }
         return;
       } catch (err) {
-        if (this.#closed) {
-          for (const { waiter } of chunk) fail(waiter, err);
+        const auth = authFailure(err);
+        if (this.#closed || auth) {
+          for (const { waiter } of chunk) fail(waiter, auth ?? err);
           return;
         }
         // The broker is away or the producer's session is broken: start a new
@@ -553,6 +557,22 @@ export class KafkaLog implements Log {
     if (this.#reader) await closeQuietly(this.#reader);
     await this.#admin?.close().catch(() => {});
   }
+}
+
+/** A refused login, anywhere in an error's causes: retrying cannot help. */
+function authFailure(err: unknown, depth = 0): Error | null {
+  if (!err || typeof err !== 'object' || depth > 6) return null;
+  if (err instanceof AuthenticationError) {
+    return new Error(
+      `Kafka refused the login (${err.message}${err.cause instanceof Error ? ` ${err.cause.message}` : ''}): check log.sasl and TICKLINE_KAFKA_PASSWORD`,
+    );
+  }
+  const e = err as { cause?: unknown; errors?: unknown[] };
+  for (const inner of [e.cause, ...(Array.isArray(e.errors) ? e.errors : [])]) {
+    const found = authFailure(inner, depth + 1);
+    if (found) return found;
+  }
+  return null;
 }
 
 function fail(w: Waiter, err: unknown): void {
