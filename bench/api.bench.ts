@@ -14,10 +14,8 @@ import type { Bar } from '../src/core/records.ts';
 import { MemoryLog } from '../src/log/memory/memory-log.ts';
 import { Metrics } from '../src/observability/metrics.ts';
 import { StreamPipeline } from '../src/pipelines/stream.ts';
-import { parseFinnhubMessage } from '../src/sources/finnhub/finnhub-messages.ts';
-import { emptyLiveBatch, type LiveBatch, type LiveSource } from '../src/sources/source.ts';
 import { DuckDBStore } from '../src/store/duckdb/duckdb-store.ts';
-import { LIVE_SYMBOLS, liveMessages } from './live.bench.ts';
+import { arraySource, LIVE_SYMBOLS, liveMessages } from './live.bench.ts';
 
 /** A trading year of 1-minute bars: 252 sessions × 390 minutes from 14:30 UTC, a seeded walk. */
 function minuteBars(): Bar[] {
@@ -94,22 +92,21 @@ export async function benchApiBars(dir: string, runs = 15) {
   return out;
 }
 
-function arraySource(messages: readonly string[]): LiveSource {
-  return {
-    name: 'finnhub',
-    async *live(): AsyncGenerator<LiveBatch> {
-      for (let i = 0; i < messages.length; i += 256) {
-        const batch = emptyLiveBatch();
-        const now = Date.now();
-        for (const m of messages.slice(i, i + 256)) parseFinnhubMessage(m, now, 'finnhub', batch);
-        yield batch;
-      }
-    },
-  };
-}
-
-/** Ingest rate of the live path with `clients` WebSocket clients subscribed to every symbol's bars and trades. */
-export async function benchFanOut(dir: string, trades: number, clients: number) {
+/**
+ * The live path's ingest rate with `clients` WebSocket clients subscribed
+ * to every symbol's 1s and 1m bars, at an offered load (`rate` trades/s,
+ * `perMessage` trades per message) or as fast as it goes; and the update
+ * latency: from the hub taking a bar event to a client reading the frame
+ * that carries it (for forming-bar updates, from the newest update of that
+ * bar, which is what conflation delivers). A sample of the clients parse
+ * their frames for it; the others only count them.
+ */
+export async function benchFanOut(
+  dir: string,
+  trades: number,
+  clients: number,
+  opts: { perMessage?: number; rate?: number } = {},
+) {
   const file = join(dir, 'fanout.duckdb');
   rmSync(file, { force: true });
   rmSync(`${file}.wal`, { force: true });
@@ -127,11 +124,25 @@ export async function benchFanOut(dir: string, trades: number, clients: number) 
   const addr = app.server.address();
   const url = `ws://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}/api/stream`;
   let received = 0;
+  const emitted = new Map<string, number>();
+  const latencies: number[] = [];
+  const keyOf = (kind: string, b: { symbol: string; interval: string; ts: number }): string =>
+    `${kind === 'update' ? 'update' : kind}|${b.symbol}|${b.interval}|${b.ts}`;
   const sockets: WebSocket[] = [];
   for (let i = 0; i < clients; i++) {
     const ws = new WebSocket(url);
     await new Promise((r) => ws.once('open', r));
-    ws.on('message', () => received++);
+    const sampled = i % 20 === 0;
+    ws.on('message', (data) => {
+      received++;
+      if (!sampled) return;
+      const now = performance.now();
+      for (const m of JSON.parse(String(data)) as { type: string; kind?: string; bar?: Bar }[]) {
+        if (m.type !== 'bar' || !m.bar || !m.kind) continue;
+        const at = emitted.get(keyOf(m.kind, m.bar));
+        if (at !== undefined) latencies.push(now - at);
+      }
+    });
     ws.send(
       JSON.stringify({
         type: 'subscribe',
@@ -143,16 +154,20 @@ export async function benchFanOut(dir: string, trades: number, clients: number) 
     sockets.push(ws);
   }
   await new Promise((r) => setTimeout(r, 200));
-  const messages = liveMessages(trades, 1);
+  const per = opts.perMessage ?? 1;
+  const messages = liveMessages(trades, per);
   const log = new MemoryLog();
   const p = new StreamPipeline({
-    source: arraySource(messages),
+    source: arraySource(messages, opts.rate ? opts.rate / per : undefined),
     symbols: LIVE_SYMBOLS,
     store,
     log,
     live: { ...cfg.live, intervals: ['1s', '1m'] },
     futureSkewMs: 60_000,
-    onEvent: (e) => hub.publish(e),
+    onEvent: (e) => {
+      if (clients > 0 && 'bar' in e) emitted.set(keyOf(e.kind, e.bar), performance.now());
+      hub.publish(e);
+    },
   });
   const t0 = performance.now();
   await p.run();
@@ -162,5 +177,17 @@ export async function benchFanOut(dir: string, trades: number, clients: number) 
   await log.close();
   await app.close();
   await store.close();
-  return { clients, tradesPerSec: trades / seconds, framesReceived: received };
+  const sorted = Float64Array.from(latencies).sort();
+  const at = (q: number): number =>
+    sorted.length
+      ? sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))]!
+      : Number.NaN;
+  return {
+    clients,
+    tradesPerSec: trades / seconds,
+    framesReceived: received,
+    latencyP50: at(0.5),
+    latencyP99: at(0.99),
+    latencySamples: sorted.length,
+  };
 }

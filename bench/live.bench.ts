@@ -40,7 +40,7 @@ export function liveMessages(trades: number, perMessage: number): string[] {
 }
 
 /** Hands the messages over in batches; `rate` paces them (messages/s), else as fast as taken. */
-function arraySource(messages: readonly string[], rate?: number): LiveSource {
+export function arraySource(messages: readonly string[], rate?: number): LiveSource {
   return {
     name: 'finnhub',
     async *live(): AsyncGenerator<LiveBatch> {

@@ -194,16 +194,30 @@ for (const [format, r] of Object.entries(api)) {
 }
 say();
 
-const FAN = quick ? 100_000 : 300_000;
+const FAN_RATE = 100_000;
+const FAN = quick ? 300_000 : 1_000_000;
 say(
-  `### WebSocket fan-out: ingest of ${fmt(FAN)} trades with clients subscribed to every symbol's 1s and 1m bars`,
+  `### WebSocket fan-out: the simulator offering ${fmt(FAN_RATE)} trades/s (10 per message, ${fmt(FAN)} trades), clients subscribed to every symbol's 1s and 1m bars`,
 );
 say();
-say(row(['clients', 'trades/s', 'frames delivered']));
-say('|---:|---:|---:|');
-for (const clients of [0, 200]) {
-  const r = await benchFanOut(dir, FAN, clients);
-  say(row([clients, fmt(r.tradesPerSec), fmt(r.framesReceived)]));
+say(row(['clients', 'load', 'ingest trades/s', 'frames delivered', 'update latency p50 / p99']));
+say('|---:|---|---:|---:|---:|');
+for (const [clients, rate] of [
+  [0, FAN_RATE],
+  [200, FAN_RATE],
+  [0, undefined],
+  [200, undefined],
+] as const) {
+  const r = await benchFanOut(dir, FAN, clients, { perMessage: 10, ...(rate ? { rate } : {}) });
+  say(
+    row([
+      clients,
+      rate ? `${fmt(rate)} trades/s offered` : 'as fast as it goes',
+      fmt(r.tradesPerSec),
+      fmt(r.framesReceived),
+      clients ? `${r.latencyP50.toFixed(0)} / ${r.latencyP99.toFixed(0)} ms` : '—',
+    ]),
+  );
 }
 say();
 
