@@ -148,6 +148,64 @@ describe('dashboard', () => {
     await page.screenshot({ path: join(ARTIFACTS, 'chart-spx-1d.png') });
   });
 
+  it('loads older history when the chart is scrolled back', async () => {
+    // SPX 1d is loaded (the newest 1,000 of ~5,000 daily bars).
+    const before = await page.evaluate(() => {
+      const bars = window.__tickline!.bars();
+      return { n: bars.length, first: bars[0]!.ts };
+    });
+    // The first page shows whole, oldest bar included, so one more page may already be in.
+    expect(before.n).toBeGreaterThanOrEqual(1_000);
+    const box = (await page.locator('#chart').boundingBox())!;
+    for (let i = 0; i < 6; i++) {
+      // Drag the price pane to the right: older bars come into view.
+      await page.mouse.move(box.x + box.width * 0.3, box.y + box.height * 0.3);
+      await page.mouse.down();
+      await page.mouse.move(box.x + box.width * 0.9, box.y + box.height * 0.3, { steps: 8 });
+      await page.mouse.up();
+      const n = await page.evaluate(() => window.__tickline!.bars().length);
+      if (n > before.n) break;
+    }
+    await page.waitForFunction((n) => (window.__tickline?.bars().length ?? 0) > n, before.n, {
+      timeout: 15_000,
+    });
+    const after = await page.evaluate(() => {
+      const bars = window.__tickline!.bars();
+      const ts = bars.map((b) => b.ts);
+      return {
+        n: bars.length,
+        first: ts[0]!,
+        ascending: ts.every((x, i) => i === 0 || x > ts[i - 1]!),
+      };
+    });
+    expect(after.n).toBeGreaterThanOrEqual(2_000);
+    expect(after.first).toBeLessThan(before.first);
+    expect(after.ascending).toBe(true);
+    await page.screenshot({ path: join(ARTIFACTS, 'chart-spx-1d-scrolled-back.png') });
+  });
+
+  it('says so when nothing is stored for the pick, and names the problem when the API refuses it', async () => {
+    await page.click('.intervals button[data-interval="5m"]');
+    await page.waitForFunction(
+      () =>
+        document.querySelector('#message')?.textContent?.startsWith('No 5m bars stored for SPX'),
+      null,
+      { timeout: 15_000 },
+    );
+    expect(await page.locator('#message').isVisible()).toBe(true);
+    await page.screenshot({ path: join(ARTIFACTS, 'chart-empty.png') });
+    await page.fill('#symbol', 'NOT A SYMBOL');
+    await page.locator('#symbol').dispatchEvent('change');
+    await page.waitForFunction(
+      () => document.querySelector('#message.error')?.textContent?.startsWith('Could not load'),
+      null,
+      { timeout: 15_000 },
+    );
+    const text = await page.locator('#message').textContent();
+    expect(text).toMatch(/symbol/);
+    await page.screenshot({ path: join(ARTIFACTS, 'chart-error.png') });
+  });
+
   it('switches the interval and shows the forming bar moving live', async () => {
     await page.fill('#symbol', 'AAPL');
     await page.locator('#symbol').dispatchEvent('change');

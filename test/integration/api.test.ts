@@ -104,6 +104,17 @@ describe('REST API', () => {
     ).toBe(true);
   });
 
+  it('answers a series with nothing stored with no bars, in every format', async () => {
+    const r = await get('/api/bars?symbol=SPX&interval=5m&order=desc&limit=1000&indicators=sma_20');
+    expect(r.status).toBe(200);
+    expect(r.body.bars).toEqual([]);
+    expect(r.body.nextCursor).toBeNull();
+    for (const format of ['csv', 'arrow', 'parquet']) {
+      const f = await fetch(`${base}/api/bars?symbol=NOPE&interval=1m&format=${format}`);
+      expect(f.status, format).toBe(200);
+    }
+  });
+
   it('pages bars by cursor: the pages joined are the whole range, with indicators', async () => {
     const all = await get(
       '/api/bars?symbol=SPX&interval=1d&from=2019-01-01&to=2019-12-31&limit=10000&indicators=sma_50,rsi_14',

@@ -526,7 +526,8 @@ export class DuckDBStore implements Store {
           q.from ?? -6e13,
           q.to ?? 6e13,
           q.limit ?? 1_000_000_000,
-          ...(full ? [listValue(sources)] : []),
+          // An empty list has no element type to bind; with no sources there are no rows anyway.
+          ...(full ? [listValue(sources.length > 0 ? sources : [''])] : []),
         ],
       );
       return {
