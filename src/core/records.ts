@@ -106,7 +106,9 @@ export interface LazyPayload {
 
 /** The text of a candidate's payload. */
 export function payloadText(p: CandidateBar['payload']): string {
-  return typeof p === 'string' ? p : p.text();
+  if (typeof p === 'string') return p;
+  // A payload that crossed a log as something else (it should not) is kept as JSON, never lost.
+  return typeof p?.text === 'function' ? p.text() : JSON.stringify(p ?? null);
 }
 
 export const QUARANTINE_STAGES = ['parse', 'validate', 'decode'] as const;

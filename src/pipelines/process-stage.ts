@@ -36,9 +36,34 @@ export interface FeedEnd {
   source: string;
 }
 
-export type RawTradeRecord = CandidateTrade | FeedEnd;
+/**
+ * Trades of one symbol, in arrival order, as one log record. Over Kafka the
+ * path moves trades in chunks: every Kafka message costs the client several
+ * microseconds, so one per trade would bound the path by the client.
+ */
+export interface TradeChunk {
+  symbol: string;
+  trades: CandidateTrade[];
+}
+
+export type RawTradeRecord = CandidateTrade | TradeChunk | FeedEnd;
 
 export const isFeedEnd = (r: RawTradeRecord): r is FeedEnd => (r as FeedEnd).end === true;
+export const isChunk = (r: unknown): r is TradeChunk =>
+  Array.isArray((r as TradeChunk | null)?.trades);
+
+/** Trades in chunks of one symbol each, order kept per symbol. */
+export function chunkBySymbol<T extends { symbol: string }>(
+  trades: readonly T[],
+): { symbol: string; trades: T[] }[] {
+  const by = new Map<string, T[]>();
+  for (const t of trades) {
+    const list = by.get(t.symbol);
+    if (list) list.push(t);
+    else by.set(t.symbol, [t]);
+  }
+  return [...by].map(([symbol, list]) => ({ symbol, trades: list }));
+}
 
 export interface ProcessOptions {
   log: Log;
@@ -215,6 +240,8 @@ export class ProcessStage {
         if (isFeedEnd(r)) {
           run();
           out.events.push(...state.bars.flush([r.symbol]));
+        } else if (isChunk(r)) {
+          for (const t of r.trades) segment.push(t);
         } else {
           segment.push(r);
         }
@@ -226,7 +253,9 @@ export class ProcessStage {
       for (const e of out.events)
         if (e.kind === 'close' || e.kind === 'correction') toStore.push(e.bar);
       await Promise.all([
-        log.publish(TOPICS.trades, out.valid, bySymbol),
+        log.durable
+          ? log.publish(TOPICS.trades, chunkBySymbol(out.valid), (c) => c.symbol)
+          : log.publish(TOPICS.trades, out.valid, bySymbol),
         log.publish(TOPICS.quarantine, out.rejects, bySymbol),
         log.publish(TOPICS.bars, toStore, bySymbol),
       ]);

@@ -74,8 +74,14 @@ export class StoreStage {
     batch: LogBatch<unknown>,
     sub: Subscription,
   ): Promise<void> {
-    if (kind === 'trades') for (const t of batch.records) this.#trades.push(t as Trade);
-    else if (kind === 'quarantine')
+    if (kind === 'trades') {
+      for (const r of batch.records) {
+        // Over Kafka trades come in chunks of one symbol.
+        const chunk = (r as { trades?: Trade[] }).trades;
+        if (Array.isArray(chunk)) for (const t of chunk) this.#trades.push(t);
+        else this.#trades.push(r as Trade);
+      }
+    } else if (kind === 'quarantine')
       for (const q of batch.records) this.#rejects.push(q as Quarantined);
     else if (kind === 'raw') for (const r of batch.records) this.#raw.push(r as RawResponse);
     else for (const b of batch.records) this.addBar(b as Bar);

@@ -24,6 +24,7 @@ import {
 } from '../transform/indicators/incremental.ts';
 import type { BarEvent } from '../transform/trade-bars.ts';
 import {
+  chunkBySymbol,
   type FeedEnd,
   PROCESS_GROUP,
   type ProcessOutput,
@@ -303,7 +304,11 @@ export class StreamPipeline {
       }
       await log.publish<RawResponse>(TOPICS.raw, batch.raw, (r) => r.source);
       await log.publish(TOPICS.quarantine, batch.rejects, bySymbol);
-      await log.publish(TOPICS.rawTrades, batch.trades, bySymbol);
+      if (log.durable) {
+        await log.publish(TOPICS.rawTrades, chunkBySymbol(batch.trades), (c) => c.symbol);
+      } else {
+        await log.publish(TOPICS.rawTrades, batch.trades, bySymbol);
+      }
       // Let timers and sockets run between batches: a fast source must not starve them.
       await new Promise<void>((resolve) => setImmediate(resolve));
     }

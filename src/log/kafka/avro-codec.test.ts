@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { CandidateTradeSchema, LiveBarSchema, QuarantinedSchema } from '../../core/records.ts';
 import { TOPICS } from '../log.ts';
 import { avroCodec, avroSchemaOf, rabinFingerprint } from './avro-codec.ts';
+import { jsonCodec } from './codec.ts';
 
 describe('Avro codec', () => {
   it('fingerprints schemas as Avro’s own implementation does (CRC-64-AVRO)', () => {
@@ -63,14 +64,25 @@ describe('Avro codec', () => {
       payload: { text: () => '{"p":189.5,"s":"AAPL"}' },
       receivedAt: 1_715_090_400_200,
     };
-    const bytes = c.encode(TOPICS.rawTrades, trade);
+    const bytes = c.encode(TOPICS.rawTrades, {
+      symbol: 'AAPL',
+      trades: [trade, { ...trade, ts: trade.ts + 1 }],
+    });
     expect([...bytes.subarray(0, 2)]).toEqual([0xc3, 0x01]);
+    const text = { ...trade, payload: '{"p":189.5,"s":"AAPL"}' };
     expect(c.decode(TOPICS.rawTrades, bytes)).toEqual({
-      ...trade,
-      payload: '{"p":189.5,"s":"AAPL"}',
+      symbol: 'AAPL',
+      trades: [text, { ...text, ts: trade.ts + 1 }],
+    });
+    // A lone trade travels as a chunk of one.
+    expect(c.decode(TOPICS.trades, c.encode(TOPICS.trades, trade))).toEqual({
+      symbol: 'AAPL',
+      trades: [text],
     });
     const bad = { ...trade, ts: Number.NaN, price: Number.POSITIVE_INFINITY, payload: 'x' };
-    const back = c.decode(TOPICS.rawTrades, c.encode(TOPICS.rawTrades, bad)) as typeof bad;
+    const back = (
+      c.decode(TOPICS.rawTrades, c.encode(TOPICS.rawTrades, bad)) as { trades: (typeof bad)[] }
+    ).trades[0]!;
     expect(back.ts).toBeNaN();
     expect(back.price).toBe(Number.POSITIVE_INFINITY);
     const end = { end: true, symbol: 'AAPL', source: 'replay' };
@@ -177,6 +189,20 @@ describe('Avro codec', () => {
       receivedAt: 1,
       status: 200,
       body: 'b',
+    });
+  });
+});
+
+describe('JSON codec', () => {
+  it('writes lazy payloads as their text, also inside a chunk of trades', () => {
+    const lazy = { text: () => '{"p":1}' };
+    const back = jsonCodec.decode(
+      TOPICS.rawTrades,
+      jsonCodec.encode(TOPICS.rawTrades, { symbol: 'A', trades: [{ symbol: 'A', payload: lazy }] }),
+    );
+    expect(back).toEqual({ symbol: 'A', trades: [{ symbol: 'A', payload: '{"p":1}' }] });
+    expect(jsonCodec.decode('t', jsonCodec.encode('t', { payload: lazy }))).toEqual({
+      payload: '{"p":1}',
     });
   });
 });

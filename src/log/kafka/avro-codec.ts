@@ -107,51 +107,75 @@ const dropNulls = (keys: readonly string[]) => (v: Record<string, unknown>) => {
 
 /** The writer schemas of every topic, as this build defines them. */
 export function liveTopicTypes(): Map<string, TopicType> {
-  // The raw-trades topic also carries "feed ended" markers: one record type with an `end` flag.
-  const rawTrade = avroSchemaOf(
+  // Trades travel in chunks of one symbol (TradeChunk); the raw-trades topic also carries
+  // "feed ended" markers: one record type, { symbol, source, end, trades }.
+  const trade = avroSchemaOf(
     'tickline.RawTrade',
     CandidateTradeSchema,
-    'A trade as a live source parsed it, or (end = true) the end of a feed for a symbol',
-  ) as { fields: unknown[] };
-  rawTrade.fields.push({ name: 'end', type: 'boolean', default: false });
+    'A trade as a live source parsed it',
+  );
+  const chunk = (name: string, doc: string): AvroSchema =>
+    ({
+      type: 'record',
+      name,
+      doc,
+      fields: [
+        { name: 'symbol', type: 'string' },
+        { name: 'source', type: 'string', default: '' },
+        { name: 'end', type: 'boolean', default: false },
+        {
+          name: 'trades',
+          type: {
+            type: 'array',
+            items: name === 'tickline.RawTrades' ? trade : 'tickline.RawTrade',
+          },
+        },
+      ],
+    }) as AvroSchema;
+  const toChunk = (r: unknown): unknown => {
+    const x = r as Record<string, unknown>;
+    if (x.end === true) return { symbol: x.symbol, source: x.source, end: true, trades: [] };
+    const trades = (Array.isArray(x.trades) ? x.trades : [x]) as Record<string, unknown>[];
+    return {
+      symbol: x.symbol,
+      source: '',
+      end: false,
+      trades: trades.map((t) => ({ ...t, payload: payloadText(t.payload) })),
+    };
+  };
+  const fromChunk = (v: Record<string, unknown>): unknown =>
+    v.end === true
+      ? { end: true, symbol: v.symbol, source: v.source }
+      : { symbol: v.symbol, trades: v.trades };
+  const rawChunk = chunk(
+    'tickline.RawTrades',
+    'Trades of one symbol as a live source parsed them, or (end = true) the end of its feed',
+  );
   return new Map<string, TopicType>([
-    [
-      TOPICS.rawTrades,
-      topicType(rawTrade as AvroSchema, {
-        toWire: (r) => {
-          const x = r as Record<string, unknown>;
-          if (x.end === true) {
-            return {
-              symbol: x.symbol,
-              ts: 0,
-              price: 0,
-              size: 0,
-              conditions: '',
-              tradeId: '',
-              source: x.source,
-              payload: '',
-              receivedAt: 0,
-              end: true,
-            };
-          }
-          return { ...x, payload: payloadText(x.payload), end: false };
-        },
-        fromWire: (v) => {
-          if (v.end === true) return { end: true, symbol: v.symbol, source: v.source };
-          delete v.end;
-          return v;
-        },
-      }),
-    ],
+    [TOPICS.rawTrades, topicType(rawChunk, { toWire: toChunk, fromWire: fromChunk })],
     [
       TOPICS.trades,
-      topicType(avroSchemaOf('tickline.Trade', CandidateTradeSchema), {
-        toWire: (r) => ({
-          ...(r as object),
-          payload: payloadText((r as { payload?: unknown }).payload),
-        }),
-        fromWire: (v) => v,
-      }),
+      topicType(
+        {
+          type: 'record',
+          name: 'tickline.Trades',
+          doc: 'Validated trades of one symbol',
+          fields: [
+            { name: 'symbol', type: 'string' },
+            {
+              name: 'trades',
+              type: { type: 'array', items: avroSchemaOf('tickline.Trade', CandidateTradeSchema) },
+            },
+          ],
+        } as AvroSchema,
+        {
+          toWire: (r) => {
+            const c = toChunk(r) as { symbol: string; trades: unknown[] };
+            return { symbol: c.symbol, trades: c.trades };
+          },
+          fromWire: (v) => ({ symbol: v.symbol, trades: v.trades }),
+        },
+      ),
     ],
     [
       TOPICS.quarantine,

@@ -8,12 +8,23 @@ export interface Codec {
   decode(topic: string, bytes: Buffer | undefined): unknown;
 }
 
-/** A lazily built payload (CandidateTrade.payload) travels as its text. */
+const isLazy = (p: unknown): p is { text(): string } =>
+  p !== null && typeof p === 'object' && typeof (p as { text?: unknown }).text === 'function';
+
+/**
+ * A lazily built payload (CandidateTrade.payload) travels as its text, also
+ * inside a chunk of trades ({ symbol, trades }).
+ */
 function withPayloadText(record: unknown): unknown {
-  const p = (record as { payload?: unknown } | null)?.payload;
-  if (p !== null && typeof p === 'object' && typeof (p as { text?: unknown }).text === 'function') {
-    return { ...(record as object), payload: (p as { text(): string }).text() };
+  const r = record as { payload?: unknown; trades?: unknown } | null;
+  if (
+    r &&
+    Array.isArray(r.trades) &&
+    r.trades.some((t) => isLazy((t as { payload?: unknown }).payload))
+  ) {
+    return { ...r, trades: r.trades.map(withPayloadText) };
   }
+  if (r && isLazy(r.payload)) return { ...r, payload: r.payload.text() };
   return record;
 }
 
