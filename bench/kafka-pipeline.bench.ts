@@ -21,12 +21,10 @@ import { KafkaLog } from '../src/log/kafka/kafka-log.ts';
 import type { Log } from '../src/log/log.ts';
 import { MemoryLog } from '../src/log/memory/memory-log.ts';
 import { StreamPipeline } from '../src/pipelines/stream.ts';
-import { parseFinnhubMessage } from '../src/sources/finnhub/finnhub-messages.ts';
 import { simulate } from '../src/sources/simulator/simulator.ts';
-import { emptyLiveBatch, type LiveBatch, type LiveSource } from '../src/sources/source.ts';
 import { DuckDBStore } from '../src/store/duckdb/duckdb-store.ts';
 import type { Store } from '../src/store/store.ts';
-import { LIVE_SYMBOLS } from './live.bench.ts';
+import { arraySource, LIVE_SYMBOLS } from './live.bench.ts';
 
 export interface PipelineRow {
   log: string;
@@ -51,29 +49,6 @@ function messages(trades: number, perMessage: number, startTs: number): string[]
     startTs,
   });
   return Array.from({ length: Math.ceil(trades / perMessage) }, () => gen.next().value!.text);
-}
-
-/** Hands the messages over in batches of ~1 ms of load; paced at `rate` messages/s if given. */
-function source(msgs: readonly string[], rate?: number): LiveSource {
-  return {
-    name: 'finnhub',
-    async *live(): AsyncGenerator<LiveBatch> {
-      const per = rate ? Math.max(1, Math.round(rate / 1000)) : 1024;
-      const t0 = performance.now();
-      for (let i = 0; i < msgs.length; i += per) {
-        if (rate) {
-          const wait = t0 + (i / rate) * 1000 - performance.now();
-          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-        }
-        const batch = emptyLiveBatch();
-        const now = Date.now();
-        for (let k = i; k < Math.min(msgs.length, i + per); k++) {
-          parseFinnhubMessage(msgs[k]!, now, 'finnhub', batch);
-        }
-        yield batch;
-      }
-    },
-  };
 }
 
 const pct = (xs: number[], p: number): number => {
@@ -123,7 +98,7 @@ async function run(
   const barLat: number[] = [];
   const cfg = loadConfig({ cwd: '/', env: {} });
   const pipeline = new StreamPipeline({
-    source: source(msgs, rate),
+    source: arraySource(msgs, rate),
     symbols: LIVE_SYMBOLS,
     store: timed(store, tradeLat, barLat),
     log,

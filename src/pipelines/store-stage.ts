@@ -21,8 +21,9 @@ export interface StoreStageStats {
   writeMs: number;
 }
 
-export class StoreStage {
-  readonly stats: StoreStageStats = {
+/** Stats of a store stage that has written nothing yet. */
+export function emptyStoreStats(): StoreStageStats {
+  return {
     flushes: 0,
     tradesStored: 0,
     barsWritten: 0,
@@ -31,6 +32,10 @@ export class StoreStage {
     lastFlushMs: 0,
     writeMs: 0,
   };
+}
+
+export class StoreStage {
+  readonly stats: StoreStageStats = emptyStoreStats();
   readonly #store: Store;
   readonly #maxBuffer: number;
   #trades: Trade[] = [];

@@ -31,7 +31,7 @@ import {
   ProcessStage,
   quarantinePoison,
 } from './process-stage.ts';
-import { StoreStage, type StoreStageStats } from './store-stage.ts';
+import { emptyStoreStats, StoreStage, type StoreStageStats } from './store-stage.ts';
 
 /** What live views are told: bar changes (finals with their indicators) and source events. */
 export type StreamEvent =
@@ -126,15 +126,7 @@ export class StreamPipeline {
             ...(opts.onFlush ? { onFlush: opts.onFlush } : {}),
           })
         : null;
-    const storeStats: StoreStageStats = this.#storeStage?.stats ?? {
-      flushes: 0,
-      tradesStored: 0,
-      barsWritten: 0,
-      quarantined: 0,
-      lastStoredReceivedAt: 0,
-      lastFlushMs: 0,
-      writeMs: 0,
-    };
+    const storeStats: StoreStageStats = this.#storeStage?.stats ?? emptyStoreStats();
     this.stats = {
       startedAt: Date.now(),
       messages: 0,
