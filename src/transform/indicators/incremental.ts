@@ -4,6 +4,7 @@
  * that `enrichSeries` runs over a whole series.
  */
 import type { EnrichedColumn } from '../enrich.ts';
+import { trueRange } from './volatility.ts';
 
 /** EMA seeded with the SMA of its first `n` finite inputs (TA-Lib convention), as `ema()`. */
 class RunningEma {
@@ -46,7 +47,8 @@ class Wilder {
       if (this.#seen === this.#n) this.value = this.#sum / this.#n;
       return this.value;
     }
-    this.value = (this.value * (this.#n - 1) + x) / this.#n;
+    // The batch kernels' form: avg·((n−1)/n) + x·(1/n).
+    this.value = this.value * ((this.#n - 1) / this.#n) + x * (1 / this.#n);
     return this.value;
   }
 }
@@ -91,7 +93,7 @@ export class IncrementalIndicators {
       const g = this.#gain.push(Math.max(d, 0));
       const l = this.#loss.push(d < 0 ? -d : 0);
       if (Number.isFinite(g)) rsi = g + l === 0 ? 50 : (100 * g) / (g + l);
-      atr = this.#atr.push(Math.max(high - low, Math.abs(high - pc), Math.abs(low - pc)));
+      atr = this.#atr.push(trueRange(high, low, pc));
       ret = close / pc - 1;
     }
     this.#prevClose = close;

@@ -1,7 +1,8 @@
 import { DuckDBInstance } from '@duckdb/node-api';
 import { ATR, EMA, MACD } from 'technicalindicators';
 import { describe, expect, it } from 'vitest';
-import { atr, bollinger, ema, macd, rsi, simpleReturn, sma } from './index.ts';
+import { atr, bollinger, ema, macd, macdFrom, rsi, simpleReturn, sma } from './index.ts';
+import { trueRange } from './volatility.ts';
 
 /** A seeded random walk with highs and lows around the close. */
 function walk(n: number, seed = 7): { c: number[]; h: number[]; l: number[] } {
@@ -113,9 +114,46 @@ describe('EMA, MACD and ATR against technicalindicators (an independent implemen
     );
   });
 
+  it('the one-pass MACD equals MACD built from two EMAs, bit for bit, and falls back on a NaN start', () => {
+    const twoPass = macdFrom(ema(C, 12), ema(C, 26), 9);
+    const onePass = macd(C, 12, 26, 9, {
+      macd: new Float64Array(C.length).fill(7),
+      signal: new Float64Array(C.length).fill(7),
+      hist: new Float64Array(C.length).fill(7),
+    });
+    for (const k of ['macd', 'signal', 'hist'] as const)
+      expect(Array.from(onePass[k])).toEqual(Array.from(twoPass[k]));
+    // Shorter than the signal's seed, and a series that starts with a gap.
+    const short = C.subarray(0, 30);
+    expect(Array.from(macd(short).signal)).toEqual(
+      Array.from(macdFrom(ema(short, 12), ema(short, 26), 9).signal),
+    );
+    const gap = Float64Array.from(C);
+    gap[0] = Number.NaN;
+    expect(Array.from(macd(gap).hist)).toEqual(
+      Array.from(macdFrom(ema(gap, 12), ema(gap, 26), 9).hist),
+    );
+  });
+
   it('ATR(14) with Wilder smoothing', () => {
     const ref = ATR.calculate({ period: 14, high: h, low: l, close: c });
     expectClose(atr(Float64Array.from(h), Float64Array.from(l), C, 14), pad(14, ref));
+  });
+
+  it('the branch-free true range equals max(h−l, |h−pc|, |l−pc|): exactly inside the range, to rounding on gaps', () => {
+    let gapsUp = 0;
+    let gapsDown = 0;
+    for (let i = 1; i < c.length; i++) {
+      const pc = c[i - 1]!;
+      const ref = Math.max(h[i]! - l[i]!, Math.abs(h[i]! - pc), Math.abs(l[i]! - pc));
+      const tr = trueRange(h[i]!, l[i]!, pc);
+      if (pc > h[i]!) gapsDown++;
+      else if (pc < l[i]!) gapsUp++;
+      else expect(tr).toBe(ref);
+      expect(Math.abs(tr - ref) / ref).toBeLessThan(1e-14);
+    }
+    expect(gapsUp).toBeGreaterThan(10);
+    expect(gapsDown).toBeGreaterThan(10);
   });
 });
 

@@ -73,7 +73,7 @@ export function bollinger(
 /**
  * Average True Range with Wilder smoothing. TR[i] = max(h−l, |h−c[i−1]|,
  * |l−c[i−1]|) from index 1; ATR[n] = mean(TR[1..n]); then
- * ATR[i] = (ATR[i−1]·(n−1) + TR[i]) / n.
+ * ATR[i] = (ATR[i−1]·(n−1) + TR[i]) / n (computed as a multiply-add; rounding aside, the same).
  */
 export function atr(
   high: Float64Array,
@@ -87,21 +87,32 @@ export function atr(
   checkOut(out, len);
   out.fill(Number.NaN, 0, Math.min(n, len));
   if (len <= n) return out;
-  const tr = (i: number): number => {
-    const h = high[i]!;
-    const l = low[i]!;
-    const pc = close[i - 1]!;
-    return Math.max(h - l, Math.abs(h - pc), Math.abs(l - pc));
-  };
   let a = 0;
-  for (let i = 1; i <= n; i++) a += tr(i);
+  for (let i = 1; i <= n; i++) a += trueRange(high[i]!, low[i]!, close[i - 1]!);
   a /= n;
   out[n] = a;
+  // (a·(n−1) + tr)/n as a·((n−1)/n) + tr·(1/n): no division on the dependency chain.
+  const keep = (n - 1) / n;
+  const inv = 1 / n;
+  let pc = close[n]!;
   for (let i = n + 1; i < len; i++) {
-    a = (a * (n - 1) + tr(i)) / n;
+    a = a * keep + trueRange(high[i]!, low[i]!, pc) * inv;
     out[i] = a;
+    pc = close[i]!;
   }
   return out;
+}
+
+/**
+ * True range max(h−l, |h−pc|, |l−pc|) without a branch (a branch on where the
+ * previous close lies mispredicts on real series, and costs 3× here): for
+ * h ≥ l it is (h−l) plus how far pc lies above h or below l. Exactly h−l when
+ * pc is inside [l, h]; otherwise it differs from the max form by rounding only.
+ */
+export function trueRange(h: number, l: number, pc: number): number {
+  const above = pc - h;
+  const below = l - pc;
+  return h - l + (Math.abs(above) + above + (Math.abs(below) + below)) * 0.5;
 }
 
 /** Simple return close[i] / close[i−1] − 1; NaN at index 0. */
