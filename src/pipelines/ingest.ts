@@ -3,7 +3,9 @@
  * A failing symbol is reported and the others go on; everything a source
  * returned before failing (raw response, quarantined records) is kept.
  */
+
 import pLimit from 'p-limit';
+import { append } from '../core/arrays.ts';
 import { errorMessage } from '../core/errors.ts';
 import type { Instrument } from '../core/records.ts';
 import { type BarQualityOptions, BarValidator } from '../quality/bar-validator.ts';
@@ -169,11 +171,11 @@ class WriteBuffer {
 
   async add(w: WriteBatch): Promise<void> {
     const p = this.#pending;
-    p.raw.push(...w.raw);
-    for (const b of w.bars) p.bars.push(b);
-    p.rejects.push(...w.rejects);
-    p.actions.push(...w.actions);
-    p.instruments.push(...w.instruments);
+    append(p.raw, w.raw);
+    append(p.bars, w.bars);
+    append(p.rejects, w.rejects);
+    append(p.actions, w.actions);
+    append(p.instruments, w.instruments);
     this.#size += w.bars.length + w.raw.length * 1000;
     if (this.#size >= this.#limit) await this.flush();
   }

@@ -16,6 +16,7 @@
  * A `FeedEnd` record (published when a finite feed, such as a replay, ends)
  * closes the symbol's open windows: their bars become final.
  */
+import { append } from '../core/arrays.ts';
 import type { Bar, CandidateTrade, Quarantined, Trade } from '../core/records.ts';
 import type { Interval } from '../core/time.ts';
 import {
@@ -52,17 +53,27 @@ export const isFeedEnd = (r: RawTradeRecord): r is FeedEnd => (r as FeedEnd).end
 export const isChunk = (r: unknown): r is TradeChunk =>
   Array.isArray((r as TradeChunk | null)?.trades);
 
-/** Trades in chunks of one symbol each, order kept per symbol. */
+/**
+ * Trades in chunks of one symbol each, order kept per symbol, at most `max`
+ * trades per chunk (a chunk is one log record, and a durable log bounds a
+ * record's size: 1024 trades encode to a few hundred KB).
+ */
 export function chunkBySymbol<T extends { symbol: string }>(
   trades: readonly T[],
+  max = 1024,
 ): { symbol: string; trades: T[] }[] {
-  const by = new Map<string, T[]>();
+  const out: { symbol: string; trades: T[] }[] = [];
+  const open = new Map<string, T[]>();
   for (const t of trades) {
-    const list = by.get(t.symbol);
-    if (list) list.push(t);
-    else by.set(t.symbol, [t]);
+    let list = open.get(t.symbol);
+    if (!list || list.length >= max) {
+      list = [];
+      open.set(t.symbol, list);
+      out.push({ symbol: t.symbol, trades: list });
+    }
+    list.push(t);
   }
-  return [...by].map(([symbol, list]) => ({ symbol, trades: list }));
+  return out;
 }
 
 export interface ProcessOptions {
@@ -96,6 +107,12 @@ interface PartitionState {
   lastCheckpointAt: number;
   /** Batches and checkpoints of a partition run one at a time. */
   chain: Promise<void>;
+  /**
+   * A batch whose output was computed (the state already holds its trades)
+   * but not yet published: a redelivery of the batch publishes this instead
+   * of validating again, which would find every trade a duplicate.
+   */
+  unsent: { offset: number; next: number; out: ProcessOutput } | null;
 }
 
 interface SavedState {
@@ -150,6 +167,7 @@ export class ProcessStage {
       pending: null,
       lastCheckpointAt: Date.now(),
       chain: Promise.resolve(),
+      unsent: null,
     };
   }
 
@@ -225,21 +243,34 @@ export class ProcessStage {
     }
     const state = st;
     await this.#locked(state, async () => {
+      let records = b.records;
+      let offset = b.offset;
+      // A batch delivered again after its publish failed: send what it produced, then go on
+      // with whatever the redelivery holds beyond it.
+      const unsent = state.unsent;
+      if (unsent && unsent.offset === b.offset && unsent.next <= b.next) {
+        await this.#publish(unsent.out);
+        state.unsent = null;
+        await this.#handled(b.partition, unsent.next, state, sub);
+        records = records.slice(unsent.next - b.offset);
+        offset = unsent.next;
+        if (records.length === 0) return;
+      }
       const out: ProcessOutput = { valid: [], rejects: [], duplicates: 0, events: [] };
       let segment: CandidateTrade[] = [];
       const run = (): void => {
         if (segment.length === 0) return;
         const v = state.validator.validate(segment);
-        out.valid.push(...v.valid);
-        out.rejects.push(...v.rejects);
+        append(out.valid, v.valid);
+        append(out.rejects, v.rejects);
         out.duplicates += v.duplicates;
-        out.events.push(...state.bars.add(v.valid as Trade[]));
+        append(out.events, state.bars.add(v.valid as Trade[]));
         segment = [];
       };
-      for (const r of b.records) {
+      for (const r of records) {
         if (isFeedEnd(r)) {
           run();
-          out.events.push(...state.bars.flush([r.symbol]));
+          append(out.events, state.bars.flush([r.symbol]));
         } else if (isChunk(r)) {
           for (const t of r.trades) segment.push(t);
         } else {
@@ -247,31 +278,49 @@ export class ProcessStage {
         }
       }
       run();
-      const log = this.#o.log;
-      const bySymbol = (r: { symbol: string | null }): string => r.symbol ?? '';
-      const toStore: Bar[] = [];
-      for (const e of out.events)
-        if (e.kind === 'close' || e.kind === 'correction') toStore.push(e.bar);
-      await Promise.all([
-        log.durable
-          ? log.publish(TOPICS.trades, chunkBySymbol(out.valid), (c) => c.symbol)
-          : log.publish(TOPICS.trades, out.valid, bySymbol),
-        log.publish(TOPICS.quarantine, out.rejects, bySymbol),
-        log.publish(TOPICS.bars, toStore, bySymbol),
-      ]);
-      this.#o.onOutput?.(out);
-      state.pending = b.next;
-      if (!log.durable) {
-        await sub.commit(b.partition, b.next);
-        state.pending = null;
-      } else if (Date.now() - state.lastCheckpointAt >= this.#checkpointMs) {
-        await this.#checkpoint(b.partition, state, sub);
-      }
+      state.unsent = { offset, next: b.next, out };
+      await this.#publish(out);
+      state.unsent = null;
+      await this.#handled(b.partition, b.next, state, sub);
     });
   }
 
+  /** Publishes a batch's valid trades, rejects and finished bars, and reports them. */
+  async #publish(out: ProcessOutput): Promise<void> {
+    const log = this.#o.log;
+    const bySymbol = (r: { symbol: string | null }): string => r.symbol ?? '';
+    const toStore: Bar[] = [];
+    for (const e of out.events)
+      if (e.kind === 'close' || e.kind === 'correction') toStore.push(e.bar);
+    await Promise.all([
+      log.durable
+        ? log.publish(TOPICS.trades, chunkBySymbol(out.valid), (c) => c.symbol)
+        : log.publish(TOPICS.trades, out.valid, bySymbol),
+      log.publish(TOPICS.quarantine, out.rejects, bySymbol),
+      log.publish(TOPICS.bars, toStore, bySymbol),
+    ]);
+    this.#o.onOutput?.(out);
+  }
+
+  /** After a batch's output is in the log: commit (in-process log) or checkpoint when due. */
+  async #handled(
+    partition: number,
+    next: number,
+    state: PartitionState,
+    sub: Subscription,
+  ): Promise<void> {
+    state.pending = next;
+    if (!this.#o.log.durable) {
+      await sub.commit(partition, next);
+      state.pending = null;
+    } else if (Date.now() - state.lastCheckpointAt >= this.#checkpointMs) {
+      await this.#checkpoint(partition, state, sub);
+    }
+  }
+
   async #checkpoint(partition: number, st: PartitionState, sub: Subscription): Promise<void> {
-    if (st.pending === null) return;
+    // Not while a batch's output is unpublished: the state holds that batch, the offset does not.
+    if (st.pending === null || st.unsent !== null) return;
     const saved: SavedState = { v: st.validator.snapshot(), b: st.bars.snapshot() };
     const next = st.pending;
     await sub.commit(partition, next, JSON.stringify(saved));

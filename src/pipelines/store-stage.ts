@@ -5,6 +5,7 @@
  * crash before the commit means redelivery, and the store's idempotent
  * writes make redelivery harmless.
  */
+import { append } from '../core/arrays.ts';
 import type { Bar, Quarantined, RawResponse, Trade } from '../core/records.ts';
 import type { LogBatch, Subscription } from '../log/log.ts';
 import type { SeriesKey, Store, WriteResult } from '../store/store.ts';
@@ -110,7 +111,7 @@ export class StoreStage {
 
   /** Quarantined records that did not come through the log (it could not decode them). */
   addRejects(q: Quarantined[]): void {
-    this.#rejects.push(...q);
+    append(this.#rejects, q);
   }
 
   /** Writes everything buffered, then commits; flushes run one at a time. */

@@ -7,6 +7,7 @@ import { loadConfig } from '../../src/core/config.ts';
 import type { Bar, Trade } from '../../src/core/records.ts';
 import { tradeContentId } from '../../src/core/records.ts';
 import type { Interval } from '../../src/core/time.ts';
+import type { Log } from '../../src/log/log.ts';
 import { MemoryLog } from '../../src/log/memory/memory-log.ts';
 import { type StreamEvent, StreamPipeline, type StreamStats } from '../../src/pipelines/stream.ts';
 import { parseFinnhubMessage } from '../../src/sources/finnhub/finnhub-messages.ts';
@@ -41,9 +42,11 @@ export async function runToEnd(
     onEvent?: (e: StreamEvent) => void;
     signal?: AbortSignal;
     accept?: Set<string> | null;
+    /** The log to run over (default: a new in-process log with 4 partitions). */
+    log?: Log;
   } = {},
 ): Promise<StreamStats> {
-  const log = new MemoryLog({ partitions: 4 });
+  const log = opts.log ?? new MemoryLog({ partitions: 4 });
   const p = new StreamPipeline({
     source,
     symbols,

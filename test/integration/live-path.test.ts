@@ -7,6 +7,8 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bar } from '../../src/core/records.ts';
+import { TOPICS } from '../../src/log/log.ts';
+import { MemoryLog } from '../../src/log/memory/memory-log.ts';
 import type { StreamEvent } from '../../src/pipelines/stream.ts';
 import { type SimMessage, simulate } from '../../src/sources/simulator/simulator.ts';
 import { DuckDBStore } from '../../src/store/duckdb/duckdb-store.ts';
@@ -120,6 +122,30 @@ describe('live path: trades → bars → store', () => {
       }
     });
     expect(compared).toBeGreaterThan(2_000);
+    await store.close();
+  });
+
+  it('loses nothing when publishing a processed batch fails: the redelivered batch sends what it produced', async () => {
+    // The process stage validates a batch (its duplicate memory then holds those trades) and
+    // publishes the output; when the publish fails the log delivers the batch again, and
+    // validating it again would drop every trade as a duplicate.
+    class FlakyLog extends MemoryLog {
+      failures = 3;
+      override publish<T>(topic: string, recs: readonly T[], key: (r: T) => string) {
+        if (topic === TOPICS.trades && recs.length > 0 && this.failures > 0) {
+          this.failures--;
+          return Promise.reject(new Error('broker away'));
+        }
+        return super.publish(topic, recs, key);
+      }
+    }
+    const log = new FlakyLog({ partitions: 4, retryMs: 1, onError: () => {} });
+    const store = await DuckDBStore.open(join(dir, 'flaky-publish.duckdb'));
+    const stats = await runToEnd(store, messageSource(clean), SYMBOLS, { log });
+    expect(log.failures).toBe(0);
+    expect(stats.tradesValid).toBe(trades.length);
+    expect(await allTrades(store)).toEqual(trades);
+    expect(diffBars(await allBars(store), reference)).toEqual([]);
     await store.close();
   });
 
