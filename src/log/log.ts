@@ -99,7 +99,9 @@ export interface Log {
   /**
    * Appends records, each to the partition of its key. Resolves once they
    * are accepted; while a partition is full (its slowest group is too far
-   * behind) it waits: backpressure, not memory growth.
+   * behind) it waits: backpressure, not memory growth. Records of successive
+   * calls land in call order per key, even when a call is made before the
+   * previous one resolved.
    */
   publish<T>(topic: string, records: readonly T[], key: (record: T) => string): Promise<void>;
   /**

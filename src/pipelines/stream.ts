@@ -79,6 +79,8 @@ export interface StreamStats {
 }
 
 const LATENCY_SAMPLES = 65_536;
+/** Publishes to a durable log that may wait for their acknowledgements at once. */
+const INGEST_WINDOW = 64;
 const STORE_GROUP = 'store';
 const STORED_TOPICS = [
   [TOPICS.trades, 'trades'],
@@ -281,29 +283,46 @@ export class StreamPipeline {
     const { log, symbols, signal } = this.#o;
     const source = this.#o.source!;
     const bySymbol = (r: { symbol: string | null }): string => r.symbol ?? '';
-    for await (const batch of source.live(symbols, signal ? { signal } : {})) {
-      this.stats.messages += batch.messages.length;
-      this.stats.tradesIn += batch.trades.length;
-      for (const t of batch.trades) if (t.symbol) this.#seen.add(t.symbol);
-      for (const e of batch.events) {
-        this.stats.events[e.kind]++;
-        this.#o.onEvent?.({ kind: 'source', event: e });
+    // A durable log acknowledges after a network round trip: batches go out without waiting for
+    // the previous one's acknowledgement, up to a window (the log keeps their order per key).
+    // The in-process log accepts at once, so each publish is awaited (its backpressure).
+    const window = log.durable ? INGEST_WINDOW : 1;
+    const pending: Promise<void>[] = [];
+    const send = async (p: Promise<void>): Promise<void> => {
+      p.catch(() => undefined); // awaited below; this only keeps it from counting as unhandled
+      pending.push(p);
+      while (pending.length >= window) await pending.shift();
+    };
+    try {
+      for await (const batch of source.live(symbols, signal ? { signal } : {})) {
+        this.stats.messages += batch.messages.length;
+        this.stats.tradesIn += batch.trades.length;
+        for (const t of batch.trades) if (t.symbol) this.#seen.add(t.symbol);
+        for (const e of batch.events) {
+          this.stats.events[e.kind]++;
+          this.#o.onEvent?.({ kind: 'source', event: e });
+        }
+        for (const q of batch.rejects) this.#countReject(q);
+        if (batch.bars.length > 0) {
+          this.stats.backfilledBars += batch.bars.length;
+          await send(log.publish(TOPICS.bars, batch.bars, bySymbol));
+        }
+        await send(log.publish<RawResponse>(TOPICS.raw, batch.raw, (r) => r.source));
+        await send(log.publish(TOPICS.quarantine, batch.rejects, bySymbol));
+        await send(
+          log.durable
+            ? log.publish(TOPICS.rawTrades, chunkBySymbol(batch.trades), (c) => c.symbol)
+            : log.publish(TOPICS.rawTrades, batch.trades, bySymbol),
+        );
+        // Let timers and sockets run between batches: a fast source must not starve them.
+        await new Promise<void>((resolve) => setImmediate(resolve));
       }
-      for (const q of batch.rejects) this.#countReject(q);
-      if (batch.bars.length > 0) {
-        this.stats.backfilledBars += batch.bars.length;
-        await log.publish(TOPICS.bars, batch.bars, bySymbol);
-      }
-      await log.publish<RawResponse>(TOPICS.raw, batch.raw, (r) => r.source);
-      await log.publish(TOPICS.quarantine, batch.rejects, bySymbol);
-      if (log.durable) {
-        await log.publish(TOPICS.rawTrades, chunkBySymbol(batch.trades), (c) => c.symbol);
-      } else {
-        await log.publish(TOPICS.rawTrades, batch.trades, bySymbol);
-      }
-      // Let timers and sockets run between batches: a fast source must not starve them.
-      await new Promise<void>((resolve) => setImmediate(resolve));
+    } catch (err) {
+      await Promise.allSettled(pending);
+      throw err;
     }
+    // Everything handed over is in the log before the feed counts as ended.
+    while (pending.length > 0) await pending.shift();
     return !signal?.aborted;
   }
 

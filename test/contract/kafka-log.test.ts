@@ -2,7 +2,7 @@
  * The Log contract against a real Kafka broker (scripts/services/kafka/start.sh;
  * TICKLINE_KAFKA_BROKERS, default 127.0.0.1:19092). `.ci/run` starts the broker.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { Producer } from '@platformatic/kafka';
 import { describe, expect, it } from 'vitest';
 import { openLog } from '../../src/cli/open-log.ts';
@@ -67,6 +67,30 @@ describe('KafkaLog', () => {
       await new Promise((r) => setTimeout(r, 50));
     }
     expect(await log.lag(topic, 'g')).toBe(0);
+    await sub.close();
+    await log.close();
+  });
+});
+
+describe('KafkaLog record size', () => {
+  it('fails a record larger than the broker takes at once, naming its size and topic, and keeps publishing', async () => {
+    const log = await open();
+    const topic = `big-${randomUUID()}`;
+    const t0 = Date.now();
+    // Over the broker's default message.max.bytes (1 MiB) even compressed (random bytes):
+    // no retry can make it fit.
+    const pad = randomBytes(900_000).toString('base64');
+    await expect(log.publish(topic, [{ key: 'K', pad }], (r) => r.key)).rejects.toThrow(
+      /record of 1200\d{3} bytes for topic .*big-.* as too large/,
+    );
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    await log.publish(topic, [{ key: 'K', pad: 'small' }], (r) => r.key);
+    const got: string[] = [];
+    const sub = await log.consume<{ pad: string }>(topic, 'g', async (b) => {
+      for (const r of b.records) got.push(r.pad);
+    });
+    while (got.length < 1 && Date.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 20));
+    expect(got).toEqual(['small']);
     await sub.close();
     await log.close();
   });

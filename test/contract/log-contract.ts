@@ -68,6 +68,29 @@ export function logContract(name: string, open: () => Promise<Log>): void {
       await sub.close();
     });
 
+    it('keeps the order of each key when publishes are not awaited one by one, even past a request’s size', async () => {
+      const got: Rec[] = [];
+      const sub = await collector('g', got);
+      // 60 publishes of 4 records of 40 KB each (9.6 MB), all in flight at once: a durable log
+      // has to split them into several requests and still keep each key's order.
+      const pad = 'x'.repeat(40_000);
+      const all = records(240, 3).map((r) => ({ ...r, pad }));
+      const sends: Promise<void>[] = [];
+      for (let i = 0; i < all.length; i += 4) {
+        sends.push(log.publish(topic, all.slice(i, i + 4), (r) => r.key));
+      }
+      await Promise.all(sends);
+      await until(() => got.length >= all.length);
+      expect(got.length).toBe(all.length);
+      for (const key of ['K0', 'K1', 'K2']) {
+        expect(
+          got.filter((r) => r.key === key).map((r) => r.seq),
+          key,
+        ).toEqual(all.filter((r) => r.key === key).map((r) => r.seq));
+      }
+      await sub.close();
+    });
+
     it('gives every group every record, and splits a group’s records between its members', async () => {
       const a: Rec[] = [];
       const b1: Rec[] = [];

@@ -60,6 +60,12 @@ export interface KafkaLogOptions {
   maxQueuedRecords?: number;
   /** Records per produce request, at most (default 16 384). */
   maxRequestRecords?: number;
+  /**
+   * Encoded bytes per produce request, at most (default 1 000 000: under the
+   * broker's default message.max.bytes, which bounds each partition's batch);
+   * a larger single record still goes alone.
+   */
+  maxRequestBytes?: number;
   /** Consumer group session timeout, ms (default 10 000; the broker bounds it). */
   sessionTimeoutMs?: number;
   heartbeatIntervalMs?: number;
@@ -115,7 +121,7 @@ export class KafkaLog implements Log {
   #producer: Producer | undefined;
   #reader: Consumer | undefined;
   readonly #topics = new Map<string, Promise<number>>();
-  readonly #queue: { item: Pending<unknown>; waiter: Waiter }[] = [];
+  readonly #queue: { item: Pending<unknown>; waiter: Waiter; value?: Buffer }[] = [];
   #sending = false;
   readonly #roomWaiters: (() => void)[] = [];
   readonly #members = new Set<Member>();
@@ -132,6 +138,7 @@ export class KafkaLog implements Log {
       compression: opts.compression ?? 'lz4',
       maxQueuedRecords: opts.maxQueuedRecords ?? 65_536,
       maxRequestRecords: opts.maxRequestRecords ?? 16_384,
+      maxRequestBytes: opts.maxRequestBytes ?? 1_000_000,
       sessionTimeoutMs: opts.sessionTimeoutMs ?? 10_000,
       heartbeatIntervalMs: opts.heartbeatIntervalMs ?? 1_000,
       maxBufferedRecords: opts.maxBufferedRecords ?? 32_768,
@@ -257,25 +264,42 @@ export class KafkaLog implements Log {
     return count;
   }
 
-  async publish<T>(
+  publish<T>(topic: string, records: readonly T[], key: (record: T) => string): Promise<void> {
+    if (this.#closed) return Promise.reject(new Error(`log is closed; cannot publish to ${topic}`));
+    if (records.length === 0) return Promise.resolve();
+    // Admission runs in call order, so a publish never overtakes an earlier one that waits for
+    // room or metadata (per-key order holds for callers that do not await each publish); the
+    // returned promise waits for the broker's acknowledgement.
+    const admitted = this.#admission.then(() => this.#admit(topic, records, key));
+    this.#admission = admitted.then(
+      () => undefined,
+      () => undefined,
+    );
+    return admitted.then((a) => a.acked);
+  }
+
+  #admission: Promise<void> = Promise.resolve();
+
+  async #admit<T>(
     topic: string,
     records: readonly T[],
     key: (record: T) => string,
-  ): Promise<void> {
-    if (this.#closed) throw new Error(`log is closed; cannot publish to ${topic}`);
-    if (records.length === 0) return;
+  ): Promise<{ acked: Promise<void> }> {
     const name = this.topicName(topic);
     const n = await this.#partitionsOf(name);
     while (this.#queue.length >= this.#o.maxQueuedRecords) {
       await new Promise<void>((resolve) => this.#roomWaiters.push(resolve));
       if (this.#closed) throw new Error(`log is closed; cannot publish to ${topic}`);
     }
-    await this.#enqueue(
-      records.map((record) => {
-        const k = key(record);
-        return { topic: name, logical: topic, partition: partitionOf(k, n), key: k, record };
-      }),
-    );
+    // Wrapped: an async function would otherwise wait for the acknowledgement itself.
+    return {
+      acked: this.#enqueue(
+        records.map((record) => {
+          const k = key(record);
+          return { topic: name, logical: topic, partition: partitionOf(k, n), key: k, record };
+        }),
+      ),
+    };
   }
 
   /** Queues records for the producer; resolves once the broker has acknowledged all of them. */
@@ -417,21 +441,38 @@ export class KafkaLog implements Log {
     this.#sending = true;
     try {
       while (this.#queue.length > 0) {
-        const chunk = this.#queue.splice(0, this.#o.maxRequestRecords);
-        for (const w of this.#roomWaiters.splice(0)) w();
-        let messages: { topic: string; partition: number; key: Buffer; value: Buffer }[];
-        try {
-          messages = chunk.map(({ item }) => ({
-            topic: item.topic,
-            partition: item.partition,
-            key: Buffer.from(item.key),
-            value: this.#codec.encode(item.logical, item.record),
-          }));
-        } catch (err) {
-          for (const { waiter } of chunk) fail(waiter, err);
-          continue;
+        // One request: records in queue order up to the record and byte limits. Records queued
+        // while a request is in flight pile up, and the broker refuses a partition's batch over
+        // message.max.bytes (retrying that would never succeed), so bytes bound it too.
+        const chunk: { waiter: Waiter }[] = [];
+        const messages: { topic: string; partition: number; key: Buffer; value: Buffer }[] = [];
+        let bytes = 0;
+        while (this.#queue.length > 0 && chunk.length < this.#o.maxRequestRecords) {
+          const next = this.#queue[0]!;
+          if (!next.value) {
+            try {
+              next.value = this.#codec.encode(next.item.logical, next.item.record);
+            } catch (err) {
+              this.#queue.shift();
+              fail(next.waiter, err);
+              continue;
+            }
+          }
+          const key = Buffer.from(next.item.key);
+          const size = next.value.length + key.length + RECORD_OVERHEAD;
+          if (chunk.length > 0 && bytes + size > this.#o.maxRequestBytes) break;
+          this.#queue.shift();
+          bytes += size;
+          chunk.push(next);
+          messages.push({
+            topic: next.item.topic,
+            partition: next.item.partition,
+            key,
+            value: next.value,
+          });
         }
-        await this.#send(messages, chunk);
+        for (const w of this.#roomWaiters.splice(0)) w();
+        if (chunk.length > 0) await this.#send(messages, chunk);
       }
     } finally {
       this.#sending = false;
@@ -450,9 +491,9 @@ export class KafkaLog implements Log {
         }
         return;
       } catch (err) {
-        const auth = authFailure(err);
-        if (this.#closed || auth) {
-          for (const { waiter } of chunk) fail(waiter, auth ?? err);
+        const refused = authFailure(err) ?? tooLarge(err, messages);
+        if (this.#closed || refused) {
+          for (const { waiter } of chunk) fail(waiter, refused ?? err);
           return;
         }
         // The broker is away or the producer's session is broken: start a new
@@ -560,19 +601,43 @@ export class KafkaLog implements Log {
 }
 
 /** A refused login, anywhere in an error's causes: retrying cannot help. */
-function authFailure(err: unknown, depth = 0): Error | null {
+/** The first error in `err`'s causes and aggregated errors (depth-first) that `match` accepts. */
+function findError(err: unknown, match: (e: object) => boolean, depth = 0): object | null {
   if (!err || typeof err !== 'object' || depth > 6) return null;
-  if (err instanceof AuthenticationError) {
-    return new Error(
-      `Kafka refused the login (${err.message}${err.cause instanceof Error ? ` ${err.cause.message}` : ''}): check log.sasl and TICKLINE_KAFKA_PASSWORD`,
-    );
-  }
+  if (match(err)) return err;
   const e = err as { cause?: unknown; errors?: unknown[] };
   for (const inner of [e.cause, ...(Array.isArray(e.errors) ? e.errors : [])]) {
-    const found = authFailure(inner, depth + 1);
+    const found = findError(inner, match, depth + 1);
     if (found) return found;
   }
   return null;
+}
+
+function authFailure(err: unknown): Error | null {
+  const found = findError(err, (e) => e instanceof AuthenticationError);
+  if (!(found instanceof AuthenticationError)) return null;
+  return new Error(
+    `Kafka refused the login (${found.message}${found.cause instanceof Error ? ` ${found.cause.message}` : ''}): check log.sasl and TICKLINE_KAFKA_PASSWORD`,
+  );
+}
+
+/** Bytes a record adds to a produce request beyond its key and value (headers, varints). */
+const RECORD_OVERHEAD = 64;
+
+/** A record the broker will never take (over message.max.bytes): retrying cannot help. */
+function tooLarge(
+  err: unknown,
+  messages: readonly { topic: string; key: Buffer; value: Buffer }[],
+): Error | null {
+  const found = findError(err, (e) => {
+    const id = (e as { apiId?: unknown }).apiId;
+    return id === 'MESSAGE_TOO_LARGE' || id === 'RECORD_LIST_TOO_LARGE';
+  });
+  if (!found) return null;
+  const biggest = messages.reduce((a, m) => (m.value.length > a.value.length ? m : a));
+  return new Error(
+    `Kafka refused a record of ${biggest.value.length} bytes for topic ${biggest.topic} as too large (the broker's message.max.bytes, or the topic's max.message.bytes)`,
+  );
 }
 
 function fail(w: Waiter, err: unknown): void {
