@@ -209,6 +209,16 @@ export const StatsResponseSchema = z.object({
       latencyP99Ms: z.number().nullable(),
     })
     .nullable(),
+  queryCache: z
+    .object({
+      hits: z.number(),
+      misses: z.number(),
+      entries: z.number(),
+      bytes: z.number(),
+      maxBytes: z.number(),
+    })
+    .nullable()
+    .describe('the cache of bar query results in front of the store (null: the store has none)'),
 });
 
 export const BackfillBodySchema = z

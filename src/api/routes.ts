@@ -2,6 +2,7 @@
  * The REST routes, declared once: the server registers them and the
  * OpenAPI document is generated from the same list.
  */
+
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,6 +36,7 @@ import {
   TradesQuerySchema,
   TradesResponseSchema,
 } from './api-schemas.ts';
+import { AsciiWriter } from './ascii-writer.ts';
 import { newApiKey } from './auth.ts';
 import type { ApiContext } from './context.ts';
 import { replayQuarantined } from './replay.ts';
@@ -106,14 +108,22 @@ async function viaFile(ctx: ApiContext, o: Omit<FileExportOptions, 'file'>): Pro
   }
 }
 
-/** The first `n` bars of a column set as JSON objects (the shape of BarsResponseSchema), comma-joined. */
-function barsJson(
+/** A Buffer over the same memory (Buffer.from(Uint8Array) would copy it). */
+const bufferOf = (u8: Uint8Array): Buffer => Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
+
+/**
+ * The JSON body of a bars page: the first `n` bars of a column set as objects
+ * (the shape of BarsResponseSchema), written as bytes straight from the typed
+ * columns, with no object or string per bar.
+ */
+function barsJsonBody(
   symbol: string,
   interval: string,
   set: BarColumnSet,
   n: number,
   indicators: readonly string[],
-): string {
+  next: string | null,
+): Buffer {
   const c = set.columns;
   const [ts, open, high, low, close, volume, vwap, adj, count, filled, src] = [
     'ts',
@@ -128,25 +138,36 @@ function barsJson(
     'backfilled',
     'source',
   ].map((k) => c[k]!) as Float64Array[];
-  const ind = indicators.map((k) => [JSON.stringify(k), c[k]!] as const);
+  const ind = indicators.map(
+    (k) => [`${k === indicators[0] ? '' : ','}${JSON.stringify(k)}:`, c[k]!] as const,
+  );
   const sources = set.sources.map((s) => JSON.stringify(s));
   const head = `{"symbol":${JSON.stringify(symbol)},"interval":${JSON.stringify(interval)},"ts":`;
-  const nul = (x: number): string => (Number.isNaN(x) ? 'null' : String(x));
-  const parts = new Array<string>(n);
+  const w = new AsciiWriter(256 + n * (280 + 32 * ind.length)); // enough for 17-digit numbers
+  w.ascii(`{"symbol":${JSON.stringify(symbol)},"interval":"${interval}","bars":[`);
   for (let i = 0; i < n; i++) {
-    let s = `${head}${ts![i]},"open":${open![i]},"high":${high![i]},"low":${low![i]},"close":${close![i]},"volume":${volume![i]},"adjClose":${nul(adj![i]!)},"source":${sources[src![i]!] ?? 'null'}`;
-    if (!Number.isNaN(vwap![i]!)) s += `,"vwap":${vwap![i]}`;
-    if (!Number.isNaN(count![i]!)) s += `,"tradeCount":${count![i]}`;
-    if (filled![i] === 1) s += ',"backfilled":true';
+    if (i > 0) w.ascii(',');
+    w.ascii(head).number(ts![i]!);
+    w.ascii(',"open":').number(open![i]!);
+    w.ascii(',"high":').number(high![i]!);
+    w.ascii(',"low":').number(low![i]!);
+    w.ascii(',"close":').number(close![i]!);
+    w.ascii(',"volume":').number(volume![i]!);
+    w.ascii(',"adjClose":').number(adj![i]!);
+    w.ascii(',"source":');
+    w.utf8(sources[src![i]!] ?? 'null');
+    if (!Number.isNaN(vwap![i]!)) w.ascii(',"vwap":').number(vwap![i]!);
+    if (!Number.isNaN(count![i]!)) w.ascii(',"tradeCount":').number(count![i]!);
+    if (filled![i] === 1) w.ascii(',"backfilled":true');
     if (ind.length > 0) {
-      s += ',"indicators":{';
-      for (let k = 0; k < ind.length; k++)
-        s += `${k ? ',' : ''}${ind[k]![0]}:${nul(ind[k]![1][i]!)}`;
-      s += '}';
+      w.ascii(',"indicators":{');
+      for (const [key, col] of ind) w.ascii(key).number(col[i]!);
+      w.ascii('}');
     }
-    parts[i] = `${s}}`;
+    w.ascii('}');
   }
-  return parts.join(',');
+  w.ascii(`],"nextCursor":${next === null ? 'null' : `"${next}"`}}`);
+  return w.toBuffer();
 }
 
 /** What the API shows of a key record: never its salt or hash. */
@@ -379,7 +400,7 @@ export const ROUTES: RouteDef[] = [
           headers: more
             ? ({ 'x-next-cursor': b64(String(cols.ts![n - 1])) } as Record<string, string>)
             : {},
-          body: Buffer.from(tableToIPC(tableFromArrays(cols), 'stream')),
+          body: bufferOf(tableToIPC(tableFromArrays(cols), 'stream')),
         };
       }
       if (q.format === 'json') {
@@ -389,7 +410,7 @@ export const ROUTES: RouteDef[] = [
         const next = set.rows > q.limit ? b64(String(set.columns.ts![n - 1])) : null;
         return {
           contentType: 'application/json; charset=utf-8',
-          body: `{"symbol":${JSON.stringify(q.symbol)},"interval":"${q.interval}","bars":[${barsJson(q.symbol, q.interval, set, n, q.indicators ?? [])}],"nextCursor":${next === null ? 'null' : `"${next}"`}}`,
+          body: barsJsonBody(q.symbol, q.interval, set, n, q.indicators ?? [], next),
         };
       }
       // CSV.
@@ -594,6 +615,7 @@ export const ROUTES: RouteDef[] = [
                 latencyP99Ms: lat && Number.isFinite(lat.p99) ? lat.p99 : null,
               }
             : null,
+          queryCache: ctx.store.queryCacheStats?.() ?? null,
         },
       };
     },

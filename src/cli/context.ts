@@ -16,7 +16,10 @@ export function commandConfig(opts: GlobalOptions): Config {
 
 /** Opens the store, runs `fn`, and always closes it. */
 export async function withStore<T>(cfg: Config, fn: (store: Store) => Promise<T>): Promise<T> {
-  const store = await DuckDBStore.open(databasePath(cfg), { memoryLimit: cfg.store.memoryLimit });
+  const store = await DuckDBStore.open(databasePath(cfg), {
+    memoryLimit: cfg.store.memoryLimit,
+    queryCacheBytes: cfg.store.queryCacheMB * 2 ** 20,
+  });
   try {
     return await fn(store);
   } finally {

@@ -87,6 +87,8 @@ export const ConfigSchema = z
           .regex(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, 'a size such as 512MB or 2GB')
           .nullable()
           .default(null),
+        /** Bytes of bar query results kept in memory (dropped when their series is written); 0 = none. */
+        queryCacheMB: z.number().min(0).max(65_536).default(128),
       })
       .strict()
       .prefault({}),

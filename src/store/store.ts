@@ -3,6 +3,7 @@
  * upsert on the record's natural key: writing the same batch twice leaves the
  * store exactly as writing it once.
  */
+
 import type {
   Bar,
   CorporateAction,
@@ -13,6 +14,7 @@ import type {
 } from '../core/records.ts';
 import type { Interval } from '../core/time.ts';
 import type { EnrichedColumn } from '../transform/enrich.ts';
+import type { CacheStats } from './result-cache.ts';
 
 /** Everything one unit of ingest writes, in one transaction. */
 export interface WriteBatch {
@@ -155,6 +157,8 @@ export interface Store {
     indicators: readonly EnrichedColumn[],
     full?: boolean,
   ): Promise<BarColumnSet>;
+  /** Hits and size of the cache in front of readBarColumns, where the store has one. */
+  queryCacheStats?(): CacheStats;
   /** Bars of one series in ts order with the given curated indicator columns. */
   readEnrichedBars(q: BarQuery, columns: readonly EnrichedColumn[]): Promise<EnrichedBar[]>;
   /** Trades of one symbol in (ts, tradeId) order. */

@@ -194,5 +194,38 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       expect(res.rows[19]!.sma_20).toBeCloseTo(109.5, 9);
       expect(res.rows[29]!.sma_20).toBeCloseTo(119.5, 9);
     });
+
+    it('answers bar column reads with what is stored now, after every kind of write', async () => {
+      const key = { symbol: 'AAA', interval: '1d' as const };
+      const closes = async () => [
+        ...(await store.readBarColumns(key, ['sma_20'], true)).columns.close!,
+      ];
+      const sma = async () => (await store.readBarColumns(key, ['sma_20'], true)).columns.sma_20!;
+      await store.write(batch({ bars: Array.from({ length: 25 }, (_, i) => bar(i)) }));
+      await store.refreshCurated([key]);
+      expect(await closes()).toEqual(Array.from({ length: 25 }, (_, i) => 100 + i));
+      expect((await sma())[24]).toBeCloseTo(114.5, 9);
+      // The same read again (a cache hit where the store has a cache) gives the same answer.
+      expect(await closes()).toEqual(Array.from({ length: 25 }, (_, i) => 100 + i));
+      // A write to the series: a corrected bar and a new one.
+      await store.write(batch({ bars: [bar(24, 200), bar(25)] }));
+      expect((await closes()).slice(-2)).toEqual([200, 125]);
+      // A curated refresh changes the indicator columns.
+      await store.refreshCurated([key]);
+      expect((await sma())[24]).toBeCloseTo(114.5 + 76 / 20, 9);
+      // A write to another series leaves this one as it is.
+      await store.write(batch({ bars: [bar(0, 50, 'BBB')] }));
+      expect((await closes()).length).toBe(26);
+      // A read-only SQL statement changes nothing; one that deletes bars does.
+      await store.sql(`SELECT count(*) FROM bars`);
+      expect((await closes()).length).toBe(26);
+      await store.sql(`DELETE FROM bars WHERE symbol = 'AAA' AND ts >= TIMESTAMP '2024-01-20'`);
+      expect(await closes()).toEqual(Array.from({ length: 18 }, (_, i) => 100 + i));
+      // Different ranges and limits of the same series are different answers.
+      const page = await store.readBarColumns({ ...key, limit: 3, order: 'desc' }, [], true);
+      expect([...page.columns.close!]).toEqual([117, 116, 115]);
+      const stats = store.queryCacheStats?.();
+      if (stats) expect(stats.hits).toBeGreaterThanOrEqual(2);
+    });
   });
 }

@@ -135,6 +135,30 @@ describe('REST API', () => {
     expect(pages).toEqual(all.body.bars);
   });
 
+  it('writes JSON bars field for field as the store reads them, live and daily series alike', async () => {
+    for (const [symbol, interval, atLeast] of [
+      ['AAPL', '1s', 20],
+      ['AAPL', '1m', 1],
+      ['SPX', '1d', 1000],
+    ] as const) {
+      const indicators = ['sma_20', 'rsi_14', 'macd_hist', 'bb_upper'] as const;
+      const r = await get(
+        `/api/bars?symbol=${symbol}&interval=${interval}&limit=100000&indicators=${indicators.join(',')}`,
+      );
+      const want = await store.readEnrichedBars({ symbol, interval }, indicators);
+      expect(want.length).toBeGreaterThanOrEqual(atLeast);
+      expect(r.body.bars).toEqual(want);
+      // Asked again (from the store's query cache), the same bytes.
+      const again = await fetch(
+        `${base}/api/bars?symbol=${symbol}&interval=${interval}&limit=100000&indicators=${indicators.join(',')}`,
+      );
+      expect(await again.json()).toEqual(r.body);
+    }
+    if (store.queryCacheStats !== undefined) {
+      expect((await get('/api/stats')).body.queryCache.hits).toBeGreaterThanOrEqual(3);
+    }
+  });
+
   it('pages backwards from the newest bar with order=desc', async () => {
     const asc = (await get('/api/bars?symbol=SPX&interval=1d&from=2020-01-01&limit=10000')).body
       .bars;

@@ -14,11 +14,13 @@ import {
   DuckDBTimestampValue,
   type DuckDBValue,
   listValue,
+  StatementType,
 } from '@duckdb/node-api';
 import { StoreError } from '../../core/errors.ts';
 import type { Bar, Quarantined, Trade } from '../../core/records.ts';
 import type { Interval } from '../../core/time.ts';
 import { ENRICHED_COLUMNS, type EnrichedColumn } from '../../transform/enrich.ts';
+import { type CacheStats, SeriesResultCache } from '../result-cache.ts';
 import type {
   ApiKeyRecord,
   BarColumnSet,
@@ -124,17 +126,25 @@ export class DuckDBStore implements Store {
   #extents: Map<string, { lo: number; hi: number }> | null = null;
   /** Newest stored trade ts (and the ids at it) per symbol, loaded on first use; the trades' fast-path test. */
   #lastTrade: Map<string, TradeEdge> | null = null;
+  /** Results of readBarColumns (the API's bars), dropped when their series is written. */
+  readonly #results: SeriesResultCache<BarColumnSet>;
 
-  private constructor(path: string, instance: DuckDBInstance, conn: DuckDBConnection) {
+  private constructor(
+    path: string,
+    instance: DuckDBInstance,
+    conn: DuckDBConnection,
+    cacheBytes: number,
+  ) {
     this.path = path;
     this.#instance = instance;
     this.#conn = conn;
+    this.#results = new SeriesResultCache(cacheBytes);
   }
 
   /** Opens (creating when missing) the database file and applies pending migrations. */
   static async open(
     path: string,
-    opts: { memoryLimit?: string | null } = {},
+    opts: { memoryLimit?: string | null; queryCacheBytes?: number } = {},
   ): Promise<DuckDBStore> {
     if (path !== ':memory:') await mkdir(dirname(path), { recursive: true });
     let instance: DuckDBInstance;
@@ -149,7 +159,7 @@ export class DuckDBStore implements Store {
       );
     }
     const conn = await instance.connect();
-    const store = new DuckDBStore(path, instance, conn);
+    const store = new DuckDBStore(path, instance, conn, opts.queryCacheBytes ?? 128 * 2 ** 20);
     // Checkpoint in larger steps: every checkpoint rewrites index pages, which made many small bulk
     // commits cost more as the file grew. close() checkpoints whatever is left in the WAL.
     await conn.run("SET checkpoint_threshold = '256MB'");
@@ -228,6 +238,13 @@ export class DuckDBStore implements Store {
 
   write(batch: WriteBatch): Promise<WriteResult> {
     return this.#serial(async () => {
+      let last = '';
+      for (const b of batch.bars) {
+        const key = `${b.symbol}\u0000${b.interval}`;
+        if (key === last) continue;
+        this.#results.invalidate(key);
+        last = key;
+      }
       await this.#createStaging();
       await this.#run('BEGIN TRANSACTION');
       try {
@@ -381,6 +398,7 @@ export class DuckDBStore implements Store {
   refreshCurated(series: readonly SeriesKey[]): Promise<void> {
     if (series.length === 0) return Promise.resolve();
     return this.#serial(async () => {
+      for (const s of series) this.#results.invalidate(`${s.symbol}\u0000${s.interval}`);
       await this.#run('BEGIN TRANSACTION');
       try {
         await refreshCurated(this.#conn, series);
@@ -500,7 +518,11 @@ export class DuckDBStore implements Store {
           ]
         : []),
     ];
+    const series = `${q.symbol}\u0000${q.interval}`;
+    const cacheKey = JSON.stringify([q.from, q.to, q.limit, q.order, indicators, full]);
     return this.#serial(async () => {
+      const hit = this.#results.get(series, cacheKey);
+      if (hit) return hit;
       const sources = full
         ? (
             await this.#rows(
@@ -530,12 +552,19 @@ export class DuckDBStore implements Store {
           ...(full ? [listValue(sources.length > 0 ? sources : [''])] : []),
         ],
       );
-      return {
+      const set: BarColumnSet = {
         rows: rowCount,
         columns: Object.fromEntries(names.map((n, k) => [n, columns[k] as Float64Array])),
         sources,
       };
+      this.#results.set(series, cacheKey, set, names.length * 8 * rowCount);
+      return set;
     });
+  }
+
+  /** The bar query cache's counters. */
+  queryCacheStats(): CacheStats {
+    return this.#results.stats();
   }
 
   readTrades(q: TradeQuery): Promise<Trade[]> {
@@ -732,10 +761,20 @@ export class DuckDBStore implements Store {
 
   sql(query: string): Promise<SqlResult> {
     return this.#serial(async () => {
-      this.#extents = null;
-      this.#lastTrade = null;
       try {
-        const reader = await this.#conn.runAndReadAll(query);
+        // One SELECT (or EXPLAIN) changes nothing: what is cached about the tables stays.
+        // Anything else may have written to any table, so all of it is dropped.
+        const statements = await this.#conn.extractStatements(query);
+        const one = statements.count === 1 ? await statements.prepare(0) : null;
+        const readOnly =
+          one?.statementType === StatementType.SELECT ||
+          one?.statementType === StatementType.EXPLAIN;
+        if (!readOnly) {
+          this.#extents = null;
+          this.#lastTrade = null;
+          this.#results.clear();
+        }
+        const reader = one ? await one.runAndReadAll() : await this.#conn.runAndReadAll(query);
         return {
           columns: reader.columnNames(),
           types: reader.columnTypes().map((t) => t.toString()),
