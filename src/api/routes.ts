@@ -170,6 +170,24 @@ function barsJsonBody(
   return w.toBuffer();
 }
 
+/** The CSV body of a bars page (empty cells for NULL), written like barsJsonBody. */
+function barsCsvBody(set: BarColumnSet, n: number, indicators: readonly string[]): Buffer {
+  const names = ['open', 'high', 'low', 'close', 'volume', 'adj_close', 'vwap', 'trade_count'];
+  const cols = [...names, ...indicators].map((k) => set.columns[k]!);
+  const ts = set.columns.ts!;
+  const w = new AsciiWriter(64 + n * (30 + 20 * cols.length));
+  w.ascii(`ts,${[...names, ...indicators].join(',')}\n`);
+  for (let i = 0; i < n; i++) {
+    w.ascii(new Date(ts[i]!).toISOString());
+    for (const c of cols) {
+      w.ascii(',');
+      if (!Number.isNaN(c[i]!)) w.number(c[i]!);
+    }
+    w.ascii('\n');
+  }
+  return w.toBuffer();
+}
+
 /** What the API shows of a key record: never its salt or hash. */
 function keyInfo({
   salt: _s,
@@ -177,15 +195,6 @@ function keyInfo({
   ...info
 }: ApiKeyRecord): Omit<ApiKeyRecord, 'salt' | 'hash'> {
   return info;
-}
-
-function csvOf(columns: string[], rows: Record<string, unknown>[]): string {
-  const cell = (v: unknown): string => {
-    if (v === null || v === undefined) return '';
-    const s = String(v);
-    return /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
-  };
-  return `${[columns.join(','), ...rows.map((r) => columns.map((c) => cell(r[c])).join(','))].join('\n')}\n`;
 }
 
 export const ROUTES: RouteDef[] = [
@@ -413,42 +422,16 @@ export const ROUTES: RouteDef[] = [
           body: barsJsonBody(q.symbol, q.interval, set, n, q.indicators ?? [], next),
         };
       }
-      // CSV.
-      const rows = await ctx.store.readEnrichedBars(query, q.indicators ?? []);
-      const more = rows.length > q.limit;
-      const bars = more ? rows.slice(0, q.limit) : rows;
-      const cols = [
-        'ts',
-        'open',
-        'high',
-        'low',
-        'close',
-        'volume',
-        'adj_close',
-        'vwap',
-        'trade_count',
-        ...(q.indicators ?? []),
-      ];
+      // CSV, written from the same typed columns.
+      const set = await ctx.store.readBarColumns(query, q.indicators ?? [], true);
+      const n = Math.min(set.rows, q.limit);
       return {
         contentType: 'text/csv; charset=utf-8',
-        headers: more
-          ? ({ 'x-next-cursor': b64(String(bars[bars.length - 1]!.ts)) } as Record<string, string>)
-          : {},
-        body: csvOf(
-          cols,
-          bars.map((b) => ({
-            ts: new Date(b.ts).toISOString(),
-            open: b.open,
-            high: b.high,
-            low: b.low,
-            close: b.close,
-            volume: b.volume,
-            adj_close: b.adjClose,
-            vwap: b.vwap,
-            trade_count: b.tradeCount,
-            ...b.indicators,
-          })),
-        ),
+        headers:
+          set.rows > q.limit
+            ? ({ 'x-next-cursor': b64(String(set.columns.ts![n - 1])) } as Record<string, string>)
+            : {},
+        body: barsCsvBody(set, n, q.indicators ?? []),
       };
     },
   }),

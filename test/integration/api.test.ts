@@ -187,6 +187,36 @@ describe('REST API', () => {
     expect(lines[0]).toBe('ts,open,high,low,close,volume,adj_close,vwap,trade_count,sma_20');
     expect(lines.length).toBe(4);
     expect(lines[1]).toMatch(/^2013-05-13T00:00:00.000Z,/);
+    // Every cell is the JSON answer's value (empty for null), a live series with vwap included.
+    for (const [symbol, interval] of [
+      ['AAPL', '1s'],
+      ['SPX', '1d'],
+    ]) {
+      const q = `symbol=${symbol}&interval=${interval}&limit=5000&indicators=sma_20,macd`;
+      const csv = ((await get(`/api/bars?${q}&format=csv`)).body as string).trim().split('\n');
+      const bars = (await get(`/api/bars?${q}`)).body.bars as Json[];
+      expect(csv.length).toBe(bars.length + 1);
+      const cell = (v: unknown) => (v === null || v === undefined ? '' : String(v));
+      bars.forEach((b, i) => {
+        expect(csv[i + 1]).toBe(
+          [
+            new Date(b.ts).toISOString(),
+            b.open,
+            b.high,
+            b.low,
+            b.close,
+            b.volume,
+            b.adjClose,
+            b.vwap,
+            b.tradeCount,
+            b.indicators.sma_20,
+            b.indicators.macd,
+          ]
+            .map(cell)
+            .join(','),
+        );
+      });
+    }
   });
 
   it('answers bars as Parquet and Arrow that read back to the same values', async () => {

@@ -112,6 +112,17 @@ function toBar(r: Record<string, unknown>): Bar {
   };
 }
 
+/** The temp tables one write stages records in before merging them on their natural keys. */
+const STAGE_TABLES = {
+  stage_quarantine:
+    'id VARCHAR, stage VARCHAR, source VARCHAR, symbol VARCHAR, rule VARCHAR, message VARCHAR, payload VARCHAR, received_ms DOUBLE',
+  stage_actions: 'symbol VARCHAR, ts_ms DOUBLE, kind VARCHAR, value DOUBLE, source VARCHAR',
+  stage_instruments:
+    'symbol VARCHAR, name VARCHAR, exchange VARCHAR, currency VARCHAR, timezone VARCHAR',
+  stage_raw:
+    'id VARCHAR, source VARCHAR, request VARCHAR, status DOUBLE, received_ms DOUBLE, body VARCHAR',
+} as const;
+
 export class DuckDBStore implements Store {
   readonly kind = 'duckdb';
   readonly path: string;
@@ -226,16 +237,6 @@ export class DuckDBStore implements Store {
     }
   }
 
-  /** (Re)creates the empty temp tables one write stages its rows in; replacing beats deleting rows. */
-  async #createStaging(): Promise<void> {
-    await this.#run(`
-      CREATE OR REPLACE TEMP TABLE stage_quarantine (id VARCHAR, stage VARCHAR, source VARCHAR, symbol VARCHAR, rule VARCHAR,
-        message VARCHAR, payload VARCHAR, received_ms DOUBLE);
-      CREATE OR REPLACE TEMP TABLE stage_actions (symbol VARCHAR, ts_ms DOUBLE, kind VARCHAR, value DOUBLE, source VARCHAR);
-      CREATE OR REPLACE TEMP TABLE stage_instruments (symbol VARCHAR, name VARCHAR, exchange VARCHAR, currency VARCHAR, timezone VARCHAR);
-      CREATE OR REPLACE TEMP TABLE stage_raw (id VARCHAR, source VARCHAR, request VARCHAR, status DOUBLE, received_ms DOUBLE, body VARCHAR);`);
-  }
-
   write(batch: WriteBatch): Promise<WriteResult> {
     return this.#serial(async () => {
       let last = '';
@@ -245,7 +246,6 @@ export class DuckDBStore implements Store {
         this.#results.invalidate(key);
         last = key;
       }
-      await this.#createStaging();
       await this.#run('BEGIN TRANSACTION');
       try {
         const result = await this.#writeInTx(batch);
@@ -261,11 +261,16 @@ export class DuckDBStore implements Store {
     });
   }
 
-  /** Appends rows to a temp stage table whose columns are VARCHAR (strings, nulls) or DOUBLE. */
+  /**
+   * (Re)creates a temp stage table, empty, and appends rows to it; its columns are VARCHAR
+   * (strings, nulls) or DOUBLE. Replacing the table beats deleting its rows, and only a write
+   * that has such records pays for it.
+   */
   async #stage(
-    table: string,
+    table: keyof typeof STAGE_TABLES,
     rows: readonly (readonly (string | number | null)[])[],
   ): Promise<void> {
+    await this.#run(`CREATE OR REPLACE TEMP TABLE ${table} (${STAGE_TABLES[table]})`);
     const a = await this.#conn.createAppender(table, 'main', 'temp');
     for (const row of rows) {
       for (const v of row) {
