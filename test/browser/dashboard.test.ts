@@ -39,8 +39,14 @@ declare global {
     __ticklineData?: {
       series: () => { symbol: string; interval: string; rows: number }[];
       job: () => { state: string; progress: { done: number; total: number; rows: number } } | null;
+      sparksLoaded: () => boolean;
     };
-    __ticklineQuality?: { rows: () => { rule: string; payload: string }[]; rules: () => string[] };
+    __ticklineQuality?: {
+      rows: () => { rule: string; payload: string }[];
+      rules: () => string[];
+      bucket: () => string;
+      totals: () => Record<string, number>;
+    };
   }
 }
 
@@ -256,8 +262,17 @@ describe('dashboard', () => {
     const cell = page.locator('table.rejects tbody tr').first();
     await expect(cell.locator('td.rule').textContent()).resolves.toBe(first.rule);
     await expect(cell.locator('code').textContent()).resolves.toBe(first.payload);
-    expect((await page.evaluate(() => window.__ticklineQuality!.rules())).length).toBeGreaterThan(
-      0,
+    // The chart stacks every rule's rejects; the simulator ran for seconds, so the bars are per second.
+    await page.waitForFunction(() => Object.keys(window.__ticklineQuality!.totals()).length > 0);
+    const chart = await page.evaluate(() => ({
+      bucket: window.__ticklineQuality!.bucket(),
+      totals: window.__ticklineQuality!.totals(),
+    }));
+    expect(chart.bucket).toBe('1s');
+    expect(Object.keys(chart.totals).every((r) => injected.includes(r))).toBe(true);
+    for (const r of new Set(rows.map((x) => x.rule))) expect(chart.totals[r]).toBeGreaterThan(0);
+    await expect(page.locator('#legend span').count()).resolves.toBe(
+      Object.keys(chart.totals).length,
     );
     await page.screenshot({ path: join(ARTIFACTS, 'quality.png'), fullPage: true });
   });
@@ -285,6 +300,12 @@ describe('dashboard', () => {
     await expect(page.locator('.jobText').textContent()).resolves.toMatch(
       /^1\/1 symbols · 49 rows/,
     );
+    // Every series with two bars or more has its sparkline of the latest closes.
+    await page.waitForFunction(() => window.__ticklineData!.sparksLoaded());
+    const multi = (await page.evaluate(() => window.__ticklineData!.series())).filter(
+      (s) => s.rows >= 2,
+    ).length;
+    await expect(page.locator('table.series svg.spark polyline').count()).resolves.toBe(multi);
     await page.screenshot({ path: join(ARTIFACTS, 'data.png'), fullPage: true });
   });
 });

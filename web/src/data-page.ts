@@ -48,7 +48,12 @@ function sparkline(values: number[]): string {
 
 declare global {
   interface Window {
-    __ticklineData?: { series: () => SeriesInfo[]; job: () => Job | null };
+    __ticklineData?: {
+      series: () => SeriesInfo[];
+      job: () => Job | null;
+      /** Whether every listed series' sparkline is loaded. */
+      sparksLoaded: () => boolean;
+    };
   }
 }
 
@@ -79,6 +84,8 @@ export function dataPage(root: HTMLElement): () => void {
     message.className = `message ${kind}`;
   };
   let series: SeriesInfo[] = [];
+  /** The last sparkline of each series, shown while a refresh loads the new one (no flicker). */
+  const sparks = new Map<string, string>();
   let job: Job | null = null;
   let stopped = false;
 
@@ -109,7 +116,7 @@ export function dataPage(root: HTMLElement): () => void {
             i,
           ) => `<tr><td>${esc(s.symbol)}</td><td>${esc(s.interval)}</td><td>${s.rows.toLocaleString('en-US')}</td>
             <td>${fmt(s.firstTs, s.interval)}</td><td>${fmt(s.lastTs, s.interval)}</td><td>${ago(s.freshnessMs)}</td>
-            <td>${(s as SeriesInfo & { gaps?: number | null }).gaps ?? ''}</td><td>${s.rejects}</td><td data-spark="${i}"></td></tr>`,
+            <td>${(s as SeriesInfo & { gaps?: number | null }).gaps ?? ''}</td><td>${s.rejects}</td><td data-spark="${i}">${sparks.get(`${s.symbol} ${s.interval}`) ?? ''}</td></tr>`,
         )
         .join('');
       await Promise.all(
@@ -121,8 +128,10 @@ export function dataPage(root: HTMLElement): () => void {
             limit: '60',
           });
           const r = await getJson<{ bars: { close: number }[] }>(`/api/bars?${q}`);
+          const svg = sparkline(r.bars.map((b) => b.close).reverse());
+          sparks.set(`${s.symbol} ${s.interval}`, svg);
           const cell = body.querySelector(`[data-spark="${i}"]`);
-          if (cell) cell.innerHTML = sparkline(r.bars.map((b) => b.close).reverse());
+          if (cell) cell.innerHTML = svg;
         }),
       );
     } catch (err) {
@@ -179,7 +188,11 @@ export function dataPage(root: HTMLElement): () => void {
       .catch((err: Error) => show(err.message, 'error'));
   });
 
-  window.__ticklineData = { series: () => series, job: () => job };
+  window.__ticklineData = {
+    series: () => series,
+    job: () => job,
+    sparksLoaded: () => series.every((s) => sparks.has(`${s.symbol} ${s.interval}`)),
+  };
   void refresh();
   const timer = setInterval(() => void refresh(), 10_000);
   return () => {
