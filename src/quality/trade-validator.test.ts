@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { CandidateTrade } from '../core/records.ts';
-import { type TradeQualityOptions, TradeValidator } from './trade-validator.ts';
+import { RollingMedian, type TradeQualityOptions, TradeValidator } from './trade-validator.ts';
 
 const NOW = Date.UTC(2024, 0, 2, 15);
 const opts = (o: Partial<TradeQualityOptions> = {}): TradeQualityOptions => ({
@@ -104,5 +104,40 @@ describe('TradeValidator', () => {
       ['price_outlier', 89],
     ]);
     expect(r.valid.map((t) => t.price)).toEqual([101, 99, 110, 100]);
+  });
+});
+
+describe('RollingMedian', () => {
+  it('is the median of the last n values, for windows odd and even, with repeats and jumps', () => {
+    let seed = 5;
+    const rand = () => {
+      seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+      return seed / 2 ** 32;
+    };
+    for (const size of [1, 2, 3, 7, 50]) {
+      const m = new RollingMedian(size);
+      const all: number[] = [];
+      for (let i = 0; i < 2_000; i++) {
+        // A walk with repeated values and now and then a jump far up or down.
+        const last = all[all.length - 1] ?? 100;
+        const r = rand();
+        const x =
+          r < 0.05
+            ? last * 3
+            : r < 0.1
+              ? last / 3
+              : r < 0.3
+                ? last
+                : last + Math.round((rand() - 0.5) * 8) / 4;
+        m.push(x);
+        all.push(x);
+        const window = all.slice(-size).sort((a, b) => a - b);
+        const k = window.length;
+        const want = k % 2 ? window[k >> 1]! : (window[(k >> 1) - 1]! + window[k >> 1]!) / 2;
+        expect(m.median()).toBe(want);
+        expect(m.count).toBe(k);
+      }
+      expect(m.values()).toEqual(all.slice(-size));
+    }
   });
 });

@@ -46,7 +46,7 @@ export interface TradeVerdict {
 }
 
 /** Rolling median of the last `size` accepted prices: a ring plus a sorted copy. */
-class RollingMedian {
+export class RollingMedian {
   readonly #ring: Float64Array;
   readonly #sorted: Float64Array;
   #count = 0;
@@ -72,18 +72,24 @@ class RollingMedian {
   }
   push(x: number): void {
     const s = this.#sorted;
-    if (this.#count === this.#ring.length) {
-      const old = this.#ring[this.#next]!;
-      const at = lowerBound(s, this.#count, old);
-      s.copyWithin(at, at + 1, this.#count);
-      this.#count--;
+    const n = this.#count;
+    if (n === this.#ring.length) {
+      // Full: the oldest price's slot takes the new one, which slides to its sorted place.
+      let i = lowerBound(s, n, this.#ring[this.#next]!);
+      if (x > s[i]!) {
+        for (; i + 1 < n && s[i + 1]! < x; i++) s[i] = s[i + 1]!;
+      } else {
+        for (; i > 0 && s[i - 1]! > x; i--) s[i] = s[i - 1]!;
+      }
+      s[i] = x;
+    } else {
+      let i = n;
+      for (; i > 0 && s[i - 1]! > x; i--) s[i] = s[i - 1]!;
+      s[i] = x;
+      this.#count++;
     }
     this.#ring[this.#next] = x;
     this.#next = (this.#next + 1) % this.#ring.length;
-    const at = lowerBound(s, this.#count, x);
-    s.copyWithin(at + 1, at, this.#count);
-    s[at] = x;
-    this.#count++;
   }
 }
 
