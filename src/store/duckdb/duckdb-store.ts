@@ -786,7 +786,12 @@ export class DuckDBStore implements Store {
           rows: reader.getRowObjectsJS().map((r) => toPlain(r) as Record<string, unknown>),
         };
       } catch (err) {
-        throw new StoreError(`SQL failed: ${(err as Error).message}`, query, [], err);
+        // DuckDB's own message, without the client's step that found it.
+        const why = (err as Error).message.replace(
+          /^Failed to (extract statements|prepare)[^:]*: /,
+          '',
+        );
+        throw new StoreError(`SQL failed: ${why}`, query, [], err);
       }
     });
   }
