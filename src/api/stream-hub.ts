@@ -11,11 +11,17 @@
  *   {"type":"error","message":…}
  *
  * Publishing never waits for a client and never writes to a socket: it only
- * queues (strings built once per event, shared by every client). Every
- * `flushMs` one frame per client carries what queued up, with forming-bar
- * updates conflated to the newest per symbol and interval. A client that
- * reads slowly keeps getting conflated updates; one that falls further
- * behind than `maxQueuedBytes` is closed with code 4008 and a reason.
+ * queues, once per subscription group. Clients with the same subscription
+ * (symbols, intervals, trades) that keep up share one group: one queue,
+ * one conflation map, and every `flushMs` one frame, encoded once and sent
+ * to each of them, so 200 dashboards on one symbol cost about what one does.
+ * Forming-bar updates are conflated to the newest per symbol and interval.
+ * A client that falls behind (its socket buffer above `highWaterBytes`), or
+ * that is sent something of its own (a subscription change, an error, a
+ * resume), leaves its group for a group of its own with a copy of what was
+ * pending, and rejoins at the first flush after which it has caught up. On
+ * its own it keeps getting conflated updates; one that falls further behind
+ * than `maxQueuedBytes` is closed with code 4008 and a reason.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -50,19 +56,28 @@ export interface StreamHubOptions {
   onClients?: (n: number) => void;
 }
 
-interface Client {
-  ws: WebSocket;
+/** Clients with one subscription, and what is queued for them since the last flush. */
+interface Group {
   symbols: Set<string>;
   intervals: Set<string>;
   trades: boolean;
-  /** In-order messages (trades, closes, corrections, finals). */
+  members: Set<Client>;
+  /** Shared groups are keyed by their subscription; a client's own group is not. */
+  shared: boolean;
+  /** In-order messages (trades, closes, corrections, finals, and a client's own). */
   queue: string[];
   queuedBytes: number;
   /** The newest forming-bar update per symbol+interval (conflated), with its bar's ts. */
   updates: Map<string, { ts: number; text: string }>;
-  /** Messages conflated away, for the client's information. */
-  conflated: number;
 }
+
+interface Client {
+  ws: WebSocket;
+  group: Group;
+}
+
+const signature = (g: Group): string =>
+  `${[...g.symbols].sort().join(',')}|${[...g.intervals].sort().join(',')}|${g.trades}`;
 
 const tradeOut = (t: Trade) => ({
   symbol: t.symbol,
@@ -77,8 +92,12 @@ export class StreamHub {
   readonly #o: Required<Omit<StreamHubOptions, 'onClients'>> & Pick<StreamHubOptions, 'onClients'>;
   readonly #wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
   readonly #clients = new Set<Client>();
-  /** Clients with something queued since the last flush. */
-  readonly #dirty = new Set<Client>();
+  /** Shared groups by subscription signature. */
+  readonly #shared = new Map<string, Group>();
+  /** Groups of one client (behind, new, or sent something of its own). */
+  readonly #own = new Set<Group>();
+  /** Groups with something queued since the last flush. */
+  readonly #dirty = new Set<Group>();
   readonly #timer: NodeJS.Timeout;
 
   constructor(opts: StreamHubOptions) {
@@ -98,43 +117,47 @@ export class StreamHub {
     return this.#clients.size;
   }
 
+  /** How many groups the clients are in (shared ones and clients on their own), for tests. */
+  get groups(): { shared: number; own: number } {
+    return { shared: this.#shared.size, own: this.#own.size };
+  }
+
   /** Takes over an HTTP upgrade that was already authorized. */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     this.#wss.handleUpgrade(req, socket, head, (ws) => this.#wss.emit('connection', ws, req));
   }
 
-  /** Fans an event of the live path out; synchronous and bounded per client. */
+  /** Fans an event of the live path out; synchronous, and bounded per group. */
   publish(e: StreamEvent): void {
     if (this.#clients.size === 0 || e.kind === 'source') return;
     if (e.kind === 'trades') {
-      for (const c of this.#clients) {
-        if (!c.trades) continue;
+      for (const g of this.#groups()) {
+        if (!g.trades) continue;
         for (const t of e.trades) {
-          if (c.symbols.has(t.symbol))
-            this.#enqueue(c, JSON.stringify({ type: 'trade', trade: tradeOut(t) }));
+          if (g.symbols.has(t.symbol))
+            this.#enqueue(g, JSON.stringify({ type: 'trade', trade: tradeOut(t) }));
         }
       }
       return;
     }
     let text: string | null = null;
     const b = e.bar;
-    for (const c of this.#clients) {
-      if (!c.symbols.has(b.symbol) || !c.intervals.has(b.interval)) continue;
+    const key = `${b.symbol}\u0000${b.interval}`;
+    for (const g of this.#groups()) {
+      if (!g.symbols.has(b.symbol) || !g.intervals.has(b.interval)) continue;
       text ??= JSON.stringify({
         type: 'bar',
         kind: e.kind,
         bar: b,
         ...(e.kind === 'final' && e.indicators ? { indicators: nanToNull(e.indicators) } : {}),
       });
-      const key = `${b.symbol}\u0000${b.interval}`;
       if (e.kind === 'update') {
-        if (c.updates.has(key)) c.conflated++;
-        c.updates.set(key, { ts: b.ts, text });
-        this.#dirty.add(c);
+        g.updates.set(key, { ts: b.ts, text });
+        this.#dirty.add(g);
       } else {
         // A close, correction or final supersedes a pending update of the same bar.
-        if (c.updates.get(key)?.ts === b.ts) c.updates.delete(key);
-        this.#enqueue(c, text);
+        if (g.updates.get(key)?.ts === b.ts) g.updates.delete(key);
+        this.#enqueue(g, text);
       }
     }
   }
@@ -152,26 +175,78 @@ export class StreamHub {
     await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
   }
 
+  *#groups(): Iterable<Group> {
+    yield* this.#shared.values();
+    yield* this.#own;
+  }
+
   #join(ws: WebSocket): void {
-    const c: Client = {
-      ws,
-      symbols: new Set(),
-      intervals: new Set(),
-      trades: false,
-      queue: [],
-      queuedBytes: 0,
-      updates: new Map(),
-      conflated: 0,
-    };
+    const c: Client = { ws, group: this.#ownGroup(new Set(), new Set(), false) };
+    c.group.members.add(c);
     this.#clients.add(c);
     this.#o.onClients?.(this.#clients.size);
     ws.on('message', (data) => void this.#onMessage(c, data.toString()));
-    ws.on('close', () => {
-      this.#dirty.delete(c);
-      this.#clients.delete(c);
-      this.#o.onClients?.(this.#clients.size);
-    });
+    ws.on('close', () => this.#leave(c));
     ws.on('error', () => ws.terminate());
+  }
+
+  #ownGroup(symbols: Set<string>, intervals: Set<string>, trades: boolean): Group {
+    const g: Group = {
+      symbols,
+      intervals,
+      trades,
+      members: new Set(),
+      shared: false,
+      queue: [],
+      queuedBytes: 0,
+      updates: new Map(),
+    };
+    this.#own.add(g);
+    return g;
+  }
+
+  /** Takes a client out of its group (it keeps nothing of the group's queue). */
+  #leave(c: Client): void {
+    const g = c.group;
+    g.members.delete(c);
+    if (g.members.size === 0) {
+      this.#dirty.delete(g);
+      if (g.shared) this.#shared.delete(signature(g));
+      else this.#own.delete(g);
+    }
+    if (this.#clients.delete(c)) this.#o.onClients?.(this.#clients.size);
+  }
+
+  /**
+   * Gives a client a group of its own with the same subscription and a copy of what is
+   * pending for it (`pending`, or its shared group's queue and updates); returns that group.
+   */
+  #detach(c: Client, pending?: { parts: string[]; bytes: number }): Group {
+    const from = c.group;
+    if (!from.shared) return from;
+    const g = this.#ownGroup(new Set(from.symbols), new Set(from.intervals), from.trades);
+    if (pending) {
+      g.queue = pending.parts.slice();
+      g.queuedBytes = pending.bytes;
+    } else {
+      g.queue = from.queue.slice();
+      g.queuedBytes = from.queuedBytes;
+      g.updates = new Map(from.updates);
+    }
+    from.members.delete(c);
+    if (from.members.size === 0) {
+      this.#shared.delete(signature(from));
+      this.#dirty.delete(from);
+    }
+    g.members.add(c);
+    c.group = g;
+    if (g.queue.length > 0 || g.updates.size > 0) this.#dirty.add(g);
+    return g;
+  }
+
+  /** Queues a message for one client only. */
+  #send(c: Client, text: string): void {
+    this.#enqueue(this.#detach(c), text);
   }
 
   async #onMessage(c: Client, text: string): Promise<void> {
@@ -180,7 +255,7 @@ export class StreamHub {
       const parsed = SubscribeSchema.safeParse(JSON.parse(text));
       if (!parsed.success) {
         const issue = parsed.error.issues[0]!;
-        this.#enqueue(
+        this.#send(
           c,
           JSON.stringify({
             type: 'error',
@@ -191,25 +266,26 @@ export class StreamHub {
       }
       msg = parsed.data;
     } catch {
-      this.#enqueue(c, JSON.stringify({ type: 'error', message: 'messages must be JSON' }));
+      this.#send(c, JSON.stringify({ type: 'error', message: 'messages must be JSON' }));
       return;
     }
     const symbols = msg.symbols.map((s) => s.toUpperCase());
+    const g = this.#detach(c);
     if (msg.type === 'unsubscribe') {
-      for (const s of symbols) c.symbols.delete(s);
-      this.#enqueue(c, JSON.stringify({ type: 'unsubscribed', symbols }));
+      for (const s of symbols) g.symbols.delete(s);
+      this.#enqueue(g, JSON.stringify({ type: 'unsubscribed', symbols }));
       return;
     }
-    for (const s of symbols) c.symbols.add(s);
-    for (const i of msg.intervals ?? ['1s', '1m', '5m']) c.intervals.add(i);
-    if (msg.trades !== undefined) c.trades = msg.trades;
+    for (const s of symbols) g.symbols.add(s);
+    for (const i of msg.intervals ?? ['1s', '1m', '5m']) g.intervals.add(i);
+    if (msg.trades !== undefined) g.trades = msg.trades;
     this.#enqueue(
-      c,
+      g,
       JSON.stringify({
         type: 'subscribed',
-        symbols: [...c.symbols],
-        intervals: [...c.intervals],
-        trades: c.trades,
+        symbols: [...g.symbols],
+        intervals: [...g.intervals],
+        trades: g.trades,
       }),
     );
     // Resume: the final bars stored after what the client saw last, before anything live.
@@ -221,47 +297,98 @@ export class StreamHub {
         limit: 10_000,
       });
       for (const bar of bars)
-        this.#enqueue(c, JSON.stringify({ type: 'bar', kind: 'final', bar, replay: true }));
+        this.#send(c, JSON.stringify({ type: 'bar', kind: 'final', bar, replay: true }));
     }
   }
 
-  #enqueue(c: Client, text: string): void {
-    c.queue.push(text);
-    c.queuedBytes += text.length;
-    if (c.queuedBytes + c.ws.bufferedAmount > this.#o.maxQueuedBytes) this.#drop(c);
-    else this.#dirty.add(c);
+  #enqueue(g: Group, text: string): void {
+    g.queue.push(text);
+    g.queuedBytes += text.length;
+    this.#dirty.add(g);
+    // A client on its own may hold its queue for long: it is bounded here. A shared group's
+    // members keep up, and its queue holds one flush interval; it is checked at the flush.
+    if (!g.shared) {
+      for (const c of g.members) {
+        if (g.queuedBytes + c.ws.bufferedAmount > this.#o.maxQueuedBytes) this.#drop(c);
+      }
+    }
   }
 
   #drop(c: Client): void {
-    this.#dirty.delete(c);
-    c.queue = [];
-    c.updates.clear();
-    c.queuedBytes = 0;
+    this.#leave(c);
     c.ws.close(4008, `too slow: more than ${this.#o.maxQueuedBytes} bytes waiting`);
     // A client that does not even read the close frame is cut off.
     setTimeout(() => c.ws.terminate(), 1_000).unref();
-    this.#clients.delete(c);
-    this.#o.onClients?.(this.#clients.size);
   }
 
-  /** One frame per client that has something queued and a socket that is keeping up. */
+  /** Takes a group's queue and conflated updates as one frame's parts. */
+  #take(g: Group): { parts: string[]; bytes: number } {
+    const parts = g.queue;
+    let bytes = g.queuedBytes;
+    for (const u of g.updates.values()) {
+      parts.push(u.text);
+      bytes += u.text.length;
+    }
+    g.queue = [];
+    g.queuedBytes = 0;
+    g.updates.clear();
+    this.#dirty.delete(g);
+    return { parts, bytes };
+  }
+
+  /**
+   * One frame per shared group, encoded once, to each member that is keeping up (one that is
+   * not goes on its own with the frame still pending); then one per client on its own that is
+   * keeping up, which then rejoins the shared group of its subscription.
+   */
   #flush(): void {
     const hw = this.#o.highWaterBytes;
-    for (const c of this.#dirty) {
-      if (c.ws.readyState !== c.ws.OPEN) {
-        this.#dirty.delete(c);
-        continue;
+    for (const g of [...this.#dirty]) {
+      if (!g.shared) continue;
+      const pending = this.#take(g);
+      if (pending.parts.length === 0) continue;
+      const frame = Buffer.from(`[${pending.parts.join(',')}]`);
+      for (const c of [...g.members]) {
+        if (c.ws.readyState !== c.ws.OPEN) continue;
+        if (frame.length + c.ws.bufferedAmount > this.#o.maxQueuedBytes) this.#drop(c);
+        else if (c.ws.bufferedAmount >= hw) this.#detach(c, pending);
+        else c.ws.send(frame);
       }
+    }
+    for (const g of [...this.#own]) {
+      const c = g.members.values().next().value;
+      if (!c || c.ws.readyState !== c.ws.OPEN) continue;
       // Behind: hold everything (updates keep conflating) until the socket drains.
       if (c.ws.bufferedAmount >= hw) continue;
-      const parts = c.queue;
-      for (const u of c.updates.values()) parts.push(u.text);
-      c.queue = [];
-      c.queuedBytes = 0;
-      c.updates.clear();
-      this.#dirty.delete(c);
-      if (parts.length > 0) c.ws.send(`[${parts.join(',')}]`);
+      if (this.#dirty.has(g)) {
+        const { parts } = this.#take(g);
+        if (parts.length > 0) c.ws.send(`[${parts.join(',')}]`);
+      }
+      this.#rejoin(c);
     }
+  }
+
+  /** Moves a client with nothing pending into the shared group of its subscription. */
+  #rejoin(c: Client): void {
+    const own = c.group;
+    const key = signature(own);
+    let g = this.#shared.get(key);
+    if (!g) {
+      g = {
+        ...own,
+        members: new Set(),
+        shared: true,
+        queue: [],
+        queuedBytes: 0,
+        updates: new Map(),
+      };
+      this.#shared.set(key, g);
+    }
+    own.members.delete(c);
+    this.#own.delete(own);
+    this.#dirty.delete(own);
+    g.members.add(c);
+    c.group = g;
   }
 }
 

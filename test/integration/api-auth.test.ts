@@ -71,7 +71,7 @@ beforeAll(async () => {
   expect((await runCli(['keys', 'revoke', id], env)).code).toBe(0);
   const list = await runCli(['keys', 'list'], env);
   expect(list.stdout).toContain('test admin');
-  expect(list.stdout).not.toContain(readKey.split('_')[2]);
+  expect(list.stdout).not.toContain(readKey.split('_').slice(2).join('_')); // the secret may hold '_'
   yahoo = await startReplayServer((url) =>
     url.pathname.endsWith('/AAPL')
       ? [
@@ -243,7 +243,7 @@ describe('API keys', () => {
     expect(made.body).not.toHaveProperty('hash');
     expect((await call(base, '/api/symbols', key)).status).toBe(200);
     const list = await call(base, '/api/keys', adminKey);
-    expect(JSON.stringify(list.body)).not.toContain(key.split('_')[2]);
+    expect(JSON.stringify(list.body)).not.toContain(key.split('_').slice(2).join('_'));
     expect((list.body.keys as { id: string }[]).map((k) => k.id)).toContain(made.body.id);
     const revoked = await call(base, `/api/keys/${made.body.id}/revoke`, adminKey, {
       method: 'POST',

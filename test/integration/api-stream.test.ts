@@ -244,6 +244,57 @@ describe('WebSocket /api/stream', () => {
     ws.close();
   });
 
+  it('serves clients with one subscription as one group, a slow one on its own, all in order', async () => {
+    const s = await setup({ maxQueuedBytes: 256 << 20 });
+    const same = { type: 'subscribe', symbols: ['AAPL'], intervals: ['1m'] };
+    const fast = await Promise.all(Array.from({ length: 20 }, () => connect(s.url, same)));
+    const other = await connect(s.url, { ...same, symbols: ['MSFT'] });
+    const slow = await connect(s.url, same);
+    await settle();
+    expect(s.hub.groups).toEqual({ shared: 2, own: 0 });
+    const sock = (slow.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+    sock.pause();
+    const T = Date.UTC(2024, 0, 2, 15);
+    const bar = (i: number, symbol = 'AAPL'): Bar => ({
+      symbol,
+      interval: '1m',
+      ts: T + i * 60_000,
+      open: 100,
+      high: 101,
+      low: 99,
+      close: 100 + i / 1000,
+      volume: i,
+      adjClose: null,
+      source: 'test',
+    });
+    // Closes over several flushes, more than the socket buffers hold: the paused client falls
+    // behind and goes on its own.
+    const N = 60_000;
+    for (let i = 0; i < N; i++) {
+      s.hub.publish({ kind: 'close', bar: bar(i) });
+      if (i % 10_000 === 9_999) await new Promise((r) => setTimeout(r, 150));
+    }
+    s.hub.publish({ kind: 'close', bar: bar(0, 'MSFT') });
+    await settle();
+    expect(s.hub.groups.own).toBe(1);
+    const closes = (got: Msg[]) => got.filter((m) => m.kind === 'close').map((m) => m.bar.volume);
+    const all = Array.from({ length: N }, (_, i) => i);
+    for (const c of fast) expect(closes(c.got)).toEqual(all);
+    expect(closes(other.got)).toEqual([0]);
+    // Once it reads again it gets every close, in order, and rejoins the others.
+    sock.resume();
+    const t0 = Date.now();
+    while (closes(slow.got).length < N && Date.now() - t0 < 30_000) await settle();
+    expect(closes(slow.got)).toEqual(all);
+    await settle();
+    expect(s.hub.groups).toEqual({ shared: 2, own: 0 });
+    s.hub.publish({ kind: 'close', bar: bar(N) });
+    await settle();
+    expect(closes(slow.got).at(-1)).toBe(N);
+    expect(closes(fast[0]!.got).at(-1)).toBe(N);
+    for (const c of [...fast, other, slow]) c.ws.close();
+  });
+
   it('drops a client that stops reading, with a reason, while ingest goes on', async () => {
     const gen = simulate({
       symbols: ['AAPL', 'MSFT'],
