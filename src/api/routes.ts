@@ -6,7 +6,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { tableFromArrays, tableToIPC } from 'apache-arrow';
+import { RecordBatchStreamWriter, tableFromArrays } from 'apache-arrow';
 import { z } from 'zod';
 import { intervalMs } from '../core/time.ts';
 import type { ApiKeyRecord, BarColumnSet, FileExportOptions } from '../store/store.ts';
@@ -107,9 +107,6 @@ async function viaFile(ctx: ApiContext, o: Omit<FileExportOptions, 'file'>): Pro
     await rm(dir, { recursive: true, force: true });
   }
 }
-
-/** A Buffer over the same memory (Buffer.from(Uint8Array) would copy it). */
-const bufferOf = (u8: Uint8Array): Buffer => Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
 
 /**
  * The JSON body of a bars page: the first `n` bars of a column set as objects
@@ -409,7 +406,8 @@ export const ROUTES: RouteDef[] = [
           headers: more
             ? ({ 'x-next-cursor': b64(String(cols.ts![n - 1])) } as Record<string, string>)
             : {},
-          body: bufferOf(tableToIPC(tableFromArrays(cols), 'stream')),
+          // The IPC stream's chunks are the columns' own memory: written out, not concatenated.
+          body: RecordBatchStreamWriter.writeAll(tableFromArrays(cols)).toNodeStream(),
         };
       }
       if (q.format === 'json') {
