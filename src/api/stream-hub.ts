@@ -352,7 +352,7 @@ export class StreamHub {
         if (c.ws.readyState !== c.ws.OPEN) continue;
         if (frame.length + c.ws.bufferedAmount > this.#o.maxQueuedBytes) this.#drop(c);
         else if (c.ws.bufferedAmount >= hw) this.#detach(c, pending);
-        else c.ws.send(frame);
+        else c.ws.send(frame, { binary: false }); // a text frame, as JSON is
       }
     }
     for (const g of [...this.#own]) {

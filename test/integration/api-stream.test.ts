@@ -96,7 +96,9 @@ async function connect(url: string, subscribe: object): Promise<{ ws: WebSocket;
   const ws = new WebSocket(url);
   const got: Msg[] = [];
   // Every frame is a JSON array of messages.
-  ws.on('message', (d) => {
+  ws.on('message', (d, isBinary) => {
+    // Text frames (a browser reads a binary one as a Blob, not a string).
+    expect(isBinary).toBe(false);
     const frame = JSON.parse(d.toString());
     expect(Array.isArray(frame)).toBe(true);
     got.push(...frame);
