@@ -1,15 +1,88 @@
 /**
- * The bulk write path of `bars`: bars become typed columns once, then either
- * go straight into the table (when they cannot touch a stored row) or are
- * staged and merged on the natural key (symbol, interval, ts).
+ * The bulk write path of `bars`: one pass plans the write, then the bars either
+ * go straight into the table a chunk at a time (when they cannot touch a
+ * stored row), or become typed columns that are staged and merged on the
+ * natural key (symbol, interval, ts).
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Bar } from '../../core/records.ts';
-import { appendColumns, appendSegments, Dictionary } from './duckdb-columns.ts';
+import { appendColumns, CHUNK_ROWS, Dictionary, writeSegments } from './duckdb-columns.ts';
 
 /** The columns of `bars`, in table order. */
 export const BAR_COLUMNS =
   'symbol, interval, ts, open, high, low, close, volume, adj_close, source, ingested_at, vwap, trade_count, backfilled';
+
+/**
+ * What one pass over a write's bars finds: which bars to write (the first occurrence of each
+ * key wins, as in validation; series that arrive in increasing ts order, the normal case,
+ * cannot repeat a key, so only a series that goes back in time pays for the exact check),
+ * their runs sharing symbol, interval and source, and each series' ts range.
+ */
+export interface BarPlan {
+  bars: readonly Bar[];
+  /** Indexes into `bars` of the rows to write, in order; null = all of them. */
+  keep: Int32Array | null;
+  rows: number;
+  /** Runs [start, end) of rows (positions in the kept order) sharing symbol, interval, source. */
+  segments: [number, number][];
+  /** Per series (symbol NUL interval): the first and last ts in this write. */
+  series: { key: string; lo: number; hi: number }[];
+}
+
+export function planBars(bars: readonly Bar[]): BarPlan {
+  const ranges = new Map<string, { key: string; lo: number; hi: number; last: number }>();
+  let ordered = true;
+  let last: Bar | undefined;
+  let range: { key: string; lo: number; hi: number; last: number } | undefined;
+  for (const b of bars) {
+    if (!last || b.symbol !== last.symbol || b.interval !== last.interval) {
+      const key = `${b.symbol}\u0000${b.interval}`;
+      range = ranges.get(key);
+      if (!range) {
+        range = { key, lo: b.ts, hi: b.ts, last: Number.NEGATIVE_INFINITY };
+        ranges.set(key, range);
+      }
+    }
+    last = b;
+    const r = range!;
+    if (b.ts <= r.last) ordered = false;
+    else r.last = b.ts;
+    if (b.ts < r.lo) r.lo = b.ts;
+    else if (b.ts > r.hi) r.hi = b.ts;
+  }
+  let keep: Int32Array | null = null;
+  let rows = bars.length;
+  if (!ordered) {
+    const seen = new Set<string>();
+    keep = new Int32Array(bars.length);
+    rows = 0;
+    bars.forEach((b, i) => {
+      const key = `${b.symbol}\u0000${b.interval}\u0000${b.ts}`;
+      if (seen.has(key)) return;
+      seen.add(key);
+      keep![rows++] = i;
+    });
+  }
+  const at = (r: number): Bar => bars[keep ? keep[r]! : r]!;
+  const segments: [number, number][] = [];
+  let segStart = 0;
+  for (let r = 1; r <= rows; r++) {
+    if (r < rows) {
+      const a = at(r);
+      const b = at(segStart);
+      if (a.symbol === b.symbol && a.interval === b.interval && a.source === b.source) continue;
+    }
+    if (rows > 0) segments.push([segStart, r]);
+    segStart = r;
+  }
+  return {
+    bars,
+    keep,
+    rows,
+    segments,
+    series: [...ranges.values()].map(({ key, lo, hi }) => ({ key, lo, hi })),
+  };
+}
 
 /** Bars as columns: strings as dictionary codes, one row per natural key. */
 export interface BarColumns {
@@ -19,7 +92,22 @@ export interface BarColumns {
   ivl: Int32Array;
   src: Int32Array;
   /** ts (epoch ms), open, high, low, close, volume, adj close, vwap (NaN = NULL). */
-  nums: [
+  nums: Float64Array[];
+  /** Trades per bar, −1 = NULL. */
+  count: Int32Array;
+  /** 1 for a bar that filled a gap in a live feed. */
+  backfilled: Uint8Array;
+}
+
+/** Typed arrays that rows [from, from + n) of a plan are copied into (n ≤ their length). */
+function copyRows(
+  plan: BarPlan,
+  from: number,
+  n: number,
+  out: Omit<BarColumns, 'dict' | 'rows' | 'sym' | 'ivl' | 'src'>,
+): void {
+  const { bars, keep } = plan;
+  const [ts, open, high, low, close, volume, adj, vwap] = out.nums as [
     Float64Array,
     Float64Array,
     Float64Array,
@@ -29,53 +117,8 @@ export interface BarColumns {
     Float64Array,
     Float64Array,
   ];
-  /** Trades per bar, −1 = NULL. */
-  count: Int32Array;
-  /** 1 for a bar that filled a gap in a live feed. */
-  backfilled: Uint8Array;
-  /** Per series (symbol NUL interval): the first and last ts in this write. */
-  series: { key: string; lo: number; hi: number }[];
-}
-
-/**
- * Builds the columns. The first occurrence of a key wins, as in validation;
- * series that arrive in increasing ts order (the normal case) cannot repeat
- * a key, so only a series that goes back in time pays for the exact check.
- */
-export function columnizeBars(bars: readonly Bar[]): BarColumns {
-  const n = bars.length;
-  const dict = new Dictionary();
-  const sym = new Int32Array(n);
-  const ivl = new Int32Array(n);
-  const src = new Int32Array(n);
-  const nums = Array.from({ length: 8 }, () => new Float64Array(n)) as BarColumns['nums'];
-  const [ts, open, high, low, close, volume, adj, vwap] = nums;
-  const count = new Int32Array(n);
-  const backfilled = new Uint8Array(n);
-  const lastTs = new Map<number, number>();
-  const ranges = new Map<number, { key: string; lo: number; hi: number }>();
-  let ordered = true;
-  let last: Bar | undefined;
-  let symId = 0;
-  let ivlId = 0;
-  let srcId = 0;
-  let i = 0;
-  for (const b of bars) {
-    if (!last || b.symbol !== last.symbol) symId = dict.id(b.symbol);
-    if (!last || b.interval !== last.interval) ivlId = dict.id(b.interval);
-    if (!last || b.source !== last.source) srcId = dict.id(b.source);
-    last = b;
-    const series = symId * 1024 + ivlId;
-    const prev = lastTs.get(series);
-    if (prev !== undefined && b.ts <= prev) ordered = false;
-    else lastTs.set(series, b.ts);
-    const r = ranges.get(series);
-    if (!r) ranges.set(series, { key: `${b.symbol}\u0000${b.interval}`, lo: b.ts, hi: b.ts });
-    else if (b.ts < r.lo) r.lo = b.ts;
-    else if (b.ts > r.hi) r.hi = b.ts;
-    sym[i] = symId;
-    ivl[i] = ivlId;
-    src[i] = srcId;
+  for (let i = 0; i < n; i++) {
+    const b = bars[keep ? keep[from + i]! : from + i]!;
     ts[i] = b.ts;
     open[i] = b.open;
     high[i] = b.high;
@@ -84,65 +127,60 @@ export function columnizeBars(bars: readonly Bar[]): BarColumns {
     volume[i] = b.volume;
     adj[i] = b.adjClose ?? Number.NaN;
     vwap[i] = b.vwap ?? Number.NaN;
-    count[i] = b.tradeCount ?? -1;
-    backfilled[i] = b.backfilled ? 1 : 0;
-    i++;
+    out.count[i] = b.tradeCount ?? -1;
+    out.backfilled[i] = b.backfilled ? 1 : 0;
   }
-  let rows = n;
-  if (!ordered) {
-    const seen = new Set<string>();
-    const cols = [sym, ivl, src, ...nums, count, backfilled];
-    rows = 0;
-    for (let r = 0; r < n; r++) {
-      const key = `${sym[r]}:${ivl[r]}:${ts[r]}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      if (rows !== r) for (const c of cols) c[rows] = c[r]!;
-      rows++;
-    }
-  }
-  return {
-    dict,
-    rows,
-    sym,
-    ivl,
-    src,
-    nums,
-    count,
-    backfilled,
-    series: [...ranges.values()],
-  };
 }
 
-/** Runs of rows sharing symbol, interval and source. */
-function segments(c: BarColumns): [number, number][] {
-  const out: [number, number][] = [];
-  let start = 0;
-  for (let i = 1; i <= c.rows; i++) {
-    if (
-      i === c.rows ||
-      c.sym[i] !== c.sym[start] ||
-      c.ivl[i] !== c.ivl[start] ||
-      c.src[i] !== c.src[start]
-    ) {
-      out.push([start, i]);
-      start = i;
-    }
+const numberColumns = (n: number) => ({
+  nums: Array.from({ length: 8 }, () => new Float64Array(n)),
+  count: new Int32Array(n),
+  backfilled: new Uint8Array(n),
+});
+
+/** The plan's rows as whole columns (the merge path stages them in one go). */
+export function columnizeBars(plan: BarPlan): BarColumns {
+  const n = plan.rows;
+  const dict = new Dictionary();
+  const sym = new Int32Array(n);
+  const ivl = new Int32Array(n);
+  const src = new Int32Array(n);
+  for (const [start, end] of plan.segments) {
+    const b = plan.bars[plan.keep ? plan.keep[start]! : start]!;
+    sym.fill(dict.id(b.symbol), start, end);
+    ivl.fill(dict.id(b.interval), start, end);
+    src.fill(dict.id(b.source), start, end);
   }
-  return out;
+  const cols = numberColumns(n);
+  copyRows(plan, 0, n, cols);
+  return { dict, rows: n, sym, ivl, src, ...cols };
 }
 
-/** Appends straight into `bars`; only for rows whose keys are known not to be stored. */
-export async function appendBars(conn: DuckDBConnection, c: BarColumns): Promise<number> {
-  if (c.rows === 0) return 0;
-  const v = c.dict.values;
-  const [ts, open, high, low, close, volume, adj, vwap] = c.nums;
-  const a = await conn.createAppender('bars');
-  appendSegments(
-    a,
+/**
+ * Inserts straight into `bars` (only for rows whose keys are known not to be stored), a chunk
+ * at a time from the bar objects: no whole-write columns to allocate.
+ */
+export async function appendBars(conn: DuckDBConnection, plan: BarPlan): Promise<number> {
+  if (plan.rows === 0) return 0;
+  const scratch = numberColumns(CHUNK_ROWS);
+  const [ts, open, high, low, close, volume, adj, vwap] = scratch.nums as [
+    Float64Array,
+    Float64Array,
+    Float64Array,
+    Float64Array,
+    Float64Array,
+    Float64Array,
+    Float64Array,
+    Float64Array,
+  ];
+  const bar = (r: number): Bar => plan.bars[plan.keep ? plan.keep[r]! : r]!;
+  return writeSegments(
+    conn,
+    { name: 'bars' },
+    BAR_COLUMNS.split(', '),
     [
-      { kind: 'text', value: (r) => v[c.sym[r]!]! },
-      { kind: 'text', value: (r) => v[c.ivl[r]!]! },
+      { kind: 'text', value: (r) => bar(r).symbol },
+      { kind: 'text', value: (r) => bar(r).interval },
       { kind: 'ts', data: ts },
       { kind: 'f64', data: open },
       { kind: 'f64', data: high },
@@ -150,16 +188,18 @@ export async function appendBars(conn: DuckDBConnection, c: BarColumns): Promise
       { kind: 'f64', data: close },
       { kind: 'f64', data: volume },
       { kind: 'f64', data: adj, nullable: true },
-      { kind: 'text', value: (r) => v[c.src[r]!]! },
+      { kind: 'text', value: (r) => bar(r).source },
       { kind: 'constTs', ms: Date.now() },
       { kind: 'f64', data: vwap, nullable: true },
-      { kind: 'i32', data: c.count },
-      { kind: 'bool', data: c.backfilled },
+      { kind: 'i32', data: scratch.count },
+      { kind: 'bool', data: scratch.backfilled },
     ],
-    segments(c),
+    plan.segments,
+    (start, n) => {
+      copyRows(plan, start, n, scratch);
+      return 0;
+    },
   );
-  a.closeSync();
-  return c.rows;
 }
 
 /**

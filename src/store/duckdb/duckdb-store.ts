@@ -38,8 +38,8 @@ import type {
   WriteBatch,
   WriteResult,
 } from '../store.ts';
-import { appendBars, columnizeBars, mergeBars } from './duckdb-bars.ts';
-import { readColumns } from './duckdb-columns.ts';
+import { appendBars, columnizeBars, mergeBars, planBars } from './duckdb-bars.ts';
+import { prepareConnection, readColumns, resetAfterRollback } from './duckdb-columns.ts';
 import { refreshCurated } from './duckdb-curated.ts';
 import { exportFile, exportLake } from './duckdb-export.ts';
 import { indicatorExpr, MIGRATIONS } from './duckdb-schema.ts';
@@ -170,6 +170,7 @@ export class DuckDBStore implements Store {
       );
     }
     const conn = await instance.connect();
+    prepareConnection(conn);
     const store = new DuckDBStore(path, instance, conn, opts.queryCacheBytes ?? 128 * 2 ** 20);
     // Checkpoint in larger steps: every checkpoint rewrites index pages, which made many small bulk
     // commits cost more as the file grew. close() checkpoints whatever is left in the WAL.
@@ -253,6 +254,7 @@ export class DuckDBStore implements Store {
         return result;
       } catch (err) {
         await this.#run('ROLLBACK').catch(() => undefined);
+        await resetAfterRollback(this.#conn).catch(() => undefined);
         this.#extents = null;
         this.#lastTrade = null;
         if (err instanceof StoreError) throw err;
@@ -302,16 +304,16 @@ export class DuckDBStore implements Store {
     }
     let barsChanged = 0;
     if (batch.bars.length > 0) {
-      const cols = columnizeBars(batch.bars);
+      const plan = planBars(batch.bars);
       // A write that cannot touch a stored row (no stored bar of its series inside its time
       // range: a first load, or new bars after the last) appends straight into bars; any other
       // write merges on the natural key.
       const extents = await this.#seriesExtents();
-      const overlap = cols.series.some((x) => {
+      const overlap = plan.series.some((x) => {
         const e = extents.get(x.key);
         return e !== undefined && e.lo <= x.hi && x.lo <= e.hi;
       });
-      for (const x of cols.series) {
+      for (const x of plan.series) {
         const e = extents.get(x.key);
         if (e) {
           e.lo = Math.min(e.lo, x.lo);
@@ -319,8 +321,8 @@ export class DuckDBStore implements Store {
         } else extents.set(x.key, { lo: x.lo, hi: x.hi });
       }
       barsChanged = overlap
-        ? await mergeBars(this.#conn, cols)
-        : await appendBars(this.#conn, cols);
+        ? await mergeBars(this.#conn, columnizeBars(plan))
+        : await appendBars(this.#conn, plan);
     }
     let quarantined = 0;
     if (batch.rejects.length > 0) {

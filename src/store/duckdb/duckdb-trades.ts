@@ -6,7 +6,7 @@
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Trade } from '../../core/records.ts';
-import { appendSegments, type ColumnFill } from './duckdb-columns.ts';
+import { type ColumnFill, writeSegments } from './duckdb-columns.ts';
 
 /** Per symbol: the trades of one write, and their ts range. */
 interface SymbolRun {
@@ -39,7 +39,6 @@ export function groupTrades(trades: readonly Trade[]): SymbolRun[] {
 async function appendTrades(
   conn: DuckDBConnection,
   table: string,
-  temp: boolean,
   runs: readonly SymbolRun[],
 ): Promise<void> {
   const rows: Trade[] = [];
@@ -75,12 +74,26 @@ async function appendTrades(
     { kind: 'text', value: (i) => rows[i]!.source },
     { kind: 'constTs', ms: Date.now() },
   ];
-  const a = temp
-    ? await conn.createAppender(table, 'main', 'temp')
-    : await conn.createAppender(table);
-  appendSegments(a, fills, segments);
-  a.closeSync();
+  await writeSegments(
+    conn,
+    { name: table, temp: table !== 'trades' },
+    TRADE_COLUMNS,
+    fills,
+    segments,
+  );
 }
+
+/** The columns of `trades`, in table order. */
+const TRADE_COLUMNS = [
+  'symbol',
+  'ts',
+  'price',
+  'size',
+  'conditions',
+  'trade_id',
+  'source',
+  'ingested_at',
+];
 
 /** Per symbol: the newest stored ts, and the ids stored at exactly that ts. */
 export interface TradeEdge {
@@ -114,11 +127,11 @@ export async function writeTrades(
     for (const t of r.trades) if (t.ts === top.ts) top.ids.add(t.tradeId);
   }
   if (fresh) {
-    await appendTrades(conn, 'trades', false, runs);
+    await appendTrades(conn, 'trades', runs);
     return trades.length;
   }
   await conn.run(`CREATE OR REPLACE TEMP TABLE stage_trades AS SELECT * FROM trades LIMIT 0`);
-  await appendTrades(conn, 'stage_trades', true, runs);
+  await appendTrades(conn, 'stage_trades', runs);
   const res = await conn.run(`INSERT INTO trades
     SELECT DISTINCT ON (s.symbol, s.ts, s.trade_id) s.* FROM stage_trades s
     ANTI JOIN trades t ON t.symbol = s.symbol AND t.ts = s.ts AND t.trade_id = s.trade_id`);
