@@ -240,13 +240,6 @@ export class DuckDBStore implements Store {
 
   write(batch: WriteBatch): Promise<WriteResult> {
     return this.#serial(async () => {
-      let last = '';
-      for (const b of batch.bars) {
-        const key = `${b.symbol}\u0000${b.interval}`;
-        if (key === last) continue;
-        this.#results.invalidate(key);
-        last = key;
-      }
       await this.#run('BEGIN TRANSACTION');
       try {
         const result = await this.#writeInTx(batch);
@@ -305,6 +298,8 @@ export class DuckDBStore implements Store {
     let barsChanged = 0;
     if (batch.bars.length > 0) {
       const plan = planBars(batch.bars);
+      // Cached reads of these series are dropped before anything of them changes.
+      for (const x of plan.series) this.#results.invalidate(x.key);
       // A write that cannot touch a stored row (no stored bar of its series inside its time
       // range: a first load, or new bars after the last) appends straight into bars; any other
       // write merges on the natural key.
