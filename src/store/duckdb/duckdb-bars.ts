@@ -1,12 +1,12 @@
 /**
- * The bulk write path of `bars`: one pass plans the write, then the bars either
- * go straight into the table a chunk at a time (when they cannot touch a
- * stored row), or become typed columns that are staged and merged on the
+ * The bulk write path of `bars`: one pass plans the write, then the bars go,
+ * a chunk at a time from the objects, either straight into the table (when
+ * they cannot touch a stored row) or into a stage table that is merged on the
  * natural key (symbol, interval, ts).
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Bar } from '../../core/records.ts';
-import { appendColumns, CHUNK_ROWS, Dictionary, writeSegments } from './duckdb-columns.ts';
+import { CHUNK_ROWS, type ColumnFill, writeSegments } from './duckdb-columns.ts';
 
 /** The columns of `bars`, in table order. */
 export const BAR_COLUMNS =
@@ -84,14 +84,9 @@ export function planBars(bars: readonly Bar[]): BarPlan {
   };
 }
 
-/** Bars as columns: strings as dictionary codes, one row per natural key. */
-export interface BarColumns {
-  dict: Dictionary;
-  rows: number;
-  sym: Int32Array;
-  ivl: Int32Array;
-  src: Int32Array;
-  /** ts (epoch ms), open, high, low, close, volume, adj close, vwap (NaN = NULL). */
+/** Number columns of bars: ts (epoch ms), open, high, low, close, volume, adj close, vwap. */
+interface BarNumbers {
+  /** NaN = NULL for adj close and vwap. */
   nums: Float64Array[];
   /** Trades per bar, −1 = NULL. */
   count: Int32Array;
@@ -100,12 +95,7 @@ export interface BarColumns {
 }
 
 /** Typed arrays that rows [from, from + n) of a plan are copied into (n ≤ their length). */
-function copyRows(
-  plan: BarPlan,
-  from: number,
-  n: number,
-  out: Omit<BarColumns, 'dict' | 'rows' | 'sym' | 'ivl' | 'src'>,
-): void {
+function copyRows(plan: BarPlan, from: number, n: number, out: BarNumbers): void {
   const { bars, keep } = plan;
   const [ts, open, high, low, close, volume, adj, vwap] = out.nums as [
     Float64Array,
@@ -132,37 +122,19 @@ function copyRows(
   }
 }
 
-const numberColumns = (n: number) => ({
-  nums: Array.from({ length: 8 }, () => new Float64Array(n)),
-  count: new Int32Array(n),
-  backfilled: new Uint8Array(n),
-});
-
-/** The plan's rows as whole columns (the merge path stages them in one go). */
-export function columnizeBars(plan: BarPlan): BarColumns {
-  const n = plan.rows;
-  const dict = new Dictionary();
-  const sym = new Int32Array(n);
-  const ivl = new Int32Array(n);
-  const src = new Int32Array(n);
-  for (const [start, end] of plan.segments) {
-    const b = plan.bars[plan.keep ? plan.keep[start]! : start]!;
-    sym.fill(dict.id(b.symbol), start, end);
-    ivl.fill(dict.id(b.interval), start, end);
-    src.fill(dict.id(b.source), start, end);
-  }
-  const cols = numberColumns(n);
-  copyRows(plan, 0, n, cols);
-  return { dict, rows: n, sym, ivl, src, ...cols };
-}
-
 /**
- * Inserts straight into `bars` (only for rows whose keys are known not to be stored), a chunk
- * at a time from the bar objects: no whole-write columns to allocate.
+ * The plan's rows as column fills (the columns of `bars` but `ingested_at`, in table order),
+ * filled a chunk at a time from the bar objects: no whole-write columns to allocate.
  */
-export async function appendBars(conn: DuckDBConnection, plan: BarPlan): Promise<number> {
-  if (plan.rows === 0) return 0;
-  const scratch = numberColumns(CHUNK_ROWS);
+function barFills(plan: BarPlan): {
+  fills: ColumnFill[];
+  prepare: (start: number, n: number) => number;
+} {
+  const scratch: BarNumbers = {
+    nums: Array.from({ length: 8 }, () => new Float64Array(CHUNK_ROWS)),
+    count: new Int32Array(CHUNK_ROWS),
+    backfilled: new Uint8Array(CHUNK_ROWS),
+  };
   const [ts, open, high, low, close, volume, adj, vwap] = scratch.nums as [
     Float64Array,
     Float64Array,
@@ -174,11 +146,8 @@ export async function appendBars(conn: DuckDBConnection, plan: BarPlan): Promise
     Float64Array,
   ];
   const bar = (r: number): Bar => plan.bars[plan.keep ? plan.keep[r]! : r]!;
-  return writeSegments(
-    conn,
-    { name: 'bars' },
-    BAR_COLUMNS.split(', '),
-    [
+  return {
+    fills: [
       { kind: 'text', value: (r) => bar(r).symbol },
       { kind: 'text', value: (r) => bar(r).interval },
       { kind: 'ts', data: ts },
@@ -189,16 +158,34 @@ export async function appendBars(conn: DuckDBConnection, plan: BarPlan): Promise
       { kind: 'f64', data: volume },
       { kind: 'f64', data: adj, nullable: true },
       { kind: 'text', value: (r) => bar(r).source },
-      { kind: 'constTs', ms: Date.now() },
       { kind: 'f64', data: vwap, nullable: true },
       { kind: 'i32', data: scratch.count },
       { kind: 'bool', data: scratch.backfilled },
     ],
-    plan.segments,
-    (start, n) => {
+    prepare: (start, n) => {
       copyRows(plan, start, n, scratch);
       return 0;
     },
+  };
+}
+
+/** The columns `barFills` gives, by name. */
+const FILLED_COLUMNS = BAR_COLUMNS.split(', ').filter((c) => c !== 'ingested_at');
+
+/** Inserts straight into `bars`; only for rows whose keys are known not to be stored. */
+export async function appendBars(conn: DuckDBConnection, plan: BarPlan): Promise<number> {
+  if (plan.rows === 0) return 0;
+  const { fills, prepare } = barFills(plan);
+  // ingested_at is the one column between the filled ones: it goes in as a constant.
+  const at = BAR_COLUMNS.split(', ').indexOf('ingested_at');
+  fills.splice(at, 0, { kind: 'constTs', ms: Date.now() });
+  return writeSegments(
+    conn,
+    { name: 'bars' },
+    BAR_COLUMNS.split(', '),
+    fills,
+    plan.segments,
+    prepare,
   );
 }
 
@@ -207,37 +194,19 @@ export async function appendBars(conn: DuckDBConnection, plan: BarPlan): Promise
  * deleted, then every staged row whose key is not stored (new, or just
  * deleted) is inserted. Unchanged rows are not touched. Returns rows written.
  */
-export async function mergeBars(conn: DuckDBConnection, c: BarColumns): Promise<number> {
-  await conn.run(`
-    CREATE OR REPLACE TEMP TABLE stage_dict (id INTEGER, value VARCHAR);
-    CREATE OR REPLACE TEMP TABLE stage_bars (symbol INTEGER, interval INTEGER, source INTEGER, ts_ms DOUBLE,
-      open DOUBLE, high DOUBLE, low DOUBLE, close DOUBLE, volume DOUBLE, adj_close DOUBLE, vwap DOUBLE,
-      trade_count INTEGER, backfilled INTEGER);`);
-  const d = await conn.createAppender('stage_dict', 'main', 'temp');
-  c.dict.values.forEach((value, id) => {
-    d.appendInteger(id);
-    d.appendVarchar(value);
-    d.endRow();
-  });
-  d.closeSync();
-  const a = await conn.createAppender('stage_bars', 'main', 'temp');
-  appendColumns(
-    a,
-    [c.sym, c.ivl, c.src, ...c.nums, c.count, Int32Array.from(c.backfilled)],
-    c.rows,
+export async function mergeBars(conn: DuckDBConnection, plan: BarPlan): Promise<number> {
+  await conn.run(`CREATE OR REPLACE TEMP TABLE stage_merge (symbol VARCHAR, interval VARCHAR,
+    ts TIMESTAMP, open DOUBLE, high DOUBLE, low DOUBLE, close DOUBLE, volume DOUBLE, adj_close DOUBLE,
+    source VARCHAR, vwap DOUBLE, trade_count INTEGER, backfilled BOOLEAN)`);
+  const { fills, prepare } = barFills(plan);
+  await writeSegments(
+    conn,
+    { name: 'stage_merge', temp: true },
+    FILLED_COLUMNS,
+    fills,
+    plan.segments,
+    prepare,
   );
-  a.closeSync();
-  await conn.run(`CREATE OR REPLACE TEMP TABLE stage_merge AS
-    SELECT ds.value AS symbol, di.value AS interval, epoch_ms(s.ts_ms::BIGINT) AS ts,
-      s.open, s.high, s.low, s.close, s.volume,
-      CASE WHEN isnan(s.adj_close) THEN NULL ELSE s.adj_close END AS adj_close, dsrc.value AS source,
-      CASE WHEN isnan(s.vwap) THEN NULL ELSE s.vwap END AS vwap,
-      CASE WHEN s.trade_count < 0 THEN NULL ELSE s.trade_count END AS trade_count,
-      s.backfilled = 1 AS backfilled
-    FROM stage_bars s
-      JOIN stage_dict ds ON ds.id = s.symbol
-      JOIN stage_dict di ON di.id = s.interval
-      JOIN stage_dict dsrc ON dsrc.id = s.source`);
   await conn.run(`DELETE FROM bars b USING stage_merge x
     WHERE b.symbol = x.symbol AND b.interval = x.interval AND b.ts = x.ts
       AND (b.open IS DISTINCT FROM x.open OR b.high IS DISTINCT FROM x.high OR b.low IS DISTINCT FROM x.low

@@ -1,8 +1,9 @@
 /**
  * Columnar bulk paths for DuckDB: typed arrays go into and come out of data
  * chunks with one memory copy per column per 2048 rows, instead of one
- * native call per value. Only fixed-width columns (INTEGER, DOUBLE) take this
- * path; strings travel as dictionary codes joined back in SQL.
+ * native call per value; a string that is the same for a run of rows goes in
+ * as one constant vector. Large writes are pulled by DuckDB's own threads
+ * through a table function and inserted in parallel.
  */
 
 import {
@@ -101,21 +102,6 @@ export async function readColumns(
     return out;
   });
   return { columns, rowCount };
-}
-
-/** Assigns small integer codes to strings, for columns that travel as codes. */
-export class Dictionary {
-  readonly values: string[] = [];
-  readonly #ids = new Map<string, number>();
-  id(value: string): number {
-    let id = this.#ids.get(value);
-    if (id === undefined) {
-      id = this.values.length;
-      this.values.push(value);
-      this.#ids.set(value, id);
-    }
-    return id;
-  }
 }
 
 /** How one column of a table is filled by `appendSegments`. */

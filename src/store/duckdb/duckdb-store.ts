@@ -38,7 +38,7 @@ import type {
   WriteBatch,
   WriteResult,
 } from '../store.ts';
-import { appendBars, columnizeBars, mergeBars, planBars } from './duckdb-bars.ts';
+import { appendBars, mergeBars, planBars } from './duckdb-bars.ts';
 import { prepareConnection, readColumns, resetAfterRollback } from './duckdb-columns.ts';
 import { refreshCurated } from './duckdb-curated.ts';
 import { exportFile, exportLake } from './duckdb-export.ts';
@@ -316,7 +316,7 @@ export class DuckDBStore implements Store {
         } else extents.set(x.key, { lo: x.lo, hi: x.hi });
       }
       barsChanged = overlap
-        ? await mergeBars(this.#conn, columnizeBars(plan))
+        ? await mergeBars(this.#conn, plan)
         : await appendBars(this.#conn, plan);
     }
     let quarantined = 0;
