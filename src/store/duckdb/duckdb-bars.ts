@@ -84,42 +84,20 @@ export function planBars(bars: readonly Bar[]): BarPlan {
   };
 }
 
-/** Number columns of bars: ts (epoch ms), open, high, low, close, volume, adj close, vwap. */
+/** One chunk of bars' numbers, read from the objects (NaN and −1 stand for NULL). */
 interface BarNumbers {
-  /** NaN = NULL for adj close and vwap. */
-  nums: Float64Array[];
+  ts: Float64Array;
+  open: Float64Array;
+  high: Float64Array;
+  low: Float64Array;
+  close: Float64Array;
+  volume: Float64Array;
+  adj: Float64Array;
+  vwap: Float64Array;
   /** Trades per bar, −1 = NULL. */
   count: Int32Array;
   /** 1 for a bar that filled a gap in a live feed. */
   backfilled: Uint8Array;
-}
-
-/** Typed arrays that rows [from, from + n) of a plan are copied into (n ≤ their length). */
-function copyRows(plan: BarPlan, from: number, n: number, out: BarNumbers): void {
-  const { bars, keep } = plan;
-  const [ts, open, high, low, close, volume, adj, vwap] = out.nums as [
-    Float64Array,
-    Float64Array,
-    Float64Array,
-    Float64Array,
-    Float64Array,
-    Float64Array,
-    Float64Array,
-    Float64Array,
-  ];
-  for (let i = 0; i < n; i++) {
-    const b = bars[keep ? keep[from + i]! : from + i]!;
-    ts[i] = b.ts;
-    open[i] = b.open;
-    high[i] = b.high;
-    low[i] = b.low;
-    close[i] = b.close;
-    volume[i] = b.volume;
-    adj[i] = b.adjClose ?? Number.NaN;
-    vwap[i] = b.vwap ?? Number.NaN;
-    out.count[i] = b.tradeCount ?? -1;
-    out.backfilled[i] = b.backfilled ? 1 : 0;
-  }
 }
 
 /**
@@ -130,21 +108,20 @@ function barFills(plan: BarPlan): {
   fills: ColumnFill[];
   prepare: (start: number, n: number) => number;
 } {
-  const scratch: BarNumbers = {
-    nums: Array.from({ length: 8 }, () => new Float64Array(CHUNK_ROWS)),
+  const f64 = () => new Float64Array(CHUNK_ROWS);
+  const c: BarNumbers = {
+    ts: f64(),
+    open: f64(),
+    high: f64(),
+    low: f64(),
+    close: f64(),
+    volume: f64(),
+    adj: f64(),
+    vwap: f64(),
     count: new Int32Array(CHUNK_ROWS),
     backfilled: new Uint8Array(CHUNK_ROWS),
   };
-  const [ts, open, high, low, close, volume, adj, vwap] = scratch.nums as [
-    Float64Array,
-    Float64Array,
-    Float64Array,
-    Float64Array,
-    Float64Array,
-    Float64Array,
-    Float64Array,
-    Float64Array,
-  ];
+  const { ts, open, high, low, close, volume, adj, vwap } = c;
   const bar = (r: number): Bar => plan.bars[plan.keep ? plan.keep[r]! : r]!;
   return {
     fills: [
@@ -159,11 +136,23 @@ function barFills(plan: BarPlan): {
       { kind: 'f64', data: adj, nullable: true },
       { kind: 'text', value: (r) => bar(r).source },
       { kind: 'f64', data: vwap, nullable: true },
-      { kind: 'i32', data: scratch.count },
-      { kind: 'bool', data: scratch.backfilled },
+      { kind: 'i32', data: c.count },
+      { kind: 'bool', data: c.backfilled },
     ],
     prepare: (start, n) => {
-      copyRows(plan, start, n, scratch);
+      for (let i = 0; i < n; i++) {
+        const b = bar(start + i);
+        ts[i] = b.ts;
+        open[i] = b.open;
+        high[i] = b.high;
+        low[i] = b.low;
+        close[i] = b.close;
+        volume[i] = b.volume;
+        adj[i] = b.adjClose ?? Number.NaN;
+        vwap[i] = b.vwap ?? Number.NaN;
+        c.count[i] = b.tradeCount ?? -1;
+        c.backfilled[i] = b.backfilled ? 1 : 0;
+      }
       return 0;
     },
   };

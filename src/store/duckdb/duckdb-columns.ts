@@ -121,14 +121,15 @@ export type ColumnFill =
   /** BOOLEAN from bytes (0 or 1). */
   | { kind: 'bool'; data: Uint8Array };
 
-const FILL_TYPES: Record<ColumnFill['kind'], duckdb.Type> = {
-  f64: duckdb.Type.DOUBLE,
-  text: duckdb.Type.VARCHAR,
-  str: duckdb.Type.VARCHAR,
-  ts: duckdb.Type.TIMESTAMP,
-  constTs: duckdb.Type.TIMESTAMP,
-  i32: duckdb.Type.INTEGER,
-  bool: duckdb.Type.BOOLEAN,
+/** The DuckDB type each kind of fill writes. */
+const TYPE_OF: Record<ColumnFill['kind'], DuckDBType> = {
+  f64: DOUBLE,
+  text: VARCHAR,
+  str: VARCHAR,
+  ts: TIMESTAMP,
+  constTs: TIMESTAMP,
+  i32: INTEGER,
+  bool: BOOLEAN,
 };
 
 /** Row ranges [start, end) within which every `text` column is constant (a symbol's run). */
@@ -164,7 +165,7 @@ class ChunkFiller {
   }
 
   get logicalTypes(): duckdb.LogicalType[] {
-    return this.#fills.map((f) => duckdb.create_logical_type(FILL_TYPES[f.kind]));
+    return this.#fills.map((f) => TYPE_OF[f.kind].toLogicalType().logical_type);
   }
 
   #text(s: string): duckdb.Value {
@@ -314,16 +315,6 @@ interface RowsJob {
   next: number;
 }
 
-const TYPE_OF: Record<ColumnFill['kind'], DuckDBType> = {
-  f64: DOUBLE,
-  text: VARCHAR,
-  str: VARCHAR,
-  ts: TIMESTAMP,
-  constTs: TIMESTAMP,
-  i32: INTEGER,
-  bool: BOOLEAN,
-};
-
 const jobs = new WeakMap<DuckDBConnection, { job: RowsJob | null }>();
 
 /**
@@ -368,7 +359,7 @@ export function prepareConnection(conn: DuckDBConnection): void {
  * the chunks from two of its threads and inserts them in parallel while the next are filled.
  * Insertion order is not kept (nothing reads these tables in it: every read orders by ts).
  */
-export async function insertSegments(
+async function insertSegments(
   conn: DuckDBConnection,
   sql: string,
   names: string[],
