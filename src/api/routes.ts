@@ -135,9 +135,7 @@ function barsJsonBody(
     'backfilled',
     'source',
   ].map((k) => c[k]!) as Float64Array[];
-  const ind = indicators.map(
-    (k) => [`${k === indicators[0] ? '' : ','}${JSON.stringify(k)}:`, c[k]!] as const,
-  );
+  const ind = indicators.map((k, j) => [`${j ? ',' : ''}${JSON.stringify(k)}:`, c[k]!] as const);
   const sources = set.sources.map((s) => JSON.stringify(s));
   const head = `{"symbol":${JSON.stringify(symbol)},"interval":${JSON.stringify(interval)},"ts":`;
   const w = new AsciiWriter(256 + n * (280 + 32 * ind.length)); // enough for 17-digit numbers

@@ -154,6 +154,13 @@ describe('REST API', () => {
       );
       expect(await again.json()).toEqual(r.body);
     }
+    // An indicator asked for twice is still valid JSON (a repeated key, the same value).
+    const twice = await get('/api/bars?symbol=SPX&interval=1d&limit=300&indicators=sma_20,sma_20');
+    expect(twice.status).toBe(200);
+    expect(twice.body.bars[299].indicators.sma_20).toBeCloseTo(
+      twice.body.bars.slice(280, 300).reduce((a: number, b: Json) => a + b.close, 0) / 20,
+      6,
+    );
     if (store.queryCacheStats !== undefined) {
       expect((await get('/api/stats')).body.queryCache.hits).toBeGreaterThanOrEqual(3);
     }
