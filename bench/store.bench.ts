@@ -1,6 +1,12 @@
-/** Bulk load of bars into the DuckDB store (Appender into a temp table + one upsert), rows/s. */
-import { rmSync } from 'node:fs';
+/**
+ * Bulk load of bars into the DuckDB store: a first load (straight into `bars`) and its replay
+ * (merged on the natural key), rows/s. Part of `npm run bench`; on its own,
+ * `node --expose-gc --import tsx bench/store.bench.ts` runs it three times.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { Bar } from '../src/core/records.ts';
 import { DuckDBStore } from '../src/store/duckdb/duckdb-store.ts';
 
@@ -42,4 +48,15 @@ export async function benchBulkLoad(
   } finally {
     await store.close();
   }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const dir = mkdtempSync(join(tmpdir(), 'tickline-bulk-'));
+  for (let i = 0; i < 3; i++) {
+    const r = await benchBulkLoad(dir, 2_000_000);
+    console.log(
+      `first load ${(r.rowsPerSec / 1e6).toFixed(2)}M rows/s, replay ${(r.upsertRowsPerSec / 1e6).toFixed(2)}M rows/s`,
+    );
+  }
+  rmSync(dir, { recursive: true, force: true });
 }
