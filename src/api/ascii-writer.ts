@@ -1,9 +1,14 @@
 /**
  * Writes text (JSON, CSV) straight into a growing byte buffer: no
  * string per row, no join, no UTF-8 encoding pass over the whole body.
- * Integers are written digit by digit; other numbers as JavaScript prints
- * them (the shortest decimal that reads back as the same double).
+ * Numbers are written as JavaScript prints them (the shortest decimal that
+ * reads back as the same double), but without a string where that is cheap:
+ * integers digit by digit, and numbers with a few decimals (prices) as an
+ * integer with a decimal point; the rest through `String(x)`.
  */
+
+/** Below this, |x| · 10^6 < 2^52: see `#decimal`. */
+const MAX_SHORT = 2 ** 52 / 1e6;
 export class AsciiWriter {
   #buf: Buffer;
   #pos = 0;
@@ -38,13 +43,62 @@ export class AsciiWriter {
     return this;
   }
 
+  /** Bytes already encoded (a key written once per row). */
+  bytes(u: Uint8Array): this {
+    const n = u.length;
+    this.#room(n);
+    const b = this.#buf;
+    let p = this.#pos;
+    for (let i = 0; i < n; i++) b[p++] = u[i]!;
+    this.#pos = p;
+    return this;
+  }
+
   /** A number as JSON: `null` for NaN and ±Infinity. */
   number(x: number): this {
     if (Number.isSafeInteger(x)) return this.#int(x);
     if (!Number.isFinite(x)) return this.ascii('null');
+    if (this.#decimal(x)) return this;
     return this.ascii(String(x));
   }
 
+  /**
+   * Writes x as a decimal of at most six places when it is one, and returns
+   * whether it did. While |x| · 10^6 < 2^52, decimals of six places lie
+   * further apart than x's neighbouring doubles, so at most one of them reads
+   * back as x, and a number of fewer places is also one of six (trailing
+   * zeros): one multiplication finds it, and the digits without the trailing
+   * zeros are the ones `String(x)` prints.
+   */
+  #decimal(x: number): boolean {
+    const ax = x < 0 ? -x : x;
+    if (ax < 1e-6 || ax >= MAX_SHORT) return false; // String(x) uses an exponent below 1e-6
+    let m = Math.round(ax * 1e6);
+    if (m / 1e6 !== ax) return false;
+    const whole = Math.floor(ax);
+    m -= whole * 1e6; // the six decimals, an exact integer below 10^6
+    this.#room(24);
+    if (x < 0) this.#buf[this.#pos++] = 45; // '-'
+    this.#int(whole);
+    if (m === 0) return true;
+    let places = 6;
+    while (m % 10 === 0) {
+      m /= 10;
+      places--;
+    }
+    const b = this.#buf;
+    const p = this.#pos;
+    b[p] = 46; // '.'
+    for (let i = places; i > 0; i--) {
+      const q = (m / 10) | 0;
+      b[p + i] = 48 + (m - q * 10);
+      m = q;
+    }
+    this.#pos = p + places + 1;
+    return true;
+  }
+
+  /** A non-negative safe integer (or a negative one, signed). */
   #int(x: number): this {
     this.#room(17);
     const b = this.#buf;
@@ -53,17 +107,27 @@ export class AsciiWriter {
       b[p++] = 45; // '-'
       x = -x;
     }
-    if (x < 10) {
-      b[p++] = 48 + x;
+    if (x >= 100_000_000) {
+      // Above 10^8: the high part, then the low eight digits with their zeros.
+      const hi = Math.floor(x / 100_000_000);
       this.#pos = p;
+      this.#int(hi);
+      p = this.#pos;
+      this.#pos = p + 8;
+      let lo = x - hi * 100_000_000;
+      for (let i = p + 7; i >= p; i--) {
+        const q = (lo / 10) | 0;
+        b[i] = 48 + (lo - q * 10);
+        lo = q;
+      }
       return this;
     }
     let digits = 1;
-    for (let t = x; t >= 10; t = Math.floor(t / 10)) digits++;
+    for (let t = x; t >= 10; t = (t / 10) | 0) digits++;
     let end = p + digits;
     this.#pos = end;
     while (end > p) {
-      const q = Math.floor(x / 10);
+      const q = (x / 10) | 0;
       b[--end] = 48 + (x - q * 10);
       x = q;
     }

@@ -135,34 +135,63 @@ function barsJsonBody(
     'backfilled',
     'source',
   ].map((k) => c[k]!) as Float64Array[];
-  const ind = indicators.map((k, j) => [`${j ? ',' : ''}${JSON.stringify(k)}:`, c[k]!] as const);
-  const sources = set.sources.map((s) => JSON.stringify(s));
-  const head = `{"symbol":${JSON.stringify(symbol)},"interval":${JSON.stringify(interval)},"ts":`;
+  // Every key and constant is encoded once, then copied per bar.
+  const enc = (t: string) => Buffer.from(t);
+  const ind = indicators.map(
+    (k, j) => [enc(`${j ? ',' : ''}${JSON.stringify(k)}:`), c[k]!] as const,
+  );
+  const sources = set.sources.map((x) => enc(JSON.stringify(x)));
+  const NULL = enc('null');
+  const K = {
+    head: enc(`{"symbol":${JSON.stringify(symbol)},"interval":${JSON.stringify(interval)},"ts":`),
+    open: enc(',"open":'),
+    high: enc(',"high":'),
+    low: enc(',"low":'),
+    close: enc(',"close":'),
+    volume: enc(',"volume":'),
+    adjClose: enc(',"adjClose":'),
+    source: enc(',"source":'),
+    vwap: enc(',"vwap":'),
+    tradeCount: enc(',"tradeCount":'),
+    backfilled: enc(',"backfilled":true'),
+    indicators: enc(',"indicators":{'),
+  };
   const w = new AsciiWriter(256 + n * (280 + 32 * ind.length)); // enough for 17-digit numbers
-  w.ascii(`{"symbol":${JSON.stringify(symbol)},"interval":"${interval}","bars":[`);
+  w.utf8(`{"symbol":${JSON.stringify(symbol)},"interval":${JSON.stringify(interval)},"bars":[`);
   for (let i = 0; i < n; i++) {
     if (i > 0) w.ascii(',');
-    w.ascii(head).number(ts![i]!);
-    w.ascii(',"open":').number(open![i]!);
-    w.ascii(',"high":').number(high![i]!);
-    w.ascii(',"low":').number(low![i]!);
-    w.ascii(',"close":').number(close![i]!);
-    w.ascii(',"volume":').number(volume![i]!);
-    w.ascii(',"adjClose":').number(adj![i]!);
-    w.ascii(',"source":');
-    w.utf8(sources[src![i]!] ?? 'null');
-    if (!Number.isNaN(vwap![i]!)) w.ascii(',"vwap":').number(vwap![i]!);
-    if (!Number.isNaN(count![i]!)) w.ascii(',"tradeCount":').number(count![i]!);
-    if (filled![i] === 1) w.ascii(',"backfilled":true');
+    w.bytes(K.head).number(ts![i]!);
+    w.bytes(K.open).number(open![i]!);
+    w.bytes(K.high).number(high![i]!);
+    w.bytes(K.low).number(low![i]!);
+    w.bytes(K.close).number(close![i]!);
+    w.bytes(K.volume).number(volume![i]!);
+    w.bytes(K.adjClose).number(adj![i]!);
+    w.bytes(K.source).bytes(sources[src![i]!] ?? NULL);
+    if (!Number.isNaN(vwap![i]!)) w.bytes(K.vwap).number(vwap![i]!);
+    if (!Number.isNaN(count![i]!)) w.bytes(K.tradeCount).number(count![i]!);
+    if (filled![i] === 1) w.bytes(K.backfilled);
     if (ind.length > 0) {
-      w.ascii(',"indicators":{');
-      for (const [key, col] of ind) w.ascii(key).number(col[i]!);
+      w.bytes(K.indicators);
+      for (const [key, col] of ind) w.bytes(key).number(col[i]!);
       w.ascii('}');
     }
     w.ascii('}');
   }
   w.ascii(`],"nextCursor":${next === null ? 'null' : `"${next}"`}}`);
   return w.toBuffer();
+}
+
+/**
+ * A body encoded from a bars result, kept with the result in the store's
+ * query cache: the same page asked for again is not encoded again. (The
+ * result's key holds symbol, interval, range, order and indicators; `name`
+ * adds the format and the page size.)
+ */
+function encodedOnce(ctx: ApiContext, set: BarColumnSet, name: string, make: () => Buffer): Buffer {
+  if (!ctx.store.deriveFromBars) return make();
+  const b = ctx.store.deriveFromBars(set, name, make);
+  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 }
 
 /** The CSV body of a bars page (empty cells for NULL), written like barsJsonBody. */
@@ -415,7 +444,9 @@ export const ROUTES: RouteDef[] = [
         const next = set.rows > q.limit ? b64(String(set.columns.ts![n - 1])) : null;
         return {
           contentType: 'application/json; charset=utf-8',
-          body: barsJsonBody(q.symbol, q.interval, set, n, q.indicators ?? [], next),
+          body: encodedOnce(ctx, set, `json ${q.limit}`, () =>
+            barsJsonBody(q.symbol, q.interval, set, n, q.indicators ?? [], next),
+          ),
         };
       }
       // CSV, written from the same typed columns.
@@ -427,7 +458,9 @@ export const ROUTES: RouteDef[] = [
           set.rows > q.limit
             ? ({ 'x-next-cursor': b64(String(set.columns.ts![n - 1])) } as Record<string, string>)
             : {},
-        body: barsCsvBody(set, n, q.indicators ?? []),
+        body: encodedOnce(ctx, set, `csv ${q.limit}`, () =>
+          barsCsvBody(set, n, q.indicators ?? []),
+        ),
       };
     },
   }),

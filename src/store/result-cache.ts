@@ -11,7 +11,9 @@
  * queue, so no write can land between a read and the `set` of its result.
  *
  * Cached values are shared by every reader that hits them: readers must not
- * change them.
+ * change them. What a reader makes from a cached value (an encoded response
+ * body) can be kept with it through `derive`: it counts against the same
+ * budget and goes when the value goes.
  */
 export interface CacheStats {
   hits: number;
@@ -25,13 +27,17 @@ interface Entry<V> {
   value: V;
   bytes: number;
   series: string;
+  /** What readers made from the value, by name (see `derive`). */
+  derived?: Map<string, Uint8Array>;
 }
 
-export class SeriesResultCache<V> {
+export class SeriesResultCache<V extends object> {
   readonly maxBytes: number;
   /** Insertion order is recency order: a hit moves its entry to the end. */
   readonly #entries = new Map<string, Entry<V>>();
   readonly #bySeries = new Map<string, Set<string>>();
+  /** The key of each value still cached: how `derive` finds its entry. */
+  readonly #keyOf = new WeakMap<V, string>();
   #bytes = 0;
   #hits = 0;
   #misses = 0;
@@ -59,10 +65,43 @@ export class SeriesResultCache<V> {
     const key = `${series}\u0001${query}`;
     this.#drop(key);
     this.#entries.set(key, { value, bytes, series });
+    this.#keyOf.set(value, key);
     const keys = this.#bySeries.get(series);
     if (keys) keys.add(key);
     else this.#bySeries.set(series, new Set([key]));
     this.#bytes += bytes;
+    this.#evict();
+  }
+
+  /**
+   * `make()`, kept with `value` under `name` while `value` stays cached: a
+   * later call with the same value and name returns the kept bytes. A value
+   * that is no longer cached (its series was written since it was read) is
+   * still answered, by `make()`, but nothing is kept for it.
+   */
+  derive(value: V, name: string, make: () => Uint8Array): Uint8Array {
+    const key = this.#keyOf.get(value);
+    const e = key === undefined ? undefined : this.#entries.get(key);
+    const kept = e?.derived?.get(name);
+    if (kept) {
+      this.#hits++;
+      return kept;
+    }
+    const made = make();
+    if (!e || e.value !== value || e.bytes + made.byteLength > this.maxBytes) return made;
+    this.#misses++;
+    e.derived ??= new Map();
+    e.derived.set(name, made);
+    e.bytes += made.byteLength;
+    this.#bytes += made.byteLength;
+    // The entry just used is the most recent: others go first.
+    this.#entries.delete(key!);
+    this.#entries.set(key!, e);
+    this.#evict();
+    return made;
+  }
+
+  #evict(): void {
     for (const k of this.#entries.keys()) {
       if (this.#bytes <= this.maxBytes) break;
       this.#drop(k);
@@ -77,6 +116,7 @@ export class SeriesResultCache<V> {
   }
 
   clear(): void {
+    for (const e of this.#entries.values()) this.#keyOf.delete(e.value);
     this.#entries.clear();
     this.#bySeries.clear();
     this.#bytes = 0;
@@ -96,6 +136,7 @@ export class SeriesResultCache<V> {
     const e = this.#entries.get(key);
     if (!e) return;
     this.#entries.delete(key);
+    this.#keyOf.delete(e.value);
     this.#bytes -= e.bytes;
     const keys = this.#bySeries.get(e.series);
     keys?.delete(key);

@@ -159,6 +159,12 @@ export interface Store {
   ): Promise<BarColumnSet>;
   /** Hits and size of the cache in front of readBarColumns, where the store has one. */
   queryCacheStats?(): CacheStats;
+  /**
+   * `make()` (e.g. a response body encoded from `set`), kept with `set` in the
+   * query cache while `set` stays there, so the same encoding of the same
+   * result is made once; where the store has no cache, just `make()`.
+   */
+  deriveFromBars?(set: BarColumnSet, name: string, make: () => Uint8Array): Uint8Array;
   /** Bars of one series in ts order with the given curated indicator columns. */
   readEnrichedBars(q: BarQuery, columns: readonly EnrichedColumn[]): Promise<EnrichedBar[]>;
   /** Trades of one symbol in (ts, tradeId) order. */

@@ -166,6 +166,46 @@ describe('REST API', () => {
     }
   });
 
+  it('encodes a repeated page once, and answers the new values after a write to its series', async () => {
+    const bar = (day: number, close: number) => ({
+      symbol: 'CACHED',
+      interval: '1d' as const,
+      ts: Date.UTC(2024, 0, day),
+      open: 10,
+      high: 20,
+      low: 5,
+      close,
+      volume: 100,
+      adjClose: null,
+      source: 'test',
+    });
+    const write = (bars: ReturnType<typeof bar>[]) =>
+      store.write({ raw: [], bars, rejects: [], actions: [], instruments: [] });
+    await write([bar(2, 11), bar(3, 12), bar(4, 13)]);
+    const q = '/api/bars?symbol=CACHED&interval=1d&limit=10';
+    const closes = async (format: 'json' | 'csv') => {
+      const r = await get(`${q}&format=${format}`);
+      return format === 'json'
+        ? r.body.bars.map((b: Json) => b.close)
+        : (r.body as string)
+            .trim()
+            .split('\n')
+            .slice(1)
+            .map((l) => Number(l.split(',')[4]));
+    };
+    expect(await closes('json')).toEqual([11, 12, 13]);
+    expect(await closes('csv')).toEqual([11, 12, 13]);
+    const hits = (await get('/api/stats')).body.queryCache.hits as number;
+    expect(await closes('json')).toEqual([11, 12, 13]);
+    expect(await closes('csv')).toEqual([11, 12, 13]);
+    // Both repeated pages came from the cache: the result, then its kept body.
+    expect((await get('/api/stats')).body.queryCache.hits).toBe(hits + 4);
+    // A correction and a new bar: neither format answers the kept body any more.
+    await write([bar(3, 12.5), bar(5, 14)]);
+    expect(await closes('json')).toEqual([11, 12.5, 13, 14]);
+    expect(await closes('csv')).toEqual([11, 12.5, 13, 14]);
+  });
+
   it('pages backwards from the newest bar with order=desc', async () => {
     const asc = (await get('/api/bars?symbol=SPX&interval=1d&from=2020-01-01&limit=10000')).body
       .bars;

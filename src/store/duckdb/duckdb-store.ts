@@ -564,6 +564,10 @@ export class DuckDBStore implements Store {
     });
   }
 
+  deriveFromBars(set: BarColumnSet, name: string, make: () => Uint8Array): Uint8Array {
+    return this.#results.derive(set, name, make);
+  }
+
   /** The bar query cache's counters. */
   queryCacheStats(): CacheStats {
     return this.#results.stats();
