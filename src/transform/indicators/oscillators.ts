@@ -61,7 +61,8 @@ export interface Macd {
  * MACD = EMA(fast) − EMA(slow), both seeded by their own SMA; the signal is
  * the EMA(signal) of MACD seeded by the SMA of its first `signal` values;
  * hist = MACD − signal. One pass over the input with the three EMAs side by
- * side (no intermediate arrays); the same values, bit for bit, as
+ * side (no intermediate arrays); the same values (but for the last bits:
+ * ema() takes four steps at a time) as
  * `macdFrom(ema(x, fast), ema(x, slow), signal)`, which it falls back to when
  * the series starts with non-finite values or fast ≥ slow.
  */
