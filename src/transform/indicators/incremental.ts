@@ -4,18 +4,29 @@
  * that `enrichSeries` runs over a whole series.
  */
 import type { EnrichedColumn } from '../enrich.ts';
+import { emaCoefficients } from './moving-averages.ts';
 import { trueRange } from './volatility.ts';
 
-/** EMA seeded with the SMA of its first `n` finite inputs (TA-Lib convention), as `ema()`. */
+/**
+ * EMA seeded with the SMA of its first `n` finite inputs (TA-Lib convention), as `ema()`, and
+ * with its arithmetic: after the seed, values come in blocks of four, each computed from the EMA
+ * before its block, so every value is the batch kernel's to the bit.
+ */
 class RunningEma {
   readonly #n: number;
-  readonly #k: number;
+  readonly #c: ReturnType<typeof emaCoefficients>;
   #seedSum = 0;
   #seen = 0;
   #value = Number.NaN;
+  /** Values since the seed; the EMA before the current block, and the block's inputs so far. */
+  #steps = 0;
+  #base = Number.NaN;
+  #x0 = 0;
+  #x1 = 0;
+  #x2 = 0;
   constructor(n: number) {
     this.#n = n;
-    this.#k = 2 / (n + 1);
+    this.#c = emaCoefficients(n);
   }
   /** Feeds one value (NaN is skipped while seeding, as leading NaNs are in the batch kernel). */
   push(x: number): number {
@@ -26,7 +37,25 @@ class RunningEma {
       if (this.#seen === this.#n) this.#value = this.#seedSum / this.#n;
       return this.#value;
     }
-    this.#value = (1 - this.#k) * this.#value + this.#k * x;
+    const { k, a, a2, a3, a4, ka, ka2, ka3 } = this.#c;
+    const e = this.#base;
+    switch (this.#steps++ & 3) {
+      case 0:
+        this.#base = this.#value;
+        this.#x0 = x;
+        this.#value = a * this.#value + k * x;
+        break;
+      case 1:
+        this.#x1 = x;
+        this.#value = a2 * e + (ka * this.#x0 + k * x);
+        break;
+      case 2:
+        this.#x2 = x;
+        this.#value = a3 * e + (ka2 * this.#x0 + ka * this.#x1 + k * x);
+        break;
+      default:
+        this.#value = a4 * e + (ka3 * this.#x0 + ka2 * this.#x1 + (ka * this.#x2 + k * x));
+    }
     return this.#value;
   }
 }

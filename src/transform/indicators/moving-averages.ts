@@ -73,14 +73,7 @@ export function ema(
   // per four values sits on the dependency chain instead of one per value; the sums of inputs
   // are off the chain. (The same values to ~1e-16 relative as one step at a time; |a| < 1, so
   // rounding does not build up.)
-  const k = 2 / (n + 1);
-  const a = 1 - k;
-  const a2 = a * a;
-  const a3 = a2 * a;
-  const a4 = a3 * a;
-  const ka = k * a;
-  const ka2 = k * a2;
-  const ka3 = k * a3;
+  const { k, a, a2, a3, a4, ka, ka2, ka3 } = emaCoefficients(n);
   let i = start + n;
   for (; i + 3 < len; i += 4) {
     const x0 = x[i]!;
@@ -93,11 +86,25 @@ export function ema(
     e = a4 * e + (ka3 * x0 + ka2 * x1 + (ka * x2 + k * x3));
     out[i + 3] = e;
   }
-  for (; i < len; i++) {
-    e = a * e + k * x[i]!;
-    out[i] = e;
-  }
+  // The last one to three values as a block's first ones: a value does not depend on how many
+  // come after it (a series that grows gets the same values where it had them).
+  if (i < len) out[i] = a * e + k * x[i]!;
+  if (i + 1 < len) out[i + 1] = a2 * e + (ka * x[i]! + k * x[i + 1]!);
+  if (i + 2 < len) out[i + 2] = a3 * e + (ka2 * x[i]! + ka * x[i + 1]! + k * x[i + 2]!);
   return out;
+}
+
+/**
+ * The coefficients of EMA(n) four steps at a time (see `ema`): k = 2/(n+1),
+ * a = 1 − k, its powers, and k times them. One place, so that the running EMA
+ * of live series computes the batch kernel's values to the bit.
+ */
+export function emaCoefficients(n: number) {
+  const k = 2 / (n + 1);
+  const a = 1 - k;
+  const a2 = a * a;
+  const a3 = a2 * a;
+  return { k, a, a2, a3, a4: a3 * a, ka: k * a, ka2: k * a2, ka3: k * a3 };
 }
 
 /** Every kernel takes an optional output buffer (for callers that reuse memory); it must fit. */
