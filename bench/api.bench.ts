@@ -73,33 +73,49 @@ export async function benchApiBars(dir: string, runs = 15) {
     string,
     { serverMs: number; roundTripMs: number; bytes: number; rows: number }
   > = {};
-  // Cold: the first read after a write to the series (which drops its cached results);
-  // warm: the same request again, answered from the store's query cache.
-  for (const [format, cold] of [
-    ['json', true],
-    ['json', false],
-    ['arrow', true],
-    ['arrow', false],
-  ] as const) {
-    const server: number[] = [];
-    const trip: number[] = [];
-    let bytes = 0;
-    for (let i = 0; i < runs; i++) {
-      if (cold)
-        await store.write({ raw: [], bars: [bars[0]!], rejects: [], actions: [], instruments: [] });
-      const t0 = performance.now();
-      const res = await fetch(`${url}&format=${format}`);
-      const body = await res.arrayBuffer();
-      trip.push(performance.now() - t0);
-      server.push(Number(/dur=([\d.]+)/.exec(res.headers.get('server-timing') ?? '')?.[1]));
-      bytes = body.byteLength;
+  // Three kinds of request: the first read after a write to the series' oldest bar (every
+  // cached row is stale: the whole series is read), the first read after a new bar at the end
+  // and the curated refresh that follows it (what a live series gets: the cached rows are kept
+  // and only the new one is read), and the same request repeated (from the query cache).
+  const kinds = {
+    'first read after a write to its oldest bar': 'oldest',
+    'first read after a new bar and a curated refresh': 'append',
+    'repeated: from the query cache': 'repeat',
+  } as const;
+  let next = bars[bars.length - 1]!;
+  for (const format of ['json', 'arrow'] as const) {
+    for (const [label, kind] of Object.entries(kinds)) {
+      const server: number[] = [];
+      const trip: number[] = [];
+      let bytes = 0;
+      for (let i = 0; i < runs; i++) {
+        if (kind === 'oldest')
+          await store.write({
+            raw: [],
+            bars: [bars[0]!],
+            rejects: [],
+            actions: [],
+            instruments: [],
+          });
+        if (kind === 'append') {
+          next = { ...next, ts: next.ts + 60_000 };
+          await store.write({ raw: [], bars: [next], rejects: [], actions: [], instruments: [] });
+          await store.refreshCurated([{ symbol: 'BENCH', interval: '1m' }]);
+        }
+        const t0 = performance.now();
+        const res = await fetch(`${url}&format=${format}`);
+        const body = await res.arrayBuffer();
+        trip.push(performance.now() - t0);
+        server.push(Number(/dur=([\d.]+)/.exec(res.headers.get('server-timing') ?? '')?.[1]));
+        bytes = body.byteLength;
+      }
+      out[`${format} (${label})`] = {
+        serverMs: median(server),
+        roundTripMs: median(trip),
+        bytes,
+        rows: bars.length,
+      };
     }
-    out[`${format} (${cold ? 'first read after a write' : 'repeated: from the query cache'})`] = {
-      serverMs: median(server),
-      roundTripMs: median(trip),
-      bytes,
-      rows: bars.length,
-    };
   }
   await app.close();
   await store.close();

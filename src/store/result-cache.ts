@@ -5,9 +5,14 @@
  * is always what the query would read now. Least recently used results go
  * first once the byte budget is spent.
  *
- * The store calls `invalidate` before every write to a series (whether or
- * not the write then commits) and `clear` before anything that may change
- * any series (a user's SQL). Reads and writes go through the store's one
+ * The store calls `invalidate` before anything that may change a series
+ * anywhere, `clear` before anything that may change any series (a user's
+ * SQL), and `markStale(series, from)` before a write that changes the series
+ * only from time `from` on (a new bar, a correction): a kept result is then
+ * still right before `from`, and the store re-reads only the rest of it
+ * (`lookup` gives the time it is stale from). That holds because bars are
+ * never removed by a write and every curated column of a bar depends only on
+ * the bars up to it. Reads and writes go through the store's one
  * queue, so no write can land between a read and the `set` of its result.
  *
  * Cached values are shared by every reader that hits them: readers must not
@@ -18,6 +23,8 @@
 export interface CacheStats {
   hits: number;
   misses: number;
+  /** Lookups that found a result stale from some time on (answered by re-reading the rest). */
+  stale: number;
   entries: number;
   bytes: number;
   maxBytes: number;
@@ -29,6 +36,14 @@ interface Entry<V> {
   series: string;
   /** What readers made from the value, by name (see `derive`). */
   derived?: Map<string, Uint8Array>;
+  /** Rows from this time on may have changed since the value was read. */
+  staleFrom?: number;
+}
+
+/** A kept result, and the time from which it may no longer be what is stored. */
+export interface Lookup<V> {
+  value: V;
+  staleFrom: number | undefined;
 }
 
 export class SeriesResultCache<V extends object> {
@@ -41,22 +56,31 @@ export class SeriesResultCache<V extends object> {
   #bytes = 0;
   #hits = 0;
   #misses = 0;
+  #stale = 0;
 
   constructor(maxBytes: number) {
     this.maxBytes = maxBytes;
   }
 
+  /** A fresh kept result, or undefined (absent or stale: see `lookup`). */
   get(series: string, query: string): V | undefined {
+    const l = this.lookup(series, query);
+    return l && l.staleFrom === undefined ? l.value : undefined;
+  }
+
+  /** A kept result with the time it is stale from, if any; a lookup makes it the most recent. */
+  lookup(series: string, query: string): Lookup<V> | undefined {
     const key = `${series}\u0001${query}`;
     const e = this.#entries.get(key);
     if (!e) {
       this.#misses++;
       return undefined;
     }
-    this.#hits++;
+    if (e.staleFrom === undefined) this.#hits++;
+    else this.#stale++;
     this.#entries.delete(key);
     this.#entries.set(key, e);
-    return e.value;
+    return { value: e.value, staleFrom: e.staleFrom };
   }
 
   /** Keeps a result unless it alone is larger than the whole budget. */
@@ -82,13 +106,19 @@ export class SeriesResultCache<V extends object> {
   derive(value: V, name: string, make: () => Uint8Array): Uint8Array {
     const key = this.#keyOf.get(value);
     const e = key === undefined ? undefined : this.#entries.get(key);
-    const kept = e?.derived?.get(name);
+    const kept = e?.staleFrom === undefined ? e?.derived?.get(name) : undefined;
     if (kept) {
       this.#hits++;
       return kept;
     }
     const made = make();
-    if (!e || e.value !== value || e.bytes + made.byteLength > this.maxBytes) return made;
+    if (
+      !e ||
+      e.value !== value ||
+      e.staleFrom !== undefined ||
+      e.bytes + made.byteLength > this.maxBytes
+    )
+      return made;
     this.#misses++;
     e.derived ??= new Map();
     e.derived.set(name, made);
@@ -105,6 +135,26 @@ export class SeriesResultCache<V extends object> {
     for (const k of this.#entries.keys()) {
       if (this.#bytes <= this.maxBytes) break;
       this.#drop(k);
+    }
+  }
+
+  /**
+   * Notes that the series changes from time `from` on: its results are kept
+   * but stale from there (what was derived from them is dropped).
+   */
+  markStale(series: string, from: number): void {
+    const keys = this.#bySeries.get(series);
+    if (!keys) return;
+    for (const k of keys) {
+      const e = this.#entries.get(k)!;
+      e.staleFrom = Math.min(e.staleFrom ?? from, from);
+      if (e.derived) {
+        for (const d of e.derived.values()) {
+          e.bytes -= d.byteLength;
+          this.#bytes -= d.byteLength;
+        }
+        e.derived = undefined;
+      }
     }
   }
 
@@ -126,6 +176,7 @@ export class SeriesResultCache<V extends object> {
     return {
       hits: this.#hits,
       misses: this.#misses,
+      stale: this.#stale,
       entries: this.#entries.size,
       bytes: this.#bytes,
       maxBytes: this.maxBytes,

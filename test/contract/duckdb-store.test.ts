@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Bar } from '../../src/core/records.ts';
 import { DuckDBStore } from '../../src/store/duckdb/duckdb-store.ts';
+import { ENRICHED_COLUMNS, type EnrichedColumn } from '../../src/transform/enrich.ts';
 import { tempDir } from '../helpers/db.ts';
 import { storeContract } from './store-contract.ts';
 
@@ -38,6 +39,125 @@ describe('DuckDB store: the parallel bulk insert', () => {
       );
     } finally {
       await store.close();
+    }
+  });
+});
+
+describe('DuckDB store: the bar query cache', () => {
+  it('answers every read as an uncached store does, through appends, corrections, refreshes and SQL', async () => {
+    // Two stores take the same writes; one keeps no results and refreshes each series whole
+    // (SQL that is not a SELECT before each refresh makes it forget what it refreshed). After
+    // every step, a spread of queries (both orders, ranges, limits, indicators, the full column
+    // set) must read the same from both, to the bit: from the cache, or a result re-read from
+    // the time it went stale, over indicator rows replaced from the first bar written on.
+    const cached = await DuckDBStore.open(join(tempDir(), 'cache-on.duckdb'));
+    const plain = await DuckDBStore.open(join(tempDir(), 'cache-off.duckdb'), {
+      queryCacheBytes: 0,
+    });
+    let seed = 11;
+    const rand = () => {
+      seed = (seed * 16807) % 2147483647;
+      return seed / 2147483647;
+    };
+    const day = 86_400_000;
+    const t0 = Date.UTC(2024, 0, 1);
+    const bar = (d: number, close: number, source = 'test'): Bar => ({
+      symbol: 'CCH',
+      interval: '1d',
+      ts: t0 + d * day,
+      open: close,
+      high: close + 1,
+      low: close - 1,
+      close,
+      volume: 10 + d,
+      adjClose: null,
+      source,
+    });
+    const key = { symbol: 'CCH', interval: '1d' as const };
+    const queries: [
+      Parameters<DuckDBStore['readBarColumns']>[0],
+      readonly EnrichedColumn[],
+      boolean,
+    ][] = [
+      [key, ENRICHED_COLUMNS, true],
+      [key, ['sma_20', 'ema_12'], false],
+      [key, ['rsi_14'], true],
+      [{ ...key, limit: 30 }, ['ema_12'], true],
+      [{ ...key, limit: 30, order: 'desc' }, ['sma_20'], true],
+      [{ ...key, from: t0 + 40 * day, limit: 25 }, ['rsi_14'], false],
+      [{ ...key, to: t0 + 60 * day, order: 'desc', limit: 10 }, ['ema_12'], true],
+      [{ ...key, from: t0 + 20 * day, to: t0 + 90 * day }, ['sma_20'], true],
+    ];
+    const same = async (step: string) => {
+      for (const [q, ind, full] of queries) {
+        const a = await cached.readBarColumns(q, ind, full);
+        const b = await plain.readBarColumns(q, ind, full);
+        expect({ step, q, rows: a.rows, sources: a.sources }).toEqual({
+          step,
+          q,
+          rows: b.rows,
+          sources: b.sources,
+        });
+        for (const name of Object.keys(b.columns))
+          expect({ step, q, name, values: [...a.columns[name]!] }).toEqual({
+            step,
+            q,
+            name,
+            values: [...b.columns[name]!],
+          });
+      }
+    };
+    const both = async (f: (s: DuckDBStore) => Promise<unknown>) => {
+      await f(cached);
+      await f(plain);
+    };
+    const write = (bars: Bar[]) =>
+      both((s) => s.write({ raw: [], bars, rejects: [], actions: [], instruments: [] }));
+    const refresh = async () => {
+      await cached.refreshCurated([key]);
+      await plain.sql('CHECKPOINT');
+      await plain.refreshCurated([key]);
+    };
+    try {
+      await write(Array.from({ length: 50 }, (_, d) => bar(d + 20, 100 + d)));
+      await refresh();
+      await same('first load');
+      let last = 69;
+      for (let step = 0; step < 40; step++) {
+        const r = rand();
+        if (r < 0.35) {
+          // New bars after the last (the live case), sometimes not yet refreshed.
+          const n = 1 + Math.floor(rand() * 3);
+          await write(Array.from({ length: n }, (_, i) => bar(last + 1 + i, 150 + rand() * 10)));
+          last += n;
+        } else if (r < 0.55) {
+          // A correction inside the series.
+          await write([bar(20 + Math.floor(rand() * (last - 20)), 90 + rand() * 20)]);
+        } else if (r < 0.62) {
+          // A bar before the first, from another source.
+          await write([bar(Math.floor(rand() * 20), 80, 'other')]);
+        } else if (r < 0.9) {
+          await refresh();
+        } else {
+          // SQL that changes a bar behind the store's back, then the refresh that follows it.
+          const d = 20 + Math.floor(rand() * (last - 20));
+          await both((s) =>
+            s.sql(
+              `UPDATE bars SET close = close + 0.5 WHERE symbol = 'CCH' AND ts = epoch_ms(${t0 + d * day})`,
+            ),
+          );
+          await same(`${step}: sql`);
+          await refresh();
+        }
+        await same(`${step} (${r.toFixed(2)})`);
+      }
+      // Stale results were re-read in part, and unchanged ones answered from the cache.
+      const stats = cached.queryCacheStats();
+      expect(stats.stale).toBeGreaterThan(100);
+      expect(stats.hits).toBeGreaterThan(0);
+    } finally {
+      await cached.close();
+      await plain.close();
     }
   });
 });

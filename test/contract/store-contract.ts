@@ -69,6 +69,10 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       expect(
         await store.readBars({ symbol: 'AAA', interval: '1d', from: T0 + DAY, to: T0 + 2 * DAY }),
       ).toEqual([bar(1, 100.123456789012)]);
+      // Newest first: the last `limit` bars before `to`.
+      expect(
+        await store.readBars({ symbol: 'AAA', interval: '1d', order: 'desc', limit: 2 }),
+      ).toEqual([bar(2), bar(1, 100.123456789012)]);
     });
 
     it('stores trades once per (symbol, ts, tradeId), whatever the delivery order', async () => {

@@ -40,7 +40,7 @@ import type {
 } from '../store.ts';
 import { appendBars, mergeBars, planBars } from './duckdb-bars.ts';
 import { prepareConnection, readColumns, resetAfterRollback } from './duckdb-columns.ts';
-import { refreshCurated } from './duckdb-curated.ts';
+import { type CuratedSeries, refreshCurated } from './duckdb-curated.ts';
 import { exportFile, exportLake } from './duckdb-export.ts';
 import { indicatorExpr, MIGRATIONS } from './duckdb-schema.ts';
 import { type TradeEdge, writeTrades } from './duckdb-trades.ts';
@@ -123,6 +123,26 @@ const STAGE_TABLES = {
     'id VARCHAR, source VARCHAR, request VARCHAR, status DOUBLE, received_ms DOUBLE, body VARCHAR',
 } as const;
 
+/** Rows [start, end) of each part, one after another, as one column set. */
+function joinRows(
+  names: readonly string[],
+  sources: string[],
+  ...parts: [BarColumnSet, number, number][]
+): BarColumnSet {
+  const rows = parts.reduce((n, [, start, end]) => n + end - start, 0);
+  const columns: Record<string, Float64Array> = {};
+  for (const name of names) {
+    const col = new Float64Array(rows);
+    let at = 0;
+    for (const [part, start, end] of parts) {
+      col.set(part.columns[name]!.subarray(start, end), at);
+      at += end - start;
+    }
+    columns[name] = col;
+  }
+  return { rows, columns, sources };
+}
+
 export class DuckDBStore implements Store {
   readonly kind = 'duckdb';
   readonly path: string;
@@ -137,8 +157,15 @@ export class DuckDBStore implements Store {
   #extents: Map<string, { lo: number; hi: number }> | null = null;
   /** Newest stored trade ts (and the ids at it) per symbol, loaded on first use; the trades' fast-path test. */
   #lastTrade: Map<string, TradeEdge> | null = null;
-  /** Results of readBarColumns (the API's bars), dropped when their series is written. */
+  /**
+   * Results of readBarColumns (the API's bars). A write marks its series' results stale from
+   * the write's first bar on (a read then re-reads only that part); see `#curated*` for refreshes.
+   */
   readonly #results: SeriesResultCache<BarColumnSet>;
+  /** Series whose curated rows were refreshed in this process since the last SQL that wrote. */
+  readonly #curatedClean = new Set<string>();
+  /** Per series: the first bar ts written since its last curated refresh. */
+  readonly #curatedFrom = new Map<string, number>();
 
   private constructor(
     path: string,
@@ -298,8 +325,12 @@ export class DuckDBStore implements Store {
     let barsChanged = 0;
     if (batch.bars.length > 0) {
       const plan = planBars(batch.bars);
-      // Cached reads of these series are dropped before anything of them changes.
-      for (const x of plan.series) this.#results.invalidate(x.key);
+      // Cached reads of these series are stale from the write's first bar on, before anything
+      // of them changes (a bar is never removed by a write, so what is before stays right).
+      for (const x of plan.series) {
+        this.#results.markStale(x.key, x.lo);
+        this.#curatedFrom.set(x.key, Math.min(this.#curatedFrom.get(x.key) ?? x.lo, x.lo));
+      }
       // A write that cannot touch a stored row (no stored bar of its series inside its time
       // range: a first load, or new bars after the last) appends straight into bars; any other
       // write merges on the natural key.
@@ -400,19 +431,42 @@ export class DuckDBStore implements Store {
   refreshCurated(series: readonly SeriesKey[]): Promise<void> {
     if (series.length === 0) return Promise.resolve();
     return this.#serial(async () => {
-      for (const s of series) this.#results.invalidate(`${s.symbol}\u0000${s.interval}`);
+      // Every curated column of a bar depends only on the bars up to it. A series refreshed here
+      // before is recomputed, but its rows are replaced only from the first bar written since
+      // (none written: nothing to do); any other series is replaced whole.
+      const work = new Map<string, CuratedSeries>();
+      for (const s of series) {
+        const key = `${s.symbol}\u0000${s.interval}`;
+        if (work.has(key)) continue;
+        if (!this.#curatedClean.has(key)) {
+          this.#results.invalidate(key);
+          work.set(key, { ...s, from: null });
+          continue;
+        }
+        const from = this.#curatedFrom.get(key);
+        if (from === undefined) continue;
+        this.#results.markStale(key, from);
+        work.set(key, { ...s, from });
+      }
+      if (work.size === 0) return;
       await this.#run('BEGIN TRANSACTION');
       try {
-        await refreshCurated(this.#conn, series);
+        await refreshCurated(this.#conn, [...work.values()]);
         await this.#run('COMMIT');
       } catch (err) {
         await this.#run('ROLLBACK').catch(() => undefined);
+        // Whatever this refresh was to replace is still there: the next one replaces it whole.
+        for (const key of work.keys()) this.#curatedClean.delete(key);
         throw new StoreError(
           `refreshing bars_enriched failed: ${(err as Error).message}`,
           'refreshCurated',
           [],
           err,
         );
+      }
+      for (const key of work.keys()) {
+        this.#curatedClean.add(key);
+        this.#curatedFrom.delete(key);
       }
     });
   }
@@ -447,7 +501,7 @@ export class DuckDBStore implements Store {
     return this.#serial(() =>
       this.#readBarRows(
         `WHERE symbol = ? AND interval = ? AND ts >= epoch_ms(?::BIGINT) AND ts < epoch_ms(?::BIGINT)
-         ORDER BY ts LIMIT ?`,
+         ORDER BY ts ${q.order === 'desc' ? 'DESC' : ''} LIMIT ?`,
         [q.symbol, q.interval, q.from ?? -6e13, q.to ?? 6e13, q.limit ?? 1_000_000_000],
       ),
     );
@@ -522,17 +576,10 @@ export class DuckDBStore implements Store {
     ];
     const series = `${q.symbol}\u0000${q.interval}`;
     const cacheKey = JSON.stringify([q.from, q.to, q.limit, q.order, indicators, full]);
-    return this.#serial(async () => {
-      const hit = this.#results.get(series, cacheKey);
-      if (hit) return hit;
-      const sources = full
-        ? (
-            await this.#rows(
-              'SELECT DISTINCT source FROM bars WHERE symbol = ? AND interval = ? ORDER BY source',
-              [q.symbol, q.interval],
-            )
-          ).map((r) => String(r.source))
-        : [];
+    const desc = q.order === 'desc';
+    const limit = q.limit ?? 1_000_000_000;
+    /** The rows of [from, q.to) in the query's order, at most `n`. */
+    const read = async (from: number | undefined, n: number, sources: string[]) => {
       // Straight from bars and bar_indicators (the view's join, without its NaN handling:
       // NaN is what the typed arrays carry for NULL anyway).
       const { columns, rowCount } = await readColumns(
@@ -541,25 +588,62 @@ export class DuckDBStore implements Store {
          FROM bars b
          LEFT JOIN series s ON s.symbol = b.symbol AND s.interval = b.interval
          LEFT JOIN bar_indicators i ON i.series_id = s.id AND i.ts = b.ts
+           AND i.ts >= epoch_ms($3::BIGINT) AND i.ts < epoch_ms($4::BIGINT)
          WHERE b.symbol = $1 AND b.interval = $2 AND b.ts >= epoch_ms($3::BIGINT) AND b.ts < epoch_ms($4::BIGINT)
-         ORDER BY b.ts ${q.order === 'desc' ? 'DESC' : ''} LIMIT $5`,
+         ORDER BY b.ts ${desc ? 'DESC' : ''} LIMIT $5`,
         names.map(() => 'f64'),
         [
           q.symbol,
           q.interval,
-          q.from ?? -6e13,
+          from ?? -6e13,
           q.to ?? 6e13,
-          q.limit ?? 1_000_000_000,
+          n,
           // An empty list has no element type to bind; with no sources there are no rows anyway.
           ...(full ? [listValue(sources.length > 0 ? sources : [''])] : []),
         ],
       );
       const set: BarColumnSet = {
         rows: rowCount,
-        columns: Object.fromEntries(names.map((n, k) => [n, columns[k] as Float64Array])),
+        columns: Object.fromEntries(names.map((c, k) => [c, columns[k] as Float64Array])),
         sources,
       };
-      this.#results.set(series, cacheKey, set, names.length * 8 * rowCount);
+      return set;
+    };
+    return this.#serial(async () => {
+      const kept = this.#results.lookup(series, cacheKey);
+      if (kept && kept.staleFrom === undefined) return kept.value;
+      const sources = full
+        ? (
+            await this.#rows(
+              'SELECT DISTINCT source FROM bars WHERE symbol = ? AND interval = ? ORDER BY source',
+              [q.symbol, q.interval],
+            )
+          ).map((r) => String(r.source))
+        : [];
+      let set: BarColumnSet;
+      if (
+        kept?.staleFrom !== undefined &&
+        kept.value.sources.join('\u0000') === sources.join('\u0000')
+      ) {
+        // Stale from some time on: the rows before it are still right; only the rest is read.
+        const from = kept.staleFrom;
+        const old = kept.value;
+        const ts = old.columns.ts!;
+        let before = 0; // rows older than `from`: a prefix (asc) or a suffix (desc)
+        for (let i = 0; i < old.rows; i++) if (ts[i]! < from) before++;
+        const want = desc ? limit : limit - before;
+        // Nothing of the range is at or after `from` (an older page), or the page is full.
+        const fresh =
+          from >= (q.to ?? 6e13) || want <= 0
+            ? { ...old, rows: 0 }
+            : await read(Math.max(q.from ?? -6e13, from), want, sources);
+        const keep = Math.min(before, limit - fresh.rows);
+        const tail = old.rows - before; // where the older rows start in a desc result
+        set = desc
+          ? joinRows(names, sources, [fresh, 0, fresh.rows], [old, tail, tail + keep])
+          : joinRows(names, sources, [old, 0, keep], [fresh, 0, fresh.rows]);
+      } else set = await read(q.from, limit, sources);
+      this.#results.set(series, cacheKey, set, names.length * 8 * set.rows);
       return set;
     });
   }
@@ -779,6 +863,8 @@ export class DuckDBStore implements Store {
           this.#extents = null;
           this.#lastTrade = null;
           this.#results.clear();
+          this.#curatedClean.clear();
+          this.#curatedFrom.clear();
         }
         const reader = one ? await one.runAndReadAll() : await this.#conn.runAndReadAll(query);
         return {
