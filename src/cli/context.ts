@@ -18,6 +18,7 @@ export function commandConfig(opts: GlobalOptions): Config {
 export async function withStore<T>(cfg: Config, fn: (store: Store) => Promise<T>): Promise<T> {
   const store = await DuckDBStore.open(databasePath(cfg), {
     memoryLimit: cfg.store.memoryLimit,
+    checkpointThreshold: cfg.store.checkpointThreshold,
     queryCacheBytes: cfg.store.queryCacheMB * 2 ** 20,
   });
   try {

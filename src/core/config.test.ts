@@ -10,6 +10,7 @@ describe('loadConfig', () => {
     const cfg = loadConfig({ cwd, env: {} });
     expect(cfg.dataDir).toBe(join(cwd, 'tickline-data'));
     expect(cfg.quality).toEqual({ maxJump: 1, futureSkewMs: 60_000 });
+    expect(cfg.store).toMatchObject({ memoryLimit: null, checkpointThreshold: '64MB' });
     expect(cfg.sources.yahoo.baseUrl).toMatch(/^https:\/\//);
   });
 
@@ -33,6 +34,10 @@ describe('loadConfig', () => {
     writeFileSync(join(cwd, 'tickline.config.json'), '{"http": {"attempts": "many"}}');
     expect(() => loadConfig({ cwd, env: {} })).toThrow(
       /tickline\.config\.json: http\.attempts: expected .*number/,
+    );
+    writeFileSync(join(cwd, 'tickline.config.json'), '{"store": {"checkpointThreshold": "lots"}}');
+    expect(() => loadConfig({ cwd, env: {} })).toThrow(
+      /store\.checkpointThreshold: expected a size such as 512MB or 2GB/,
     );
     writeFileSync(join(cwd, 'tickline.config.json'), '{"colour": 1}');
     expect(() => loadConfig({ cwd, env: {} })).toThrow(/json: colour: expected no such setting/);

@@ -17,6 +17,10 @@ export const FINNHUB_DEFAULT_URL = 'https://finnhub.io/api/v1';
 
 const url = z.url({ protocol: /^https?$/ });
 const wsUrl = z.url({ protocol: /^wss?$/ });
+/** A byte size as DuckDB takes it. */
+const size = z
+  .string()
+  .regex(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, 'a size such as 512MB or 2GB');
 const ms = z.number().int().min(0);
 
 export const ConfigSchema = z
@@ -82,11 +86,13 @@ export const ConfigSchema = z
     store: z
       .object({
         /** DuckDB's memory limit (e.g. '512MB'); unset = DuckDB's default, 80 % of RAM. */
-        memoryLimit: z
-          .string()
-          .regex(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, 'a size such as 512MB or 2GB')
-          .nullable()
-          .default(null),
+        memoryLimit: size.nullable().default(null),
+        /**
+         * Write-ahead log size at which DuckDB checkpoints (writes the tables' new rows to the
+         * file). Rows not checkpointed yet are held in memory, so this bounds what a live
+         * process holds of them; each checkpoint also rewrites the primary-key index of bars.
+         */
+        checkpointThreshold: size.default('64MB'),
         /** Bytes of bar query results kept in memory (dropped when their series is written); 0 = none. */
         queryCacheMB: z.number().min(0).max(65_536).default(128),
       })
