@@ -71,7 +71,7 @@ export async function benchApiBars(dir: string, runs = 15) {
   const url = `${base}/api/bars?symbol=BENCH&interval=1m&limit=100000&indicators=sma_20,rsi_14,macd`;
   const out: Record<
     string,
-    { serverMs: number; roundTripMs: number; bytes: number; rows: number }
+    { serverMs: number; roundTripMs: number; bytes: number; rows: number; refreshMs?: number }
   > = {};
   // Three kinds of request: the first read after a write to the series' oldest bar (every
   // cached row is stale: the whole series is read), the first read after a new bar at the end
@@ -87,6 +87,7 @@ export async function benchApiBars(dir: string, runs = 15) {
     for (const [label, kind] of Object.entries(kinds)) {
       const server: number[] = [];
       const trip: number[] = [];
+      const refresh: number[] = [];
       let bytes = 0;
       for (let i = 0; i < runs; i++) {
         if (kind === 'oldest')
@@ -100,7 +101,9 @@ export async function benchApiBars(dir: string, runs = 15) {
         if (kind === 'append') {
           next = { ...next, ts: next.ts + 60_000 };
           await store.write({ raw: [], bars: [next], rejects: [], actions: [], instruments: [] });
+          const t = performance.now();
           await store.refreshCurated([{ symbol: 'BENCH', interval: '1m' }]);
+          refresh.push(performance.now() - t);
         }
         const t0 = performance.now();
         const res = await fetch(`${url}&format=${format}`);
@@ -114,6 +117,7 @@ export async function benchApiBars(dir: string, runs = 15) {
         roundTripMs: median(trip),
         bytes,
         rows: bars.length,
+        ...(refresh.length > 0 ? { refreshMs: median(refresh) } : {}),
       };
     }
   }

@@ -193,6 +193,10 @@ for (const [format, r] of Object.entries(api)) {
   );
 }
 say();
+const refreshMs = Object.values(api).find((r) => r.refreshMs !== undefined)?.refreshMs;
+if (refreshMs !== undefined)
+  say(`Curated refresh of the series after one new bar (median): ${refreshMs.toFixed(0)} ms`);
+say();
 
 const FAN_RATE = 100_000;
 const FAN = quick ? 300_000 : 1_000_000;
