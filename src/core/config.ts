@@ -90,7 +90,7 @@ export const ConfigSchema = z
         /**
          * Write-ahead log size at which DuckDB checkpoints (writes the tables' new rows to the
          * file). Rows not checkpointed yet are held in memory, so this bounds what a live
-         * process holds of them; each checkpoint also rewrites the primary-key index of bars.
+         * process holds of them; a larger value checkpoints less often.
          */
         checkpointThreshold: size.default('64MB'),
         /** Bytes of bar query results kept in memory (dropped when their series is written); 0 = none. */
