@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../core/random.ts';
 import { AsciiWriter } from './ascii-writer.ts';
 
 const written = (x: number) => new AsciiWriter(8).number(x).toBuffer().toString();
@@ -7,11 +8,7 @@ describe('AsciiWriter.number', () => {
   it('prints every number as String(x) does (null for NaN and ±Infinity)', () => {
     // A seeded mix: prices of 0–6 decimals over 22 magnitudes, their negatives, full-precision
     // doubles, integers up to 2^53, and values just off a short decimal.
-    let s = 12345;
-    const rand = () => {
-      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-      return s / 2 ** 32;
-    };
+    const rand = seededRandom(12345);
     const xs: number[] = [];
     for (let i = 0; i < 200_000; i++) {
       const places = Math.floor(rand() * 8);

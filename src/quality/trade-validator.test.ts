@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../core/random.ts';
 import type { CandidateTrade } from '../core/records.ts';
 import { RollingMedian, type TradeQualityOptions, TradeValidator } from './trade-validator.ts';
 
@@ -109,11 +110,7 @@ describe('TradeValidator', () => {
 
 describe('RollingMedian', () => {
   it('is the median of the last n values, for windows odd and even, with repeats and jumps', () => {
-    let seed = 5;
-    const rand = () => {
-      seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
-      return seed / 2 ** 32;
-    };
+    const rand = seededRandom(5);
     for (const size of [1, 2, 3, 7, 50]) {
       const m = new RollingMedian(size);
       const all: number[] = [];

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../../src/core/random.ts';
 import type { Bar } from '../../src/core/records.ts';
 import { DuckDBStore } from '../../src/store/duckdb/duckdb-store.ts';
 import { ENRICHED_COLUMNS, type EnrichedColumn } from '../../src/transform/enrich.ts';
@@ -54,11 +55,7 @@ describe('DuckDB store: the bar query cache', () => {
     const plain = await DuckDBStore.open(join(tempDir(), 'cache-off.duckdb'), {
       queryCacheBytes: 0,
     });
-    let seed = 11;
-    const rand = () => {
-      seed = (seed * 16807) % 2147483647;
-      return seed / 2147483647;
-    };
+    const rand = seededRandom(11);
     const day = 86_400_000;
     const t0 = Date.UTC(2024, 0, 1);
     const bar = (d: number, close: number, source = 'test'): Bar => ({

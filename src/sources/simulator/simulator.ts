@@ -5,6 +5,7 @@
  * message comes with what it is (clean, a duplicate, or a fault and the
  * rule it must break), so tests can check the quarantine exactly.
  */
+import { seededRandom } from '../../core/random.ts';
 
 export const FAULT_KINDS = [
   'not_finite',
@@ -49,18 +50,6 @@ export interface SimMessage {
   truth: MessageTruth;
 }
 
-/** mulberry32: a small seeded PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 const YEAR_MS = 365.25 * 86_400_000;
 const CONDITIONS = [[], [], [], ['1'], ['12'], ['1', '12'], ['24']];
 
@@ -75,7 +64,7 @@ interface SymState {
 
 /** An endless, deterministic stream of messages for these options. */
 export function* simulate(opts: SimulatorOptions): Generator<SimMessage> {
-  const rand = prng(opts.seed ?? 1);
+  const rand = seededRandom(opts.seed ?? 1);
   const rate = opts.tradesPerSecond ?? 1_000;
   const burst = Math.min(Math.max(opts.burstiness ?? 0, 0), 0.95);
   const faultRate = opts.faultRate ?? 0;

@@ -1,6 +1,7 @@
 import { DuckDBInstance } from '@duckdb/node-api';
 import { ATR, EMA, MACD } from 'technicalindicators';
 import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../../core/random.ts';
 import { atr, bollinger, ema, macd, macdFrom, rsi, simpleReturn, sma } from './index.ts';
 import { trueRange } from './volatility.ts';
 
@@ -116,11 +117,10 @@ describe('EMA, MACD and ATR against technicalindicators (an independent implemen
 
   it('EMA four steps at a time equals the one-step recurrence to 1e-13, at every length', () => {
     // A long random walk (rounding would show as drift), cut to lengths that end mid-block.
+    const rand = seededRandom(9);
     let p = 100;
-    let s = 9;
     const long = Float64Array.from({ length: 100_003 }, () => {
-      s = (s * 16807) % 2147483647;
-      p *= 1 + (s / 2147483647 - 0.5) * 0.02;
+      p *= 1 + (rand() - 0.5) * 0.02;
       return p;
     });
     for (const len of [11, 12, 13, 14, 15, 16, 17, 1000, 100_001, 100_003]) {
