@@ -155,6 +155,10 @@ export const QuarantineResponseSchema = z.object({
       stage: z.enum(QUARANTINE_STAGES),
       source: z.string(),
       symbol: z.string().nullable(),
+      interval: z
+        .string()
+        .nullable()
+        .describe('the bar interval the record was meant for; null for trades'),
       rule: z.string(),
       message: z.string(),
       payload: z.string().describe('the raw record, untouched'),

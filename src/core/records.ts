@@ -136,6 +136,8 @@ export const QuarantinedSchema = z.object({
   stage: z.enum(QUARANTINE_STAGES),
   source: z.string(),
   symbol: z.string().nullable(),
+  /** The bar interval the record was meant for; absent for trades (and quarantined before it was kept). */
+  interval: IntervalSchema.nullable().optional(),
   rule: z.string(),
   message: z.string(),
   payload: z.string(),
@@ -162,6 +164,8 @@ export interface Quarantined {
   stage: QuarantineStage;
   source: string;
   symbol: string | null;
+  /** The bar interval the record was meant for (bars only). */
+  interval?: Interval | null;
   rule: string;
   message: string;
   payload: string;

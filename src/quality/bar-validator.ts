@@ -65,6 +65,7 @@ export class BarValidator {
         stage: 'validate',
         source: b.source,
         symbol: b.symbol,
+        interval: b.interval,
         rule,
         message: `${b.symbol} ${b.interval}: ${message}`,
         payload: payloadText(b.payload),

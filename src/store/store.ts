@@ -89,6 +89,7 @@ export interface QuarantineQuery {
 
 export interface QuarantineRow extends Quarantined {
   id: string;
+  interval: Interval | null;
 }
 
 export interface SeriesStatus {

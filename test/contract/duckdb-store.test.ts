@@ -44,6 +44,37 @@ describe('DuckDB store: the parallel bulk insert', () => {
   });
 });
 
+describe('DuckDB store: quarantine rows from before v4 (no interval)', () => {
+  it('gets its interval when the same record is quarantined again, and is not stored twice', async () => {
+    const store = await DuckDBStore.open(join(tempDir(), 'v4.duckdb'));
+    try {
+      const reject = {
+        stage: 'parse' as const,
+        source: 'csv',
+        symbol: 'AAPL',
+        interval: '1wk' as const,
+        rule: 'high_low_inconsistent',
+        message: 'm',
+        payload: '2020-01-06,1,0.5,2,1,1,1',
+        receivedAt: 1,
+      };
+      const write = () =>
+        store.write({ raw: [], bars: [], rejects: [reject], actions: [], instruments: [] });
+      await write();
+      await store.sql('UPDATE quarantine SET interval = NULL'); // as v3 stored it
+      expect((await store.readQuarantine({}))[0]!.interval).toBeNull();
+      await write();
+      const rows = await store.readQuarantine({});
+      expect(rows.map((r) => [r.payload, r.interval])).toEqual([[reject.payload, '1wk']]);
+      expect((await store.status()).map((s) => [s.symbol, s.interval, s.rejects])).toEqual([
+        ['AAPL', '1wk', 1],
+      ]);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
 describe('DuckDB store: the bar query cache', () => {
   it('answers every read as an uncached store does, through appends, corrections, refreshes and SQL', async () => {
     // Two stores take the same writes; one keeps no results and refreshes each series whole

@@ -188,6 +188,36 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       ]);
     });
 
+    it('counts rejects per symbol and interval; those of no interval (trades) on a row of their own', async () => {
+      const hourly = (i: number): Bar => ({ ...bar(i), interval: '1h', ts: T0 + i * 3_600_000 });
+      await store.write(
+        batch({
+          bars: [bar(0), bar(1), hourly(0)],
+          rejects: [
+            { ...reject('d1'), interval: '1d' },
+            { ...reject('d2'), interval: '1d' },
+            { ...reject('h1'), interval: '1h' },
+            { ...reject('t1'), rule: 'late_trade' }, // a trade: no interval
+            { ...reject('w1'), symbol: 'BBB', interval: '1wk' }, // rejects only
+          ],
+        }),
+      );
+      const status = (await store.status()).map((s) => [s.symbol, s.interval, s.rows, s.rejects]);
+      expect(status).toEqual([
+        ['AAA', '1d', 2, 2],
+        ['AAA', '1h', 1, 1],
+        ['AAA', '-', 0, 1],
+        ['BBB', '1wk', 0, 1],
+      ]);
+      const rows = await store.readQuarantine({ symbol: 'AAA' });
+      expect(Object.fromEntries(rows.map((r) => [r.payload, r.interval]))).toEqual({
+        d1: '1d',
+        d2: '1d',
+        h1: '1h',
+        t1: null,
+      });
+    });
+
     it('refreshes curated indicators per series', async () => {
       await store.write(batch({ bars: Array.from({ length: 30 }, (_, i) => bar(i)) }));
       await store.refreshCurated([{ symbol: 'AAA', interval: '1d' }]);

@@ -330,7 +330,7 @@ export function chartPage(root: HTMLElement, feed: HTMLElement): () => void {
 
   void getJson<{ symbols: SeriesInfo[] }>('/api/symbols')
     .then((r) => {
-      series = r.symbols;
+      series = r.symbols.filter((s) => s.rows > 0); // not the rows of rejects only
       const names = [...new Set(series.map((s) => s.symbol))].sort();
       (root.querySelector('#symbols') as HTMLDataListElement).innerHTML = names
         .map((n) => `<option value="${n}"></option>`)

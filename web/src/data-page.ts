@@ -91,8 +91,9 @@ export function dataPage(root: HTMLElement): () => void {
 
   async function refresh(): Promise<void> {
     try {
+      // A row with no bars is a symbol's rejects of no interval (its trades'): shown for them.
       series = (await getJson<{ symbols: SeriesInfo[] }>('/api/symbols')).symbols.filter(
-        (s) => s.rows > 0,
+        (s) => s.rows > 0 || s.rejects > 0,
       );
       if (series.length === 0) {
         body.innerHTML = '';
@@ -114,13 +115,14 @@ export function dataPage(root: HTMLElement): () => void {
           (
             s,
             i,
-          ) => `<tr><td>${esc(s.symbol)}</td><td>${esc(s.interval)}</td><td>${s.rows.toLocaleString('en-US')}</td>
+          ) => `<tr><td>${esc(s.symbol)}</td><td>${s.rows > 0 ? esc(s.interval) : '<span title="rejected trades, and bars quarantined before intervals were kept">trades</span>'}</td><td>${s.rows.toLocaleString('en-US')}</td>
             <td>${fmt(s.firstTs, s.interval)}</td><td>${fmt(s.lastTs, s.interval)}</td><td>${ago(s.freshnessMs)}</td>
             <td>${(s as SeriesInfo & { gaps?: number | null }).gaps ?? ''}</td><td>${s.rejects}</td><td data-spark="${i}">${sparks.get(`${s.symbol} ${s.interval}`) ?? ''}</td></tr>`,
         )
         .join('');
       await Promise.all(
         series.map(async (s, i) => {
+          if (s.rows === 0) return;
           const q = new URLSearchParams({
             symbol: s.symbol,
             interval: s.interval,

@@ -45,12 +45,13 @@ export function registerQuarantine(program: Command): void {
       const short = (s: string, n: number): string => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
       process.stdout.write(
         formatTable(
-          ['received_at', 'stage', 'source', 'symbol', 'rule', 'message', 'payload'],
+          ['received_at', 'stage', 'source', 'symbol', 'interval', 'rule', 'message', 'payload'],
           rows.map((r) => ({
             received_at: new Date(r.receivedAt).toISOString(),
             stage: r.stage,
             source: r.source,
             symbol: r.symbol,
+            interval: r.interval ?? '',
             rule: r.rule,
             message: short(r.message, 90),
             payload: short(r.payload.replaceAll('\n', '⏎'), 80),

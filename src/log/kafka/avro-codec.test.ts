@@ -2,7 +2,7 @@ import avro from 'avsc';
 import { describe, expect, it } from 'vitest';
 import { CandidateTradeSchema, LiveBarSchema, QuarantinedSchema } from '../../core/records.ts';
 import { TOPICS } from '../log.ts';
-import { avroCodec, avroSchemaOf, rabinFingerprint } from './avro-codec.ts';
+import { avroCodec, avroSchemaOf, EARLIER_SCHEMAS, rabinFingerprint } from './avro-codec.ts';
 import { jsonCodec } from './codec.ts';
 
 describe('Avro codec', () => {
@@ -204,5 +204,33 @@ describe('JSON codec', () => {
     expect(jsonCodec.decode('t', jsonCodec.encode('t', { payload: lazy }))).toEqual({
       payload: '{"p":1}',
     });
+  });
+
+  it('reads quarantined records of the earlier schema (no interval) and keeps the interval of new ones', () => {
+    const c = avroCodec();
+    const bar = {
+      stage: 'validate' as const,
+      source: 'yahoo',
+      symbol: 'AAPL',
+      interval: '1h' as const,
+      rule: 'negative_volume',
+      message: 'm',
+      payload: '{}',
+      receivedAt: 5,
+    };
+    expect(c.decode(TOPICS.quarantine, c.encode(TOPICS.quarantine, bar))).toEqual(bar);
+    const { interval: _, ...trade } = bar;
+    // A record without an interval (a trade) reads back without one.
+    expect(c.decode(TOPICS.quarantine, c.encode(TOPICS.quarantine, trade))).toEqual(trade);
+    // What an earlier release wrote: its own fingerprint, no interval field.
+    const earlier = EARLIER_SCHEMAS.find((e) => e.topic === TOPICS.quarantine)!;
+    const t = avro.Type.forSchema(earlier.schema as avro.Schema);
+    const bytes = Buffer.concat([
+      Buffer.from([0xc3, 0x01]),
+      rabinFingerprint(JSON.stringify(t.schema())),
+      t.toBuffer(trade),
+    ]);
+    expect(bytes.subarray(2, 10)).not.toEqual(c.encode(TOPICS.quarantine, trade).subarray(2, 10));
+    expect(c.decode(TOPICS.quarantine, bytes)).toEqual(trade);
   });
 });

@@ -181,7 +181,7 @@ export function liveTopicTypes(): Map<string, TopicType> {
       TOPICS.quarantine,
       topicType(avroSchemaOf('tickline.Quarantined', QuarantinedSchema), {
         toWire: (r) => r,
-        fromWire: (v) => v,
+        fromWire: dropNulls(['interval']),
       }),
     ],
     [
@@ -204,6 +204,39 @@ export function liveTopicTypes(): Map<string, TopicType> {
 const MAGIC = Buffer.from([0xc3, 0x01]);
 
 /**
+ * Earlier versions of this build's own topic schemas, written by workers of
+ * an earlier release: still read (a rolling upgrade mixes both), resolved to
+ * the current schema by Avro's rules (a field added since gets its default).
+ * Pinned as text: they must not follow later changes to the zod definitions.
+ */
+export const EARLIER_SCHEMAS: { topic: string; schema: AvroSchema }[] = [
+  {
+    // Before quarantined records kept their bar interval.
+    topic: TOPICS.quarantine,
+    schema: {
+      type: 'record',
+      name: 'tickline.Quarantined',
+      fields: [
+        {
+          name: 'stage',
+          type: {
+            type: 'enum',
+            name: 'tickline.Quarantined_stage',
+            symbols: ['parse', 'validate', 'decode'],
+          },
+        },
+        { name: 'source', type: 'string' },
+        { name: 'symbol', type: ['null', 'string'] },
+        { name: 'rule', type: 'string' },
+        { name: 'message', type: 'string' },
+        { name: 'payload', type: 'string' },
+        { name: 'receivedAt', type: 'long' },
+      ],
+    } as AvroSchema,
+  },
+];
+
+/**
  * An Avro codec. `known` adds writer schemas a reader accepts besides this
  * build's own (older versions of a topic's schema, by topic).
  */
@@ -212,7 +245,7 @@ export function avroCodec(known: { topic: string; schema: AvroSchema }[] = []): 
   /** Writer types by fingerprint (hex), with the topic they belong to. */
   const writers = new Map<string, { topic: string; type: avro.Type }>();
   for (const [topic, t] of own) writers.set(t.fingerprint.toString('hex'), { topic, type: t.type });
-  for (const k of known) {
+  for (const k of [...EARLIER_SCHEMAS, ...known]) {
     const type = avro.Type.forSchema(k.schema);
     writers.set(rabinFingerprint(JSON.stringify(type.schema())).toString('hex'), {
       topic: k.topic,

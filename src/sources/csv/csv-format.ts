@@ -276,6 +276,7 @@ export function parseBarsCsv(
       stage: 'parse',
       source: opts.source,
       symbol,
+      interval: opts.interval,
       rule,
       message,
       payload: line,

@@ -91,6 +91,7 @@ export function parseCandles(
         stage: 'validate',
         source: CANDLE_SOURCE,
         symbol,
+        interval: c.interval,
         rule: bad.rule,
         message: bad.message,
         payload: c.payload as string,

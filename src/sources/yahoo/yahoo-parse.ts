@@ -66,6 +66,7 @@ function reject(
     stage: 'parse',
     source: YAHOO,
     symbol: req.symbol,
+    interval: req.interval,
     rule,
     message,
     payload: payload.slice(0, MAX_REJECT_PAYLOAD),

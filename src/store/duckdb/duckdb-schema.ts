@@ -136,4 +136,12 @@ CREATE TABLE api_keys (
 );
 `,
   },
+  {
+    version: 4,
+    name: 'the bar interval of quarantined records',
+    sql: `
+-- NULL for trades, and for records quarantined before this version.
+ALTER TABLE quarantine ADD COLUMN interval VARCHAR;
+`,
+  },
 ];

@@ -63,6 +63,7 @@ function toQuarantineRow(r: Record<string, unknown>): QuarantineRow {
     stage: r.stage as QuarantineRow['stage'],
     source: String(r.source),
     symbol: r.symbol === null ? null : String(r.symbol),
+    interval: r.interval === null ? null : (String(r.interval) as Interval),
     rule: String(r.rule),
     message: String(r.message),
     payload: String(r.payload),
@@ -115,7 +116,7 @@ function toBar(r: Record<string, unknown>): Bar {
 /** The temp tables one write stages records in before merging them on their natural keys. */
 const STAGE_TABLES = {
   stage_quarantine:
-    'id VARCHAR, stage VARCHAR, source VARCHAR, symbol VARCHAR, rule VARCHAR, message VARCHAR, payload VARCHAR, received_ms DOUBLE',
+    'id VARCHAR, stage VARCHAR, source VARCHAR, symbol VARCHAR, interval VARCHAR, rule VARCHAR, message VARCHAR, payload VARCHAR, received_ms DOUBLE',
   stage_actions: 'symbol VARCHAR, ts_ms DOUBLE, kind VARCHAR, value DOUBLE, source VARCHAR',
   stage_instruments:
     'symbol VARCHAR, name VARCHAR, exchange VARCHAR, currency VARCHAR, timezone VARCHAR',
@@ -361,13 +362,15 @@ export class DuckDBStore implements Store {
     }
     let quarantined = 0;
     if (batch.rejects.length > 0) {
+      const ids = batch.rejects.map(quarantineId);
       await this.#stage(
         'stage_quarantine',
-        batch.rejects.map((q) => [
-          quarantineId(q),
+        batch.rejects.map((q, i) => [
+          ids[i]!,
           q.stage,
           q.source,
           q.symbol,
+          q.interval ?? null,
           q.rule,
           q.message,
           q.payload,
@@ -375,9 +378,17 @@ export class DuckDBStore implements Store {
         ]),
       );
       const res = await this.#run(`INSERT INTO quarantine
-        SELECT DISTINCT ON (id) id, stage, source, symbol, rule, message, payload, epoch_ms(received_ms::BIGINT)
+          (id, stage, source, symbol, interval, rule, message, payload, received_at)
+        SELECT DISTINCT ON (id) id, stage, source, symbol, interval, rule, message, payload,
+          epoch_ms(received_ms::BIGINT)
         FROM stage_quarantine s WHERE s.id NOT IN (SELECT id FROM quarantine)`);
       quarantined = Number(res.rowsChanged);
+      // A record quarantined before its interval was kept gets it when it is quarantined again.
+      if (quarantined < new Set(ids).size && batch.rejects.some((q) => q.interval)) {
+        await this.#run(`UPDATE quarantine q SET interval = s.interval
+          FROM (SELECT DISTINCT ON (id) id, interval FROM stage_quarantine) s
+          WHERE q.id = s.id AND q.interval IS NULL AND s.interval IS NOT NULL`);
+      }
     }
     if (batch.actions.length > 0) {
       await this.#stage(
@@ -733,7 +744,7 @@ export class DuckDBStore implements Store {
   getQuarantine(id: string): Promise<QuarantineRow | null> {
     return this.#serial(async () => {
       const rows = await this.#rows(
-        `SELECT id, stage, source, symbol, rule, message, payload, epoch_ms(received_at) AS received_at
+        `SELECT id, stage, source, symbol, interval, rule, message, payload, epoch_ms(received_at) AS received_at
          FROM quarantine WHERE id = ?`,
         [id],
       );
@@ -774,7 +785,7 @@ export class DuckDBStore implements Store {
       }
       params.push(q.limit ?? 100);
       const rows = await this.#rows(
-        `SELECT id, stage, source, symbol, rule, message, payload, epoch_ms(received_at) AS received_at
+        `SELECT id, stage, source, symbol, interval, rule, message, payload, epoch_ms(received_at) AS received_at
          FROM quarantine ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
          ORDER BY received_at DESC, id LIMIT ?`,
         params,
@@ -842,10 +853,11 @@ export class DuckDBStore implements Store {
         WITH b AS (
           SELECT symbol, interval, count(*) AS n, epoch_ms(min(ts)) AS first_ts, epoch_ms(max(ts)) AS last_ts
           FROM bars GROUP BY symbol, interval),
-        q AS (SELECT symbol, count(*) AS rejects FROM quarantine GROUP BY symbol)
-        SELECT coalesce(b.symbol, q.symbol) AS symbol, b.interval, coalesce(b.n, 0) AS n,
-          b.first_ts, b.last_ts, coalesce(q.rejects, 0) AS rejects
-        FROM b FULL OUTER JOIN q ON b.symbol = q.symbol
+        q AS (SELECT symbol, interval, count(*) AS rejects FROM quarantine GROUP BY symbol, interval)
+        -- Rejects without an interval (trades; bars quarantined before v4) get a row of their own.
+        SELECT coalesce(b.symbol, q.symbol) AS symbol, coalesce(b.interval, q.interval) AS interval,
+          coalesce(b.n, 0) AS n, b.first_ts, b.last_ts, coalesce(q.rejects, 0) AS rejects
+        FROM b FULL OUTER JOIN q ON b.symbol = q.symbol AND b.interval = q.interval
         ORDER BY symbol, interval`);
       return rows.map((r) => ({
         symbol: String(r.symbol ?? '(none)'),
