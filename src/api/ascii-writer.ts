@@ -43,15 +43,25 @@ export class AsciiWriter {
     return this;
   }
 
-  /** Bytes already encoded (a key written once per row). */
+  /** Bytes already encoded (a key written once per row, rows of an earlier body). */
   bytes(u: Uint8Array): this {
     const n = u.length;
     this.#room(n);
     const b = this.#buf;
     let p = this.#pos;
+    if (n > 64) {
+      b.set(u, p); // a block copy; below this size the loop is faster
+      this.#pos = p + n;
+      return this;
+    }
     for (let i = 0; i < n; i++) b[p++] = u[i]!;
     this.#pos = p;
     return this;
+  }
+
+  /** Bytes written so far. */
+  get length(): number {
+    return this.#pos;
   }
 
   /** A number as JSON: `null` for NaN and ±Infinity. */
@@ -138,4 +148,65 @@ export class AsciiWriter {
   toBuffer(): Buffer {
     return this.#buf.subarray(0, this.#pos);
   }
+}
+
+/**
+ * A body of rows (JSON array elements, CSV lines) with where each row
+ * starts, so that a body over a result patched from this one's (see
+ * BarColumnSet.reused) copies the bytes of the rows it reuses instead of
+ * encoding them again.
+ */
+export interface RowText {
+  body: Buffer;
+  rows: number;
+  /** Offset of each row in `body`, then the end of the last row plus a separator's length. */
+  starts: Float64Array;
+  /** What it holds in memory (a query cache counts it). */
+  byteLength: number;
+}
+
+/** Rows [at, at + count) of a body are rows [start, start + count) of an earlier one. */
+export interface Reuse {
+  at: number;
+  start: number;
+  count: number;
+}
+
+/**
+ * Writes `head`, rows 0..n-1 (by `row(i)`, or copied from `prior` where
+ * `reuse` says a row is one of its rows) with `sep` between them, then
+ * `tail()`. Every row must be encoded from its own values only.
+ */
+export function writeRows(
+  w: AsciiWriter,
+  n: number,
+  sep: Uint8Array,
+  row: (i: number) => void,
+  tail: () => void,
+  prior?: RowText,
+  reuse?: Reuse,
+): RowText {
+  const starts = new Float64Array(n + 1);
+  const s = sep.length;
+  for (let i = 0; i < n; ) {
+    if (i > 0) w.bytes(sep);
+    const j = reuse ? i - reuse.at + reuse.start : -1;
+    if (prior && reuse && i >= reuse.at && i < reuse.at + reuse.count && j < prior.rows) {
+      // A run of reused rows, with the separators between them, in one copy.
+      const len = Math.min(reuse.at + reuse.count - i, prior.rows - j, n - i);
+      const from = prior.starts[j]!;
+      const shift = w.length - from;
+      for (let k = 0; k < len; k++) starts[i + k] = prior.starts[j + k]! + shift;
+      w.bytes(prior.body.subarray(from, prior.starts[j + len]! - s));
+      i += len;
+    } else {
+      starts[i] = w.length;
+      row(i);
+      i++;
+    }
+  }
+  starts[n] = w.length + s;
+  tail();
+  const body = w.toBuffer();
+  return { body, rows: n, starts, byteLength: body.byteLength + starts.byteLength };
 }

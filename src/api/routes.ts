@@ -36,7 +36,7 @@ import {
   TradesQuerySchema,
   TradesResponseSchema,
 } from './api-schemas.ts';
-import { AsciiWriter } from './ascii-writer.ts';
+import { AsciiWriter, type RowText, writeRows } from './ascii-writer.ts';
 import { newApiKey } from './auth.ts';
 import type { ApiContext } from './context.ts';
 import { replayQuarantined } from './replay.ts';
@@ -111,7 +111,8 @@ async function viaFile(ctx: ApiContext, o: Omit<FileExportOptions, 'file'>): Pro
 /**
  * The JSON body of a bars page: the first `n` bars of a column set as objects
  * (the shape of BarsResponseSchema), written as bytes straight from the typed
- * columns, with no object or string per bar.
+ * columns, with no object or string per bar; the bars `set` reuses from an
+ * earlier result are copied from that result's body (`prior`).
  */
 function barsJsonBody(
   symbol: string,
@@ -120,7 +121,8 @@ function barsJsonBody(
   n: number,
   indicators: readonly string[],
   next: string | null,
-): Buffer {
+  prior?: RowText,
+): RowText {
   const c = set.columns;
   const [ts, open, high, low, close, volume, vwap, adj, count, filled, src] = [
     'ts',
@@ -156,10 +158,13 @@ function barsJsonBody(
     backfilled: enc(',"backfilled":true'),
     indicators: enc(',"indicators":{'),
   };
-  const w = new AsciiWriter(256 + n * (280 + 32 * ind.length)); // enough for 17-digit numbers
+  // Enough for 17-digit numbers; over a prior body, its size and room for the rows not reused.
+  const perRow = 280 + 32 * ind.length;
+  const w = new AsciiWriter(
+    256 + (prior ? prior.body.length + (n - (set.reused?.count ?? 0)) * perRow : n * perRow),
+  );
   w.utf8(`{"symbol":${JSON.stringify(symbol)},"interval":${JSON.stringify(interval)},"bars":[`);
-  for (let i = 0; i < n; i++) {
-    if (i > 0) w.ascii(',');
+  const row = (i: number) => {
     w.bytes(K.head).number(ts![i]!);
     w.bytes(K.open).number(open![i]!);
     w.bytes(K.high).number(high![i]!);
@@ -177,40 +182,58 @@ function barsJsonBody(
       w.ascii('}');
     }
     w.ascii('}');
-  }
-  w.ascii(`],"nextCursor":${next === null ? 'null' : `"${next}"`}}`);
-  return w.toBuffer();
+  };
+  const tail = () => w.ascii(`],"nextCursor":${next === null ? 'null' : `"${next}"`}}`);
+  return writeRows(w, n, COMMA, row, tail, prior, set.reused);
 }
+
+const COMMA = Buffer.from(',');
 
 /**
  * A body encoded from a bars result, kept with the result in the store's
- * query cache: the same page asked for again is not encoded again. (The
- * result's key holds symbol, interval, range, order and indicators; `name`
- * adds the format and the page size.)
+ * query cache: the same page asked for again is not encoded again, and the
+ * page of a result patched from a stale one (a new bar) copies the rows it
+ * reuses from the stale one's body. (The result's key holds symbol,
+ * interval, range, order and indicators; `name` adds the format and the
+ * page size.)
  */
-function encodedOnce(ctx: ApiContext, set: BarColumnSet, name: string, make: () => Buffer): Buffer {
-  if (!ctx.store.deriveFromBars) return make();
-  const b = ctx.store.deriveFromBars(set, name, make);
-  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+function encodedOnce(
+  ctx: ApiContext,
+  set: BarColumnSet,
+  name: string,
+  make: (prior?: RowText) => RowText,
+): Buffer {
+  if (!ctx.store.deriveFromBars) return make().body;
+  return ctx.store.deriveFromBars(set, name, make).body;
 }
 
 /** The CSV body of a bars page (empty cells for NULL), written like barsJsonBody. */
-function barsCsvBody(set: BarColumnSet, n: number, indicators: readonly string[]): Buffer {
+function barsCsvBody(
+  set: BarColumnSet,
+  n: number,
+  indicators: readonly string[],
+  prior?: RowText,
+): RowText {
   const names = ['open', 'high', 'low', 'close', 'volume', 'adj_close', 'vwap', 'trade_count'];
   const cols = [...names, ...indicators].map((k) => set.columns[k]!);
   const ts = set.columns.ts!;
-  const w = new AsciiWriter(64 + n * (30 + 20 * cols.length));
+  const perRow = 30 + 20 * cols.length;
+  const w = new AsciiWriter(
+    64 + (prior ? prior.body.length + (n - (set.reused?.count ?? 0)) * perRow : n * perRow),
+  );
   w.ascii(`ts,${[...names, ...indicators].join(',')}\n`);
-  for (let i = 0; i < n; i++) {
+  const row = (i: number) => {
     w.ascii(new Date(ts[i]!).toISOString());
     for (const c of cols) {
       w.ascii(',');
       if (!Number.isNaN(c[i]!)) w.number(c[i]!);
     }
     w.ascii('\n');
-  }
-  return w.toBuffer();
+  };
+  return writeRows(w, n, NOTHING, row, () => undefined, prior, set.reused);
 }
+
+const NOTHING = Buffer.alloc(0);
 
 /** What the API shows of a key record: never its salt or hash. */
 function keyInfo({
@@ -444,8 +467,8 @@ export const ROUTES: RouteDef[] = [
         const next = set.rows > q.limit ? b64(String(set.columns.ts![n - 1])) : null;
         return {
           contentType: 'application/json; charset=utf-8',
-          body: encodedOnce(ctx, set, `json ${q.limit}`, () =>
-            barsJsonBody(q.symbol, q.interval, set, n, q.indicators ?? [], next),
+          body: encodedOnce(ctx, set, `json ${q.limit}`, (prior) =>
+            barsJsonBody(q.symbol, q.interval, set, n, q.indicators ?? [], next, prior),
           ),
         };
       }
@@ -458,8 +481,8 @@ export const ROUTES: RouteDef[] = [
           set.rows > q.limit
             ? ({ 'x-next-cursor': b64(String(set.columns.ts![n - 1])) } as Record<string, string>)
             : {},
-        body: encodedOnce(ctx, set, `csv ${q.limit}`, () =>
-          barsCsvBody(set, n, q.indicators ?? []),
+        body: encodedOnce(ctx, set, `csv ${q.limit}`, (prior) =>
+          barsCsvBody(set, n, q.indicators ?? [], prior),
         ),
       };
     },

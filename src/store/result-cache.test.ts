@@ -79,4 +79,35 @@ describe('SeriesResultCache', () => {
     c.derive(d, 'huge', () => bytes(91));
     expect(c.stats().bytes).toBe(10);
   });
+
+  it('hands what was derived from a stale result to the one patched from it, once, by name', () => {
+    const c = new SeriesResultCache<{ name: string }>(1000);
+    const [v1, v2, v3] = [v('1'), v('2'), v('3')];
+    c.set('A', 'q', v1, 10);
+    const json = c.derive(v1, 'json', () => bytes(100));
+    c.derive(v1, 'csv', () => bytes(50));
+    c.markStale('A', 5);
+    // Kept while stale (counted), but not answered for the stale value.
+    expect(c.stats().bytes).toBe(160);
+    expect(c.derive(v1, 'json', () => bytes(1))).not.toBe(json);
+    c.set('A', 'q', v2, 10, true);
+    expect(c.stats().bytes).toBe(160);
+    const seen: (Uint8Array | undefined)[] = [];
+    const made = c.derive(v2, 'json', (prior?: Uint8Array) => {
+      seen.push(prior);
+      return bytes(120);
+    });
+    expect(seen).toEqual([json]);
+    expect(c.stats().bytes).toBe(10 + 50 + 120); // the json prior went when it was used
+    expect(c.derive(v2, 'json', () => bytes(1))).toBe(made);
+    // A result set without `patched` (read whole) gets no prior.
+    c.markStale('A', 9);
+    c.set('A', 'q', v3, 10);
+    expect(c.stats().bytes).toBe(10);
+    c.derive(v3, 'csv', (prior?: Uint8Array) => {
+      seen.push(prior);
+      return bytes(5);
+    });
+    expect(seen).toEqual([json, undefined]);
+  });
 });

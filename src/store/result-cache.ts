@@ -18,7 +18,11 @@
  * Cached values are shared by every reader that hits them: readers must not
  * change them. What a reader makes from a cached value (an encoded response
  * body) can be kept with it through `derive`: it counts against the same
- * budget and goes when the value goes.
+ * budget and goes when the value goes. When a stale result is replaced by one
+ * patched from it (`set` with `patched`), what was derived from the old one is
+ * handed to the next `derive` of the same name as its `prior`, so the reader
+ * can reuse the part of it that is still right (the encoded rows before the
+ * stale time) instead of making everything again.
  */
 export interface CacheStats {
   hits: number;
@@ -30,12 +34,19 @@ export interface CacheStats {
   maxBytes: number;
 }
 
+/** What a reader derives from a cached value: anything with a size (a Uint8Array, say). */
+export interface Derived {
+  readonly byteLength: number;
+}
+
 interface Entry<V> {
   value: V;
   bytes: number;
   series: string;
-  /** What readers made from the value, by name (see `derive`). */
-  derived?: Map<string, Uint8Array>;
+  /** What readers made from the value, by name (see `derive`); kept, unused, while stale. */
+  derived?: Map<string, Derived>;
+  /** What was derived from the result this one was patched from: handed on once, by name. */
+  prior?: Map<string, Derived>;
   /** Rows from this time on may have changed since the value was read. */
   staleFrom?: number;
 }
@@ -83,12 +94,21 @@ export class SeriesResultCache<V extends object> {
     return { value: e.value, staleFrom: e.staleFrom };
   }
 
-  /** Keeps a result unless it alone is larger than the whole budget. */
-  set(series: string, query: string, value: V, bytes: number): void {
+  /**
+   * Keeps a result unless it alone is larger than the whole budget. With
+   * `patched`, the value was made from the stale result kept under the same
+   * query: what was derived from that one becomes the new entry's `prior`.
+   */
+  set(series: string, query: string, value: V, bytes: number, patched = false): void {
     if (bytes > this.maxBytes) return;
     const key = `${series}\u0001${query}`;
+    const old = this.#entries.get(key);
+    const prior = patched && old?.staleFrom !== undefined ? old.derived : undefined;
     this.#drop(key);
-    this.#entries.set(key, { value, bytes, series });
+    let priorBytes = 0;
+    for (const d of prior?.values() ?? []) priorBytes += d.byteLength;
+    bytes += priorBytes;
+    this.#entries.set(key, { value, bytes, series, ...(prior ? { prior } : {}) });
     this.#keyOf.set(value, key);
     const keys = this.#bySeries.get(series);
     if (keys) keys.add(key);
@@ -98,20 +118,28 @@ export class SeriesResultCache<V extends object> {
   }
 
   /**
-   * `make()`, kept with `value` under `name` while `value` stays cached: a
-   * later call with the same value and name returns the kept bytes. A value
-   * that is no longer cached (its series was written since it was read) is
-   * still answered, by `make()`, but nothing is kept for it.
+   * `make(prior)`, kept with `value` under `name` while `value` stays cached:
+   * a later call with the same value and name returns what was kept. `prior`
+   * is what was made under `name` from the result `value` was patched from,
+   * if any (see `set`). A value that is no longer cached (its series was
+   * written since it was read) is still answered, by `make()`, but nothing is
+   * kept for it.
    */
-  derive(value: V, name: string, make: () => Uint8Array): Uint8Array {
+  derive<D extends Derived>(value: V, name: string, make: (prior?: D) => D): D {
     const key = this.#keyOf.get(value);
     const e = key === undefined ? undefined : this.#entries.get(key);
     const kept = e?.staleFrom === undefined ? e?.derived?.get(name) : undefined;
     if (kept) {
       this.#hits++;
-      return kept;
+      return kept as D;
     }
-    const made = make();
+    const prior = e?.staleFrom === undefined ? e?.prior?.get(name) : undefined;
+    if (prior) {
+      e!.prior!.delete(name);
+      e!.bytes -= prior.byteLength;
+      this.#bytes -= prior.byteLength;
+    }
+    const made = make(prior as D | undefined);
     if (
       !e ||
       e.value !== value ||
@@ -140,7 +168,8 @@ export class SeriesResultCache<V extends object> {
 
   /**
    * Notes that the series changes from time `from` on: its results are kept
-   * but stale from there (what was derived from them is dropped).
+   * but stale from there. What was derived from them is kept too, unused, for
+   * the result patched from them (see `set`); a prior not yet used is dropped.
    */
   markStale(series: string, from: number): void {
     const keys = this.#bySeries.get(series);
@@ -148,13 +177,11 @@ export class SeriesResultCache<V extends object> {
     for (const k of keys) {
       const e = this.#entries.get(k)!;
       e.staleFrom = Math.min(e.staleFrom ?? from, from);
-      if (e.derived) {
-        for (const d of e.derived.values()) {
-          e.bytes -= d.byteLength;
-          this.#bytes -= d.byteLength;
-        }
-        e.derived = undefined;
+      for (const d of e.prior?.values() ?? []) {
+        e.bytes -= d.byteLength;
+        this.#bytes -= d.byteLength;
       }
+      e.prior = undefined;
     }
   }
 

@@ -14,7 +14,7 @@ import type {
 } from '../core/records.ts';
 import type { Interval } from '../core/time.ts';
 import type { EnrichedColumn } from '../transform/enrich.ts';
-import type { CacheStats } from './result-cache.ts';
+import type { CacheStats, Derived } from './result-cache.ts';
 
 /** Everything one unit of ingest writes, in one transaction. */
 export interface WriteBatch {
@@ -55,6 +55,12 @@ export interface BarColumnSet {
    */
   columns: Record<string, Float64Array>;
   sources: string[];
+  /**
+   * Set on a result patched from a stale one of the same query (see
+   * `deriveFromBars`): its rows [at, at + count) are that result's rows
+   * [start, start + count), unchanged.
+   */
+  reused?: { at: number; start: number; count: number };
 }
 
 /** A bar with some of its curated indicator values (null until a window is full). */
@@ -163,9 +169,11 @@ export interface Store {
   /**
    * `make()` (e.g. a response body encoded from `set`), kept with `set` in the
    * query cache while `set` stays there, so the same encoding of the same
-   * result is made once; where the store has no cache, just `make()`.
+   * result is made once; where the store has no cache, just `make()`. For a
+   * result patched from a stale one (`set.reused`), `make` gets what was made
+   * under `name` from that one, to copy the reused rows' part of it.
    */
-  deriveFromBars?(set: BarColumnSet, name: string, make: () => Uint8Array): Uint8Array;
+  deriveFromBars?<D extends Derived>(set: BarColumnSet, name: string, make: (prior?: D) => D): D;
   /** Bars of one series in ts order with the given curated indicator columns. */
   readEnrichedBars(q: BarQuery, columns: readonly EnrichedColumn[]): Promise<EnrichedBar[]>;
   /** Trades of one symbol in (ts, tradeId) order. */

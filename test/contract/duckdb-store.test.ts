@@ -120,18 +120,19 @@ describe('DuckDB store: the bar query cache', () => {
       for (const [q, ind, full] of queries) {
         const a = await cached.readBarColumns(q, ind, full);
         const b = await plain.readBarColumns(q, ind, full);
-        expect({ step, q, rows: a.rows, sources: a.sources }).toEqual({
-          step,
-          q,
-          rows: b.rows,
-          sources: b.sources,
-        });
+        expect({ step, q, rows: a.rows }).toEqual({ step, q, rows: b.rows });
+        // The source column indexes each result's own list (a patched result keeps the list of
+        // the one it was patched from): compared as the names it stands for.
+        const values = (s: typeof a, name: string) =>
+          name === 'source'
+            ? [...s.columns[name]!].map((i) => s.sources[i])
+            : [...s.columns[name]!];
         for (const name of Object.keys(b.columns))
-          expect({ step, q, name, values: [...a.columns[name]!] }).toEqual({
+          expect({ step, q, name, values: values(a, name) }).toEqual({
             step,
             q,
             name,
-            values: [...b.columns[name]!],
+            values: values(b, name),
           });
       }
     };

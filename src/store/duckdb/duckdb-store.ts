@@ -20,7 +20,7 @@ import { StoreError } from '../../core/errors.ts';
 import type { Bar, Quarantined, Trade } from '../../core/records.ts';
 import type { Interval } from '../../core/time.ts';
 import { ENRICHED_COLUMNS, type EnrichedColumn } from '../../transform/enrich.ts';
-import { type CacheStats, SeriesResultCache } from '../result-cache.ts';
+import { type CacheStats, type Derived, SeriesResultCache } from '../result-cache.ts';
 import type {
   ApiKeyRecord,
   BarColumnSet,
@@ -590,7 +590,8 @@ export class DuckDBStore implements Store {
             nan('b.adj_close'),
             nan('b.trade_count::DOUBLE'),
             'coalesce(b.backfilled, false)::INTEGER::DOUBLE',
-            '(list_position($6::VARCHAR[], b.source) - 1)::DOUBLE',
+            // -1: a source not in the list given (a patched read: see below).
+            'coalesce(list_position($6::VARCHAR[], b.source) - 1, -1)::DOUBLE',
           ]
         : []),
     ];
@@ -632,20 +633,9 @@ export class DuckDBStore implements Store {
     return this.#serial(async () => {
       const kept = this.#results.lookup(series, cacheKey);
       if (kept && kept.staleFrom === undefined) return kept.value;
-      const sources = full
-        ? (
-            await this.#rows(
-              'SELECT DISTINCT source FROM bars WHERE symbol = ? AND interval = ? ORDER BY source',
-              [q.symbol, q.interval],
-            )
-          ).map((r) => String(r.source))
-        : [];
-      let set: BarColumnSet;
-      if (
-        kept?.staleFrom !== undefined &&
-        kept.value.sources.join('\u0000') === sources.join('\u0000')
-      ) {
-        // Stale from some time on: the rows before it are still right; only the rest is read.
+      if (kept?.staleFrom !== undefined) {
+        // Stale from some time on: the rows before it are still right; only the rest is read,
+        // with the sources the kept rows index (a source new to the series: read it all).
         const from = kept.staleFrom;
         const old = kept.value;
         const ts = old.columns.ts!;
@@ -656,19 +646,33 @@ export class DuckDBStore implements Store {
         const fresh =
           from >= (q.to ?? 6e13) || want <= 0
             ? { ...old, rows: 0 }
-            : await read(Math.max(q.from ?? -6e13, from), want, sources);
-        const keep = Math.min(before, limit - fresh.rows);
-        const tail = old.rows - before; // where the older rows start in a desc result
-        set = desc
-          ? joinRows(names, sources, [fresh, 0, fresh.rows], [old, tail, tail + keep])
-          : joinRows(names, sources, [old, 0, keep], [fresh, 0, fresh.rows]);
-      } else set = await read(q.from, limit, sources);
+            : await read(Math.max(q.from ?? -6e13, from), want, old.sources);
+        if (!full || !fresh.columns.source!.subarray(0, fresh.rows).includes(-1)) {
+          const keep = Math.min(before, limit - fresh.rows);
+          const tail = old.rows - before; // where the older rows start in a desc result
+          const set = desc
+            ? joinRows(names, old.sources, [fresh, 0, fresh.rows], [old, tail, tail + keep])
+            : joinRows(names, old.sources, [old, 0, keep], [fresh, 0, fresh.rows]);
+          set.reused = { at: desc ? fresh.rows : 0, start: desc ? tail : 0, count: keep };
+          this.#results.set(series, cacheKey, set, names.length * 8 * set.rows, true);
+          return set;
+        }
+      }
+      const sources = full
+        ? (
+            await this.#rows(
+              'SELECT DISTINCT source FROM bars WHERE symbol = ? AND interval = ? ORDER BY source',
+              [q.symbol, q.interval],
+            )
+          ).map((r) => String(r.source))
+        : [];
+      const set = await read(q.from, limit, sources);
       this.#results.set(series, cacheKey, set, names.length * 8 * set.rows);
       return set;
     });
   }
 
-  deriveFromBars(set: BarColumnSet, name: string, make: () => Uint8Array): Uint8Array {
+  deriveFromBars<D extends Derived>(set: BarColumnSet, name: string, make: (prior?: D) => D): D {
     return this.#results.derive(set, name, make);
   }
 
