@@ -4,8 +4,11 @@ import { AsciiWriter } from './ascii-writer.ts';
 
 const written = (x: number) => new AsciiWriter(8).number(x).toBuffer().toString();
 
+/** Significant digits of a plain decimal (no exponent). */
+const significant = (t: string) => t.replace(/^-?0*\.?0*/, '').replace('.', '').length;
+
 describe('AsciiWriter.number', () => {
-  it('prints every number as String(x) does (null for NaN and ±Infinity)', () => {
+  it('prints a decimal that reads back as the same double; as String(x) does up to 15 digits', () => {
     // A seeded mix: prices of 0–6 decimals over 22 magnitudes, their negatives, full-precision
     // doubles, integers up to 2^53, and values just off a short decimal.
     const rand = seededRandom(12345);
@@ -19,8 +22,27 @@ describe('AsciiWriter.number', () => {
     xs.push(0, -0, 0.1, 0.2, 0.1 + 0.2, 1.005, 1e-6, 9.99e-7, 1e-7, 123.45, 99_999_999.99);
     xs.push(2 ** 52 / 1e6, 2 ** 52 / 1e6 - 1e-6, 4_503_599_627.370_495, 1e21, 5e-324, -1e300);
     xs.push(Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER, 100_000_000, 99_999_999, 1e15 + 0.5);
-    const wrong = xs.filter((x) => written(x) !== String(x));
-    expect(wrong.slice(0, 5).map((x) => [x, written(x)])).toEqual([]);
+    // Computed values: averages and ratios of full precision, and float32 prices (as Yahoo's).
+    for (let i = 0; i < 100_000; i++) {
+      const a = rand() * 10 ** Math.floor(rand() * 20 - 6);
+      xs.push(a / 3, (a * 7) / 11, Math.fround(a), 10 ** Math.floor(rand() * 21 - 6) * (1 - 1e-16));
+    }
+    // Next to powers of ten, both sides, where the exponent is easiest to get wrong.
+    for (let k = -6; k <= 15; k++) {
+      const p = Number(`1e${k}`);
+      xs.push(p, p * (1 + 2 ** -52), p * (1 - 2 ** -53), p - 2 ** -40, p + 2 ** -40);
+    }
+    const wrong: [number, string, string][] = [];
+    for (const x of xs) {
+      const t = written(x);
+      const s = String(x);
+      const ok =
+        Number(t) === x &&
+        /^-?(0|[1-9][0-9]*)(\.[0-9]*[1-9])?$/.test(t) === !/e/.test(s) &&
+        (significant(s) <= 15 || /e/.test(s) ? t === s : significant(t) <= 17);
+      if (!ok) wrong.push([x, t, s]);
+    }
+    expect(wrong.slice(0, 5)).toEqual([]);
     expect([NaN, Infinity, -Infinity].map(written)).toEqual(['null', 'null', 'null']);
   });
 

@@ -1,14 +1,53 @@
 /**
  * Writes text (JSON, CSV) straight into a growing byte buffer: no
  * string per row, no join, no UTF-8 encoding pass over the whole body.
- * Numbers are written as JavaScript prints them (the shortest decimal that
- * reads back as the same double), but without a string where that is cheap:
- * integers digit by digit, and numbers with a few decimals (prices) as an
- * integer with a decimal point; the rest through `String(x)`.
+ * Every number is written as a decimal that reads back as the same double,
+ * without a string: integers digit by digit, numbers with a few decimals
+ * (prices) as an integer with a decimal point, and any other of up to 15
+ * significant digits from one scaled integer: each of these exactly as
+ * JavaScript prints it (the shortest decimal). Any other in [1e-6, 1e15)
+ * (a computed value: an average, a ratio) takes 17 significant digits,
+ * from the exact product of x and a power of ten, which always reads back
+ * as x but may be a digit or two longer than `String(x)`; the rest (very
+ * large or small) goes through `String(x)`.
  */
 
+/** Scratch for the digits of one number. */
+const DIGITS = new Uint8Array(24);
+/** The two digits of 0 … 99, tens then ones. */
+const PAIRS = Uint8Array.from({ length: 200 }, (_, i) =>
+  i % 2 ? (i >> 1) % 10 : ((i >> 1) / 10) | 0,
+);
+/** Writes v (0 … 99) as two digits at d[at]. */
+const two = (d: Uint8Array, at: number, v: number): void => {
+  d[at] = PAIRS[2 * v]!;
+  d[at + 1] = PAIRS[2 * v + 1]!;
+};
+/** Writes v (0 … 9999) as four digits at d[at]. */
+const four = (d: Uint8Array, at: number, v: number): void => {
+  const a = (v / 100) | 0;
+  two(d, at, a);
+  two(d, at + 2, v - a * 100);
+};
+/** Writes v (0 … 99,999,999) as eight digits at d[at]. */
+const eight = (d: Uint8Array, at: number, v: number): void => {
+  const a = (v / 10_000) | 0;
+  four(d, at, a);
+  four(d, at + 4, v - a * 10_000);
+};
 /** Below this, |x| · 10^6 < 2^52: see `#decimal`. */
 const MAX_SHORT = 2 ** 52 / 1e6;
+/** 10^0 … 10^22: every one exact as a double. */
+const POW10 = Array.from({ length: 23 }, (_, i) => Number(`1e${i}`));
+/** The doubles nearest 10^−k (what the literals 1e-k are). */
+const NEG_POW10 = POW10.map((_, k) => Number(`1e-${k}`));
+/** Dekker's split of each power of ten into two halves of 26 bits (see `#digits`). */
+const SPLIT = 134_217_729; // 2^27 + 1
+const POW10_HI = POW10.map((p) => {
+  const c = SPLIT * p;
+  return c - (c - p);
+});
+const POW10_LO = POW10.map((p, i) => p - POW10_HI[i]!);
 export class AsciiWriter {
   #buf: Buffer;
   #pos = 0;
@@ -69,7 +108,109 @@ export class AsciiWriter {
     if (Number.isSafeInteger(x)) return this.#int(x);
     if (!Number.isFinite(x)) return this.ascii('null');
     if (this.#decimal(x)) return this;
+    if (this.#digits(x)) return this;
     return this.ascii(String(x));
+  }
+
+  /**
+   * Writes x in [1e-6, 1e15) (either sign) as at most 17 significant digits
+   * that read back as x, and returns whether it did. First 15 digits: the
+   * decimals of 15 significant digits lie further apart than doubles do, so
+   * at most one reads back as x; when one does (m / 10^s === x, a correctly
+   * rounded division of two exact numbers), it is the one `String(x)`
+   * shortens. Otherwise 17 digits: x · 10^s is computed exactly, as the
+   * rounded product plus its error (Dekker's two-product), and rounded to an
+   * integer; 17 significant digits always read back as the same double.
+   */
+  #digits(x: number): boolean {
+    const ax = x < 0 ? -x : x;
+    if (ax < 1e-6 || ax >= 1e15) return false;
+    // The decimal exponent: 10^p ≤ ax < 10^(p+1), by comparisons with the powers of ten.
+    let p = 0;
+    if (ax >= 1) while (p < 14 && POW10[p + 1]! <= ax) p++;
+    else
+      do p--;
+      while (p > -6 && NEG_POW10[-p]! > ax);
+    // 15 significant digits: ax · 10^(14−p), which is below 10^15 < 2^53.
+    const s15 = 14 - p; // 0 … 20
+    const m = Math.round(ax * POW10[s15]!);
+    if (m / POW10[s15]! === ax && m < 1e15) {
+      const lo = m % 1e8;
+      this.#place(x < 0, (m - lo) / 1e8, 7, lo, p);
+      return true;
+    }
+    // 17 significant digits: hi + lo = ax · 10^(16−p) exactly; hi ≥ 10^16 > 2^53 is an integer.
+    const s = 16 - p; // 2 … 22
+    const hi = ax * POW10[s]!;
+    const c = SPLIT * ax;
+    const ah = c - (c - ax);
+    const al = ax - ah;
+    const bh = POW10_HI[s]!;
+    const bl = POW10_LO[s]!;
+    const lo = ah * bh - hi + ah * bl + al * bh + al * bl;
+    // hi + round(lo) as 9 high and 8 low digits (hi − q·10^8 is exact: both are integers and
+    // q·10^8 = (q·5^8)·2^8 is exact below 2^53·2^8).
+    let q = Math.floor(hi / 1e8);
+    let r = hi - q * 1e8 + Math.round(lo);
+    while (r < 0) {
+      r += 1e8;
+      q--;
+    }
+    while (r >= 1e8) {
+      r -= 1e8;
+      q++;
+    }
+    if (q >= 1e9) {
+      // Rounded up to 10^17: the number is 10^(p+1) to 17 digits.
+      q = 1e8;
+      r = 0;
+      p++;
+    }
+    this.#place(x < 0, q, 9, r, p);
+    return true;
+  }
+
+  /**
+   * Writes the decimal whose significant digits are `hi` (exactly `hiDigits`
+   * of them: 7 or 9) followed by `lo` (exactly 8), with the first digit at
+   * 10^p: a point where it falls, trailing zeros dropped.
+   */
+  #place(negative: boolean, hi: number, hiDigits: 7 | 9, lo: number, p: number): void {
+    this.#room(32);
+    const d = DIGITS;
+    // In int32 arithmetic (both parts are below 10^9 < 2^31), four digits at a time, two by two
+    // from a table: few divisions, and none waiting on another for long.
+    const h = hi | 0;
+    if (hiDigits === 9) {
+      const top = (h / 100_000_000) | 0;
+      d[0] = top;
+      eight(d, 1, h - top * 100_000_000);
+    } else {
+      const top = (h / 10_000) | 0; // three digits
+      const t1 = (top / 100) | 0;
+      d[0] = t1;
+      two(d, 1, top - t1 * 100);
+      four(d, 3, h - top * 10_000);
+    }
+    eight(d, hiDigits, lo | 0);
+    let n = hiDigits + 8;
+    while (n > 1 && d[n - 1] === 0) n--;
+    const b = this.#buf;
+    let at = this.#pos;
+    if (negative) b[at++] = 45; // '-'
+    if (p < 0) {
+      b[at++] = 48; // '0'
+      b[at++] = 46; // '.'
+      for (let z = -1; z > p; z--) b[at++] = 48;
+      for (let i = 0; i < n; i++) b[at++] = 48 + d[i]!;
+    } else {
+      for (let i = 0; i <= p; i++) b[at++] = 48 + (i < n ? d[i]! : 0);
+      if (n > p + 1) {
+        b[at++] = 46; // '.'
+        for (let i = p + 1; i < n; i++) b[at++] = 48 + d[i]!;
+      }
+    }
+    this.#pos = at;
   }
 
   /**

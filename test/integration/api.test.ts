@@ -243,9 +243,12 @@ describe('REST API', () => {
       const csv = ((await get(`/api/bars?${q}&format=csv`)).body as string).trim().split('\n');
       const bars = (await get(`/api/bars?${q}`)).body.bars as Json[];
       expect(csv.length).toBe(bars.length + 1);
-      const cell = (v: unknown) => (v === null || v === undefined ? '' : String(v));
+      // Cells read back as the JSON answer's numbers (both print a computed value's 17 digits
+      // where String(x) may print 16: the same double).
+      const cell = (v: string) => (v === '' ? null : Number(v));
       bars.forEach((b, i) => {
-        expect(csv[i + 1]).toBe(
+        const [ts, ...rest] = csv[i + 1]!.split(',');
+        expect([ts, ...rest.map(cell)]).toEqual(
           [
             new Date(b.ts).toISOString(),
             b.open,
@@ -258,9 +261,7 @@ describe('REST API', () => {
             b.tradeCount,
             b.indicators.sma_20,
             b.indicators.macd,
-          ]
-            .map(cell)
-            .join(','),
+          ].map((v) => v ?? null),
         );
       });
     }
