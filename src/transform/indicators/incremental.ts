@@ -1,11 +1,11 @@
 /**
- * The curated indicators updated one bar at a time, for live series: the
- * same definitions (and the same values, to rounding) as the batch kernels
- * that `enrichSeries` runs over a whole series.
+ * The curated indicators updated one bar at a time, for live series and for
+ * curated refreshes that go on from the last stored bar: the same values, to
+ * the bit, as the batch kernels that `enrichSeries` runs over a whole series.
  */
 import type { EnrichedColumn } from '../enrich.ts';
-import { emaCoefficients } from './moving-averages.ts';
-import { trueRange } from './volatility.ts';
+import { emaCoefficients, SMA_RESYNC } from './moving-averages.ts';
+import { BB_RESYNC, trueRange } from './volatility.ts';
 
 /**
  * EMA seeded with the SMA of its first `n` finite inputs (TA-Lib convention), as `ema()`, and
@@ -58,9 +58,21 @@ class RunningEma {
     }
     return this.#value;
   }
+  clone(): RunningEma {
+    const e = new RunningEma(this.#n);
+    e.#seedSum = this.#seedSum;
+    e.#seen = this.#seen;
+    e.#value = this.#value;
+    e.#steps = this.#steps;
+    e.#base = this.#base;
+    e.#x0 = this.#x0;
+    e.#x1 = this.#x1;
+    e.#x2 = this.#x2;
+    return e;
+  }
 }
 
-/** Wilder smoothing: the mean of the first `n` inputs, then avg = (avg·(n−1) + x)/n. */
+/** Wilder smoothing: the mean of the first `n` inputs, then avg·((n−1)/n) + x·(1/n), as `atr`. */
 class Wilder {
   readonly #n: number;
   #sum = 0;
@@ -76,91 +88,181 @@ class Wilder {
       if (this.#seen === this.#n) this.value = this.#sum / this.#n;
       return this.value;
     }
-    // The batch kernels' form: avg·((n−1)/n) + x·(1/n).
     this.value = this.value * ((this.#n - 1) / this.#n) + x * (1 / this.#n);
     return this.value;
   }
+  clone(): Wilder {
+    const w = new Wilder(this.#n);
+    w.#sum = this.#sum;
+    w.#seen = this.#seen;
+    w.value = this.value;
+    return w;
+  }
 }
+
+/** The last closes, enough for the longest window (SMA 200) and the one before it. */
+const KEEP = 256;
+const MASK = KEEP - 1;
 
 /** The stored indicator columns of one bar (bb_middle = sma_20, macd_hist = macd − signal). */
 export type IndicatorValues = Record<EnrichedColumn, number>;
 
-/** Longest window kept: SMA 200. */
-const KEEP = 200;
-
+/**
+ * Every curated indicator of one series, one bar at a time, with the batch
+ * kernels' arithmetic step for step (the same running sums re-summed at the
+ * same bars, the same blocks of four for the EMAs, the same Wilder form), so
+ * each value is `enrichSeries`' to the bit. A copy (`clone`) carries on from
+ * where this one is: what a curated refresh keeps to go on from the last bar
+ * it stored instead of reading the whole series again.
+ */
 export class IncrementalIndicators {
-  readonly #closes = new Float64Array(KEEP);
+  #closes = new Float64Array(KEEP);
   #count = 0;
   #prevClose = Number.NaN;
-  readonly #ema12 = new RunningEma(12);
-  readonly #ema26 = new RunningEma(26);
-  readonly #signal = new RunningEma(9);
-  readonly #gain = new Wilder(14);
-  readonly #loss = new Wilder(14);
-  readonly #atr = new Wilder(14);
+  /** Running sums of the SMAs 20, 50 and 200 (batch `sma`). */
+  #sum20 = 0;
+  #sum50 = 0;
+  #sum200 = 0;
+  /** The Bollinger window's mean and sum of squared deviations (batch `bollinger`). */
+  #bbMean = 0;
+  #bbM2 = 0;
+  #ema12 = new RunningEma(12);
+  #ema26 = new RunningEma(26);
+  #signal = new RunningEma(9);
+  /** RSI's average gain and loss (batch `rsi`). */
+  #gain = 0;
+  #loss = 0;
+  #atr = new Wilder(14);
+  /** The values of the last bar fed. */
+  readonly last = {} as IndicatorValues;
 
   /** Bars fed so far. */
   get count(): number {
     return this.#count;
   }
 
-  /** Feeds the next bar of the series (in ts order) and returns its indicator values. */
+  /** Feeds the next bar of the series (in ts order) and returns its indicator values (a new object). */
   update(high: number, low: number, close: number): IndicatorValues {
-    this.#closes[this.#count % KEEP] = close;
+    this.push(high, low, close);
+    return { ...this.last };
+  }
+
+  /** Feeds the next bar; its values are in `last` (the same object every time). */
+  push(high: number, low: number, close: number): void {
+    const i = this.#count;
+    this.#closes[i & MASK] = close;
     this.#count++;
-    const sma20 = this.#mean(20);
+    const v = this.last;
+    const sma20 = this.#sma(20, i, this.#sum20);
+    v.sma_20 = sma20;
+    v.sma_50 = this.#sma(50, i, this.#sum50);
+    v.sma_200 = this.#sma(200, i, this.#sum200);
+    v.bb_middle = sma20;
+    const sd = this.#bbStdev(i);
+    v.bb_upper = sma20 + 2 * sd;
+    v.bb_lower = sma20 - 2 * sd;
     const e12 = this.#ema12.push(close);
     const e26 = this.#ema26.push(close);
     const macd = e12 - e26;
     const signal = this.#signal.push(macd);
-    let rsi = Number.NaN;
-    let atr = Number.NaN;
-    let ret = Number.NaN;
+    v.ema_12 = e12;
+    v.ema_26 = e26;
+    v.macd = macd;
+    v.macd_signal = signal;
+    v.macd_hist = macd - signal;
+    v.rsi_14 = this.#rsi(i, close);
     const pc = this.#prevClose;
-    if (this.#count > 1) {
-      const d = close - pc;
-      const g = this.#gain.push(Math.max(d, 0));
-      const l = this.#loss.push(d < 0 ? -d : 0);
-      if (Number.isFinite(g)) rsi = g + l === 0 ? 50 : (100 * g) / (g + l);
-      atr = this.#atr.push(trueRange(high, low, pc));
-      ret = close / pc - 1;
-    }
+    v.atr_14 = i > 0 ? this.#atr.push(trueRange(high, low, pc)) : Number.NaN;
+    v.return_1 = i > 0 ? close / pc - 1 : Number.NaN;
     this.#prevClose = close;
-    const sd = this.#stdev(20, sma20);
-    return {
-      sma_20: sma20,
-      sma_50: this.#mean(50),
-      sma_200: this.#mean(200),
-      ema_12: e12,
-      ema_26: e26,
-      macd,
-      macd_signal: signal,
-      macd_hist: macd - signal,
-      rsi_14: rsi,
-      bb_middle: sma20,
-      bb_upper: sma20 + 2 * sd,
-      bb_lower: sma20 - 2 * sd,
-      atr_14: atr,
-      return_1: ret,
-    };
   }
 
-  /** Mean of the last n closes, summed afresh (n ≤ 200 adds per bar; no drift to manage). */
-  #mean(n: number): number {
-    if (this.#count < n) return Number.NaN;
-    let sum = 0;
-    for (let j = this.#count - n; j < this.#count; j++) sum += this.#closes[j % KEEP]!;
-    return sum / n;
+  /** A copy that goes on independently from here. */
+  clone(): IncrementalIndicators {
+    const c = new IncrementalIndicators();
+    c.#closes = this.#closes.slice();
+    c.#count = this.#count;
+    c.#prevClose = this.#prevClose;
+    c.#sum20 = this.#sum20;
+    c.#sum50 = this.#sum50;
+    c.#sum200 = this.#sum200;
+    c.#bbMean = this.#bbMean;
+    c.#bbM2 = this.#bbM2;
+    c.#ema12 = this.#ema12.clone();
+    c.#ema26 = this.#ema26.clone();
+    c.#signal = this.#signal.clone();
+    c.#gain = this.#gain;
+    c.#loss = this.#loss;
+    c.#atr = this.#atr.clone();
+    Object.assign(c.last, this.last);
+    return c;
   }
 
-  /** Population standard deviation of the last n closes around `mean`. */
-  #stdev(n: number, mean: number): number {
-    if (this.#count < n) return Number.NaN;
+  #x(j: number): number {
+    return this.#closes[j & MASK]!;
+  }
+
+  /** SMA(n) at bar i from its running sum `sum` (stored back): summed afresh every 4096 bars. */
+  #sma(n: 20 | 50 | 200, i: number, sum: number): number {
+    if (i < n - 1) return Number.NaN;
+    if ((i - (n - 1)) % SMA_RESYNC === 0) {
+      sum = 0;
+      for (let j = i - n + 1; j <= i; j++) sum += this.#x(j);
+    } else sum += this.#x(i) - this.#x(i - n);
+    if (n === 20) this.#sum20 = sum;
+    else if (n === 50) this.#sum50 = sum;
+    else this.#sum200 = sum;
+    return sum * (1 / n);
+  }
+
+  /** The population σ of the 20 closes to bar i, as `bollinger` slides it. */
+  #bbStdev(i: number): number {
+    const n = 20;
+    if (i < n - 1) return Number.NaN;
+    if (i === n - 1 || (i - n + 1) % BB_RESYNC === 0) this.#bbExact(i);
+    else {
+      const xn = this.#x(i);
+      const xo = this.#x(i - n);
+      const mean = this.#bbMean;
+      const newMean = mean + (xn - xo) / n;
+      this.#bbM2 += (xn - xo) * (xn - newMean + xo - mean);
+      this.#bbMean = newMean;
+      if (this.#bbM2 < n * 1e-12 * newMean * newMean) this.#bbExact(i);
+    }
+    return Math.sqrt(this.#bbM2 / n);
+  }
+
+  #bbExact(end: number): void {
+    const n = 20;
+    let mean = 0;
+    for (let j = end - n + 1; j <= end; j++) mean += this.#x(j);
+    mean /= n;
     let m2 = 0;
-    for (let j = this.#count - n; j < this.#count; j++) {
-      const d = this.#closes[j % KEEP]! - mean;
+    for (let j = end - n + 1; j <= end; j++) {
+      const d = this.#x(j) - mean;
       m2 += d * d;
     }
-    return Math.sqrt(m2 / n);
+    this.#bbMean = mean;
+    this.#bbM2 = m2;
+  }
+
+  /** RSI(14) at bar i, as `rsi`: the first averages are means of 14 changes, then Wilder's. */
+  #rsi(i: number, close: number): number {
+    const n = 14;
+    if (i === 0) return Number.NaN;
+    const d = close - this.#prevClose;
+    if (i <= n) {
+      if (d > 0) this.#gain += d;
+      else this.#loss -= d;
+      if (i < n) return Number.NaN;
+      this.#gain /= n;
+      this.#loss /= n;
+    } else {
+      const a = Math.abs(d);
+      this.#gain = this.#gain * ((n - 1) / n) + (a + d) * (0.5 / n);
+      this.#loss = this.#loss * ((n - 1) / n) + (a - d) * (0.5 / n);
+    }
+    const total = this.#gain + this.#loss;
+    return total === 0 ? 50 : (100 * this.#gain) / total;
   }
 }

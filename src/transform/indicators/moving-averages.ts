@@ -4,7 +4,7 @@
  */
 
 /** The running sum is re-added exactly every this many steps, so rounding never drifts. */
-const RESYNC = 4096;
+export const SMA_RESYNC = 4096;
 
 /**
  * Simple moving average over `n` values: a running sum (one add per value)
@@ -27,7 +27,7 @@ export function sma(
     let sum = 0;
     for (let j = i - n + 1; j <= i; j++) sum += x[j]!;
     out[i] = sum * inv;
-    const stop = Math.min(len, i + RESYNC);
+    const stop = Math.min(len, i + SMA_RESYNC);
     for (i = i + 1; i < stop; i++) {
       sum += x[i]! - x[i - n]!;
       out[i] = sum * inv;

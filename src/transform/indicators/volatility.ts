@@ -8,7 +8,7 @@ export interface Bands {
 }
 
 /** Rolling window variance is re-computed exactly every this many steps to stop drift. */
-const RESYNC = 1024;
+export const BB_RESYNC = 1024;
 
 /**
  * Bollinger bands: middle = SMA(n), upper/lower = middle ± k·σ, σ the
@@ -50,7 +50,7 @@ export function bollinger(
   exact(n - 1);
   for (let i = n - 1; i < len; i++) {
     if (i > n - 1) {
-      if ((i - n + 1) % RESYNC === 0) exact(i);
+      if ((i - n + 1) % BB_RESYNC === 0) exact(i);
       else {
         const xn = x[i]!;
         const xo = x[i - n]!;
