@@ -1,35 +1,54 @@
 /**
- * Materialises the indicator columns behind the `bars_enriched` view: reads
- * each affected series' bars in ts order as typed arrays, runs the indicator
- * kernels, and replaces the series' rows in `bar_indicators` by appending
- * whole columns (NaN marks a window that is not full; the view shows NULL).
- * A series given with `from` has its rows replaced only from that ts on:
- * every value is recomputed from the whole series (the state of an EMA is
- * its history), but those before `from` are the same, to the bit, as stored.
+ * Materialises the indicator columns behind the `bars_enriched` view: runs
+ * each affected series' bars, in ts order, through the curated indicators
+ * (`IncrementalIndicators`: the batch kernels' values to the bit) and
+ * replaces the series' rows in `bar_indicators` by appending whole columns
+ * (NaN marks a window that is not full; the view shows NULL).
+ *
+ * A series given with `from` has its rows replaced only from that ts on.
+ * A series given with `resume` (the indicators' state after one of its bars,
+ * kept from an earlier refresh) goes on from that bar: only the bars after it
+ * are read and their rows replaced, so a live series costs what it gained
+ * since, not its whole history. Every refreshed series' state after its last
+ * bar is returned, to resume from next time.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { type EnrichedColumn, enrichSeries, STORED_COLUMNS } from '../../transform/enrich.ts';
+import { STORED_COLUMNS } from '../../transform/enrich.ts';
+import { IncrementalIndicators } from '../../transform/indicators/incremental.ts';
 import type { SeriesKey } from '../store.ts';
 import { appendColumns, readColumns } from './duckdb-columns.ts';
 
-/** A series to refresh: whole (`from` null), or its rows from `from` (epoch ms) on. */
+/** A series' curated indicators after its bar at `ts`. */
+export interface CuratedState {
+  ts: number;
+  indicators: IncrementalIndicators;
+}
+
+/** A series to refresh: whole (`from` null), from `from` (epoch ms) on, or on from `resume`. */
 export interface CuratedSeries extends SeriesKey {
   from: number | null;
+  /** Where to go on from: a state after a bar older than `from`. */
+  resume?: CuratedState;
 }
 
 export async function refreshCurated(
   conn: DuckDBConnection,
   series: readonly CuratedSeries[],
-): Promise<void> {
-  await conn.run(`
-    CREATE OR REPLACE TEMP TABLE curated_keys (symbol VARCHAR, interval VARCHAR, from_ms DOUBLE);`);
-  const keys = await conn.createAppender('curated_keys', 'main', 'temp');
+): Promise<Map<string, CuratedState>> {
   const unique = new Map(series.map((s) => [`${s.symbol}\u0000${s.interval}`, s]));
+  await conn.run(`
+    CREATE OR REPLACE TEMP TABLE curated_keys
+      (symbol VARCHAR, interval VARCHAR, from_ms DOUBLE, resumed BOOLEAN);`);
+  const keys = await conn.createAppender('curated_keys', 'main', 'temp');
   for (const s of unique.values()) {
     keys.appendVarchar(s.symbol);
     keys.appendVarchar(s.interval);
-    if (s.from === null) keys.appendNull();
-    else keys.appendDouble(s.from);
+    // A resumed series is rewritten from the bar after its state's (every row from there is
+    // recomputed; those before `from` come out the same).
+    const from = s.resume ? s.resume.ts + 1 : s.from;
+    if (from === null) keys.appendNull();
+    else keys.appendDouble(from);
+    keys.appendBoolean(s.resume !== undefined);
     keys.endRow();
   }
   keys.closeSync();
@@ -40,63 +59,110 @@ export async function refreshCurated(
         k.symbol, k.interval
       FROM curated_keys k ANTI JOIN series s ON s.symbol = k.symbol AND s.interval = k.interval;
     CREATE OR REPLACE TEMP TABLE curated_ids AS
-      SELECT s.id, s.symbol, s.interval, coalesce(k.from_ms, -1e300) AS from_ms
+      SELECT s.id, s.symbol, s.interval, coalesce(k.from_ms, -1e300) AS from_ms, k.resumed
       FROM series s JOIN curated_keys k ON s.symbol = k.symbol AND s.interval = k.interval;
     DELETE FROM bar_indicators i USING curated_ids k
       WHERE i.series_id = k.id AND epoch_ms(i.ts) >= k.from_ms;`);
-  const { columns, rowCount: n } = await readColumns(
-    conn,
-    `SELECT k.id, epoch_ms(b.ts)::DOUBLE, b.high, b.low, b.close, k.from_ms
-     FROM bars b JOIN curated_ids k ON b.symbol = k.symbol AND b.interval = k.interval
-     ORDER BY k.id, b.ts`,
-    ['i32', 'f64', 'f64', 'f64', 'f64', 'f64'],
+  const ids = new Map(
+    (await (await conn.run('SELECT id, symbol, interval FROM curated_ids')).getRowObjects()).map(
+      (r) => [`${r.symbol}\u0000${r.interval}`, Number(r.id)],
+    ),
   );
-  const [key, ts, high, low, close, fromMs] = columns as [
-    Int32Array,
-    Float64Array,
-    Float64Array,
-    Float64Array,
-    Float64Array,
-    Float64Array,
-  ];
-  // Each series' indicators are written straight into its slice of the stored columns.
-  const out = STORED_COLUMNS.map(() => new Float64Array(n));
-  let hist = new Float64Array(0); // macd_hist is derived by the view; computed into scratch
-  let start = 0;
-  while (start < n) {
-    let end = start + 1;
-    while (end < n && key[end] === key[start]) end++;
-    if (hist.length < end - start) hist = new Float64Array(end - start);
-    const views: Partial<Record<EnrichedColumn, Float64Array>> = {
-      macd_hist: hist.subarray(0, end - start),
-    };
-    STORED_COLUMNS.forEach((c, k) => {
-      views[c] = out[k]!.subarray(start, end);
-    });
-    enrichSeries(
-      {
-        high: high.subarray(start, end),
-        low: low.subarray(start, end),
-        close: close.subarray(start, end),
-      },
-      views,
-    );
-    start = end;
-  }
-  // Only the rows at or after each series' `from` are written: moved to the front, in order.
-  let kept = 0;
-  for (let i = 0; i < n; i++) {
-    if (ts[i]! < fromMs[i]!) continue;
-    if (kept !== i) {
-      key[kept] = key[i]!;
-      ts[kept] = ts[i]!;
-      for (const col of out) col[kept] = col[i]!;
+  const keyOf = new Map([...ids].map(([k, id]) => [id, k]));
+  const states = new Map<string, CuratedState>();
+  const written: { key: Int32Array; micros: BigInt64Array; out: Float64Array[]; n: number }[] = [];
+  /** Runs rows [0, n) of one series through `ind`, keeping the rows from `from` on. */
+  const run = (
+    id: number,
+    ind: IncrementalIndicators,
+    ts: Float64Array,
+    high: Float64Array,
+    low: Float64Array,
+    close: Float64Array,
+    from: number,
+  ) => {
+    const n = ts.length;
+    let first = 0;
+    while (first < n && ts[first]! < from) first++;
+    const keep = n - first;
+    const out = STORED_COLUMNS.map(() => new Float64Array(keep));
+    const v = ind.last;
+    for (let i = 0; i < n; i++) {
+      ind.push(high[i]!, low[i]!, close[i]!);
+      const at = i - first;
+      if (at >= 0) for (let c = 0; c < out.length; c++) out[c]![at] = v[STORED_COLUMNS[c]!];
     }
-    kept++;
+    const micros = new BigInt64Array(keep);
+    for (let i = 0; i < keep; i++) micros[i] = BigInt(ts[first + i]!) * 1000n;
+    written.push({ key: new Int32Array(keep).fill(id), micros, out, n: keep });
+    if (n > 0) states.set(keyOf.get(id)!, { ts: ts[n - 1]!, indicators: ind });
+  };
+
+  // Series read whole: one query for all of them.
+  const whole = [...unique.values()].filter((s) => !s.resume);
+  if (whole.length > 0) {
+    const { columns, rowCount: n } = await readColumns(
+      conn,
+      `SELECT k.id, epoch_ms(b.ts)::DOUBLE, b.high, b.low, b.close
+       FROM bars b JOIN curated_ids k ON b.symbol = k.symbol AND b.interval = k.interval
+       WHERE NOT k.resumed
+       ORDER BY k.id, b.ts`,
+      ['i32', 'f64', 'f64', 'f64', 'f64'],
+    );
+    const [key, ts, high, low, close] = columns as [
+      Int32Array,
+      Float64Array,
+      Float64Array,
+      Float64Array,
+      Float64Array,
+    ];
+    const byId = new Map(whole.map((s) => [ids.get(`${s.symbol}\u0000${s.interval}`)!, s]));
+    for (let start = 0; start < n; ) {
+      let end = start + 1;
+      while (end < n && key[end] === key[start]) end++;
+      const s = byId.get(key[start]!);
+      if (s) {
+        run(
+          key[start]!,
+          new IncrementalIndicators(),
+          ts.subarray(start, end),
+          high.subarray(start, end),
+          low.subarray(start, end),
+          close.subarray(start, end),
+          s.from ?? -1e300,
+        );
+      }
+      start = end;
+    }
   }
-  const micros = new BigInt64Array(kept);
-  for (let i = 0; i < kept; i++) micros[i] = BigInt(ts[i]!) * 1000n;
+  // Resumed series: only the bars after their state's, one small query each.
+  for (const s of unique.values()) {
+    if (!s.resume) continue;
+    const { columns } = await readColumns(
+      conn,
+      `SELECT epoch_ms(ts)::DOUBLE, high, low, close FROM bars
+       WHERE symbol = $1 AND interval = $2 AND ts > epoch_ms($3::BIGINT) ORDER BY ts`,
+      ['f64', 'f64', 'f64', 'f64'],
+      [s.symbol, s.interval, s.resume.ts],
+    );
+    const [ts, high, low, close] = columns as Float64Array[];
+    if (ts!.length === 0) {
+      states.set(`${s.symbol}\u0000${s.interval}`, s.resume);
+      continue;
+    }
+    // A copy: the kept state stays as it is should this refresh roll back.
+    run(
+      ids.get(`${s.symbol}\u0000${s.interval}`)!,
+      s.resume.indicators.clone(),
+      ts!,
+      high!,
+      low!,
+      close!,
+      -1e300,
+    );
+  }
   const a = await conn.createAppender('bar_indicators');
-  appendColumns(a, [key, micros, ...out], kept);
+  for (const w of written) appendColumns(a, [w.key, w.micros, ...w.out], w.n);
   a.closeSync();
+  return states;
 }

@@ -40,7 +40,7 @@ import type {
 } from '../store.ts';
 import { appendBars, mergeBars, planBars } from './duckdb-bars.ts';
 import { prepareConnection, readColumns, resetAfterRollback } from './duckdb-columns.ts';
-import { type CuratedSeries, refreshCurated } from './duckdb-curated.ts';
+import { type CuratedSeries, type CuratedState, refreshCurated } from './duckdb-curated.ts';
 import { exportFile, exportLake } from './duckdb-export.ts';
 import { indicatorExpr, MIGRATIONS } from './duckdb-schema.ts';
 import { type TradeEdge, writeTrades } from './duckdb-trades.ts';
@@ -124,6 +124,9 @@ const STAGE_TABLES = {
     'id VARCHAR, source VARCHAR, request VARCHAR, status DOUBLE, received_ms DOUBLE, body VARCHAR',
 } as const;
 
+/** Indicator states kept per series to resume curated refreshes from (see #curatedStates). */
+const CURATED_STATES = 8;
+
 /** Rows [start, end) of each part, one after another, as one column set. */
 function joinRows(
   names: readonly string[],
@@ -167,6 +170,11 @@ export class DuckDBStore implements Store {
   readonly #curatedClean = new Set<string>();
   /** Per series: the first bar ts written since its last curated refresh. */
   readonly #curatedFrom = new Map<string, number>();
+  /**
+   * Per clean series: its indicators' state after the last bar of each of its latest refreshes
+   * (oldest first): a refresh goes on from the newest one before the first bar written since.
+   */
+  readonly #curatedStates = new Map<string, CuratedState[]>();
 
   private constructor(
     path: string,
@@ -452,8 +460,9 @@ export class DuckDBStore implements Store {
     if (series.length === 0) return Promise.resolve();
     return this.#serial(async () => {
       // Every curated column of a bar depends only on the bars up to it. A series refreshed here
-      // before is recomputed, but its rows are replaced only from the first bar written since
-      // (none written: nothing to do); any other series is replaced whole.
+      // before goes on from its indicators' state after a bar older than the first bar written
+      // since (none written: nothing to do), or, with no such state kept, is recomputed with its
+      // rows replaced from that bar on; any other series is replaced whole.
       const work = new Map<string, CuratedSeries>();
       for (const s of series) {
         const key = `${s.symbol}\u0000${s.interval}`;
@@ -466,17 +475,24 @@ export class DuckDBStore implements Store {
         const from = this.#curatedFrom.get(key);
         if (from === undefined) continue;
         this.#results.markStale(key, from);
-        work.set(key, { ...s, from });
+        const kept = (this.#curatedStates.get(key) ?? []).filter((c) => c.ts < from);
+        this.#curatedStates.set(key, kept);
+        const resume = kept.at(-1);
+        work.set(key, { ...s, from, ...(resume ? { resume } : {}) });
       }
       if (work.size === 0) return;
       await this.#run('BEGIN TRANSACTION');
+      let states: Map<string, CuratedState>;
       try {
-        await refreshCurated(this.#conn, [...work.values()]);
+        states = await refreshCurated(this.#conn, [...work.values()]);
         await this.#run('COMMIT');
       } catch (err) {
         await this.#run('ROLLBACK').catch(() => undefined);
         // Whatever this refresh was to replace is still there: the next one replaces it whole.
-        for (const key of work.keys()) this.#curatedClean.delete(key);
+        for (const key of work.keys()) {
+          this.#curatedClean.delete(key);
+          this.#curatedStates.delete(key);
+        }
         throw new StoreError(
           `refreshing bars_enriched failed: ${(err as Error).message}`,
           'refreshCurated',
@@ -484,9 +500,13 @@ export class DuckDBStore implements Store {
           err,
         );
       }
-      for (const key of work.keys()) {
+      for (const [key, w] of work) {
         this.#curatedClean.add(key);
         this.#curatedFrom.delete(key);
+        const state = states.get(key);
+        const kept = w.from === null ? [] : (this.#curatedStates.get(key) ?? []);
+        // The latest few: a correction reaches back a few bars at most, seldom further.
+        this.#curatedStates.set(key, state ? [...kept, state].slice(-CURATED_STATES) : kept);
       }
     });
   }
@@ -890,6 +910,7 @@ export class DuckDBStore implements Store {
           this.#results.clear();
           this.#curatedClean.clear();
           this.#curatedFrom.clear();
+          this.#curatedStates.clear();
         }
         const reader = one ? await one.runAndReadAll() : await this.#conn.runAndReadAll(query);
         return {
