@@ -111,6 +111,7 @@ export const QuarantineQuerySchema = z
       .regex(/^[a-z_]{1,64}$/, 'a rule name such as late_trade')
       .optional(),
     symbol: symbol.optional(),
+    interval: IntervalSchema.optional(),
     stage: z.enum(QUARANTINE_STAGES).optional(),
     from: time.optional(),
     to: time.optional(),

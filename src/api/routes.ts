@@ -575,6 +575,7 @@ export const ROUTES: RouteDef[] = [
           limit: q.limit,
           ...(q.rule ? { rule: q.rule } : {}),
           ...(q.symbol ? { symbol: q.symbol } : {}),
+          ...(q.interval ? { interval: q.interval } : {}),
           ...(q.stage ? { stage: q.stage } : {}),
           ...(q.from !== undefined ? { from: q.from } : {}),
           ...(q.to !== undefined ? { to: q.to } : {}),

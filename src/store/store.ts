@@ -86,6 +86,8 @@ export interface BarQuery {
 export interface QuarantineQuery {
   rule?: string;
   symbol?: string;
+  /** Only records meant for this bar interval. */
+  interval?: Interval;
   stage?: string;
   /** received_at range [from, to), epoch ms. */
   from?: number;

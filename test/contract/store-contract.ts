@@ -216,6 +216,8 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         h1: '1h',
         t1: null,
       });
+      const daily = await store.readQuarantine({ symbol: 'AAA', interval: '1d' });
+      expect(daily.map((r) => r.payload).sort()).toEqual(['d1', 'd2']);
     });
 
     it('refreshes curated indicators per series', async () => {

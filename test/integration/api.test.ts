@@ -336,6 +336,18 @@ describe('REST API', () => {
     expect(
       late.every((q: { payload: string }) => typeof JSON.parse(q.payload).t === 'number'),
     ).toBe(true);
+    // Trades' rejects have no interval; a bar interval filters them out.
+    expect(late.every((q: { interval: string | null }) => q.interval === null)).toBe(true);
+    await store.write({
+      raw: [],
+      bars: [],
+      rejects: [{ ...late[0], interval: '1h', payload: 'bar,of,an,hour', rule: 'not_finite' }],
+      actions: [],
+      instruments: [],
+    });
+    const hourly = (await get('/api/quarantine?interval=1h')).body.rows;
+    expect(hourly.map((q: { payload: string }) => q.payload)).toEqual(['bar,of,an,hour']);
+    await store.deleteQuarantine(hourly[0].id); // the counts other tests check stay the pipeline's
   });
 
   it('counts rejects per rule per time bucket', async () => {
@@ -387,6 +399,7 @@ describe('REST API', () => {
       ['/api/bars?symbol=AAPL&bogus=1', 'bogus', /bogus: no such parameter/],
       ['/api/trades?symbol=AAPL&symbol=MSFT', 'symbol', /symbol: expected/],
       ['/api/quarantine?stage=load', 'stage', /stage: expected one of parse, validate, decode/],
+      ['/api/quarantine?interval=2h', 'interval', /interval: expected one of/],
     ];
     for (const [path, parameter, message] of cases) {
       const r = await get(path);

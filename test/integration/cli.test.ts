@@ -340,6 +340,11 @@ describe('bad input: one line naming the flag, exit 2', () => {
       /^tickline: --limit: "-3" is not a whole number/,
     ],
     [
+      'a bad interval filter',
+      ['quarantine', '--interval', '2h'],
+      /^tickline: --interval: unknown interval "2h"; expected one of 1s/,
+    ],
+    [
       'a bad format',
       ['query', 'SELECT 1', '--format', 'xml'],
       /^tickline: --format: "xml" is not one of table, csv, json/,

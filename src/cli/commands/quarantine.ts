@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { parseChoice, parsePositiveInt } from '../args.ts';
+import { parseChoice, parseInterval, parsePositiveInt } from '../args.ts';
 import { commandConfig, type GlobalOptions, withStore } from '../context.ts';
 import { formatJson, formatTable } from '../output.ts';
 
@@ -9,6 +9,7 @@ export function registerQuarantine(program: Command): void {
     .description('list quarantined records with the rule they broke and their raw payload')
     .option('--rule <r>', 'only this rule')
     .option('--symbol <s>', 'only this symbol')
+    .option('--interval <i>', 'only records meant for bars of this interval')
     .option('--stage <s>', 'parse | validate')
     .option('--limit <n>', 'at most this many rows', '50')
     .option('--format <f>', 'table | json', 'table')
@@ -17,11 +18,13 @@ export function registerQuarantine(program: Command): void {
       const format = parseChoice('--format', o.format, ['table', 'json'] as const, 'table');
       if (o.stage !== undefined)
         parseChoice('--stage', o.stage, ['parse', 'validate'] as const, 'parse');
+      const interval = o.interval === undefined ? undefined : parseInterval(o.interval);
       const cfg = commandConfig(cmd.optsWithGlobals() as GlobalOptions);
       const { rows, counts } = await withStore(cfg, async (store) => ({
         rows: await store.readQuarantine({
           ...(o.rule ? { rule: o.rule } : {}),
           ...(o.symbol ? { symbol: o.symbol.toUpperCase() } : {}),
+          ...(interval ? { interval } : {}),
           ...(o.stage ? { stage: o.stage } : {}),
           limit,
         }),

@@ -795,6 +795,10 @@ export class DuckDBStore implements Store {
         where.push('symbol = ?');
         params.push(q.symbol);
       }
+      if (q.interval) {
+        where.push('interval = ?');
+        params.push(q.interval);
+      }
       if (q.stage) {
         where.push('stage = ?');
         params.push(q.stage);
