@@ -302,7 +302,7 @@ export interface RowText {
   rows: number;
   /** Offset of each row in `body`, then the end of the last row plus a separator's length. */
   starts: Float64Array;
-  /** What it holds in memory (a query cache counts it). */
+  /** The memory it keeps alive (a query cache counts it). */
   byteLength: number;
 }
 
@@ -349,5 +349,6 @@ export function writeRows(
   starts[n] = w.length + s;
   tail();
   const body = w.toBuffer();
-  return { body, rows: n, starts, byteLength: body.byteLength + starts.byteLength };
+  // What it keeps alive: the writer's whole buffer (room to spare included), not only the body.
+  return { body, rows: n, starts, byteLength: body.buffer.byteLength + starts.byteLength };
 }

@@ -124,8 +124,12 @@ const STAGE_TABLES = {
     'id VARCHAR, source VARCHAR, request VARCHAR, status DOUBLE, received_ms DOUBLE, body VARCHAR',
 } as const;
 
-/** Indicator states kept per series to resume curated refreshes from (see #curatedStates). */
-const CURATED_STATES = 8;
+/**
+ * Indicator states kept per series to resume curated refreshes from (see #curatedStates), and
+ * series kept (least recently refreshed out first): about 2 KB a state, 32 MB at most.
+ */
+const CURATED_STATES = 4;
+const CURATED_STATE_SERIES = 4096;
 
 /** Rows [start, end) of each part, one after another, as one column set. */
 function joinRows(
@@ -173,6 +177,7 @@ export class DuckDBStore implements Store {
   /**
    * Per clean series: its indicators' state after the last bar of each of its latest refreshes
    * (oldest first): a refresh goes on from the newest one before the first bar written since.
+   * Map order is refresh recency.
    */
   readonly #curatedStates = new Map<string, CuratedState[]>();
 
@@ -506,7 +511,12 @@ export class DuckDBStore implements Store {
         const state = states.get(key);
         const kept = w.from === null ? [] : (this.#curatedStates.get(key) ?? []);
         // The latest few: a correction reaches back a few bars at most, seldom further.
+        this.#curatedStates.delete(key);
         this.#curatedStates.set(key, state ? [...kept, state].slice(-CURATED_STATES) : kept);
+      }
+      for (const key of this.#curatedStates.keys()) {
+        if (this.#curatedStates.size <= CURATED_STATE_SERIES) break;
+        this.#curatedStates.delete(key); // its next refresh reads the series whole
       }
     });
   }
