@@ -89,8 +89,8 @@ describe('DuckDB store: the bar query cache', () => {
     const rand = seededRandom(11);
     const day = 86_400_000;
     const t0 = Date.UTC(2024, 0, 1);
-    const bar = (d: number, close: number, source = 'test'): Bar => ({
-      symbol: 'CCH',
+    const bar = (d: number, close: number, source = 'test', symbol = 'CCH'): Bar => ({
+      symbol,
       interval: '1d',
       ts: t0 + d * day,
       open: close,
@@ -102,6 +102,9 @@ describe('DuckDB store: the bar query cache', () => {
       source,
     });
     const key = { symbol: 'CCH', interval: '1d' as const };
+    // A second series, refreshed in the same calls: corrected far back while CCH grows at its end,
+    // so one refresh replaces the two from different bars.
+    const other = { symbol: 'OTH', interval: '1d' as const };
     const queries: [
       Parameters<DuckDBStore['readBarColumns']>[0],
       readonly EnrichedColumn[],
@@ -115,6 +118,7 @@ describe('DuckDB store: the bar query cache', () => {
       [{ ...key, from: t0 + 40 * day, limit: 25 }, ['rsi_14'], false],
       [{ ...key, to: t0 + 60 * day, order: 'desc', limit: 10 }, ['ema_12'], true],
       [{ ...key, from: t0 + 20 * day, to: t0 + 90 * day }, ['sma_20'], true],
+      [other, ENRICHED_COLUMNS, false],
     ];
     const same = async (step: string) => {
       for (const [q, ind, full] of queries) {
@@ -143,12 +147,13 @@ describe('DuckDB store: the bar query cache', () => {
     const write = (bars: Bar[]) =>
       both((s) => s.write({ raw: [], bars, rejects: [], actions: [], instruments: [] }));
     const refresh = async () => {
-      await cached.refreshCurated([key]);
+      await cached.refreshCurated([key, other]);
       await plain.sql('CHECKPOINT');
-      await plain.refreshCurated([key]);
+      await plain.refreshCurated([key, other]);
     };
     try {
       await write(Array.from({ length: 50 }, (_, d) => bar(d + 20, 100 + d)));
+      await write(Array.from({ length: 60 }, (_, d) => bar(d, 50 + d, 'test', 'OTH')));
       await refresh();
       await same('first load');
       let last = 69;
@@ -159,6 +164,7 @@ describe('DuckDB store: the bar query cache', () => {
           const n = 1 + Math.floor(rand() * 3);
           await write(Array.from({ length: n }, (_, i) => bar(last + 1 + i, 150 + rand() * 10)));
           last += n;
+          await write([bar(Math.floor(rand() * 60), 90 + rand() * 20, 'test', 'OTH')]);
         } else if (r < 0.55) {
           // A correction inside the series.
           await write([bar(20 + Math.floor(rand() * (last - 20)), 90 + rand() * 20)]);

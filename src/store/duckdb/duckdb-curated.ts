@@ -59,10 +59,13 @@ export async function refreshCurated(
         k.symbol, k.interval
       FROM curated_keys k ANTI JOIN series s ON s.symbol = k.symbol AND s.interval = k.interval;
     CREATE OR REPLACE TEMP TABLE curated_ids AS
-      SELECT s.id, s.symbol, s.interval, coalesce(k.from_ms, -1e300) AS from_ms, k.resumed
+      SELECT s.id, s.symbol, s.interval, epoch_ms(k.from_ms::BIGINT) AS from_ts, k.resumed
       FROM series s JOIN curated_keys k ON s.symbol = k.symbol AND s.interval = k.interval;
     DELETE FROM bar_indicators i USING curated_ids k
-      WHERE i.series_id = k.id AND epoch_ms(i.ts) >= k.from_ms;`);
+      WHERE i.series_id = k.id AND (k.from_ts IS NULL OR i.ts >= k.from_ts)
+        -- The oldest row any series loses, as a constant the scan can skip row groups by.
+        AND i.ts >= (SELECT CASE WHEN count(*) = count(from_ts) THEN min(from_ts)
+                      ELSE '-infinity'::TIMESTAMP END FROM curated_ids);`);
   const ids = new Map(
     (await (await conn.run('SELECT id, symbol, interval FROM curated_ids')).getRowObjects()).map(
       (r) => [`${r.symbol}\u0000${r.interval}`, Number(r.id)],
