@@ -1,7 +1,8 @@
 /**
  * Materialises the indicator columns behind the `bars_enriched` view: runs
- * each affected series' bars, in ts order, through the curated indicators
- * (`IncrementalIndicators`: the batch kernels' values to the bit) and
+ * each affected series' bars, in ts order, through the batch kernels
+ * (`enrichSeries`), or bar by bar through `IncrementalIndicators` (the same
+ * values to the bit) where the state after the last bar is to be kept, and
  * replaces the series' rows in `bar_indicators` by appending whole columns
  * (NaN marks a window that is not full; the view shows NULL).
  *
@@ -13,7 +14,7 @@
  * bar is returned, to resume from next time.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { STORED_COLUMNS } from '../../transform/enrich.ts';
+import { enrichSeries, STORED_COLUMNS } from '../../transform/enrich.ts';
 import { IncrementalIndicators } from '../../transform/indicators/incremental.ts';
 import type { SeriesKey } from '../store.ts';
 import { appendColumns, readColumns } from './duckdb-columns.ts';
@@ -29,6 +30,12 @@ export interface CuratedSeries extends SeriesKey {
   from: number | null;
   /** Where to go on from: a state after a bar older than `from`. */
   resume?: CuratedState;
+  /**
+   * Whether to return the state after its last bar (computed bar by bar); without it a series
+   * read whole goes through the batch kernels (`enrichSeries`, faster over a whole series: a
+   * backfill refreshes each series once).
+   */
+  keepState: boolean;
 }
 
 export async function refreshCurated(
@@ -74,10 +81,13 @@ export async function refreshCurated(
   const keyOf = new Map([...ids].map(([k, id]) => [id, k]));
   const states = new Map<string, CuratedState>();
   const written: { key: Int32Array; micros: BigInt64Array; out: Float64Array[]; n: number }[] = [];
-  /** Runs rows [0, n) of one series through `ind`, keeping the rows from `from` on. */
+  /**
+   * Runs rows [0, n) of one series through `ind` (or, with none, the batch kernels), keeping the
+   * rows from `from` on.
+   */
   const run = (
     id: number,
-    ind: IncrementalIndicators,
+    ind: IncrementalIndicators | null,
     ts: Float64Array,
     high: Float64Array,
     low: Float64Array,
@@ -88,17 +98,23 @@ export async function refreshCurated(
     let first = 0;
     while (first < n && ts[first]! < from) first++;
     const keep = n - first;
-    const out = STORED_COLUMNS.map(() => new Float64Array(keep));
-    const v = ind.last;
-    for (let i = 0; i < n; i++) {
-      ind.push(high[i]!, low[i]!, close[i]!);
-      const at = i - first;
-      if (at >= 0) for (let c = 0; c < out.length; c++) out[c]![at] = v[STORED_COLUMNS[c]!];
+    let out: Float64Array[];
+    if (ind) {
+      out = STORED_COLUMNS.map(() => new Float64Array(keep));
+      const v = ind.last;
+      for (let i = 0; i < n; i++) {
+        ind.push(high[i]!, low[i]!, close[i]!);
+        const at = i - first;
+        if (at >= 0) for (let c = 0; c < out.length; c++) out[c]![at] = v[STORED_COLUMNS[c]!];
+      }
+    } else {
+      const all = enrichSeries({ high, low, close });
+      out = STORED_COLUMNS.map((c) => all[c].subarray(first));
     }
     const micros = new BigInt64Array(keep);
     for (let i = 0; i < keep; i++) micros[i] = BigInt(ts[first + i]!) * 1000n;
     written.push({ key: new Int32Array(keep).fill(id), micros, out, n: keep });
-    if (n > 0) states.set(keyOf.get(id)!, { ts: ts[n - 1]!, indicators: ind });
+    if (ind && n > 0) states.set(keyOf.get(id)!, { ts: ts[n - 1]!, indicators: ind });
   };
 
   // Series read whole: one query for all of them.
@@ -127,7 +143,7 @@ export async function refreshCurated(
       if (s) {
         run(
           key[start]!,
-          new IncrementalIndicators(),
+          s.keepState ? new IncrementalIndicators() : null,
           ts.subarray(start, end),
           high.subarray(start, end),
           low.subarray(start, end),

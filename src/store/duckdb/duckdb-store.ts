@@ -473,8 +473,9 @@ export class DuckDBStore implements Store {
         const key = `${s.symbol}\u0000${s.interval}`;
         if (work.has(key)) continue;
         if (!this.#curatedClean.has(key)) {
+          // A first refresh (a backfill's, say) keeps no state: the batch kernels are faster.
           this.#results.invalidate(key);
-          work.set(key, { ...s, from: null });
+          work.set(key, { ...s, from: null, keepState: false });
           continue;
         }
         const from = this.#curatedFrom.get(key);
@@ -483,7 +484,8 @@ export class DuckDBStore implements Store {
         const kept = (this.#curatedStates.get(key) ?? []).filter((c) => c.ts < from);
         this.#curatedStates.set(key, kept);
         const resume = kept.at(-1);
-        work.set(key, { ...s, from, ...(resume ? { resume } : {}) });
+        // Refreshed again: a series that grows (a live one) keeps a state to go on from.
+        work.set(key, { ...s, from, keepState: true, ...(resume ? { resume } : {}) });
       }
       if (work.size === 0) return;
       await this.#run('BEGIN TRANSACTION');
