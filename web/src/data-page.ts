@@ -193,7 +193,8 @@ export function dataPage(root: HTMLElement): () => void {
   window.__ticklineData = {
     series: () => series,
     job: () => job,
-    sparksLoaded: () => series.every((s) => sparks.has(`${s.symbol} ${s.interval}`)),
+    sparksLoaded: () =>
+      series.every((s) => s.rows === 0 || sparks.has(`${s.symbol} ${s.interval}`)),
   };
   void refresh();
   const timer = setInterval(() => void refresh(), 10_000);
