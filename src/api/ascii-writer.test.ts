@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../core/random.ts';
-import { AsciiWriter } from './ascii-writer.ts';
+import { AsciiWriter, type RowText, writeRows } from './ascii-writer.ts';
 
 const written = (x: number) => new AsciiWriter(8).number(x).toBuffer().toString();
 
@@ -52,5 +52,52 @@ describe('AsciiWriter.number', () => {
     const text = w.toBuffer().toString();
     expect(text.split(',').slice(0, 3)).toEqual(['0.25', '1.25', '2.25']);
     expect(text.length).toBe(w.toBuffer().length);
+  });
+});
+
+describe('writeRows', () => {
+  const head = Buffer.from('[');
+  const tail = Buffer.from(']');
+  const sep = Buffer.from(',');
+  /** Rows of the values in `xs`, copied from `prior` as `reuse` says. */
+  const rows = (
+    xs: number[],
+    prior?: RowText,
+    reuse?: { at: number; start: number; count: number },
+  ) => writeRows(head, tail, xs.length, sep, (w, i) => w.number(xs[i]!), 24, prior, reuse);
+  const text = (r: RowText) => Buffer.concat([r.head, r.text, r.tail]).toString();
+
+  it('goes on after the rows of a body in their buffer, and never changes a body once made', () => {
+    const xs = Array.from({ length: 100 }, (_, i) => i + 0.5);
+    const a = rows(xs);
+    const aText = text(a);
+    // Two rows added at the end: written after a's rows, in a's buffer (it has room).
+    const b = rows([...xs, 100.5, 101.5], a, { at: 0, start: 0, count: 100 });
+    expect(b.text.buffer).toBe(a.text.buffer);
+    expect(text(b)).toBe(JSON.stringify([...xs, 100.5, 101.5]));
+    expect(text(a)).toBe(aText);
+    // Many more than the room: a new buffer, the old one untouched.
+    const more = Array.from({ length: 5000 }, (_, i) => i * 3);
+    const c = rows([...xs, 100.5, 101.5, ...more], b, { at: 0, start: 0, count: 102 });
+    expect(c.text.buffer).not.toBe(b.text.buffer);
+    expect(JSON.parse(text(c))).toEqual([...xs, 100.5, 101.5, ...more]);
+    expect(text(a)).toBe(aText);
+    expect(text(b)).toBe(JSON.stringify([...xs, 100.5, 101.5]));
+  });
+
+  it('copies reused rows where they move (newest first, a window that slides)', () => {
+    const xs = Array.from({ length: 50 }, (_, i) => i * 1.25);
+    const a = rows(xs);
+    // Newest first: two new rows before the 50 kept ones.
+    const desc = rows([-1, -2, ...xs], a, { at: 2, start: 0, count: 50 });
+    expect(text(desc)).toBe(JSON.stringify([-1, -2, ...xs]));
+    // A sliding window: the first 10 gone, 10 new at the end.
+    const slid = rows([...xs.slice(10), 7, 8, 9, 10, 11, 12, 13, 14, 15, 16], a, {
+      at: 0,
+      start: 10,
+      count: 40,
+    });
+    expect(JSON.parse(text(slid))).toEqual([...xs.slice(10), 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]);
+    expect(text(a)).toBe(JSON.stringify(xs));
   });
 });

@@ -53,13 +53,31 @@ export class AsciiWriter {
   #pos = 0;
 
   constructor(sizeHint = 1 << 16) {
-    this.#buf = Buffer.allocUnsafe(Math.max(64, sizeHint));
+    // Never from the shared pool: `after` may write past what a writer wrote, into its room.
+    this.#buf = Buffer.allocUnsafeSlow(Math.max(64, sizeHint));
+  }
+
+  /**
+   * A writer that goes on after `written` (a view of the first bytes of its
+   * buffer), in the same buffer while `more` bytes fit after it, else in a
+   * new one with `written` copied. What `written` shows is never changed.
+   */
+  static after(written: Buffer, more: number): AsciiWriter {
+    const room = written.buffer.byteLength - written.byteOffset - written.length;
+    if (room < more) {
+      const w = new AsciiWriter(Math.ceil((written.length + more) * 1.25));
+      return w.bytes(written);
+    }
+    const w = new AsciiWriter(0);
+    w.#buf = Buffer.from(written.buffer, written.byteOffset, written.length + room);
+    w.#pos = written.length;
+    return w;
   }
 
   /** Makes room for `n` more bytes. */
   #room(n: number): void {
     if (this.#pos + n <= this.#buf.length) return;
-    const next = Buffer.allocUnsafe(Math.max(this.#buf.length * 2, this.#pos + n));
+    const next = Buffer.allocUnsafeSlow(Math.max(this.#buf.length * 2, this.#pos + n));
     this.#buf.copy(next, 0, 0, this.#pos);
     this.#buf = next;
   }
@@ -292,15 +310,23 @@ export class AsciiWriter {
 }
 
 /**
- * A body of rows (JSON array elements, CSV lines) with where each row
- * starts, so that a body over a result patched from this one's (see
- * BarColumnSet.reused) copies the bytes of the rows it reuses instead of
- * encoding them again.
+ * A body of rows (JSON array elements, CSV lines) in three parts: `head`,
+ * the rows with separators between them, and `tail`, written out one after
+ * another (never concatenated). Where each row starts is kept, so that a body
+ * over a result patched from this one's (see BarColumnSet.reused) copies the
+ * bytes of the rows it reuses instead of encoding them again; and when the
+ * patch only adds rows at the end, it writes them after these rows in the
+ * same buffer (room was left for them), so the kept rows are not copied at
+ * all. The bytes of a body never change once made: a later body only writes
+ * past the end of this one's rows, and only one later body is made from it.
  */
 export interface RowText {
-  body: Buffer;
+  head: Buffer;
+  /** The rows, separators between them: a view of the first bytes of a buffer with room. */
+  text: Buffer;
+  tail: Buffer;
   rows: number;
-  /** Offset of each row in `body`, then the end of the last row plus a separator's length. */
+  /** Offset of each row in `text`, then the end of the last row plus a separator's length. */
   starts: Float64Array;
   /** The memory it keeps alive (a query cache counts it). */
   byteLength: number;
@@ -314,22 +340,41 @@ export interface Reuse {
 }
 
 /**
- * Writes `head`, rows 0..n-1 (by `row(i)`, or copied from `prior` where
- * `reuse` says a row is one of its rows) with `sep` between them, then
- * `tail()`. Every row must be encoded from its own values only.
+ * The rows 0..n-1 of a body, `sep` between them: each by `row(w, i)`, or
+ * copied from `prior` where `reuse` says it is one of its rows. Every row
+ * must be encoded from its own values only. `perRow`: the most bytes a row
+ * takes (room is made for that).
  */
 export function writeRows(
-  w: AsciiWriter,
+  head: Buffer,
+  tail: Buffer,
   n: number,
   sep: Uint8Array,
-  row: (i: number) => void,
-  tail: () => void,
+  row: (w: AsciiWriter, i: number) => void,
+  perRow: number,
   prior?: RowText,
   reuse?: Reuse,
 ): RowText {
+  const added = n - (prior && reuse ? Math.min(reuse.count, prior.rows) : 0);
   const starts = new Float64Array(n + 1);
   const s = sep.length;
-  for (let i = 0; i < n; ) {
+  let w: AsciiWriter;
+  let i = 0;
+  if (
+    prior &&
+    reuse &&
+    reuse.at === 0 &&
+    reuse.start === 0 &&
+    reuse.count === prior.rows &&
+    prior.rows > 0 &&
+    n >= prior.rows
+  ) {
+    // Only rows added at the end: go on writing after the prior rows, in their buffer.
+    w = AsciiWriter.after(prior.text, 64 + added * (perRow + sep.length));
+    starts.set(prior.starts.subarray(0, prior.rows));
+    i = prior.rows;
+  } else w = new AsciiWriter(64 + (prior ? prior.text.length : 0) + added * (perRow + sep.length));
+  for (; i < n; ) {
     if (i > 0) w.bytes(sep);
     const j = reuse ? i - reuse.at + reuse.start : -1;
     if (prior && reuse && i >= reuse.at && i < reuse.at + reuse.count && j < prior.rows) {
@@ -338,17 +383,23 @@ export function writeRows(
       const from = prior.starts[j]!;
       const shift = w.length - from;
       for (let k = 0; k < len; k++) starts[i + k] = prior.starts[j + k]! + shift;
-      w.bytes(prior.body.subarray(from, prior.starts[j + len]! - s));
+      w.bytes(prior.text.subarray(from, prior.starts[j + len]! - s));
       i += len;
     } else {
       starts[i] = w.length;
-      row(i);
+      row(w, i);
       i++;
     }
   }
   starts[n] = w.length + s;
-  tail();
-  const body = w.toBuffer();
-  // What it keeps alive: the writer's whole buffer (room to spare included), not only the body.
-  return { body, rows: n, starts, byteLength: body.buffer.byteLength + starts.byteLength };
+  const text = w.toBuffer();
+  return {
+    head,
+    text,
+    tail,
+    rows: n,
+    starts,
+    // What it keeps alive: the writer's whole buffer (room to spare included).
+    byteLength: head.length + text.buffer.byteLength + tail.length + starts.byteLength,
+  };
 }

@@ -6,6 +6,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { RecordBatchStreamWriter, tableFromArrays } from 'apache-arrow';
 import { z } from 'zod';
 import { intervalMs } from '../core/time.ts';
@@ -36,7 +37,7 @@ import {
   TradesQuerySchema,
   TradesResponseSchema,
 } from './api-schemas.ts';
-import { AsciiWriter, type RowText, writeRows } from './ascii-writer.ts';
+import { type AsciiWriter, type RowText, writeRows } from './ascii-writer.ts';
 import { newApiKey } from './auth.ts';
 import type { ApiContext } from './context.ts';
 import { replayQuarantined } from './replay.ts';
@@ -158,13 +159,7 @@ function barsJsonBody(
     backfilled: enc(',"backfilled":true'),
     indicators: enc(',"indicators":{'),
   };
-  // Enough for 17-digit numbers; over a prior body, its size and room for the rows not reused.
-  const perRow = 280 + 32 * ind.length;
-  const w = new AsciiWriter(
-    256 + (prior ? prior.body.length + (n - (set.reused?.count ?? 0)) * perRow : n * perRow),
-  );
-  w.utf8(`{"symbol":${JSON.stringify(symbol)},"interval":${JSON.stringify(interval)},"bars":[`);
-  const row = (i: number) => {
+  const row = (w: AsciiWriter, i: number) => {
     w.bytes(K.head).number(ts![i]!);
     w.bytes(K.open).number(open![i]!);
     w.bytes(K.high).number(high![i]!);
@@ -183,8 +178,18 @@ function barsJsonBody(
     }
     w.ascii('}');
   };
-  const tail = () => w.ascii(`],"nextCursor":${next === null ? 'null' : `"${next}"`}}`);
-  return writeRows(w, n, COMMA, row, tail, prior, set.reused);
+  return writeRows(
+    Buffer.from(
+      `{"symbol":${JSON.stringify(symbol)},"interval":${JSON.stringify(interval)},"bars":[`,
+    ),
+    Buffer.from(`],"nextCursor":${next === null ? 'null' : `"${next}"`}}`),
+    n,
+    COMMA,
+    row,
+    280 + 32 * ind.length, // enough for 17-digit numbers
+    prior,
+    set.reused,
+  );
 }
 
 const COMMA = Buffer.from(',');
@@ -202,9 +207,13 @@ function encodedOnce(
   set: BarColumnSet,
   name: string,
   make: (prior?: RowText) => RowText,
-): Buffer {
-  if (!ctx.store.deriveFromBars) return make().body;
-  return ctx.store.deriveFromBars(set, name, make).body;
+): { body: Readable; headers: Record<string, string> } {
+  const b = ctx.store.deriveFromBars ? ctx.store.deriveFromBars(set, name, make) : make();
+  // Head, rows and tail written out one after another: the rows are never copied into one body.
+  return {
+    body: Readable.from([b.head, b.text, b.tail], { objectMode: false }),
+    headers: { 'content-length': String(b.head.length + b.text.length + b.tail.length) },
+  };
 }
 
 /** The CSV body of a bars page (empty cells for NULL), written like barsJsonBody. */
@@ -217,12 +226,7 @@ function barsCsvBody(
   const names = ['open', 'high', 'low', 'close', 'volume', 'adj_close', 'vwap', 'trade_count'];
   const cols = [...names, ...indicators].map((k) => set.columns[k]!);
   const ts = set.columns.ts!;
-  const perRow = 30 + 20 * cols.length;
-  const w = new AsciiWriter(
-    64 + (prior ? prior.body.length + (n - (set.reused?.count ?? 0)) * perRow : n * perRow),
-  );
-  w.ascii(`ts,${[...names, ...indicators].join(',')}\n`);
-  const row = (i: number) => {
+  const row = (w: AsciiWriter, i: number) => {
     w.ascii(new Date(ts[i]!).toISOString());
     for (const c of cols) {
       w.ascii(',');
@@ -230,7 +234,16 @@ function barsCsvBody(
     }
     w.ascii('\n');
   };
-  return writeRows(w, n, NOTHING, row, () => undefined, prior, set.reused);
+  return writeRows(
+    Buffer.from(`ts,${[...names, ...indicators].join(',')}\n`),
+    NOTHING,
+    n,
+    NOTHING,
+    row,
+    30 + 20 * cols.length,
+    prior,
+    set.reused,
+  );
 }
 
 const NOTHING = Buffer.alloc(0);
@@ -467,7 +480,7 @@ export const ROUTES: RouteDef[] = [
         const next = set.rows > q.limit ? b64(String(set.columns.ts![n - 1])) : null;
         return {
           contentType: 'application/json; charset=utf-8',
-          body: encodedOnce(ctx, set, `json ${q.limit}`, (prior) =>
+          ...encodedOnce(ctx, set, `json ${q.limit}`, (prior) =>
             barsJsonBody(q.symbol, q.interval, set, n, q.indicators ?? [], next, prior),
           ),
         };
@@ -475,15 +488,16 @@ export const ROUTES: RouteDef[] = [
       // CSV, written from the same typed columns.
       const set = await ctx.store.readBarColumns(query, q.indicators ?? [], true);
       const n = Math.min(set.rows, q.limit);
+      const { body, headers } = encodedOnce(ctx, set, `csv ${q.limit}`, (prior) =>
+        barsCsvBody(set, n, q.indicators ?? [], prior),
+      );
       return {
         contentType: 'text/csv; charset=utf-8',
         headers:
           set.rows > q.limit
-            ? ({ 'x-next-cursor': b64(String(set.columns.ts![n - 1])) } as Record<string, string>)
-            : {},
-        body: encodedOnce(ctx, set, `csv ${q.limit}`, (prior) =>
-          barsCsvBody(set, n, q.indicators ?? [], prior),
-        ),
+            ? { ...headers, 'x-next-cursor': b64(String(set.columns.ts![n - 1])) }
+            : headers,
+        body,
       };
     },
   }),
