@@ -186,6 +186,16 @@ describe('DuckDB store: the bar query cache', () => {
         }
         await same(`${step} (${r.toFixed(2)})`);
       }
+      // The live case, step after step: new bars and a refresh that goes on from the state the
+      // one before left (its new rows then come from that refresh, not from DuckDB).
+      for (let step = 0; step < 12; step++) {
+        const n = 1 + (step % 3);
+        await write(Array.from({ length: n }, (_, i) => bar(last + 1 + i, 140 + rand() * 20)));
+        last += n;
+        if (step % 4 === 3) await same(`live ${step}: before its refresh`);
+        await refresh();
+        await same(`live ${step}`);
+      }
       // Stale results were re-read in part, and unchanged ones answered from the cache.
       const stats = cached.queryCacheStats();
       expect(stats.stale).toBeGreaterThan(100);

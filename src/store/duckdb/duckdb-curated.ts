@@ -25,6 +25,25 @@ export interface CuratedState {
   indicators: IncrementalIndicators;
 }
 
+/**
+ * Every stored bar of a series from `from` on, as a resumed refresh read and
+ * enriched it: the columns of a bars read (ts, the bar's numbers with NaN for
+ * NULL, backfilled as 0/1, every enriched column) and each row's source.
+ * Right until anything next writes to the series.
+ */
+export interface CuratedTail {
+  from: number;
+  rows: number;
+  columns: Record<string, Float64Array>;
+  sources: string[];
+}
+
+/** What a refresh leaves to go on from: per series, its state and (resumed ones) its new rows. */
+export interface CuratedResult {
+  states: Map<string, CuratedState>;
+  tails: Map<string, CuratedTail>;
+}
+
 /** A series to refresh: whole (`from` null), from `from` (epoch ms) on, or on from `resume`. */
 export interface CuratedSeries extends SeriesKey {
   from: number | null;
@@ -41,7 +60,7 @@ export interface CuratedSeries extends SeriesKey {
 export async function refreshCurated(
   conn: DuckDBConnection,
   series: readonly CuratedSeries[],
-): Promise<Map<string, CuratedState>> {
+): Promise<CuratedResult> {
   const unique = new Map(series.map((s) => [`${s.symbol}\u0000${s.interval}`, s]));
   await conn.run(`
     CREATE OR REPLACE TEMP TABLE curated_keys
@@ -80,6 +99,7 @@ export async function refreshCurated(
   );
   const keyOf = new Map([...ids].map(([k, id]) => [id, k]));
   const states = new Map<string, CuratedState>();
+  const tails = new Map<string, CuratedTail>();
   const written: { key: Int32Array; micros: BigInt64Array; out: Float64Array[]; n: number }[] = [];
   /**
    * Runs rows [0, n) of one series through `ind` (or, with none, the batch kernels), keeping the
@@ -115,6 +135,7 @@ export async function refreshCurated(
     for (let i = 0; i < keep; i++) micros[i] = BigInt(ts[first + i]!) * 1000n;
     written.push({ key: new Int32Array(keep).fill(id), micros, out, n: keep });
     if (ind && n > 0) states.set(keyOf.get(id)!, { ts: ts[n - 1]!, indicators: ind });
+    return out;
   };
 
   // Series read whole: one query for all of them.
@@ -154,34 +175,59 @@ export async function refreshCurated(
       start = end;
     }
   }
-  // Resumed series: only the bars after their state's, one small query each.
+  // Resumed series: only the bars after their state's, one small query each, read whole (they
+  // are few): what a read of the series' new rows would return is then at hand (`tails`).
   for (const s of unique.values()) {
     if (!s.resume) continue;
-    const { columns } = await readColumns(
+    const key = `${s.symbol}\u0000${s.interval}`;
+    const where = 'WHERE symbol = $1 AND interval = $2 AND ts > epoch_ms($3::BIGINT) ORDER BY ts';
+    const params = [s.symbol, s.interval, s.resume.ts];
+    const { columns, rowCount } = await readColumns(
       conn,
-      `SELECT epoch_ms(ts)::DOUBLE, high, low, close FROM bars
-       WHERE symbol = $1 AND interval = $2 AND ts > epoch_ms($3::BIGINT) ORDER BY ts`,
-      ['f64', 'f64', 'f64', 'f64'],
-      [s.symbol, s.interval, s.resume.ts],
+      `SELECT epoch_ms(ts)::DOUBLE, high, low, close, open, volume, coalesce(vwap, 'NaN'::DOUBLE),
+         coalesce(adj_close, 'NaN'::DOUBLE), coalesce(trade_count::DOUBLE, 'NaN'::DOUBLE),
+         coalesce(backfilled, false)::INTEGER::DOUBLE
+       FROM bars ${where}`,
+      TAIL_COLUMNS.map(() => 'f64'),
+      params,
     );
     const [ts, high, low, close] = columns as Float64Array[];
-    if (ts!.length === 0) {
-      states.set(`${s.symbol}\u0000${s.interval}`, s.resume);
+    if (rowCount === 0) {
+      states.set(key, s.resume);
       continue;
     }
     // A copy: the kept state stays as it is should this refresh roll back.
-    run(
-      ids.get(`${s.symbol}\u0000${s.interval}`)!,
-      s.resume.indicators.clone(),
-      ts!,
-      high!,
-      low!,
-      close!,
-      -1e300,
-    );
+    const out = run(ids.get(key)!, s.resume.indicators.clone(), ts!, high!, low!, close!, -1e300);
+    const tail: Record<string, Float64Array> = {};
+    TAIL_COLUMNS.forEach((c, k) => {
+      tail[c] = columns[k] as Float64Array;
+    });
+    STORED_COLUMNS.forEach((c, k) => {
+      tail[c] = out[k]!;
+    });
+    tail.bb_middle = tail.sma_20!;
+    tail.macd_hist = tail.macd!.map((m, i) => m - tail.macd_signal![i]!);
+    const sources = (
+      await (await conn.run(`SELECT source FROM bars ${where}`, params)).getRowObjects()
+    ).map((r) => String(r.source));
+    tails.set(key, { from: s.resume.ts + 1, rows: rowCount, columns: tail, sources });
   }
   const a = await conn.createAppender('bar_indicators');
   for (const w of written) appendColumns(a, [w.key, w.micros, ...w.out], w.n);
   a.closeSync();
-  return states;
+  return { states, tails };
 }
+
+/** The bar columns of a tail, in the order the resumed query reads them. */
+const TAIL_COLUMNS = [
+  'ts',
+  'high',
+  'low',
+  'close',
+  'open',
+  'volume',
+  'vwap',
+  'adj_close',
+  'trade_count',
+  'backfilled',
+] as const;

@@ -40,7 +40,13 @@ import type {
 } from '../store.ts';
 import { appendBars, mergeBars, planBars } from './duckdb-bars.ts';
 import { prepareConnection, readColumns, resetAfterRollback } from './duckdb-columns.ts';
-import { type CuratedSeries, type CuratedState, refreshCurated } from './duckdb-curated.ts';
+import {
+  type CuratedResult,
+  type CuratedSeries,
+  type CuratedState,
+  type CuratedTail,
+  refreshCurated,
+} from './duckdb-curated.ts';
 import { exportFile, exportLake } from './duckdb-export.ts';
 import { indicatorExpr, MIGRATIONS } from './duckdb-schema.ts';
 import { type TradeEdge, writeTrades } from './duckdb-trades.ts';
@@ -180,6 +186,11 @@ export class DuckDBStore implements Store {
    * Map order is refresh recency.
    */
   readonly #curatedStates = new Map<string, CuratedState[]>();
+  /**
+   * Per series: its rows from some time on as its last (resumed) refresh read and enriched them,
+   * until the next write to it: a stale cached read takes its new rows from here, not DuckDB.
+   */
+  readonly #tails = new Map<string, CuratedTail>();
 
   private constructor(
     path: string,
@@ -352,6 +363,7 @@ export class DuckDBStore implements Store {
       // of them changes (a bar is never removed by a write, so what is before stays right).
       for (const x of plan.series) {
         this.#results.markStale(x.key, x.lo);
+        this.#tails.delete(x.key);
         this.#curatedFrom.set(x.key, Math.min(this.#curatedFrom.get(x.key) ?? x.lo, x.lo));
       }
       // A write that cannot touch a stored row (no stored bar of its series inside its time
@@ -489,9 +501,9 @@ export class DuckDBStore implements Store {
       }
       if (work.size === 0) return;
       await this.#run('BEGIN TRANSACTION');
-      let states: Map<string, CuratedState>;
+      let done: CuratedResult;
       try {
-        states = await refreshCurated(this.#conn, [...work.values()]);
+        done = await refreshCurated(this.#conn, [...work.values()]);
         await this.#run('COMMIT');
       } catch (err) {
         await this.#run('ROLLBACK').catch(() => undefined);
@@ -499,6 +511,7 @@ export class DuckDBStore implements Store {
         for (const key of work.keys()) {
           this.#curatedClean.delete(key);
           this.#curatedStates.delete(key);
+          this.#tails.delete(key);
         }
         throw new StoreError(
           `refreshing bars_enriched failed: ${(err as Error).message}`,
@@ -510,7 +523,10 @@ export class DuckDBStore implements Store {
       for (const [key, w] of work) {
         this.#curatedClean.add(key);
         this.#curatedFrom.delete(key);
-        const state = states.get(key);
+        const tail = done.tails.get(key);
+        if (tail) this.#tails.set(key, tail);
+        else this.#tails.delete(key);
+        const state = done.states.get(key);
         const kept = w.from === null ? [] : (this.#curatedStates.get(key) ?? []);
         // The latest few: a correction reaches back a few bars at most, seldom further.
         this.#curatedStates.delete(key);
@@ -675,10 +691,12 @@ export class DuckDBStore implements Store {
         for (let i = 0; i < old.rows; i++) if (ts[i]! < from) before++;
         const want = desc ? limit : limit - before;
         // Nothing of the range is at or after `from` (an older page), or the page is full.
+        const start = Math.max(q.from ?? -6e13, from);
         const fresh =
           from >= (q.to ?? 6e13) || want <= 0
             ? { ...old, rows: 0 }
-            : await read(Math.max(q.from ?? -6e13, from), want, old.sources);
+            : (this.#fromTail(series, start, q.to ?? 6e13, want, desc, names, old.sources) ??
+              (await read(start, want, old.sources)));
         if (!full || !fresh.columns.source!.subarray(0, fresh.rows).includes(-1)) {
           const keep = Math.min(before, limit - fresh.rows);
           const tail = old.rows - before; // where the older rows start in a desc result
@@ -702,6 +720,43 @@ export class DuckDBStore implements Store {
       this.#results.set(series, cacheKey, set, names.length * 8 * set.rows);
       return set;
     });
+  }
+
+  /**
+   * The rows of [from, to) of a series (at most `n`, in the query's order) from what its last
+   * refresh read, when that holds every stored bar from `from` on; else null.
+   */
+  #fromTail(
+    series: string,
+    from: number,
+    to: number,
+    n: number,
+    desc: boolean,
+    names: readonly string[],
+    sources: string[],
+  ): BarColumnSet | null {
+    const t = this.#tails.get(series);
+    if (!t || from < t.from) return null;
+    const ts = t.columns.ts!;
+    let lo = 0;
+    while (lo < t.rows && ts[lo]! < from) lo++;
+    let hi = lo;
+    while (hi < t.rows && ts[hi]! < to) hi++;
+    const rows = Math.min(n, hi - lo);
+    const at = (k: number) => (desc ? hi - 1 - k : lo + k);
+    const columns: Record<string, Float64Array> = {};
+    for (const name of names) {
+      const col = new Float64Array(rows);
+      // A source not in the list is -1, as the query gives it (the caller then reads whole).
+      if (name === 'source')
+        for (let k = 0; k < rows; k++) col[k] = sources.indexOf(t.sources[at(k)]!);
+      else {
+        const src = t.columns[name]!;
+        for (let k = 0; k < rows; k++) col[k] = src[at(k)]!;
+      }
+      columns[name] = col;
+    }
+    return { rows, columns, sources };
   }
 
   deriveFromBars<D extends Derived>(set: BarColumnSet, name: string, make: (prior?: D) => D): D {
@@ -927,6 +982,7 @@ export class DuckDBStore implements Store {
           this.#curatedClean.clear();
           this.#curatedFrom.clear();
           this.#curatedStates.clear();
+          this.#tails.clear();
         }
         const reader = one ? await one.runAndReadAll() : await this.#conn.runAndReadAll(query);
         return {
