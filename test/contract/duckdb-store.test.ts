@@ -205,4 +205,49 @@ describe('DuckDB store: the bar query cache', () => {
       await plain.close();
     }
   });
+
+  it('appends a new bar to a cached result in place, never changing what an earlier result shows', async () => {
+    const store = await DuckDBStore.open(join(tempDir(), 'in-place.duckdb'));
+    try {
+      const t0 = Date.UTC(2024, 0, 2, 14, 30);
+      const bar = (m: number): Bar => ({
+        symbol: 'INP',
+        interval: '1m',
+        ts: t0 + m * 60_000,
+        open: 10 + m,
+        high: 11 + m,
+        low: 9 + m,
+        close: 10.5 + m,
+        volume: m,
+        adjClose: null,
+        source: 'test',
+      });
+      const write = (bars: Bar[]) =>
+        store.write({ raw: [], bars, rejects: [], actions: [], instruments: [] });
+      const key = { symbol: 'INP', interval: '1m' as const };
+      await write(Array.from({ length: 300 }, (_, m) => bar(m)));
+      await store.refreshCurated([key]);
+      const read = () => store.readBarColumns(key, ['sma_20', 'ema_12']);
+      const copy = (s: Awaited<ReturnType<typeof read>>) =>
+        Object.fromEntries(Object.entries(s.columns).map(([k, v]) => [k, [...v]]));
+      let before = await read(); // read whole: no room yet
+      const kept: [Awaited<ReturnType<typeof read>>, ReturnType<typeof copy>][] = [];
+      let inPlace = 0;
+      for (let m = 300; m < 340; m++) {
+        kept.push([before, copy(before)]);
+        await write([bar(m)]);
+        await store.refreshCurated([key]);
+        const after = await read();
+        expect(after.rows).toBe(m + 1);
+        expect([...after.columns.close!.subarray(0, m)]).toEqual([...before.columns.close!]);
+        if (after.columns.close!.buffer === before.columns.close!.buffer) inPlace++;
+        before = after;
+      }
+      // Every earlier result still shows exactly what it showed.
+      for (const [set, values] of kept) expect(copy(set)).toEqual(values);
+      expect(inPlace).toBeGreaterThan(30);
+    } finally {
+      await store.close();
+    }
+  });
 });

@@ -137,18 +137,38 @@ const STAGE_TABLES = {
 const CURATED_STATES = 4;
 const CURATED_STATE_SERIES = 4096;
 
-/** Rows [start, end) of each part, one after another, as one column set. */
+/**
+ * Rows [start, end) of each part, one after another, as one column set. The
+ * columns get room after their rows; when the first part is a whole earlier
+ * result whose columns have room for the rest, the rest is written there (the
+ * earlier result shows only its own rows, which do not change: a stale result
+ * is patched once, as the cache replaces it).
+ */
 function joinRows(
   names: readonly string[],
   sources: string[],
   ...parts: [BarColumnSet, number, number][]
 ): BarColumnSet {
   const rows = parts.reduce((n, [, start, end]) => n + end - start, 0);
+  const [base, from, to] = parts[0] ?? [undefined, 0, 0];
+  const room = (c: Float64Array | undefined) =>
+    c !== undefined && c.buffer.byteLength - c.byteOffset >= rows * 8;
+  const inPlace =
+    base !== undefined &&
+    from === 0 &&
+    to === base.rows &&
+    names.every((n) => room(base.columns[n]));
+  const capacity = rows + Math.max(64, rows >> 3);
   const columns: Record<string, Float64Array> = {};
   for (const name of names) {
-    const col = new Float64Array(rows);
+    let col: Float64Array;
     let at = 0;
-    for (const [part, start, end] of parts) {
+    if (inPlace) {
+      const b = base!.columns[name]!;
+      col = new Float64Array(b.buffer, b.byteOffset, rows);
+      at = to;
+    } else col = new Float64Array(capacity).subarray(0, rows);
+    for (const [part, start, end] of inPlace ? parts.slice(1) : parts) {
       col.set(part.columns[name]!.subarray(start, end), at);
       at += end - start;
     }
@@ -156,6 +176,10 @@ function joinRows(
   }
   return { rows, columns, sources };
 }
+
+/** The memory a column set keeps alive (its columns' buffers, room included). */
+const setBytes = (set: BarColumnSet): number =>
+  Object.values(set.columns).reduce((n, c) => n + c.buffer.byteLength, 0);
 
 export class DuckDBStore implements Store {
   readonly kind = 'duckdb';
@@ -704,7 +728,7 @@ export class DuckDBStore implements Store {
             ? joinRows(names, old.sources, [fresh, 0, fresh.rows], [old, tail, tail + keep])
             : joinRows(names, old.sources, [old, 0, keep], [fresh, 0, fresh.rows]);
           set.reused = { at: desc ? fresh.rows : 0, start: desc ? tail : 0, count: keep };
-          this.#results.set(series, cacheKey, set, names.length * 8 * set.rows, true);
+          this.#results.set(series, cacheKey, set, setBytes(set), true);
           return set;
         }
       }
