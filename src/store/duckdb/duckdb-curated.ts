@@ -18,6 +18,7 @@ import { enrichSeries, STORED_COLUMNS } from '../../transform/enrich.ts';
 import { IncrementalIndicators } from '../../transform/indicators/incremental.ts';
 import type { SeriesKey } from '../store.ts';
 import { appendColumns, readColumns } from './duckdb-columns.ts';
+import { BAR_READ_SQL } from './duckdb-schema.ts';
 
 /** A series' curated indicators after its bar at `ts`. */
 export interface CuratedState {
@@ -180,14 +181,12 @@ export async function refreshCurated(
   for (const s of unique.values()) {
     if (!s.resume) continue;
     const key = `${s.symbol}\u0000${s.interval}`;
-    const where = 'WHERE symbol = $1 AND interval = $2 AND ts > epoch_ms($3::BIGINT) ORDER BY ts';
+    const where =
+      'WHERE b.symbol = $1 AND b.interval = $2 AND b.ts > epoch_ms($3::BIGINT) ORDER BY b.ts';
     const params = [s.symbol, s.interval, s.resume.ts];
     const { columns, rowCount } = await readColumns(
       conn,
-      `SELECT epoch_ms(ts)::DOUBLE, high, low, close, open, volume, coalesce(vwap, 'NaN'::DOUBLE),
-         coalesce(adj_close, 'NaN'::DOUBLE), coalesce(trade_count::DOUBLE, 'NaN'::DOUBLE),
-         coalesce(backfilled, false)::INTEGER::DOUBLE
-       FROM bars ${where}`,
+      `SELECT ${TAIL_COLUMNS.map((c) => BAR_READ_SQL[c]).join(', ')} FROM bars b ${where}`,
       TAIL_COLUMNS.map(() => 'f64'),
       params,
     );
@@ -208,7 +207,7 @@ export async function refreshCurated(
     tail.bb_middle = tail.sma_20!;
     tail.macd_hist = tail.macd!.map((m, i) => m - tail.macd_signal![i]!);
     const sources = (
-      await (await conn.run(`SELECT source FROM bars ${where}`, params)).getRowObjects()
+      await (await conn.run(`SELECT b.source FROM bars b ${where}`, params)).getRowObjects()
     ).map((r) => String(r.source));
     tails.set(key, { from: s.resume.ts + 1, rows: rowCount, columns: tail, sources });
   }
@@ -218,7 +217,7 @@ export async function refreshCurated(
   return { states, tails };
 }
 
-/** The bar columns of a tail, in the order the resumed query reads them. */
+/** The bar columns of a tail, in the order the resumed query reads them (ts, high, low, close first). */
 const TAIL_COLUMNS = [
   'ts',
   'high',

@@ -15,6 +15,24 @@ const DERIVED: Partial<Record<EnrichedColumn, string>> = {
   macd_hist: '(i.macd - i.macd_signal)',
 };
 
+/**
+ * The bar columns of a bars read as DOUBLE over `bars b` (NaN for NULL, `backfilled` as 0/1):
+ * one definition for the API's reads and for the rows a curated refresh keeps for them, which
+ * must be the same to the bit.
+ */
+export const BAR_READ_SQL = {
+  ts: 'epoch_ms(b.ts)::DOUBLE',
+  open: 'b.open',
+  high: 'b.high',
+  low: 'b.low',
+  close: 'b.close',
+  volume: 'b.volume',
+  vwap: "coalesce(b.vwap, 'NaN'::DOUBLE)",
+  adj_close: "coalesce(b.adj_close, 'NaN'::DOUBLE)",
+  trade_count: "coalesce(b.trade_count::DOUBLE, 'NaN'::DOUBLE)",
+  backfilled: 'coalesce(b.backfilled, false)::INTEGER::DOUBLE',
+} as const;
+
 /** The SQL of an indicator column over `bar_indicators i` (derived ones computed, as in the view). */
 export const indicatorExpr = (c: EnrichedColumn): string => DERIVED[c] ?? `i.${c}`;
 const indicatorSelect = ENRICHED_COLUMNS.map((c) => `${nullIfNaN(indicatorExpr(c))} AS ${c}`).join(

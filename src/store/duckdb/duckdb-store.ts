@@ -48,7 +48,7 @@ import {
   refreshCurated,
 } from './duckdb-curated.ts';
 import { exportFile, exportLake } from './duckdb-export.ts';
-import { indicatorExpr, MIGRATIONS } from './duckdb-schema.ts';
+import { BAR_READ_SQL, indicatorExpr, MIGRATIONS } from './duckdb-schema.ts';
 import { type TradeEdge, writeTrades } from './duckdb-trades.ts';
 import { toPlain } from './duckdb-values.ts';
 
@@ -648,20 +648,21 @@ export class DuckDBStore implements Store {
       ...(full ? ['adj_close', 'trade_count', 'backfilled', 'source'] : []),
     ];
     const nan = (c: string) => `coalesce(${c}, 'NaN'::DOUBLE)`;
+    const B = BAR_READ_SQL;
     const select = [
-      'epoch_ms(b.ts)::DOUBLE',
-      'b.open',
-      'b.high',
-      'b.low',
-      'b.close',
-      'b.volume',
-      nan('b.vwap'),
+      B.ts,
+      B.open,
+      B.high,
+      B.low,
+      B.close,
+      B.volume,
+      B.vwap,
       ...indicators.map((c) => nan(indicatorExpr(c))),
       ...(full
         ? [
-            nan('b.adj_close'),
-            nan('b.trade_count::DOUBLE'),
-            'coalesce(b.backfilled, false)::INTEGER::DOUBLE',
+            B.adj_close,
+            B.trade_count,
+            B.backfilled,
             // -1: a source not in the list given (a patched read: see below).
             'coalesce(list_position($6::VARCHAR[], b.source) - 1, -1)::DOUBLE',
           ]
