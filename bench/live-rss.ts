@@ -6,6 +6,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '../src/core/config.ts';
+import { applyHeapGrowth } from '../src/core/heap.ts';
 import { MemoryLog } from '../src/log/memory/memory-log.ts';
 import { StreamPipeline } from '../src/pipelines/stream.ts';
 import { SimulatorSource } from '../src/sources/simulator/simulator-source.ts';
@@ -21,6 +22,8 @@ rmSync(`${file}.wal`, { force: true });
 const cfg = loadConfig({ cwd: '/', env: {} });
 const memoryLimit = process.env.TICKLINE_BENCH_DUCKDB_MEMORY ?? null;
 const store = await DuckDBStore.open(file, { memoryLimit });
+// As `tickline stream` runs the live path (TICKLINE_BENCH_HEAP_GROWTH overrides the default).
+applyHeapGrowth(Number(process.env.TICKLINE_BENCH_HEAP_GROWTH ?? cfg.live.heapGrowthPercent));
 const log = new MemoryLog({ capacity: cfg.live.queueRecords });
 const pipeline = new StreamPipeline({
   source: new SimulatorSource({

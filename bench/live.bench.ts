@@ -7,6 +7,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '../src/core/config.ts';
+import { applyHeapGrowth } from '../src/core/heap.ts';
 import { MemoryLog } from '../src/log/memory/memory-log.ts';
 import { StreamPipeline } from '../src/pipelines/stream.ts';
 import { parseFinnhubMessage } from '../src/sources/finnhub/finnhub-messages.ts';
@@ -83,6 +84,8 @@ export async function benchLive(
   rmSync(`${file}.wal`, { force: true });
   const store = await DuckDBStore.open(file);
   const cfg = loadConfig({ cwd: '/', env: {} });
+  // As `tickline stream` runs the live path.
+  applyHeapGrowth(cfg.live.heapGrowthPercent);
   const log = new MemoryLog({ capacity: cfg.live.queueRecords });
   const pipeline = new StreamPipeline({
     source: arraySource(messages, opts.rate),

@@ -1,6 +1,7 @@
 /** Runs the stream pipeline for a CLI command, with the live status line on a terminal. */
 import type { Config } from '../core/config.ts';
 import { UsageError } from '../core/errors.ts';
+import { applyHeapGrowth } from '../core/heap.ts';
 import {
   STREAM_STAGES,
   type StreamEvent,
@@ -69,6 +70,7 @@ export async function runLive(o: LiveRunOptions): Promise<StreamStats> {
       'running only some stages needs a log shared between processes (--log kafka)',
     );
   }
+  applyHeapGrowth(o.cfg.live.heapGrowthPercent);
   const log = openLog(o.cfg);
   let feed = stages.includes('ingest') ? 'starting' : `worker: ${stages.join(', ')}`;
   const pipeline = new StreamPipeline({

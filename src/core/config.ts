@@ -128,6 +128,12 @@ export const ConfigSchema = z
          * commits (what a worker redoes after a crash is at most this much).
          */
         checkpointMs: z.number().int().min(50).max(600_000).default(1_000),
+        /**
+         * How far (percent) the JavaScript heap may grow past what survived its last full
+         * collection while the live path runs (see src/core/heap.ts); 0 = V8's own choice
+         * (up to 300 %: a larger heap, slightly less time collecting).
+         */
+        heapGrowthPercent: z.number().int().min(0).max(300).default(30),
       })
       .strict()
       .prefault({}),
