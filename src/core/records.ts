@@ -205,7 +205,8 @@ export interface RawResponse {
 
 const idF64 = new Float64Array(1);
 const idU32 = new Uint32Array(idF64.buffer);
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+/** Char codes of the 16 lowercase hex digits. */
+const HEX_CODE = Array.from('0123456789abcdef', (c) => c.charCodeAt(0));
 
 /** One round of a 32-bit multiply-rotate mix. */
 function mix(h: number, x: number, m: number): number {
@@ -213,8 +214,30 @@ function mix(h: number, x: number, m: number): number {
   return (y << 13) | (y >>> 19);
 }
 
-function hex32(h: number): string {
-  return HEX[h >>> 24]! + HEX[(h >>> 16) & 255]! + HEX[(h >>> 8) & 255]! + HEX[h & 255]!;
+/**
+ * Two 32-bit words as 16 lowercase hex digits, built as one flat string (a
+ * concatenation would make a rope that every later read of it must flatten).
+ */
+function hex64(a: number, b: number): string {
+  const d = HEX_CODE;
+  return String.fromCharCode(
+    d[a >>> 28]!,
+    d[(a >>> 24) & 15]!,
+    d[(a >>> 20) & 15]!,
+    d[(a >>> 16) & 15]!,
+    d[(a >>> 12) & 15]!,
+    d[(a >>> 8) & 15]!,
+    d[(a >>> 4) & 15]!,
+    d[a & 15]!,
+    d[b >>> 28]!,
+    d[(b >>> 24) & 15]!,
+    d[(b >>> 20) & 15]!,
+    d[(b >>> 16) & 15]!,
+    d[(b >>> 12) & 15]!,
+    d[(b >>> 8) & 15]!,
+    d[(b >>> 4) & 15]!,
+    d[b & 15]!,
+  );
 }
 
 /**
@@ -248,7 +271,7 @@ export function tradeContentId(
     a = mix(a, c, A);
     b = mix(b, c, B);
   }
-  return hex32(fmix(a ^ conditions.length)) + hex32(fmix(b));
+  return hex64(fmix(a ^ conditions.length), fmix(b));
 }
 
 /** murmur3's final avalanche, so nearby inputs differ in every digit. */

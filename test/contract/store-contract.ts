@@ -3,7 +3,7 @@
  * test file that calls `storeContract(name, open)`.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Bar, Quarantined, Trade } from '../../src/core/records.ts';
+import { type Bar, type Quarantined, type Trade, tradeContentId } from '../../src/core/records.ts';
 import type { Store, WriteBatch } from '../../src/store/store.ts';
 
 const T0 = Date.UTC(2024, 0, 2);
@@ -86,6 +86,39 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       expect(aaa).toEqual(all.filter((t) => t.symbol === 'AAA'));
       const window = await store.readTrades({ symbol: 'BBB', from: T0 + 2000, to: T0 + 4000 });
       expect(window.map((t) => t.tradeId)).toEqual(['t4', 't6']);
+    });
+
+    it('stores trades with content ids and any conditions exactly, once, in order or not', async () => {
+      // Content ids (as the validator gives trades without one) and conditions with quotes,
+      // commas, non-ASCII text and none at all; two sources within one symbol's run.
+      const conditions = ['', '1,12', "it's", "a''b", '€ 2', ',', ' '];
+      const all = Array.from({ length: 400 }, (_, i): Trade => {
+        const t = {
+          ...trade(i, i % 3 ? 'AAA' : 'BBB'),
+          conditions: conditions[i % conditions.length]!,
+          source: i % 50 < 5 ? 'replay' : 'test',
+        };
+        return { ...t, tradeId: tradeContentId(t.ts, t.price, t.size, t.conditions) };
+      });
+      expect((await store.write(batch({ trades: all.slice(0, 150) }))).tradesInserted).toBe(150);
+      const again = [...all.slice(100)].reverse();
+      expect((await store.write(batch({ trades: again }))).tradesInserted).toBe(250);
+      expect((await store.write(batch({ trades: all }))).tradesInserted).toBe(0);
+      const byKey = (a: Trade, b: Trade) => a.ts - b.ts || (a.tradeId < b.tradeId ? -1 : 1);
+      for (const symbol of ['AAA', 'BBB']) {
+        const want = all.filter((t) => t.symbol === symbol).sort(byKey);
+        expect(await store.readTrades({ symbol, limit: 1000 })).toEqual(want);
+      }
+    });
+
+    it('stores a write with more distinct conditions than it codes', async () => {
+      const all = Array.from({ length: 5000 }, (_, i): Trade => {
+        const t = { ...trade(i), ts: T0 + i, conditions: `c${i}` };
+        return { ...t, tradeId: tradeContentId(t.ts, t.price, t.size, t.conditions) };
+      });
+      expect((await store.write(batch({ trades: all }))).tradesInserted).toBe(5000);
+      expect((await store.write(batch({ trades: all }))).tradesInserted).toBe(0);
+      expect(await store.readTrades({ symbol: 'AAA', limit: 5000 })).toEqual(all);
     });
 
     it('tells a new trade from a stored one at the newest stored ts', async () => {

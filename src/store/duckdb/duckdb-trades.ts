@@ -1,7 +1,7 @@
 /**
- * The write path of `trades`: trades are grouped by symbol into columns, then
- * either appended straight into the table (every trade of the write is newer
- * than the last stored trade of its symbol) or staged and inserted with an
+ * The write path of `trades`: trades are grouped by symbol into columns and
+ * staged in a temp table, then either inserted as they are (every trade of the
+ * write is newer than the last stored trade of its symbol) or with an
  * anti-join on the natural key (symbol, ts, trade_id).
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
@@ -33,54 +33,171 @@ export function groupTrades(trades: readonly Trade[]): SymbolRun[] {
 }
 
 /**
- * Writes the runs into `table` (`trades`, or a temp stage table of the same
- * shape), one segment per run of one symbol and source.
+ * The two 32-bit halves of a content id (16 lowercase hex digits, as
+ * `tradeContentId` makes them) into `hi[i]` and `lo[i]`; false when `id` is
+ * not one (a provider's own id), leaving them as they were.
  */
-async function appendTrades(
-  conn: DuckDBConnection,
-  table: string,
-  runs: readonly SymbolRun[],
-): Promise<void> {
-  const rows: Trade[] = [];
-  const segments: [number, number][] = [];
-  for (const r of runs) {
-    let start = rows.length;
-    for (const t of r.trades) {
-      if (rows.length > start && t.source !== rows[rows.length - 1]!.source) {
-        segments.push([start, rows.length]);
-        start = rows.length;
-      }
-      rows.push(t);
-    }
-    if (rows.length > start) segments.push([start, rows.length]);
+function idHalves(id: string, hi: Float64Array, lo: Float64Array, i: number): boolean {
+  if (id.length !== 16) return false;
+  let h = 0;
+  let l = 0;
+  for (let k = 0; k < 16; k++) {
+    const c = id.charCodeAt(k);
+    const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : -1;
+    if (d < 0) return false;
+    if (k < 8) h = h * 16 + d;
+    else l = l * 16 + d;
   }
-  const n = rows.length;
+  hi[i] = h;
+  lo[i] = l;
+  return true;
+}
+
+/** At most this many distinct condition strings per write go in as codes. */
+const MAX_CONDITION_CODES = 4096;
+
+/** A SQL string literal. */
+const sqlText = (s: string): string => `'${s.replaceAll("'", "''")}'`;
+
+/**
+ * Stages the runs in a temp table and returns a SELECT of the trades' columns
+ * (in table order) from it.
+ *
+ * When every id is a content id, only numbers cross from JavaScript: the id
+ * as two 32-bit halves, the conditions as codes into the write's few distinct
+ * strings, the symbol and source as one constant per run, so the JavaScript
+ * thread copies typed arrays a chunk at a time and DuckDB's own threads make
+ * the strings (`printf` and a list look-up) when the SELECT runs. A write
+ * with a provider's ids (or with unusually many distinct conditions) stages
+ * them as strings, one call per value.
+ */
+async function stageTrades(
+  conn: DuckDBConnection,
+  runs: readonly SymbolRun[],
+): Promise<{ select: string; run: (sql: string) => Promise<number> }> {
+  let n = 0;
+  for (const r of runs) n += r.trades.length;
   const ts = new Float64Array(n);
   const price = new Float64Array(n);
   const size = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    const t = rows[i]!;
-    ts[i] = t.ts;
-    price[i] = t.price;
-    size[i] = t.size;
+  const cond = new Int32Array(n);
+  const hi = new Float64Array(n);
+  const lo = new Float64Array(n);
+  const codes = new Map<string, number>();
+  const segments: [number, number][] = [];
+  /** Per segment: its symbol and source. */
+  const names: [string, string][] = [];
+  let numeric = true;
+  let lastCond: string | undefined;
+  let lastCode = 0;
+  let i = 0;
+  for (const r of runs) {
+    let start = i;
+    let source = r.trades[0]!.source;
+    for (const t of r.trades) {
+      if (t.source !== source) {
+        segments.push([start, i]);
+        names.push([r.symbol, source]);
+        start = i;
+        source = t.source;
+      }
+      ts[i] = t.ts;
+      price[i] = t.price;
+      size[i] = t.size;
+      if (numeric) {
+        if (t.conditions !== lastCond) {
+          lastCond = t.conditions;
+          let c = codes.get(lastCond);
+          if (c === undefined) {
+            c = codes.size;
+            codes.set(lastCond, c);
+            if (c >= MAX_CONDITION_CODES) numeric = false;
+          }
+          lastCode = c;
+        }
+        cond[i] = lastCode;
+        if (!idHalves(t.tradeId, hi, lo, i)) numeric = false;
+      }
+      i++;
+    }
+    if (i > start) {
+      segments.push([start, i]);
+      names.push([r.symbol, source]);
+    }
   }
-  const fills: ColumnFill[] = [
-    { kind: 'text', value: (i) => rows[i]!.symbol },
+  /** The segment of row k (asked once per chunk). */
+  const segmentOf = (k: number): [string, string] => {
+    let a = 0;
+    let b = segments.length - 1;
+    while (a < b) {
+      const m = (a + b + 1) >> 1;
+      if (segments[m]![0] <= k) a = m;
+      else b = m - 1;
+    }
+    return names[a]!;
+  };
+  const head: ColumnFill[] = [
+    { kind: 'text', value: (k) => segmentOf(k)[0] },
     { kind: 'ts', data: ts },
     { kind: 'f64', data: price },
     { kind: 'f64', data: size },
-    { kind: 'str', value: (i) => rows[i]!.conditions },
-    { kind: 'str', value: (i) => rows[i]!.tradeId },
-    { kind: 'text', value: (i) => rows[i]!.source },
+  ];
+  const tail: ColumnFill[] = [
+    { kind: 'text', value: (k) => segmentOf(k)[1] },
     { kind: 'constTs', ms: Date.now() },
   ];
+  if (numeric) {
+    const dict = [...codes.keys()].map(sqlText).join(', ');
+    const select = (
+      from: string,
+    ) => `SELECT symbol, ts, price, size, [${dict}][cond + 1] AS conditions,
+      printf('%08x%08x', id_hi::UBIGINT, id_lo::UBIGINT) AS trade_id, source, ingested_at
+      FROM ${from}`;
+    const names = [
+      'symbol',
+      'ts',
+      'price',
+      'size',
+      'cond',
+      'id_hi',
+      'id_lo',
+      'source',
+      'ingested_at',
+    ];
+    const fills: ColumnFill[] = [
+      ...head,
+      { kind: 'i32', data: cond },
+      { kind: 'f64', data: hi },
+      { kind: 'f64', data: lo },
+      ...tail,
+    ];
+    await conn.run(`CREATE OR REPLACE TEMP TABLE stage_trades_n (symbol VARCHAR, ts TIMESTAMP,
+      price DOUBLE, size DOUBLE, cond INTEGER, id_hi DOUBLE, id_lo DOUBLE, source VARCHAR,
+      ingested_at TIMESTAMP)`);
+    await writeSegments(conn, { name: 'stage_trades_n', temp: true }, names, fills, segments);
+    return {
+      select: select('stage_trades_n'),
+      run: async (sql) => Number((await conn.run(sql)).rowsChanged),
+    };
+  }
+  const rows = runs.flatMap((r) => r.trades);
+  await conn.run(`CREATE OR REPLACE TEMP TABLE stage_trades AS SELECT * FROM trades LIMIT 0`);
   await writeSegments(
     conn,
-    { name: table, temp: table !== 'trades' },
+    { name: 'stage_trades', temp: true },
     TRADE_COLUMNS,
-    fills,
+    [
+      ...head,
+      { kind: 'str', value: (k) => rows[k]!.conditions },
+      { kind: 'str', value: (k) => rows[k]!.tradeId },
+      ...tail,
+    ],
     segments,
   );
+  return {
+    select: 'SELECT * FROM stage_trades',
+    run: async (sql) => Number((await conn.run(sql)).rowsChanged),
+  };
 }
 
 /** The columns of `trades`, in table order. */
@@ -126,16 +243,11 @@ export async function writeTrades(
     const top = edges.get(r.symbol)!;
     for (const t of r.trades) if (t.ts === top.ts) top.ids.add(t.tradeId);
   }
-  if (fresh) {
-    await appendTrades(conn, 'trades', runs);
-    return trades.length;
-  }
-  await conn.run(`CREATE OR REPLACE TEMP TABLE stage_trades AS SELECT * FROM trades LIMIT 0`);
-  await appendTrades(conn, 'stage_trades', runs);
-  const res = await conn.run(`INSERT INTO trades
-    SELECT DISTINCT ON (s.symbol, s.ts, s.trade_id) s.* FROM stage_trades s
+  const staged = await stageTrades(conn, runs);
+  if (fresh) return staged.run(`INSERT INTO trades ${staged.select}`);
+  return staged.run(`INSERT INTO trades
+    SELECT DISTINCT ON (s.symbol, s.ts, s.trade_id) s.* FROM (${staged.select}) s
     ANTI JOIN trades t ON t.symbol = s.symbol AND t.ts = s.ts AND t.trade_id = s.trade_id`);
-  return Number(res.rowsChanged);
 }
 
 /** Whether a run repeats a (ts, trade_id) key. */
@@ -158,11 +270,15 @@ function hasRepeatedKey(r: SymbolRun): boolean {
     }
     return false;
   }
-  const seen = new Set<string>();
-  for (const t of trades) {
-    const k = `${t.ts}|${t.tradeId}`;
-    if (seen.has(k)) return true;
-    seen.add(k);
+  // Each trade links to the previous one with its ts: only those are compared.
+  const lastAt = new Map<number, number>();
+  const prev = new Int32Array(trades.length);
+  for (let i = 0; i < trades.length; i++) {
+    const t = trades[i]!;
+    const p = lastAt.get(t.ts);
+    prev[i] = p ?? -1;
+    for (let j = p ?? -1; j >= 0; j = prev[j]!) if (trades[j]!.tradeId === t.tradeId) return true;
+    lastAt.set(t.ts, i);
   }
   return false;
 }
