@@ -5,6 +5,7 @@
  */
 import type { CandidateTrade, LazyPayload } from '../../core/records.ts';
 import type { LiveBatch } from '../source.ts';
+import { scanTradeMessage } from './finnhub-scan.ts';
 
 /** One element of a trade message, kept as parsed; its text is built only for quarantine. */
 class TradePayload implements LazyPayload {
@@ -33,6 +34,18 @@ const num = (v: unknown): number => (typeof v === 'number' ? v : Number.NaN);
  * message. Pings are ignored. Returns the message type.
  */
 export function parseFinnhubMessage(
+  text: string,
+  receivedAt: number,
+  source: string,
+  out: LiveBatch,
+): string {
+  // The common case without JSON.parse; anything else through it.
+  if (scanTradeMessage(text, receivedAt, source, out.trades)) return 'trade';
+  return parseFinnhubJson(text, receivedAt, source, out);
+}
+
+/** `parseFinnhubMessage` through JSON.parse alone: the reference for the scanner. */
+export function parseFinnhubJson(
   text: string,
   receivedAt: number,
   source: string,
