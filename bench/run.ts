@@ -12,7 +12,7 @@ import { benchBackfill } from './backfill.bench.ts';
 import { benchIndicators } from './indicators.bench.ts';
 import { benchKafkaClients } from './kafka-clients.bench.ts';
 import { benchKafkaPipeline } from './kafka-pipeline.bench.ts';
-import { benchLive, liveMessages, parseBound } from './live.bench.ts';
+import { benchLive, liveMessages, parseBound, parseOwn } from './live.bench.ts';
 import { benchBulkLoad } from './store.bench.ts';
 
 const quick = process.env.BENCH_QUICK === '1';
@@ -121,12 +121,13 @@ say(
     'offered load',
     'trades/s end to end',
     'JSON.parse alone (trades/s)',
+    "tickline's parser alone",
     'p50 arrival → bar update',
     'p99',
     'time in store writes',
   ]),
 );
-say('|---:|---|---:|---:|---:|---:|---:|');
+say('|---:|---|---:|---:|---:|---:|---:|---:|');
 for (const [per, rate] of [
   [1, undefined],
   [10, undefined],
@@ -134,6 +135,7 @@ for (const [per, rate] of [
 ] as const) {
   const msgs = liveMessages(rate ? Math.min(LIVE, rate * 5) : LIVE, per);
   const bound = parseBound(msgs);
+  const own = parseOwn(msgs);
   const r = await benchLive(dir, msgs, rate ? { rate: rate / per } : {});
   say(
     row([
@@ -141,6 +143,7 @@ for (const [per, rate] of [
       rate ? `${fmt(rate)} trades/s, paced` : 'as fast as it goes',
       fmt(r.tradesPerSec),
       fmt(bound),
+      fmt(own),
       `${r.p50.toFixed(0)} ms`,
       `${r.p99.toFixed(0)} ms`,
       `${r.writeSeconds.toFixed(1)} of ${r.seconds.toFixed(1)} s`,
