@@ -162,10 +162,11 @@ say('|---|---:|---:|---:|');
 const script = join(import.meta.dirname, 'live-rss.ts');
 for (const [label, nodeFlags, env] of [
   ['defaults', [], {}],
+  ['live.heapGrowthPercent 30', [], { TICKLINE_BENCH_HEAP_GROWTH: '30' }],
   [
-    'store.memoryLimit 128MB, node --max-old-space-size=192',
-    ['--max-old-space-size=192'],
-    { TICKLINE_BENCH_DUCKDB_MEMORY: '128MB' },
+    'live.heapGrowthPercent 30, store.memoryLimit 128MB',
+    [],
+    { TICKLINE_BENCH_HEAP_GROWTH: '30', TICKLINE_BENCH_DUCKDB_MEMORY: '128MB' },
   ],
 ] as const) {
   const outText = execFileSync(
