@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src/core/random.ts';
-import type { Bar } from '../../src/core/records.ts';
+import { type Bar, type Trade, tradeContentId } from '../../src/core/records.ts';
 import { DuckDBStore } from '../../src/store/duckdb/duckdb-store.ts';
 import { ENRICHED_COLUMNS, type EnrichedColumn } from '../../src/transform/enrich.ts';
 import { tempDir } from '../helpers/db.ts';
@@ -41,6 +41,21 @@ describe('DuckDB store: the parallel bulk insert', () => {
     } finally {
       await store.close();
     }
+  });
+});
+
+describe('DuckDB store: trades', () => {
+  it('stores conditions no SQL literal can hold (a NUL) through the string path, once', async () => {
+    const store = await DuckDBStore.open(join(tempDir(), 'nul.duckdb'));
+    const trades: Trade[] = ['a\u0000b', '1,12'].map((conditions, i) => {
+      const t = { symbol: 'A', ts: 1_700_000_000_000 + i, price: 1, size: 1, conditions };
+      return { ...t, source: 'x', tradeId: tradeContentId(t.ts, t.price, t.size, conditions) };
+    });
+    const w = { raw: [], bars: [], rejects: [], actions: [], instruments: [] };
+    expect((await store.write({ ...w, trades })).tradesInserted).toBe(2);
+    expect((await store.write({ ...w, trades })).tradesInserted).toBe(0);
+    expect(await store.readTrades({ symbol: 'A' })).toEqual(trades);
+    await store.close();
   });
 });
 

@@ -111,7 +111,8 @@ async function stageTrades(
           if (c === undefined) {
             c = codes.size;
             codes.set(lastCond, c);
-            if (c >= MAX_CONDITION_CODES) numeric = false;
+            // A NUL cannot be written in a SQL string literal: such a write goes as strings.
+            if (c >= MAX_CONDITION_CODES || lastCond.includes('\u0000')) numeric = false;
           }
           lastCode = c;
         }
