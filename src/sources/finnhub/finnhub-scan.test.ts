@@ -83,8 +83,18 @@ describe('scanTradeMessage', () => {
       () => `${Math.floor(r() * 1e9)}.${String(Math.floor(r() * 1e12)).padStart(12, '0')}`,
       () => String(1_586_876_152_000 + Math.floor(r() * 1e6)),
     ];
-    const strings = ['"AAPL"', '"BINANCE:BTCUSDT"', '"Ü€"', '""', '"A\\"B"', '"A\\u0042"'];
-    const conds = ['[]', '["1"]', '["1","12"]', '[ "1" , "12" ]', '["a,b"]', '["\\n"]', '[1]'];
+    const long = `"${'X'.repeat(100)}"`; // longer than what is kept for reuse
+    const strings = ['"AAPL"', '"BINANCE:BTCUSDT"', '"Ü€"', '""', '"A\\"B"', '"A\\u0042"', long];
+    const conds = [
+      '[]',
+      '["1"]',
+      '["1","12"]',
+      '[ "1" , "12" ]',
+      '["a,b"]',
+      '["\\n"]',
+      '[1]',
+      `[${long},${long},${long}]`,
+    ];
     const element = (): { text: string; wellFormed: boolean } => {
       let wellFormed = true;
       const pairs: string[] = [];

@@ -42,6 +42,9 @@ function same(text: string, at: number, s: string): boolean {
   return true;
 }
 
+/** The longest symbol kept for reuse (a conditions list: four times this). */
+const MAX_KEPT_CHARS = 64;
+
 /** 10^k for k ≤ 22: exactly representable, so m / 10^k is correctly rounded for m < 2^53. */
 const POW10 = Array.from({ length: 23 }, (_, k) => 10 ** k);
 
@@ -57,7 +60,10 @@ class Interned {
     const hit = this.#byHash.get(h);
     if (hit !== undefined && hit.length === end - start && same(text, start, hit)) return hit;
     const s = text.slice(start, end);
-    if (hit === undefined && this.#byHash.size < this.#max) this.#byHash.set(h, s);
+    // Only short strings are kept: a feed of long, ever-new ones must not fill memory.
+    if (hit === undefined && this.#byHash.size < this.#max && s.length <= MAX_KEPT_CHARS) {
+      this.#byHash.set(h, s);
+    }
     return s;
   }
 }
@@ -227,7 +233,9 @@ class Scanner {
     if (hit && hit.raw.length === end - start && same(t, start, hit.raw)) return hit.joined;
     const raw = t.slice(start, end);
     const joined = (JSON.parse(raw) as string[]).join(',');
-    if (!hit && conditionLists.size < MAX_CONDITION_LISTS) conditionLists.set(h, { raw, joined });
+    if (!hit && conditionLists.size < MAX_CONDITION_LISTS && raw.length <= 4 * MAX_KEPT_CHARS) {
+      conditionLists.set(h, { raw, joined });
+    }
     return joined;
   }
 
