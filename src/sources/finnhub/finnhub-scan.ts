@@ -145,6 +145,34 @@ class Scanner {
     return t.charCodeAt(i);
   }
 
+  /** After a list's opening character: true (and past it) when `close` ends the list at once. */
+  empty(close: number): boolean {
+    if (this.ws() !== close) return false;
+    this.i++;
+    return true;
+  }
+
+  /**
+   * After an item of a list that `close` ends: true at its end (taken), false at a comma (taken,
+   * whitespace skipped), null when neither.
+   */
+  after(close: number): boolean | null {
+    const c = this.ws();
+    this.i++;
+    if (c === close) return true;
+    if (c !== COMMA) return null;
+    this.ws();
+    return false;
+  }
+
+  /** The `:` after a key, and the whitespace around it; false when it is missing. */
+  colon(): boolean {
+    if (this.ws() !== COLON) return false;
+    this.i++;
+    this.ws();
+    return true;
+  }
+
   /** `"…"` without escapes or control characters: its content's end (this.i after the quote), or -1. */
   string(): number {
     const t = this.t;
@@ -215,19 +243,15 @@ class Scanner {
     if (t.charCodeAt(start) !== L_BRACKET) return null;
     this.i++;
     let h = 0x811c9dc5;
-    let c = this.ws();
-    if (c !== R_BRACKET) {
+    if (!this.empty(R_BRACKET)) {
       for (;;) {
         if (this.string() < 0) return null;
         h = Math.imul(h ^ this.hash, 0x01000193);
-        c = this.ws();
-        if (c === R_BRACKET) break;
-        if (c !== COMMA) return null;
-        this.i++;
-        this.ws();
+        const last = this.after(R_BRACKET);
+        if (last === null) return null;
+        if (last) break;
       }
     }
-    this.i++;
     const end = this.i;
     const hit = conditionLists.get(h);
     if (hit && hit.raw.length === end - start && same(t, start, hit.raw)) return hit.joined;
@@ -251,17 +275,14 @@ class Scanner {
     let ts = Number.NaN;
     let size = Number.NaN;
     let conditions = '';
-    let c = this.ws();
-    if (c !== R_BRACE) {
+    if (!this.empty(R_BRACE)) {
       for (;;) {
         const i = this.i;
         // One-letter keys only.
-        if (c !== QUOTE || t.charCodeAt(i + 2) !== QUOTE) return false;
+        if (t.charCodeAt(i) !== QUOTE || t.charCodeAt(i + 2) !== QUOTE) return false;
         const key = t.charCodeAt(i + 1);
         this.i = i + 3;
-        if (this.ws() !== COLON) return false;
-        this.i++;
-        this.ws();
+        if (!this.colon()) return false;
         let bit: number;
         if (key === 115 /* s */) {
           bit = K_S;
@@ -289,14 +310,11 @@ class Scanner {
         } else return false;
         if (seen & bit) return false;
         seen |= bit;
-        c = this.ws();
-        if (c === R_BRACE) break;
-        if (c !== COMMA) return false;
-        this.i++;
-        c = this.ws();
+        const last = this.after(R_BRACE);
+        if (last === null) return false;
+        if (last) break;
       }
     }
-    this.i++;
     out.push({
       symbol,
       ts,
@@ -317,43 +335,31 @@ class Scanner {
     this.i++;
     let data = false;
     let type = false;
-    let c = this.ws();
+    this.ws();
     for (;;) {
       if (!data && t.startsWith('"data"', this.i)) {
         data = true;
         this.i += 6;
-        if (this.ws() !== COLON) return false;
+        if (!this.colon() || t.charCodeAt(this.i) !== L_BRACKET) return false;
         this.i++;
-        if (this.ws() !== L_BRACKET) return false;
-        this.i++;
-        c = this.ws();
-        if (c !== R_BRACKET) {
+        if (!this.empty(R_BRACKET)) {
           for (;;) {
             if (!this.element(receivedAt, source, out)) return false;
-            c = this.ws();
-            if (c === R_BRACKET) break;
-            if (c !== COMMA) return false;
-            this.i++;
-            this.ws();
+            const last = this.after(R_BRACKET);
+            if (last === null) return false;
+            if (last) break;
           }
         }
-        this.i++;
       } else if (!type && t.startsWith('"type"', this.i)) {
         type = true;
         this.i += 6;
-        if (this.ws() !== COLON) return false;
-        this.i++;
-        this.ws();
-        if (!t.startsWith('"trade"', this.i)) return false;
+        if (!this.colon() || !t.startsWith('"trade"', this.i)) return false;
         this.i += 7;
       } else return false;
-      c = this.ws();
-      if (c === R_BRACE) break;
-      if (c !== COMMA) return false;
-      this.i++;
-      c = this.ws();
+      const last = this.after(R_BRACE);
+      if (last === null) return false;
+      if (last) break;
     }
-    this.i++;
     this.ws();
     return data && type && this.i === t.length;
   }
