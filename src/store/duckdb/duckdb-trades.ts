@@ -71,10 +71,7 @@ const sqlText = (s: string): string => `'${s.replaceAll("'", "''")}'`;
  * with a provider's ids (or with unusually many distinct conditions) stages
  * them as strings, one call per value.
  */
-async function stageTrades(
-  conn: DuckDBConnection,
-  runs: readonly SymbolRun[],
-): Promise<{ select: string; run: (sql: string) => Promise<number> }> {
+async function stageTrades(conn: DuckDBConnection, runs: readonly SymbolRun[]): Promise<string> {
   let n = 0;
   for (const r of runs) n += r.trades.length;
   const ts = new Float64Array(n);
@@ -149,11 +146,6 @@ async function stageTrades(
   ];
   if (numeric) {
     const dict = [...codes.keys()].map(sqlText).join(', ');
-    const select = (
-      from: string,
-    ) => `SELECT symbol, ts, price, size, [${dict}][cond + 1] AS conditions,
-      printf('%08x%08x', id_hi::UBIGINT, id_lo::UBIGINT) AS trade_id, source, ingested_at
-      FROM ${from}`;
     const names = [
       'symbol',
       'ts',
@@ -176,10 +168,9 @@ async function stageTrades(
       price DOUBLE, size DOUBLE, cond INTEGER, id_hi DOUBLE, id_lo DOUBLE, source VARCHAR,
       ingested_at TIMESTAMP)`);
     await writeSegments(conn, { name: 'stage_trades_n', temp: true }, names, fills, segments);
-    return {
-      select: select('stage_trades_n'),
-      run: async (sql) => Number((await conn.run(sql)).rowsChanged),
-    };
+    return `SELECT symbol, ts, price, size, [${dict}][cond + 1] AS conditions,
+      printf('%08x%08x', id_hi::UBIGINT, id_lo::UBIGINT) AS trade_id, source, ingested_at
+      FROM stage_trades_n`;
   }
   const rows = runs.flatMap((r) => r.trades);
   await conn.run(`CREATE OR REPLACE TEMP TABLE stage_trades AS SELECT * FROM trades LIMIT 0`);
@@ -195,10 +186,7 @@ async function stageTrades(
     ],
     segments,
   );
-  return {
-    select: 'SELECT * FROM stage_trades',
-    run: async (sql) => Number((await conn.run(sql)).rowsChanged),
-  };
+  return 'SELECT * FROM stage_trades';
 }
 
 /** The columns of `trades`, in table order. */
@@ -222,7 +210,7 @@ export interface TradeEdge {
 /**
  * Writes trades idempotently. `edges` holds the newest stored ts per symbol
  * and the ids at that ts (kept up to date here); a write whose trades are all
- * newer, or at that ts with other ids, appends directly; any other write goes
+ * newer, or at that ts with other ids, is inserted as staged; any other write goes
  * through the anti-join. Returns rows inserted.
  */
 export async function writeTrades(
@@ -245,10 +233,14 @@ export async function writeTrades(
     for (const t of r.trades) if (t.ts === top.ts) top.ids.add(t.tradeId);
   }
   const staged = await stageTrades(conn, runs);
-  if (fresh) return staged.run(`INSERT INTO trades ${staged.select}`);
-  return staged.run(`INSERT INTO trades
-    SELECT DISTINCT ON (s.symbol, s.ts, s.trade_id) s.* FROM (${staged.select}) s
-    ANTI JOIN trades t ON t.symbol = s.symbol AND t.ts = s.ts AND t.trade_id = s.trade_id`);
+  const res = await conn.run(
+    fresh
+      ? `INSERT INTO trades ${staged}`
+      : `INSERT INTO trades
+    SELECT DISTINCT ON (s.symbol, s.ts, s.trade_id) s.* FROM (${staged}) s
+    ANTI JOIN trades t ON t.symbol = s.symbol AND t.ts = s.ts AND t.trade_id = s.trade_id`,
+  );
+  return Number(res.rowsChanged);
 }
 
 /** Whether a run repeats a (ts, trade_id) key. */
