@@ -4,34 +4,42 @@
  * the bit, as the batch kernels that `enrichSeries` runs over a whole series.
  */
 import type { EnrichedColumn } from '../enrich.ts';
-import { emaCoefficients, SMA_RESYNC } from './moving-averages.ts';
+import {
+  type BlockCoefficients,
+  emaCoefficients,
+  SMA_RESYNC,
+  wilderCoefficients,
+} from './moving-averages.ts';
 import { BB_RESYNC, trueRange } from './volatility.ts';
 
 /**
- * EMA seeded with the SMA of its first `n` finite inputs (TA-Lib convention), as `ema()`, and
- * with its arithmetic: after the seed, values come in blocks of four, each computed from the EMA
- * before its block, so every value is the batch kernel's to the bit.
+ * An exponential smoothing e' = a·e + k·x seeded with the mean of its first `n` inputs: EMA (as
+ * `ema()`: leading NaNs skipped while seeding) or Wilder's (as `atr`), and with the batch
+ * kernels' arithmetic: after the seed, values come in blocks of four, each computed from the
+ * value before its block, so every value is the batch kernel's to the bit.
  */
-class RunningEma {
+class RunningSmoothing {
   readonly #n: number;
-  readonly #c: ReturnType<typeof emaCoefficients>;
+  readonly #c: BlockCoefficients;
+  readonly #skipNonFinite: boolean;
   #seedSum = 0;
   #seen = 0;
   #value = Number.NaN;
-  /** Values since the seed; the EMA before the current block, and the block's inputs so far. */
+  /** Values since the seed; the value before the current block, and the block's inputs so far. */
   #steps = 0;
   #base = Number.NaN;
   #x0 = 0;
   #x1 = 0;
   #x2 = 0;
-  constructor(n: number) {
+  constructor(n: number, kind: 'ema' | 'wilder') {
     this.#n = n;
-    this.#c = emaCoefficients(n);
+    this.#c = kind === 'ema' ? emaCoefficients(n) : wilderCoefficients(n);
+    this.#skipNonFinite = kind === 'ema';
   }
-  /** Feeds one value (NaN is skipped while seeding, as leading NaNs are in the batch kernel). */
+  /** Feeds one value (an EMA skips NaN while seeding, as `ema()` skips leading NaNs). */
   push(x: number): number {
     if (this.#seen < this.#n) {
-      if (!Number.isFinite(x)) return Number.NaN;
+      if (this.#skipNonFinite && !Number.isFinite(x)) return Number.NaN;
       this.#seedSum += x;
       this.#seen++;
       if (this.#seen === this.#n) this.#value = this.#seedSum / this.#n;
@@ -58,8 +66,8 @@ class RunningEma {
     }
     return this.#value;
   }
-  clone(): RunningEma {
-    const e = new RunningEma(this.#n);
+  clone(): RunningSmoothing {
+    const e = new RunningSmoothing(this.#n, this.#skipNonFinite ? 'ema' : 'wilder');
     e.#seedSum = this.#seedSum;
     e.#seen = this.#seen;
     e.#value = this.#value;
@@ -69,34 +77,6 @@ class RunningEma {
     e.#x1 = this.#x1;
     e.#x2 = this.#x2;
     return e;
-  }
-}
-
-/** Wilder smoothing: the mean of the first `n` inputs, then avg·((n−1)/n) + x·(1/n), as `atr`. */
-class Wilder {
-  readonly #n: number;
-  #sum = 0;
-  #seen = 0;
-  value = Number.NaN;
-  constructor(n: number) {
-    this.#n = n;
-  }
-  push(x: number): number {
-    if (this.#seen < this.#n) {
-      this.#sum += x;
-      this.#seen++;
-      if (this.#seen === this.#n) this.value = this.#sum / this.#n;
-      return this.value;
-    }
-    this.value = this.value * ((this.#n - 1) / this.#n) + x * (1 / this.#n);
-    return this.value;
-  }
-  clone(): Wilder {
-    const w = new Wilder(this.#n);
-    w.#sum = this.#sum;
-    w.#seen = this.#seen;
-    w.value = this.value;
-    return w;
   }
 }
 
@@ -110,7 +90,7 @@ export type IndicatorValues = Record<EnrichedColumn, number>;
 /**
  * Every curated indicator of one series, one bar at a time, with the batch
  * kernels' arithmetic step for step (the same running sums re-summed at the
- * same bars, the same blocks of four for the EMAs, the same Wilder form), so
+ * same bars, the same blocks of four for the EMAs and Wilder's smoothing), so
  * each value is `enrichSeries`' to the bit. A copy (`clone`) carries on from
  * where this one is: what a curated refresh keeps to go on from the last bar
  * it stored instead of reading the whole series again.
@@ -126,13 +106,13 @@ export class IncrementalIndicators {
   /** The Bollinger window's mean and sum of squared deviations (batch `bollinger`). */
   #bbMean = 0;
   #bbM2 = 0;
-  #ema12 = new RunningEma(12);
-  #ema26 = new RunningEma(26);
-  #signal = new RunningEma(9);
+  #ema12 = new RunningSmoothing(12, 'ema');
+  #ema26 = new RunningSmoothing(26, 'ema');
+  #signal = new RunningSmoothing(9, 'ema');
   /** RSI's average gain and loss (batch `rsi`). */
   #gain = 0;
   #loss = 0;
-  #atr = new Wilder(14);
+  #atr = new RunningSmoothing(14, 'wilder');
   /** The values of the last bar fed. */
   readonly last = {} as IndicatorValues;
 

@@ -123,6 +123,7 @@ describe('EMA, MACD and ATR against technicalindicators (an independent implemen
       p *= 1 + (rand() - 0.5) * 0.02;
       return p;
     });
+    const full = ema(long, 12);
     for (const len of [11, 12, 13, 14, 15, 16, 17, 1000, 100_001, 100_003]) {
       const x = long.subarray(0, len);
       const got = ema(x, 12);
@@ -136,8 +137,9 @@ describe('EMA, MACD and ATR against technicalindicators (an independent implemen
       expect(worst).toBeLessThan(1e-13);
       expect(Number.isNaN(got[10]!)).toBe(true);
       // Each value depends only on the values up to it, to the bit: the series cut shorter
-      // gives the same values where it has them.
+      // gives the same values where it has them (the last one to three as a block's first ones).
       expect([...ema(x.subarray(0, len - 1), 12)]).toEqual([...got.subarray(0, len - 1)]);
+      expect([...got]).toEqual([...full.subarray(0, len)]);
     }
   });
 
@@ -172,6 +174,45 @@ describe('EMA, MACD and ATR against technicalindicators (an independent implemen
   it('ATR(14) with Wilder smoothing', () => {
     const ref = ATR.calculate({ period: 14, high: h, low: l, close: c });
     expectClose(atr(Float64Array.from(h), Float64Array.from(l), C, 14), pad(14, ref));
+  });
+
+  it('ATR four steps at a time equals the one-step Wilder recurrence to 1e-13, at every length', () => {
+    const rand = seededRandom(11);
+    let p = 100;
+    const n = 100_003;
+    const [hi, lo, cl] = [new Float64Array(n), new Float64Array(n), new Float64Array(n)];
+    for (let i = 0; i < n; i++) {
+      p *= 1 + (rand() - 0.5) * 0.02;
+      cl[i] = p;
+      hi[i] = p * (1 + rand() * 0.01);
+      lo[i] = p * (1 - rand() * 0.01);
+    }
+    const full = atr(hi, lo, cl, 14);
+    const lengths = Array.from({ length: 200 }, (_, i) => 14 + i);
+    for (const len of [...lengths, 1000, 100_001, 100_003]) {
+      const [h1, l1, c1] = [hi, lo, cl].map((a) => a.subarray(0, len)) as [
+        Float64Array,
+        Float64Array,
+        Float64Array,
+      ];
+      const got = atr(h1, l1, c1, 14);
+      expect(Number.isNaN(got[13]!)).toBe(true);
+      let worst = 0;
+      if (len > 14) {
+        let a = 0;
+        for (let i = 1; i <= 14; i++) a += trueRange(h1[i]!, l1[i]!, c1[i - 1]!);
+        a /= 14;
+        expect(got[14]).toBe(a);
+        for (let i = 15; i < len; i++) {
+          a = (a * 13 + trueRange(h1[i]!, l1[i]!, c1[i - 1]!)) / 14;
+          worst = Math.max(worst, Math.abs(got[i]! - a) / a);
+        }
+      }
+      expect(worst).toBeLessThan(1e-13);
+      // Each value depends only on the bars up to it, to the bit: the values at the end of a
+      // series cut short (the last one to three as a block's first ones) are the full series'.
+      expect([...got]).toEqual([...full.subarray(0, len)]);
+    }
   });
 
   it('the branch-free true range equals max(h−l, |h−pc|, |l−pc|): exactly inside the range, to rounding on gaps', () => {

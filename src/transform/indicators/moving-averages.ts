@@ -99,9 +99,29 @@ export function ema(
  * a = 1 − k, its powers, and k times them. One place, so that the running EMA
  * of live series computes the batch kernel's values to the bit.
  */
-export function emaCoefficients(n: number) {
+export function emaCoefficients(n: number): BlockCoefficients {
   const k = 2 / (n + 1);
-  const a = 1 - k;
+  return blockCoefficients(k, 1 - k);
+}
+
+/** The same for Wilder's smoothing of period n (ATR): k = 1/n, a = (n−1)/n. */
+export function wilderCoefficients(n: number): BlockCoefficients {
+  return blockCoefficients(1 / n, (n - 1) / n);
+}
+
+/** What `e' = a·e + k·x` needs to take four steps at once. */
+export interface BlockCoefficients {
+  k: number;
+  a: number;
+  a2: number;
+  a3: number;
+  a4: number;
+  ka: number;
+  ka2: number;
+  ka3: number;
+}
+
+function blockCoefficients(k: number, a: number): BlockCoefficients {
   const a2 = a * a;
   const a3 = a2 * a;
   return { k, a, a2, a3, a4: a3 * a, ka: k * a, ka2: k * a2, ka3: k * a3 };

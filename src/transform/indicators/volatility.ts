@@ -1,5 +1,5 @@
 /** Bollinger bands, ATR and returns over Float64Array. */
-import { checkOut, checkPeriod, sma } from './moving-averages.ts';
+import { checkOut, checkPeriod, sma, wilderCoefficients } from './moving-averages.ts';
 
 export interface Bands {
   middle: Float64Array;
@@ -73,7 +73,8 @@ export function bollinger(
 /**
  * Average True Range with Wilder smoothing. TR[i] = max(h−l, |h−c[i−1]|,
  * |l−c[i−1]|) from index 1; ATR[n] = mean(TR[1..n]); then
- * ATR[i] = (ATR[i−1]·(n−1) + TR[i]) / n (computed as a multiply-add; rounding aside, the same).
+ * ATR[i] = (ATR[i−1]·(n−1) + TR[i]) / n (computed as multiply-adds four steps at a time;
+ * rounding aside, the same).
  */
 export function atr(
   high: Float64Array,
@@ -91,15 +92,30 @@ export function atr(
   for (let i = 1; i <= n; i++) a += trueRange(high[i]!, low[i]!, close[i - 1]!);
   a /= n;
   out[n] = a;
-  // (a·(n−1) + tr)/n as a·((n−1)/n) + tr·(1/n): no division on the dependency chain.
-  const keep = (n - 1) / n;
-  const inv = 1 / n;
+  // a' = (a·(n−1) + tr)/n, computed as (n−1)/n · a + 1/n · tr, four steps at a time as `ema`
+  // does (one multiply-add per four values on the dependency chain; the true ranges are off it).
+  const { k, a: w, a2, a3, a4, ka, ka2, ka3 } = wilderCoefficients(n);
   let pc = close[n]!;
-  for (let i = n + 1; i < len; i++) {
-    a = a * keep + trueRange(high[i]!, low[i]!, pc) * inv;
-    out[i] = a;
-    pc = close[i]!;
+  let i = n + 1;
+  for (; i + 3 < len; i += 4) {
+    const x0 = trueRange(high[i]!, low[i]!, pc);
+    const x1 = trueRange(high[i + 1]!, low[i + 1]!, close[i]!);
+    const x2 = trueRange(high[i + 2]!, low[i + 2]!, close[i + 1]!);
+    const x3 = trueRange(high[i + 3]!, low[i + 3]!, close[i + 2]!);
+    pc = close[i + 3]!;
+    out[i] = w * a + k * x0;
+    out[i + 1] = a2 * a + (ka * x0 + k * x1);
+    out[i + 2] = a3 * a + (ka2 * x0 + ka * x1 + k * x2);
+    a = a4 * a + (ka3 * x0 + ka2 * x1 + (ka * x2 + k * x3));
+    out[i + 3] = a;
   }
+  // The last one to three values as a block's first ones (see `ema`).
+  const x0 = i < len ? trueRange(high[i]!, low[i]!, pc) : 0;
+  const x1 = i + 1 < len ? trueRange(high[i + 1]!, low[i + 1]!, close[i]!) : 0;
+  const x2 = i + 2 < len ? trueRange(high[i + 2]!, low[i + 2]!, close[i + 1]!) : 0;
+  if (i < len) out[i] = w * a + k * x0;
+  if (i + 1 < len) out[i + 1] = a2 * a + (ka * x0 + k * x1);
+  if (i + 2 < len) out[i + 2] = a3 * a + (ka2 * x0 + ka * x1 + k * x2);
   return out;
 }
 
