@@ -33,8 +33,13 @@ function series(n: number): { c: Float64Array; h: Float64Array; l: Float64Array 
   return { c, h, l };
 }
 
-/** Best of `runs` timings, in values per second. */
+/**
+ * Best of `runs` timings, in values per second. Each measurement starts from a collected heap
+ * (with `--expose-gc`, as `npm run bench` runs): the garbage of the one before (80 MB arrays,
+ * the libraries' arrays of numbers) is not freed by the collector's threads while it runs.
+ */
 function rate(n: number, runs: number, fn: () => unknown): number {
+  (globalThis as { gc?: () => void }).gc?.();
   let best = Number.POSITIVE_INFINITY;
   for (let r = 0; r < runs; r++) {
     const t = performance.now();

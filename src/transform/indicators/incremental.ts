@@ -25,12 +25,10 @@ class RunningSmoothing {
   #seedSum = 0;
   #seen = 0;
   #value = Number.NaN;
-  /** Values since the seed; the value before the current block, and the block's inputs so far. */
+  /** Values since the seed; the value before the current block, and its inputs' part so far. */
   #steps = 0;
   #base = Number.NaN;
-  #x0 = 0;
-  #x1 = 0;
-  #x2 = 0;
+  #y = 0;
   constructor(n: number, kind: 'ema' | 'wilder') {
     this.#n = n;
     this.#c = kind === 'ema' ? emaCoefficients(n) : wilderCoefficients(n);
@@ -45,24 +43,24 @@ class RunningSmoothing {
       if (this.#seen === this.#n) this.#value = this.#seedSum / this.#n;
       return this.#value;
     }
-    const { k, a, a2, a3, a4, ka, ka2, ka3 } = this.#c;
-    const e = this.#base;
+    const { k, a, a2, a3, a4 } = this.#c;
     switch (this.#steps++ & 3) {
       case 0:
         this.#base = this.#value;
-        this.#x0 = x;
-        this.#value = a * this.#value + k * x;
+        this.#y = k * x;
+        this.#value = a * this.#base + this.#y;
         break;
       case 1:
-        this.#x1 = x;
-        this.#value = a2 * e + (ka * this.#x0 + k * x);
+        this.#y = a * this.#y + k * x;
+        this.#value = a2 * this.#base + this.#y;
         break;
       case 2:
-        this.#x2 = x;
-        this.#value = a3 * e + (ka2 * this.#x0 + ka * this.#x1 + k * x);
+        this.#y = a * this.#y + k * x;
+        this.#value = a3 * this.#base + this.#y;
         break;
       default:
-        this.#value = a4 * e + (ka3 * this.#x0 + ka2 * this.#x1 + (ka * this.#x2 + k * x));
+        this.#y = a * this.#y + k * x;
+        this.#value = a4 * this.#base + this.#y;
     }
     return this.#value;
   }
@@ -73,9 +71,7 @@ class RunningSmoothing {
     e.#value = this.#value;
     e.#steps = this.#steps;
     e.#base = this.#base;
-    e.#x0 = this.#x0;
-    e.#x1 = this.#x1;
-    e.#x2 = this.#x2;
+    e.#y = this.#y;
     return e;
   }
 }

@@ -68,36 +68,40 @@ export function ema(
   for (let i = start; i < start + n; i++) seed += x[i]!;
   let e = seed / n;
   out[start + n - 1] = e;
-  // e' = e + k(x − e), written as a·e + k·x. Four steps at a time: each of the four values is
-  // computed from the e before them (e₃ = a⁴e + k(a³x₀ + a²x₁ + ax₂ + x₃)), so one multiply-add
-  // per four values sits on the dependency chain instead of one per value; the sums of inputs
-  // are off the chain. (The same values to ~1e-16 relative as one step at a time; |a| < 1, so
-  // rounding does not build up.)
-  const { k, a, a2, a3, a4, ka, ka2, ka3 } = emaCoefficients(n);
+  // e' = e + k(x − e), written as a·e + k·x. Four steps at a time: within a block the inputs'
+  // part is summed up alone (y₀ = kx₀, yⱼ = a·yⱼ₋₁ + kxⱼ), which no block after waits for, and
+  // each value is aʲ⁺¹·e + yⱼ from the e before the block, so one multiply-add per four values
+  // sits on the dependency chain instead of one per value. (The same values to ~1e-16 relative
+  // as one step at a time; |a| < 1, so rounding does not build up.)
+  const { k, a, a2, a3, a4 } = emaCoefficients(n);
   let i = start + n;
   for (; i + 3 < len; i += 4) {
-    const x0 = x[i]!;
-    const x1 = x[i + 1]!;
-    const x2 = x[i + 2]!;
-    const x3 = x[i + 3]!;
-    out[i] = a * e + k * x0;
-    out[i + 1] = a2 * e + (ka * x0 + k * x1);
-    out[i + 2] = a3 * e + (ka2 * x0 + ka * x1 + k * x2);
-    e = a4 * e + (ka3 * x0 + ka2 * x1 + (ka * x2 + k * x3));
+    const y0 = k * x[i]!;
+    const y1 = a * y0 + k * x[i + 1]!;
+    const y2 = a * y1 + k * x[i + 2]!;
+    const y3 = a * y2 + k * x[i + 3]!;
+    out[i] = a * e + y0;
+    out[i + 1] = a2 * e + y1;
+    out[i + 2] = a3 * e + y2;
+    e = a4 * e + y3;
     out[i + 3] = e;
   }
   // The last one to three values as a block's first ones: a value does not depend on how many
   // come after it (a series that grows gets the same values where it had them).
-  if (i < len) out[i] = a * e + k * x[i]!;
-  if (i + 1 < len) out[i + 1] = a2 * e + (ka * x[i]! + k * x[i + 1]!);
-  if (i + 2 < len) out[i + 2] = a3 * e + (ka2 * x[i]! + ka * x[i + 1]! + k * x[i + 2]!);
+  // (y starts at 0: a·0 + kx is kx to the bit.)
+  const powers = [a, a2, a3];
+  let y = 0;
+  for (let j = 0; i + j < len; j++) {
+    y = a * y + k * x[i + j]!;
+    out[i + j] = powers[j]! * e + y;
+  }
   return out;
 }
 
 /**
  * The coefficients of EMA(n) four steps at a time (see `ema`): k = 2/(n+1),
- * a = 1 − k, its powers, and k times them. One place, so that the running EMA
- * of live series computes the batch kernel's values to the bit.
+ * a = 1 − k and its powers. One place, so that the running EMA of live series
+ * computes the batch kernel's values to the bit.
  */
 export function emaCoefficients(n: number): BlockCoefficients {
   const k = 2 / (n + 1);
@@ -116,15 +120,12 @@ export interface BlockCoefficients {
   a2: number;
   a3: number;
   a4: number;
-  ka: number;
-  ka2: number;
-  ka3: number;
 }
 
 function blockCoefficients(k: number, a: number): BlockCoefficients {
   const a2 = a * a;
   const a3 = a2 * a;
-  return { k, a, a2, a3, a4: a3 * a, ka: k * a, ka2: k * a2, ka3: k * a3 };
+  return { k, a, a2, a3, a4: a3 * a };
 }
 
 /** Every kernel takes an optional output buffer (for callers that reuse memory); it must fit. */

@@ -94,28 +94,28 @@ export function atr(
   out[n] = a;
   // a' = (a·(n−1) + tr)/n, computed as (n−1)/n · a + 1/n · tr, four steps at a time as `ema`
   // does (one multiply-add per four values on the dependency chain; the true ranges are off it).
-  const { k, a: w, a2, a3, a4, ka, ka2, ka3 } = wilderCoefficients(n);
+  const { k, a: w, a2, a3, a4 } = wilderCoefficients(n);
   let pc = close[n]!;
   let i = n + 1;
   for (; i + 3 < len; i += 4) {
-    const x0 = trueRange(high[i]!, low[i]!, pc);
-    const x1 = trueRange(high[i + 1]!, low[i + 1]!, close[i]!);
-    const x2 = trueRange(high[i + 2]!, low[i + 2]!, close[i + 1]!);
-    const x3 = trueRange(high[i + 3]!, low[i + 3]!, close[i + 2]!);
+    const y0 = k * trueRange(high[i]!, low[i]!, pc);
+    const y1 = w * y0 + k * trueRange(high[i + 1]!, low[i + 1]!, close[i]!);
+    const y2 = w * y1 + k * trueRange(high[i + 2]!, low[i + 2]!, close[i + 1]!);
+    const y3 = w * y2 + k * trueRange(high[i + 3]!, low[i + 3]!, close[i + 2]!);
     pc = close[i + 3]!;
-    out[i] = w * a + k * x0;
-    out[i + 1] = a2 * a + (ka * x0 + k * x1);
-    out[i + 2] = a3 * a + (ka2 * x0 + ka * x1 + k * x2);
-    a = a4 * a + (ka3 * x0 + ka2 * x1 + (ka * x2 + k * x3));
+    out[i] = w * a + y0;
+    out[i + 1] = a2 * a + y1;
+    out[i + 2] = a3 * a + y2;
+    a = a4 * a + y3;
     out[i + 3] = a;
   }
   // The last one to three values as a block's first ones (see `ema`).
-  const x0 = i < len ? trueRange(high[i]!, low[i]!, pc) : 0;
-  const x1 = i + 1 < len ? trueRange(high[i + 1]!, low[i + 1]!, close[i]!) : 0;
-  const x2 = i + 2 < len ? trueRange(high[i + 2]!, low[i + 2]!, close[i + 1]!) : 0;
-  if (i < len) out[i] = w * a + k * x0;
-  if (i + 1 < len) out[i + 1] = a2 * a + (ka * x0 + k * x1);
-  if (i + 2 < len) out[i + 2] = a3 * a + (ka2 * x0 + ka * x1 + k * x2);
+  const powers = [w, a2, a3];
+  let y = 0;
+  for (let j = 0; i + j < len; j++) {
+    y = w * y + k * trueRange(high[i + j]!, low[i + j]!, close[i + j - 1]!);
+    out[i + j] = powers[j]! * a + y;
+  }
   return out;
 }
 
