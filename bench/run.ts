@@ -81,6 +81,12 @@ say(
     fmt(bulk.upsertRowsPerSec),
   ]),
 );
+say(
+  row([
+    'reference: DuckDB alone, the same rows from a temp table into an empty bars (no JavaScript)',
+    fmt(bulk.duckdbAloneRowsPerSec),
+  ]),
+);
 say();
 
 const SYMBOLS = quick ? 50 : 500;
