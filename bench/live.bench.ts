@@ -6,6 +6,7 @@
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { loadConfig } from '../src/core/config.ts';
 import { applyHeapGrowth } from '../src/core/heap.ts';
 import { MemoryLog } from '../src/log/memory/memory-log.ts';
@@ -111,6 +112,60 @@ export async function benchLive(
     flushes: stats.store.flushes,
     writeSeconds: stats.store.writeMs / 1000,
   };
+}
+
+/**
+ * The store's floor: DuckDB alone storing `trades` trades (made in SQL into a temp table per
+ * write, so no JavaScript value crosses) into the store's empty `trades`, in writes of `perWrite`
+ * trades, one transaction each (as the live path's flushes), then a checkpoint (the compression
+ * into the file that the live path's commits set off along the way). Trades/s over the inserts,
+ * commits and checkpoint, and the process's CPU time per trade over the same (all threads).
+ */
+export async function duckdbTradesAlone(
+  dir: string,
+  trades: number,
+  perWrite: number,
+): Promise<{ tradesPerSec: number; cpuMicrosPerTrade: number }> {
+  const file = join(dir, 'trades-alone.duckdb');
+  rmSync(file, { force: true });
+  rmSync(`${file}.wal`, { force: true });
+  await (await DuckDBStore.open(file)).close(); // the store's schema and settings
+  const db = await DuckDBInstance.create(file, { checkpoint_threshold: '64MB' });
+  const conn = await db.connect();
+  let seconds = 0;
+  let cpu = 0;
+  try {
+    for (let from = 0; from < trades; from += perWrite) {
+      const to = Math.min(trades, from + perWrite);
+      await conn.run(`CREATE OR REPLACE TEMP TABLE st AS SELECT
+        ['AAPL','MSFT','NVDA','TSLA','SPY','AMZN','GOOG','META','AMD','NFLX'][i % 10 + 1] AS symbol,
+        epoch_ms(1700000000000 + i) AS ts, 100 + (i % 1000) / 100 AS price,
+        (i % 500)::DOUBLE AS size, '1,12' AS conditions,
+        printf('%08x%08x', (i * 2654435761) % 4294967296, (i * 40503) % 4294967296) AS trade_id,
+        'finnhub' AS source, now()::TIMESTAMP AS ingested_at
+        FROM range(${from}, ${to}) t(i)`);
+      const c = process.cpuUsage();
+      const t = performance.now();
+      await conn.run('BEGIN');
+      await conn.run('INSERT INTO trades SELECT * FROM st');
+      await conn.run('COMMIT');
+      seconds += (performance.now() - t) / 1000;
+      const d = process.cpuUsage(c);
+      cpu += d.user + d.system;
+    }
+    const c = process.cpuUsage();
+    const t = performance.now();
+    await conn.run('CHECKPOINT');
+    seconds += (performance.now() - t) / 1000;
+    const d = process.cpuUsage(c);
+    cpu += d.user + d.system;
+    return { tradesPerSec: trades / seconds, cpuMicrosPerTrade: cpu / trades };
+  } finally {
+    conn.closeSync();
+    db.closeSync();
+    rmSync(file, { force: true });
+    rmSync(`${file}.wal`, { force: true });
+  }
 }
 
 /** JSON.parse alone over the same messages: the bound the pipeline cannot beat. */

@@ -12,7 +12,7 @@ import { benchBackfill } from './backfill.bench.ts';
 import { benchIndicators } from './indicators.bench.ts';
 import { benchKafkaClients } from './kafka-clients.bench.ts';
 import { benchKafkaPipeline } from './kafka-pipeline.bench.ts';
-import { benchLive, liveMessages, parseBound, parseOwn } from './live.bench.ts';
+import { benchLive, duckdbTradesAlone, liveMessages, parseBound, parseOwn } from './live.bench.ts';
 import { benchBulkLoad } from './store.bench.ts';
 
 const quick = process.env.BENCH_QUICK === '1';
@@ -156,6 +156,13 @@ for (const [per, rate] of [
     ]),
   );
 }
+say();
+const alone = await duckdbTradesAlone(dir, LIVE, 25_000);
+say(
+  `Reference, the store's floor: DuckDB alone storing ${fmt(LIVE)} trades made in SQL, 25k per ` +
+    `transaction (the live path's flushes), and the checkpoint: ${fmt(alone.tradesPerSec)} trades/s, ` +
+    `${alone.cpuMicrosPerTrade.toFixed(1)} µs of CPU per trade (all threads).`,
+);
 say();
 
 const RSS = quick ? 1_000_000 : 10_000_000;
