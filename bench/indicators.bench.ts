@@ -135,3 +135,31 @@ export function benchIndicators(n: number, nLib: number): IndicatorRow[] {
   );
   return rows;
 }
+
+/**
+ * The reference for a kernel that reads one array and writes one (EMA): copying `n` values, by a
+ * plain loop, by the same loop four values at a time, and by `TypedArray.set` (memcpy). Values/s,
+ * best of 7.
+ */
+export function copyReference(n: number): { loop: number; loop4: number; set: number } {
+  const x = new Float64Array(n).map((_, i) => i * 1.5);
+  const out = new Float64Array(n);
+  const loop = (): void => {
+    for (let i = 0; i < n; i++) out[i] = x[i]!;
+  };
+  const loop4 = (): void => {
+    let i = 0;
+    for (; i + 3 < n; i += 4) {
+      const a = x[i]!;
+      const b = x[i + 1]!;
+      const c = x[i + 2]!;
+      const d = x[i + 3]!;
+      out[i] = a;
+      out[i + 1] = b;
+      out[i + 2] = c;
+      out[i + 3] = d;
+    }
+    for (; i < n; i++) out[i] = x[i]!;
+  };
+  return { loop: rate(n, 7, loop), loop4: rate(n, 7, loop4), set: rate(n, 7, () => out.set(x)) };
+}

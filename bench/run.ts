@@ -9,7 +9,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { benchApiBars, benchFanOut } from './api.bench.ts';
 import { benchBackfill } from './backfill.bench.ts';
-import { benchIndicators } from './indicators.bench.ts';
+import { benchIndicators, copyReference } from './indicators.bench.ts';
 import { benchKafkaClients } from './kafka-clients.bench.ts';
 import { benchKafkaPipeline } from './kafka-pipeline.bench.ts';
 import { benchLive, duckdbTradesAlone, liveMessages, parseBound, parseOwn } from './live.bench.ts';
@@ -61,6 +61,13 @@ for (const r of benchIndicators(N, NLIB)) {
     ]),
   );
 }
+say();
+const copy = copyReference(N);
+say(
+  `Reference for a kernel that reads one array and writes one: copying ${fmt(N)} values, ` +
+    `a plain loop ${fmt(copy.loop)}/s, the loop four at a time ${fmt(copy.loop4)}/s, ` +
+    `TypedArray.set ${fmt(copy.set)}/s.`,
+);
 say();
 
 const ROWS = quick ? 200_000 : 2_000_000;
