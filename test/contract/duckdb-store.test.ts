@@ -153,6 +153,19 @@ describe('DuckDB store: the bar query cache', () => {
             name,
             values: values(b, name),
           });
+        // And both as the view gives them (its own join; NULL there is NaN in the columns).
+        const view = await plain.readEnrichedBars(q, ind);
+        const fromView: Record<string, number[]> = {};
+        for (const name of ['ts', 'open', 'high', 'low', 'close', 'volume'] as const)
+          fromView[name] = view.map((r) => r[name]);
+        for (const c of ind) fromView[c] = view.map((r) => r.indicators[c] ?? Number.NaN);
+        for (const [name, values] of Object.entries(fromView))
+          expect({ step, q, name, values: [...b.columns[name]!] }).toEqual({
+            step,
+            q,
+            name,
+            values,
+          });
       }
     };
     const both = async (f: (s: DuckDBStore) => Promise<unknown>) => {
