@@ -86,16 +86,30 @@ export function ema(
     e = a4 * e + y3;
     out[i + 3] = e;
   }
-  // The last one to three values as a block's first ones: a value does not depend on how many
-  // come after it (a series that grows gets the same values where it had them).
-  // (y starts at 0: a·0 + kx is kx to the bit.)
-  const powers = [a, a2, a3];
-  let y = 0;
-  for (let j = 0; i + j < len; j++) {
-    y = a * y + k * x[i + j]!;
+  blockTail(out, i, e, emaCoefficients(n), (t) => x[t]!);
+  return out;
+}
+
+/**
+ * The last one to three values of a smoothing taken four steps at a time (`ema`, `atr`), from
+ * index `i` to the end of `out`, as a block's first ones: a value does not depend on how many
+ * come after it (a series that grows gets the same values where it had them). `e` is the value
+ * before the block, `input(t)` the input at index t. (The blocks themselves are written out in
+ * each kernel: a call per input there costs the loop its speed.)
+ */
+export function blockTail(
+  out: Float64Array,
+  i: number,
+  e: number,
+  c: BlockCoefficients,
+  input: (t: number) => number,
+): void {
+  const powers = [c.a, c.a2, c.a3];
+  let y = 0; // a·0 + kx is kx to the bit, as a block's first input part
+  for (let j = 0; i + j < out.length; j++) {
+    y = c.a * y + c.k * input(i + j);
     out[i + j] = powers[j]! * e + y;
   }
-  return out;
 }
 
 /**

@@ -1,5 +1,5 @@
 /** Bollinger bands, ATR and returns over Float64Array. */
-import { checkOut, checkPeriod, sma, wilderCoefficients } from './moving-averages.ts';
+import { blockTail, checkOut, checkPeriod, sma, wilderCoefficients } from './moving-averages.ts';
 
 export interface Bands {
   middle: Float64Array;
@@ -109,13 +109,7 @@ export function atr(
     a = a4 * a + y3;
     out[i + 3] = a;
   }
-  // The last one to three values as a block's first ones (see `ema`).
-  const powers = [w, a2, a3];
-  let y = 0;
-  for (let j = 0; i + j < len; j++) {
-    y = w * y + k * trueRange(high[i + j]!, low[i + j]!, close[i + j - 1]!);
-    out[i + j] = powers[j]! * a + y;
-  }
+  blockTail(out, i, a, wilderCoefficients(n), (t) => trueRange(high[t]!, low[t]!, close[t - 1]!));
   return out;
 }
 
