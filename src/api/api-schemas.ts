@@ -4,6 +4,7 @@
  * parameter and generate the OpenAPI document.
  */
 import { z } from 'zod';
+import { SYMBOL_PATTERN, SYMBOL_RULE } from '../core/limits.ts';
 import { BarSchema, IntervalSchema, QUARANTINE_STAGES, TradeSchema } from '../core/records.ts';
 import { parseDateArg } from '../core/time.ts';
 import { ENRICHED_COLUMNS } from '../transform/enrich.ts';
@@ -16,7 +17,7 @@ export const MAX_LIMIT = 100_000;
 
 const symbol = z
   .string()
-  .regex(/^[A-Za-z0-9^][A-Za-z0-9.\-=^_:]{0,31}$/, 'a symbol such as AAPL or BINANCE:BTCUSDT')
+  .regex(SYMBOL_PATTERN, `a symbol such as AAPL or BINANCE:BTCUSDT (${SYMBOL_RULE})`)
   .describe('instrument symbol');
 
 /** A time: YYYY-MM-DD, ISO 8601, or epoch milliseconds. */

@@ -1,5 +1,6 @@
 /** Flag parsing for the CLI: every bad value becomes one UsageError naming the flag. */
 import { UsageError } from '../core/errors.ts';
+import { symbolProblem } from '../core/limits.ts';
 import { DAY_MS, INTERVALS, type Interval, isInterval, parseDateArg } from '../core/time.ts';
 
 export function parseInterval(
@@ -49,8 +50,6 @@ export function parseRange(
   return { from, to };
 }
 
-const SYMBOL = /^[A-Za-z0-9^][A-Za-z0-9.\-=^_]{0,31}$/;
-
 export function parseSymbols(value: string | undefined, flag = '--symbols'): string[] {
   if (!value || value.trim() === '') throw new UsageError(flag, 'is required, e.g. AAPL,MSFT');
   const out = value
@@ -58,12 +57,8 @@ export function parseSymbols(value: string | undefined, flag = '--symbols'): str
     .map((s) => s.trim())
     .filter((s) => s.length > 0);
   for (const s of out) {
-    if (!SYMBOL.test(s)) {
-      throw new UsageError(
-        flag,
-        `"${s}" is not a symbol (letters, digits and . - = ^ _, at most 32)`,
-      );
-    }
+    const bad = symbolProblem(s);
+    if (bad) throw new UsageError(flag, bad);
   }
   if (out.length === 0) throw new UsageError(flag, 'is required, e.g. AAPL,MSFT');
   return [...new Set(out.map((s) => s.toUpperCase()))];

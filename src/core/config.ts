@@ -136,6 +136,12 @@ export const ConfigSchema = z
          * ingest rate with 200 WebSocket clients): for machines short of memory.
          */
         heapGrowthPercent: z.number().int().min(0).max(300).default(0),
+        /**
+         * After a stop (SIGINT/SIGTERM, --duration, a feed that ended), how long the
+         * path may take to store what it received; past it the process stores what
+         * it holds, says what was left and ends anyway.
+         */
+        drainTimeoutMs: z.number().int().min(100).max(3_600_000).default(30_000),
       })
       .strict()
       .prefault({}),

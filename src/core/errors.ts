@@ -85,3 +85,54 @@ export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);
 }
+
+/** A failure that may pass by itself (a server away, a full disk): retry it, never give up on the record. */
+export class TransientError extends TicklineError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('TRANSIENT_ERROR', message, options);
+  }
+}
+
+/** System error codes of failures that pass by themselves (network, resources). */
+const TRANSIENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOSPC',
+  'EIO',
+  'EBUSY',
+  'EAGAIN',
+  'EMFILE',
+  'ENFILE',
+]);
+
+/** Messages of store failures that pass by themselves (DuckDB's I/O, memory and lock errors). */
+const TRANSIENT_STORE = /\b(IO Error|Out of Memory|Could not set lock|No space left|connection)/i;
+
+/**
+ * Whether an error may pass by itself, so the work is retried for as long
+ * as it takes: an error marked retryable (a SourceError, a Kafka client
+ * error that can be retried), a TransientError, a network or resource
+ * error code, a store I/O error — anywhere in its chain of causes.
+ * Anything else (a record no code path can handle) is deterministic: it
+ * fails the same way every time.
+ */
+export function isTransient(err: unknown): boolean {
+  for (let e = err, depth = 0; e && depth < 8; depth++) {
+    if (typeof e !== 'object') return false;
+    const x = e as { retryable?: unknown; canRetry?: unknown; code?: unknown; cause?: unknown };
+    if (e instanceof TransientError) return true;
+    if (x.retryable === true || x.canRetry === true) return true;
+    if (x.retryable === false) return false;
+    if (typeof x.code === 'string' && TRANSIENT_CODES.has(x.code)) return true;
+    if (e instanceof StoreError && TRANSIENT_STORE.test(e.message)) return true;
+    e = x.cause;
+  }
+  return false;
+}

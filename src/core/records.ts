@@ -3,6 +3,7 @@
  * truth for the API and config; hot paths use the plain interfaces.
  */
 import { z } from 'zod';
+import { capPayload } from './limits.ts';
 import { INTERVALS, type Interval } from './time.ts';
 
 export const IntervalSchema = z.enum(INTERVALS);
@@ -104,14 +105,28 @@ export interface LazyPayload {
   text(): string;
 }
 
-/** The text of a candidate's payload. */
+/**
+ * The text of a candidate's payload, for the quarantine: never throws (a
+ * payload that cannot be written as text says why instead) and is cut to
+ * MAX_PAYLOAD_CHARS (saying so).
+ */
 export function payloadText(p: CandidateBar['payload']): string {
-  if (typeof p === 'string') return p;
-  // A payload that crossed a log as something else (it should not) is kept as JSON, never lost.
-  return typeof p?.text === 'function' ? p.text() : JSON.stringify(p ?? null);
+  try {
+    if (typeof p === 'string') return capPayload(p);
+    // A payload that crossed a log as something else (it should not) is kept as JSON, never lost.
+    return capPayload(typeof p?.text === 'function' ? p.text() : JSON.stringify(p ?? null));
+  } catch (err) {
+    return `[payload not kept: ${err instanceof Error ? err.message : String(err)}]`;
+  }
 }
 
-export const QUARANTINE_STAGES = ['parse', 'validate', 'decode'] as const;
+/**
+ * Where a record was quarantined: `parse` (the source could not read it),
+ * `validate` (a quality rule), `decode` (a log consumer could not decode
+ * it), `process` and `store` (the stage failed on it every time: rule
+ * `unprocessable_record`).
+ */
+export const QUARANTINE_STAGES = ['parse', 'validate', 'decode', 'process', 'store'] as const;
 export type QuarantineStage = (typeof QUARANTINE_STAGES)[number];
 
 /**
@@ -281,4 +296,16 @@ function fmix(h: number): number {
   x ^= x >>> 13;
   x = Math.imul(x, 0xc2b2ae35);
   return (x ^ (x >>> 16)) >>> 0;
+}
+
+/** Any record as text for the quarantine, its lazy payloads written out; never throws. */
+export function recordText(record: unknown): string {
+  return payloadText({
+    text: () =>
+      JSON.stringify(record, (_k, v: unknown) =>
+        v && typeof (v as LazyPayload).text === 'function' && !Array.isArray(v)
+          ? payloadText(v as LazyPayload)
+          : v,
+      ) ?? String(record),
+  });
 }

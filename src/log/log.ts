@@ -64,6 +64,24 @@ export interface ConsumeOptions {
   onAssign?: (partition: number, checkpoint: Checkpoint | null) => void | Promise<void>;
   /** Told when this member loses a partition (it must forget its state). */
   onRevoke?: (partition: number) => void;
+  /**
+   * Told about a record the handler failed on every time (src/log/delivery.ts:
+   * not a transient failure, `maxAttempts` attempts alone); the partition
+   * then moves on past it. The stage quarantines it. Without it such a
+   * record is reported on stderr and skipped.
+   */
+  onUnprocessable?: (record: UnprocessableRecord) => Promise<void>;
+}
+
+/** A decoded record its handler fails on deterministically. */
+export interface UnprocessableRecord {
+  topic: string;
+  partition: number;
+  offset: number;
+  record: unknown;
+  /** The handler's error, as one line. */
+  error: string;
+  attempts: number;
 }
 
 /** A stage's state as of an offset, committed together with that offset. */

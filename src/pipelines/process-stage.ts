@@ -17,7 +17,16 @@
  * closes the symbol's open windows: their bars become final.
  */
 import { append } from '../core/arrays.ts';
-import type { Bar, CandidateTrade, Quarantined, Trade } from '../core/records.ts';
+import { symbolProblem } from '../core/limits.ts';
+import {
+  type Bar,
+  type CandidateTrade,
+  type LazyPayload,
+  payloadText,
+  type Quarantined,
+  recordText,
+  type Trade,
+} from '../core/records.ts';
 import type { Interval } from '../core/time.ts';
 import {
   type Checkpoint,
@@ -26,6 +35,7 @@ import {
   type PoisonRecord,
   type Subscription,
   TOPICS,
+  type UnprocessableRecord,
 } from '../log/log.ts';
 import { TradeValidator, type TradeValidatorState } from '../quality/trade-validator.ts';
 import { BarAggregator, type BarAggregatorState, type BarEvent } from '../transform/trade-bars.ts';
@@ -138,6 +148,36 @@ export function quarantinePoison(p: PoisonRecord): Quarantined {
   };
 }
 
+/**
+ * A record a stage failed on every time (see src/log/delivery.ts), as a
+ * quarantined record: rule `unprocessable_record`, the error, and the
+ * record's raw payload (a trade's provider record) or the record itself.
+ */
+export function quarantineUnprocessable(
+  stage: 'process' | 'store',
+  u: UnprocessableRecord,
+): Quarantined {
+  const r = (u.record ?? {}) as {
+    symbol?: unknown;
+    source?: unknown;
+    payload?: unknown;
+    receivedAt?: unknown;
+  };
+  const symbol = typeof r.symbol === 'string' && symbolProblem(r.symbol) === null ? r.symbol : null;
+  return {
+    stage,
+    source: typeof r.source === 'string' ? r.source : 'log',
+    symbol,
+    rule: 'unprocessable_record',
+    message: `${u.topic}[${u.partition}]@${u.offset}: failed ${u.attempts} times: ${u.error}`,
+    payload:
+      r.payload !== undefined && r.payload !== ''
+        ? payloadText(r.payload as string | LazyPayload)
+        : recordText(u.record),
+    receivedAt: typeof r.receivedAt === 'number' ? r.receivedAt : Date.now(),
+  };
+}
+
 export class ProcessStage {
   readonly #o: ProcessOptions;
   readonly #parts = new Map<number, PartitionState>();
@@ -213,6 +253,11 @@ export class ProcessStage {
       {
         onPoison: async (p) => {
           const q = quarantinePoison(p);
+          await log.publish(TOPICS.quarantine, [q], (r) => r.symbol ?? '');
+          this.#o.onOutput?.({ valid: [], rejects: [q], duplicates: 0, events: [] });
+        },
+        onUnprocessable: async (u) => {
+          const q = quarantineUnprocessable('process', u);
           await log.publish(TOPICS.quarantine, [q], (r) => r.symbol ?? '');
           this.#o.onOutput?.({ valid: [], rejects: [q], duplicates: 0, events: [] });
         },

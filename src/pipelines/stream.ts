@@ -13,6 +13,7 @@
  * whoever takes them over goes on with the same open windows.
  */
 import type { Config } from '../core/config.ts';
+import { TicklineError } from '../core/errors.ts';
 import type { Bar, Quarantined, RawResponse, Trade } from '../core/records.ts';
 import type { Interval } from '../core/time.ts';
 import { type Log, type LogBatch, type Subscription, TOPICS } from '../log/log.ts';
@@ -30,6 +31,7 @@ import {
   type ProcessOutput,
   ProcessStage,
   quarantinePoison,
+  quarantineUnprocessable,
 } from './process-stage.ts';
 import { emptyStoreStats, StoreStage, type StoreStageStats } from './store-stage.ts';
 
@@ -234,12 +236,26 @@ export class StreamPipeline {
               this.#countReject(q);
               store.addRejects([q]);
             },
+            onUnprocessable: async (u) => {
+              const q = quarantineUnprocessable('store', u);
+              this.#countReject(q);
+              store.addRejects([q]);
+            },
           },
         );
         joined(sub);
         subs.push(sub);
       }
     }
+    // A stop must end the process within the drain timeout, whatever is stuck (a poison
+    // record, a store or broker away): past it the log is closed, which ends every wait.
+    let drainTimer: NodeJS.Timeout | undefined;
+    const startDrainClock = (): void => {
+      if (drainTimer || this.#gaveUp) return;
+      drainTimer = setTimeout(() => void this.#giveUp(), this.#o.live.drainTimeoutMs);
+    };
+    signal?.addEventListener('abort', startDrainClock, { once: true });
+    if (signal?.aborted) startDrainClock();
     const flushEvery = store ? setInterval(() => void store.flush(), this.#o.live.flushMs) : null;
     const curatedEvery = store
       ? setInterval(() => void this.#refreshCurated(), this.#o.curatedEveryMs ?? 5_000)
@@ -256,12 +272,22 @@ export class StreamPipeline {
         }
         // A feed that ended closes its symbols' windows; so does a stop when nothing
         // outside this process could carry them on (the in-process log).
-        if (ended || !log.durable || failure) await this.#endFeed();
+        startDrainClock();
+        if (!this.#gaveUp && (ended || !log.durable || failure)) {
+          await this.#endFeed().catch((err) => {
+            if (!this.#gaveUp) throw err;
+          });
+        }
         if (this.#stages.has('process') && this.#stages.has('store')) await this.#drain();
       } else if (signal && !signal.aborted) {
         await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()));
       }
+    } catch (err) {
+      // Waits that the closed log ended after the drain timeout: not a failure of their own.
+      if (!this.#gaveUp) throw err;
     } finally {
+      if (drainTimer) clearTimeout(drainTimer);
+      signal?.removeEventListener('abort', startDrainClock);
       if (flushEvery) clearInterval(flushEvery);
       if (curatedEvery) clearInterval(curatedEvery);
       await this.#process?.close();
@@ -269,8 +295,29 @@ export class StreamPipeline {
       for (const s of subs) await s.close();
     }
     if (store) await this.#refreshCurated();
+    if (this.#gaveUp) {
+      throw new TicklineError(
+        'DRAIN_TIMEOUT',
+        `stopped before everything was stored: ${this.#left} records were still in the log after live.drainTimeoutMs (${this.#o.live.drainTimeoutMs} ms); everything else is stored`,
+        { cause: failure ?? undefined },
+      );
+    }
     if (failure) throw failure;
     return this.stats;
+  }
+
+  #gaveUp = false;
+  #left = 0;
+
+  /** The drain timeout passed: count what is left, then close the log to end every wait on it. */
+  async #giveUp(): Promise<void> {
+    if (this.#gaveUp) return;
+    this.#left = await Promise.race([
+      this.backlog().catch(() => 0),
+      new Promise<number>((resolve) => setTimeout(() => resolve(0), 1_000)),
+    ]);
+    this.#gaveUp = true;
+    await this.#o.log.close().catch(() => undefined);
   }
 
   #seen = new Set<string>();
@@ -349,7 +396,7 @@ export class StreamPipeline {
       }
     };
     const settle = async (topic: string, group: string): Promise<void> => {
-      while ((await lag(topic, group)) > 0) {
+      while (!this.#gaveUp && (await lag(topic, group)) > 0) {
         await this.#process?.checkpointAll();
         await this.#storeStage?.flush();
         await new Promise((r) => setTimeout(r, log.durable ? 20 : 2));

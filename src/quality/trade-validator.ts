@@ -6,8 +6,10 @@
  *
  * Rule names are stable (they are stored in `quarantine.rule`):
  * not_finite, non_positive_price, negative_size, bad_timestamp,
- * future_timestamp, unsubscribed_symbol, late_trade, price_outlier.
+ * future_timestamp, unsubscribed_symbol, bad_symbol, oversized_field,
+ * late_trade, price_outlier.
  */
+import { MAX_CONDITIONS_LENGTH, symbolProblem } from '../core/limits.ts';
 import type { CandidateTrade, Quarantined } from '../core/records.ts';
 import { payloadText, tradeContentId } from '../core/records.ts';
 
@@ -18,6 +20,8 @@ export const TRADE_RULES = [
   'bad_timestamp',
   'future_timestamp',
   'unsubscribed_symbol',
+  'bad_symbol',
+  'oversized_field',
   'late_trade',
   'price_outlier',
 ] as const;
@@ -203,7 +207,8 @@ export class TradeValidator {
       rejects.push({
         stage: 'validate',
         source: t.source,
-        symbol: t.symbol || null,
+        // A symbol that breaks the grammar is not one: it stays in the payload only.
+        symbol: rule === 'bad_symbol' ? null : t.symbol || null,
         rule,
         message,
         payload: payloadText(t.payload),
@@ -312,5 +317,13 @@ export function checkTrade(
     };
   }
   if (t.symbol === '') return { rule: 'unsubscribed_symbol', message: 'symbol is missing' };
+  const bad = symbolProblem(t.symbol);
+  if (bad) return { rule: 'bad_symbol', message: bad };
+  if (t.conditions.length > MAX_CONDITIONS_LENGTH) {
+    return {
+      rule: 'oversized_field',
+      message: `conditions of ${t.conditions.length} chars; at most ${MAX_CONDITIONS_LENGTH}`,
+    };
+  }
   return null;
 }

@@ -5,7 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Log, LogBatch, Subscription } from '../../src/log/log.ts';
+import { TransientError } from '../../src/core/errors.ts';
+import type { Log, LogBatch, Subscription, UnprocessableRecord } from '../../src/log/log.ts';
 
 interface Rec {
   key: string;
@@ -194,6 +195,45 @@ export function logContract(name: string, open: () => Promise<Log>): void {
         records(200, 7, 300).map((r) => r.seq),
       );
       await s2.close();
+    });
+
+    it('sets aside a record its handler fails on every time, keeps the records around it, and retries a transient failure until it passes', async () => {
+      // Poison: seq 7 throws a RangeError every time (what a 5,000-deep message did to
+      // JSON.stringify). Transient: the first two deliveries of seq 12 fail as a store
+      // that is away would. One key, so all land on one partition, in order.
+      const got: number[] = [];
+      const setAside: UnprocessableRecord[] = [];
+      let storeAway = 2;
+      let joined: (s: Subscription) => void = () => {};
+      const ready = new Promise<Subscription>((resolve) => {
+        joined = resolve;
+      });
+      const sub = await log.consume<Rec>(
+        topic,
+        'g',
+        async (b: LogBatch<Rec>) => {
+          if (b.records.some((r) => r.seq === 7)) throw new RangeError('Maximum call stack size exceeded');
+          if (b.records.some((r) => r.seq === 12) && storeAway > 0) {
+            storeAway--;
+            throw new TransientError('store away');
+          }
+          got.push(...b.records.map((r) => r.seq));
+          await (await ready).commit(b.partition, b.next);
+        },
+        { onUnprocessable: async (u) => void setAside.push(u) },
+      );
+      joined(sub);
+      await log.publish(topic, records(10, 1), (r) => r.key);
+      await until(() => got.length >= 9 && setAside.length >= 1);
+      await log.publish(topic, records(10, 1, 10), (r) => r.key);
+      await until(() => got.length >= 19);
+      expect(got).toEqual([0, 1, 2, 3, 4, 5, 6, 8, 9, ...Array.from({ length: 10 }, (_, i) => 10 + i)]);
+      expect(setAside).toHaveLength(1);
+      expect(setAside[0]!.record).toEqual({ key: 'K0', seq: 7 });
+      expect(setAside[0]!.error).toMatch(/Maximum call stack/);
+      expect(storeAway).toBe(0);
+      await until(async () => (await log.lag(topic, 'g')) === 0);
+      await sub.close();
     });
   });
 }

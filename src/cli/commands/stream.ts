@@ -41,8 +41,10 @@ export function registerStream(program: Command): void {
           'stream runs the ingest stage; use tickline worker for the others alone',
         );
       }
-      const symbols = parseSymbols(o.symbols);
       const { name, source } = liveSourceFromFlags(o, cfg);
+      // A recording holds its own symbols: without --symbols replay takes what it holds
+      // (each still held to the symbol grammar); with it, only those.
+      const symbols = name === 'replay' && o.symbols === undefined ? [] : parseSymbols(o.symbols);
       const stop = new AbortController();
       const release = stopOnSignals(stop, 'draining: storing what was received');
       try {
@@ -53,8 +55,7 @@ export function registerStream(program: Command): void {
             source,
             stages,
             symbols,
-            // A recording may hold symbols it was not asked for: replay accepts what it holds.
-            accept: name === 'replay' ? null : new Set(symbols),
+            accept: symbols.length === 0 ? null : new Set(symbols),
             stop,
             durationArg: o.duration,
           });

@@ -223,7 +223,11 @@ describe('JSON codec', () => {
     // A record without an interval (a trade) reads back without one.
     expect(c.decode(TOPICS.quarantine, c.encode(TOPICS.quarantine, trade))).toEqual(trade);
     // What an earlier release wrote: its own fingerprint, no interval field.
-    const earlier = EARLIER_SCHEMAS.find((e) => e.topic === TOPICS.quarantine)!;
+    const earlier = EARLIER_SCHEMAS.find(
+      (e) =>
+        e.topic === TOPICS.quarantine &&
+        !(e.schema as { fields: { name: string }[] }).fields.some((f) => f.name === 'interval'),
+    )!;
     const t = avro.Type.forSchema(earlier.schema as avro.Schema);
     const bytes = Buffer.concat([
       Buffer.from([0xc3, 0x01]),
@@ -232,5 +236,35 @@ describe('JSON codec', () => {
     ]);
     expect(bytes.subarray(2, 10)).not.toEqual(c.encode(TOPICS.quarantine, trade).subarray(2, 10));
     expect(c.decode(TOPICS.quarantine, bytes)).toEqual(trade);
+  });
+
+  it('reads quarantined records written before the process and store stages existed', () => {
+    const c = avroCodec();
+    const rec = {
+      stage: 'validate' as const,
+      source: 'finnhub',
+      symbol: 'AAPL',
+      interval: null,
+      rule: 'late_trade',
+      message: 'm',
+      payload: '{}',
+      receivedAt: 5,
+    };
+    const earlier = EARLIER_SCHEMAS.find(
+      (e) =>
+        e.topic === TOPICS.quarantine &&
+        (e.schema as { fields: { name: string }[] }).fields.some((f) => f.name === 'interval'),
+    )!;
+    const t = avro.Type.forSchema(earlier.schema as avro.Schema);
+    const bytes = Buffer.concat([
+      Buffer.from([0xc3, 0x01]),
+      rabinFingerprint(JSON.stringify(t.schema())),
+      t.toBuffer(rec),
+    ]);
+    expect(bytes.subarray(2, 10)).not.toEqual(c.encode(TOPICS.quarantine, rec).subarray(2, 10));
+    expect(c.decode(TOPICS.quarantine, bytes)).toEqual(rec);
+    // And the new stages round-trip.
+    const q = { ...rec, stage: 'process' as const, rule: 'unprocessable_record' };
+    expect(c.decode(TOPICS.quarantine, c.encode(TOPICS.quarantine, q))).toEqual(q);
   });
 });

@@ -211,6 +211,31 @@ const MAGIC = Buffer.from([0xc3, 0x01]);
  */
 export const EARLIER_SCHEMAS: { topic: string; schema: AvroSchema }[] = [
   {
+    // Before the process and store stages quarantined records they failed on.
+    topic: TOPICS.quarantine,
+    schema: {
+      type: 'record',
+      name: 'tickline.Quarantined',
+      fields: [
+        {
+          name: 'stage',
+          type: {
+            type: 'enum',
+            name: 'tickline.Quarantined_stage',
+            symbols: ['parse', 'validate', 'decode'],
+          },
+        },
+        { name: 'source', type: 'string' },
+        { name: 'symbol', type: ['null', 'string'] },
+        { name: 'interval', type: ['null', 'string'] },
+        { name: 'rule', type: 'string' },
+        { name: 'message', type: 'string' },
+        { name: 'payload', type: 'string' },
+        { name: 'receivedAt', type: 'long' },
+      ],
+    } as AvroSchema,
+  },
+  {
     // Before quarantined records kept their bar interval.
     topic: TOPICS.quarantine,
     schema: {

@@ -41,6 +41,7 @@ import {
   partitionOf,
   type Subscription,
 } from '../log.ts';
+import { DEFAULT_DELIVERY, deliver } from '../delivery.ts';
 import { type Codec, jsonCodec } from './codec.ts';
 
 export interface KafkaLogOptions {
@@ -71,8 +72,16 @@ export interface KafkaLogOptions {
   heartbeatIntervalMs?: number;
   /** Records fetched but not yet handled before the consumer pauses (default 32 768). */
   maxBufferedRecords?: number;
-  /** Pause before a failed batch is delivered again, ms (default 200). */
+  /** Pause before a failed batch is delivered again, ms (default 200; doubles up to maxRetryMs). */
   retryMs?: number;
+  /** The longest pause between retries of a failed batch, ms (default 5000). */
+  maxRetryMs?: number;
+  /**
+   * Attempts of a batch whose handler fails deterministically, then of each
+   * of its records alone, before a record is set aside (default 3; see
+   * src/log/delivery.ts).
+   */
+  maxAttempts?: number;
   codec?: Codec;
   tls?: TlsOptions;
   sasl?: SASLOptions;
@@ -142,7 +151,9 @@ export class KafkaLog implements Log {
       sessionTimeoutMs: opts.sessionTimeoutMs ?? 10_000,
       heartbeatIntervalMs: opts.heartbeatIntervalMs ?? 1_000,
       maxBufferedRecords: opts.maxBufferedRecords ?? 32_768,
-      retryMs: opts.retryMs ?? 200,
+      retryMs: opts.retryMs ?? DEFAULT_DELIVERY.retryMs,
+      maxRetryMs: opts.maxRetryMs ?? DEFAULT_DELIVERY.maxRetryMs,
+      maxAttempts: opts.maxAttempts ?? DEFAULT_DELIVERY.maxAttempts,
       tls: opts.tls,
       sasl: opts.sasl,
     };
@@ -863,19 +874,20 @@ class Member {
         }
         if (!q || q.length === 0) break;
         const msgs = q.slice(0, maxBatch);
-        const batch = await this.#decode(p, msgs);
-        for (;;) {
-          if (this.#closed || (this.#epochs.get(p) ?? 0) !== epoch) return;
-          try {
-            // Even a batch left empty by poison goes to the handler: it commits past it.
-            await this.handler(batch);
-            break;
-          } catch (err) {
-            this.#log.reportError(err, `${this.#topic}[${p}] handler; retrying`);
-            await sleep(this.#log.options.retryMs);
-          }
-        }
-        if ((this.#epochs.get(p) ?? 0) !== epoch) return;
+        const { batch, offsets } = await this.#decode(p, msgs);
+        const o = this.#log.options;
+        // Even a batch left empty by poison goes to the handler: it commits past it.
+        // A record the handler fails on every time is set aside, not committed here: the
+        // stage's next commit (with its checkpoint) goes past it.
+        const r = await deliver(batch, {
+          policy: { maxAttempts: o.maxAttempts, retryMs: o.retryMs, maxRetryMs: o.maxRetryMs },
+          handler: this.handler,
+          opts: this.#opts,
+          active: () => !this.#closed && (this.#epochs.get(p) ?? 0) === epoch,
+          report: (err, what) => this.#log.reportError(err, what),
+          offsetOf: (_b, i) => offsets[i]!,
+        });
+        if (r === 'stopped' || (this.#epochs.get(p) ?? 0) !== epoch) return;
         q.splice(0, msgs.length);
         this.#buffered -= msgs.length;
         this.#flow();
@@ -889,13 +901,18 @@ class Member {
     this.#loops.set(p, loop);
   }
 
-  async #decode(p: number, msgs: Message[]): Promise<LogBatch<unknown>> {
+  async #decode(
+    p: number,
+    msgs: Message[],
+  ): Promise<{ batch: LogBatch<unknown>; offsets: number[] }> {
     const records: unknown[] = [];
+    const offsets: number[] = [];
     const first = msgs[0]!.offset;
     const last = msgs[msgs.length - 1]!.offset;
     for (const m of msgs) {
       try {
         records.push(this.#log.codec.decode(this.#topic, m.value));
+        offsets.push(Number(m.offset));
       } catch (err) {
         const poison: PoisonRecord = {
           topic: this.#topic,
@@ -923,11 +940,14 @@ class Member {
       }
     }
     return {
-      topic: this.#topic,
-      partition: p,
-      offset: Number(first),
-      next: Number(last) + 1,
-      records,
+      batch: {
+        topic: this.#topic,
+        partition: p,
+        offset: Number(first),
+        next: Number(last) + 1,
+        records,
+      },
+      offsets,
     };
   }
 

@@ -14,6 +14,8 @@ import {
   partitionOf,
   type Subscription,
 } from '../log.ts';
+import { DEFAULT_DELIVERY, type DeliveryPolicy, deliver } from '../delivery.ts';
+import { errorMessage } from '../../core/errors.ts';
 
 interface Partition {
   /** Offset of records[head]. */
@@ -53,9 +55,18 @@ export interface MemoryLogOptions {
   partitions?: number;
   /** Records a partition holds before publishers wait (default 65 536). */
   capacity?: number;
-  /** Called when a handler throws; the batch is delivered again after `retryMs` (default 200). */
-  onError?: (err: unknown, topic: string, partition: number) => void;
+  /**
+   * Called when a handler throws, with what happens next (src/log/delivery.ts:
+   * transient failures are retried with backoff for as long as they last;
+   * others `maxAttempts` times, then record by record, and a record that
+   * fails alone is set aside).
+   */
+  onError?: (err: unknown, what: string) => void;
+  /** The first pause before a retry (default 200 ms); it doubles up to `maxRetryMs` (5000). */
   retryMs?: number;
+  maxRetryMs?: number;
+  /** Attempts of a deterministic failure, per batch and then per record (default 3). */
+  maxAttempts?: number;
 }
 
 const end = (p: Partition): number => p.base + p.records.length - p.head;
@@ -70,17 +81,20 @@ export class MemoryLog implements Log {
   readonly #capacity: number;
   readonly #topics = new Map<string, Topic>();
   readonly #onError: NonNullable<MemoryLogOptions['onError']>;
-  readonly #retryMs: number;
+  readonly #policy: DeliveryPolicy;
   #closed = false;
 
   constructor(opts: MemoryLogOptions = {}) {
     this.#partitions = opts.partitions ?? 4;
     this.#capacity = opts.capacity ?? 65_536;
-    this.#retryMs = opts.retryMs ?? 200;
+    this.#policy = {
+      maxAttempts: opts.maxAttempts ?? DEFAULT_DELIVERY.maxAttempts,
+      retryMs: opts.retryMs ?? DEFAULT_DELIVERY.retryMs,
+      maxRetryMs: opts.maxRetryMs ?? DEFAULT_DELIVERY.maxRetryMs,
+    };
     this.#onError =
       opts.onError ??
-      ((err, topic, partition) =>
-        console.error(`tickline: ${topic}[${partition}]: ${(err as Error).message}; retrying`));
+      ((err, what) => console.error(`tickline: ${what}: ${errorMessage(err)}`));
   }
 
   #topic(name: string): Topic {
@@ -202,21 +216,24 @@ export class MemoryLog implements Log {
         }
         const from = p.head + (position - p.base);
         const records = p.records.slice(from, from + Math.min(avail, m.maxBatch));
-        try {
-          await m.handler({
-            topic: t.name,
-            partition: pi,
-            offset: position,
-            next: position + records.length,
-            records,
-          });
-          position += records.length;
-        } catch (err) {
-          // The batch is not done: report it and deliver it again after a pause, as a
-          // consumer that did not commit would get it again from the broker.
-          this.#onError(err, t.name, pi);
-          await new Promise((resolve) => setTimeout(resolve, this.#retryMs));
-        }
+        const batch = {
+          topic: t.name,
+          partition: pi,
+          offset: position,
+          next: position + records.length,
+          records,
+        };
+        const r = await deliver(batch, {
+          policy: this.#policy,
+          handler: m.handler,
+          opts: m.opts,
+          active: () => !m.closed && m.owned.has(pi) && !this.#closed,
+          report: this.#onError,
+        });
+        if (r === 'stopped') break;
+        // A record set aside was not committed by the handler: the log commits past it.
+        if (r === 'set-aside') this.#commit(t, g, pi, batch.next);
+        position = batch.next;
       }
     });
     m.loops.set(pi, loop);

@@ -3,6 +3,12 @@
  * `{"type":"ping"}` and `{"type":"error","msg":…}`. The simulator and the
  * replay source speak the same format, so one parser serves all three.
  */
+import {
+  capPayload,
+  JsonLimitError,
+  MAX_MESSAGE_BYTES,
+  parseJsonWithin,
+} from '../../core/limits.ts';
 import type { CandidateTrade, LazyPayload } from '../../core/records.ts';
 import type { LiveBatch } from '../source.ts';
 import { scanTradeMessage } from './finnhub-scan.ts';
@@ -39,6 +45,18 @@ export function parseFinnhubMessage(
   source: string,
   out: LiveBatch,
 ): string {
+  if (text.length > MAX_MESSAGE_BYTES) {
+    out.rejects.push({
+      stage: 'parse',
+      source,
+      symbol: null,
+      rule: 'oversized_message',
+      message: `message of ${text.length} chars; at most ${MAX_MESSAGE_BYTES}`,
+      payload: capPayload(text),
+      receivedAt,
+    });
+    return 'malformed';
+  }
   // The common case without JSON.parse; anything else through it.
   if (scanTradeMessage(text, receivedAt, source, out.trades)) return 'trade';
   return parseFinnhubJson(text, receivedAt, source, out);
@@ -53,15 +71,18 @@ export function parseFinnhubJson(
 ): string {
   let msg: { type?: unknown; data?: unknown; msg?: unknown };
   try {
-    msg = JSON.parse(text);
+    // Within limits: a message nested thousands deep would overflow the stack of whatever
+    // walks it later (the quarantine's JSON.stringify of a rejected element).
+    msg = parseJsonWithin(text) as typeof msg;
   } catch (err) {
     out.rejects.push({
       stage: 'parse',
       source,
       symbol: null,
       rule: 'malformed_message',
-      message: `not JSON: ${(err as Error).message}`,
-      payload: text,
+      message:
+        err instanceof JsonLimitError ? err.message : `not JSON: ${(err as Error).message}`,
+      payload: capPayload(text),
       receivedAt,
     });
     return 'malformed';
@@ -98,7 +119,7 @@ export function parseFinnhubJson(
       type === 'trade'
         ? 'trade message without a data array'
         : `unknown message type ${JSON.stringify(type)}`,
-    payload: text,
+    payload: capPayload(text),
     receivedAt,
   });
   return 'unknown';
