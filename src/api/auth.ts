@@ -33,12 +33,6 @@ export function newApiKey(
   };
 }
 
-/** The key id of a bearer token, without checking it (for rate limiting by key). */
-export function keyIdOf(authorization: string | undefined): string | null {
-  const m = /^Bearer\s+(\S+)$/i.exec(authorization ?? '');
-  return m ? (KEY.exec(m[1]!)?.[1] ?? null) : null;
-}
-
 export type AuthResult =
   | { ok: true; id: string; scope: ApiScope }
   | { ok: false; reason: 'missing' | 'malformed' | 'unknown' | 'revoked' };
@@ -48,6 +42,8 @@ export class KeyChecker {
   readonly #store: Store;
   /** Records by id for a few seconds, so a burst of requests costs one lookup. */
   readonly #cache = new Map<string, { record: ApiKeyRecord | null; until: number }>();
+  /** Authorization headers that passed, with their key id, for a few seconds (rate limiting). */
+  readonly #passed = new Map<string, { id: string; until: number }>();
 
   constructor(store: Store) {
     this.#store = store;
@@ -73,11 +69,24 @@ export class KeyChecker {
     if (want.length !== got.length || !timingSafeEqual(want, got))
       return { ok: false, reason: 'unknown' };
     if (rec.revokedAt !== null) return { ok: false, reason: 'revoked' };
+    if (this.#passed.size > 10_000) this.#passed.clear();
+    this.#passed.set(authorization, { id, until: now + 5_000 });
     return { ok: true, id, scope: rec.scope };
+  }
+
+  /**
+   * The key id of a header that passed `check` in the last few seconds, or
+   * null: a made-up key never gets a rate-limit bucket of its own.
+   */
+  verifiedId(authorization: string | undefined): string | null {
+    if (!authorization) return null;
+    const hit = this.#passed.get(authorization);
+    return hit && hit.until >= Date.now() ? hit.id : null;
   }
 
   /** Forgets cached records (after a revoke). */
   forget(): void {
     this.#cache.clear();
+    this.#passed.clear();
   }
 }

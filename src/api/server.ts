@@ -13,8 +13,9 @@ import type { z } from 'zod';
 import type { Config } from '../core/config.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { Store } from '../store/store.ts';
-import { KeyChecker, keyIdOf } from './auth.ts';
+import { KeyChecker } from './auth.ts';
 import type { ApiContext, LiveHandle } from './context.ts';
+import { AuthFailures, EXTRA_ROUTES, rebindingProblem, scopeTable } from './guard.ts';
 import { JobRunner } from './jobs.ts';
 import { docsPage, openApiDocument } from './openapi.ts';
 import { BadParameter, ROUTES } from './routes.ts';
@@ -29,6 +30,8 @@ export interface ServerOptions {
    * non-loopback address: only a loopback bind serves reads without a key.
    */
   requireKeyForReads: boolean;
+  /** The address the server binds to (default 127.0.0.1): a Host naming it is this server. */
+  host?: string;
   /** The running live path, once there is one. */
   live?: () => LiveHandle | null;
   /** Serves WebSocket /api/stream when given. */
@@ -65,6 +68,9 @@ export async function createServer(o: ServerOptions): Promise<FastifyInstance> {
     startedAt: Date.now(),
   };
   const doc = openApiDocument(ROUTES, o.version ?? '0.1.0');
+  const scopeOf = scopeTable([...ROUTES, ...EXTRA_ROUTES]);
+  const failures = new AuthFailures(o.cfg.api.authFailuresPerMinute);
+  const boundHost = o.host ?? '127.0.0.1';
 
   app.addHook('onClose', async () => {
     await jobs.idle();
@@ -75,19 +81,33 @@ export async function createServer(o: ServerOptions): Promise<FastifyInstance> {
   if (hub) {
     app.server.on('upgrade', (req, socket, head) => {
       const url = new URL(req.url ?? '/', 'http://localhost');
-      const refuse = (status: number, message: string): void => {
+      const refuse = (status: 401 | 403 | 404 | 429, message: string): void => {
+        const [reason, error] = {
+          401: ['Unauthorized', 'unauthorized'],
+          403: ['Forbidden', 'forbidden'],
+          404: ['Not Found', 'not_found'],
+          429: ['Too Many Requests', 'rate_limited'],
+        }[status];
         socket.end(
-          `HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : 'Not Found'}\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n${JSON.stringify({ error: status === 401 ? 'unauthorized' : 'not_found', message })}`,
+          `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n${JSON.stringify({ error, message })}`,
         );
       };
       if (url.pathname !== '/api/stream') return refuse(404, `no WebSocket at ${url.pathname}`);
       const key = url.searchParams.get('key');
       const header = req.headers.authorization ?? (key ? `Bearer ${key}` : undefined);
-      if (!o.requireKeyForReads && !header) return hub.upgrade(req, socket, head);
+      if (!o.requireKeyForReads && !header) {
+        const problem = rebindingProblem(req.headers.host, req.headers.origin, boundHost);
+        if (problem) return refuse(403, problem);
+        return hub.upgrade(req, socket, head);
+      }
+      const address = req.socket.remoteAddress ?? '';
+      const wait = failures.blockedFor(address);
+      if (wait > 0) return refuse(429, `too many failed authentications; retry in ${wait} s`);
       void keys.check(header).then((auth) => {
-        if (!auth.ok)
+        if (!auth.ok) {
+          failures.fail(address);
           refuse(401, 'an API key is required: Authorization: Bearer <key>, or ?key=<key>');
-        else hub.upgrade(req, socket, head);
+        } else hub.upgrade(req, socket, head);
       });
     });
   }
@@ -96,7 +116,8 @@ export async function createServer(o: ServerOptions): Promise<FastifyInstance> {
     max: o.cfg.api.rateLimitPerMinute,
     timeWindow: 60_000,
     keyGenerator: (req) => {
-      const id = keyIdOf(req.headers.authorization);
+      // Per key only for a key that passed: made-up keys share their address's bucket.
+      const id = keys.verifiedId(req.headers.authorization);
       return id ? `key:${id}` : `ip:${req.ip}`;
     },
     errorResponseBuilder: (_req, c) => ({
@@ -106,16 +127,30 @@ export async function createServer(o: ServerOptions): Promise<FastifyInstance> {
     }),
   });
 
-  // Who may call what: admin routes always need an admin key; the rest need any valid key
-  // unless the server only listens on loopback.
-  const scopes = new Map(ROUTES.map((r) => [`${r.method} ${r.path}`, r.scope ?? 'read']));
+  // Who may call what (src/api/guard.ts): by route whatever the method, deny by default;
+  // failed authentications limited per address; a keyless server checks Host and Origin.
   app.addHook('onRequest', async (req, reply) => {
     const url = req.routeOptions.url;
-    if (!url) return;
-    const need = scopes.get(`${req.method} ${url}`) ?? 'read';
-    if (need === 'read' && !o.requireKeyForReads && !req.headers.authorization) return;
-    const auth = await keys.check(req.headers.authorization);
+    const need = url ? scopeOf(req.method, url) : 'read';
+    const header = req.headers.authorization;
+    if (need === 'read' && !o.requireKeyForReads && !header) {
+      const problem = rebindingProblem(req.headers.host, req.headers.origin, boundHost);
+      if (problem) return reply.code(403).send({ error: 'forbidden', message: problem });
+      return;
+    }
+    const wait = failures.blockedFor(req.ip);
+    if (wait > 0) {
+      return reply
+        .code(429)
+        .header('retry-after', String(wait))
+        .send({
+          error: 'rate_limited',
+          message: `more than ${o.cfg.api.authFailuresPerMinute} failed authentications a minute from ${req.ip}; retry in ${wait} s`,
+        });
+    }
+    const auth = await keys.check(header);
     if (!auth.ok) {
+      if (auth.reason !== 'missing') failures.fail(req.ip);
       const why = {
         missing: 'an API key is required: send Authorization: Bearer <key> (tickline keys create)',
         malformed: 'the Authorization header is not "Bearer tk_…" with a tickline key',
@@ -130,7 +165,7 @@ export async function createServer(o: ServerOptions): Promise<FastifyInstance> {
     if (need === 'admin' && auth.scope !== 'admin') {
       return reply.code(403).send({
         error: 'forbidden',
-        message: `${req.method} ${url} needs an admin key; this key can only read`,
+        message: `${req.method} ${url ?? req.url.split('?')[0]} needs an admin key; this key can only read`,
       });
     }
   });

@@ -80,6 +80,8 @@ export const ConfigSchema = z
       .object({
         /** Requests per minute per API key (or per client address without one). */
         rateLimitPerMinute: z.number().int().min(1).default(600),
+        /** Failed authentications (bad, unknown or revoked keys) per client address per minute before 429. */
+        authFailuresPerMinute: z.number().int().min(1).default(30),
       })
       .strict()
       .prefault({}),

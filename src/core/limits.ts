@@ -31,7 +31,8 @@ export const MAX_PAYLOAD_CHARS = 64 << 10;
 export function symbolProblem(s: string): string | null {
   if (s === '') return 'symbol is missing';
   if (SYMBOL_PATTERN.test(s)) return null;
-  const shown = s.length > 40 ? `${JSON.stringify(s.slice(0, 40))}… (${s.length} chars)` : JSON.stringify(s);
+  const shown =
+    s.length > 40 ? `${JSON.stringify(s.slice(0, 40))}… (${s.length} chars)` : JSON.stringify(s);
   return `${shown} is not a symbol (${SYMBOL_RULE})`;
 }
 
@@ -77,7 +78,10 @@ export function parseJsonWithin(
   maxDepth = MAX_JSON_DEPTH,
 ): unknown {
   if (text.length > maxBytes) {
-    throw new JsonLimitError('size', `message of ${text.length} chars is over the limit of ${maxBytes}`);
+    throw new JsonLimitError(
+      'size',
+      `message of ${text.length} chars is over the limit of ${maxBytes}`,
+    );
   }
   if (jsonDepthExceeds(text, maxDepth)) {
     throw new JsonLimitError('depth', `message nests deeper than ${maxDepth} levels`);

@@ -87,7 +87,10 @@ export async function deliver<T>(batch: LogBatch<T>, cx: DeliveryContext<T>): Pr
         continue;
       }
       if (batch.records.length > 1) {
-        cx.report(err, `${where}: failed ${attempts} times; handing its records over one at a time`);
+        cx.report(
+          err,
+          `${where}: failed ${attempts} times; handing its records over one at a time`,
+        );
         return deliverOneByOne(batch, cx);
       }
       return setAside(batch, err, attempts, cx);

@@ -212,7 +212,8 @@ export function logContract(name: string, open: () => Promise<Log>): void {
         topic,
         'g',
         async (b: LogBatch<Rec>) => {
-          if (b.records.some((r) => r.seq === 7)) throw new RangeError('Maximum call stack size exceeded');
+          if (b.records.some((r) => r.seq === 7))
+            throw new RangeError('Maximum call stack size exceeded');
           if (b.records.some((r) => r.seq === 12) && storeAway > 0) {
             storeAway--;
             throw new TransientError('store away');
@@ -227,7 +228,18 @@ export function logContract(name: string, open: () => Promise<Log>): void {
       await until(() => got.length >= 9 && setAside.length >= 1);
       await log.publish(topic, records(10, 1, 10), (r) => r.key);
       await until(() => got.length >= 19);
-      expect(got).toEqual([0, 1, 2, 3, 4, 5, 6, 8, 9, ...Array.from({ length: 10 }, (_, i) => 10 + i)]);
+      expect(got).toEqual([
+        0,
+        1,
+        2,
+        3,
+        4,
+        5,
+        6,
+        8,
+        9,
+        ...Array.from({ length: 10 }, (_, i) => 10 + i),
+      ]);
       expect(setAside).toHaveLength(1);
       expect(setAside[0]!.record).toEqual({ key: 'K0', seq: 7 });
       expect(setAside[0]!.error).toMatch(/Maximum call stack/);

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.ts';
 import { tempDir, withDb } from '../helpers/db.ts';
+import { poisonMessages } from '../helpers/malformed.ts';
 
 let dir: string;
 beforeAll(() => {
@@ -26,16 +27,13 @@ const clean = (from: number, n: number, symbol = 'AAPL'): string[] =>
     }),
   );
 
-/** The two messages of the report: 5,000 nested arrays as `data`, and `c` nested 20,000 deep. */
-export const POISON = [
-  `{"data":${'['.repeat(5_000)}${']'.repeat(5_000)},"type":"trade"}`,
-  `{"type":"trade","data":[{"s":"AAPL","p":101,"t":${T0 + 505},"v":1,"c":${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}}]}`,
-];
-
 describe('poison messages on the live path', () => {
   it('stores the 100 clean trades around two deeply nested messages, quarantines the two, and ends by itself', async () => {
     const file = join(dir, 'poison.ndjson');
-    writeFileSync(file, `${[...clean(0, 50), ...POISON, ...clean(50, 50)].join('\n')}\n`);
+    writeFileSync(
+      file,
+      `${[...clean(0, 50), ...poisonMessages(T0 + 505), ...clean(50, 50)].join('\n')}\n`,
+    );
     const r = await runCli(
       ['stream', '--source', 'replay', '--file', file, '--speed', 'max', '--symbols', 'AAPL'],
       env('poison'),
@@ -45,7 +43,9 @@ describe('poison messages on the live path', () => {
     expect(r.stderr).not.toMatch(/Maximum call stack/);
     const q = await withDb(join(dir, 'poison', 'tickline.duckdb'), async (sql) => ({
       trades: await sql('SELECT count(*)::INT AS n FROM trades'),
-      quarantine: await sql('SELECT stage, rule, message, length(payload)::INT AS len FROM quarantine ORDER BY message'),
+      quarantine: await sql(
+        'SELECT stage, rule, message, length(payload)::INT AS len FROM quarantine ORDER BY message',
+      ),
     }));
     expect(q.trades[0]!.n).toBe(100);
     expect(q.quarantine).toHaveLength(2);
@@ -67,7 +67,11 @@ describe('poison messages on the live path', () => {
         odd('ZZZZ', 1),
         odd("A'); DROP TABLE bars;--", 2),
         odd('AAPL', 3, ['x'.repeat(10_000_000)]),
-        odd('AAPL', 4, Array.from({ length: 300 }, () => '1')),
+        odd(
+          'AAPL',
+          4,
+          Array.from({ length: 300 }, () => '1'),
+        ),
         ...clean(20, 20),
       ].join('\n')}\n`,
     );
@@ -103,11 +107,16 @@ describe('poison messages on the live path', () => {
       file,
       `${[...clean(0, 5), ...clean(0, 5, 'MSFT'), odd("A'); DROP TABLE bars;--", 2), odd('x'.repeat(40), 3)].join('\n')}\n`,
     );
-    const r = await runCli(['stream', '--source', 'replay', '--file', file, '--speed', 'max'], env('nosym'));
+    const r = await runCli(
+      ['stream', '--source', 'replay', '--file', file, '--speed', 'max'],
+      env('nosym'),
+    );
     expect(r.code, r.stderr).toBe(0);
     const q = await withDb(join(dir, 'nosym', 'tickline.duckdb'), async (sql) => ({
       symbols: await sql('SELECT DISTINCT symbol FROM trades ORDER BY symbol'),
-      rules: await sql('SELECT rule, symbol, count(*)::INT AS n FROM quarantine GROUP BY ALL ORDER BY rule'),
+      rules: await sql(
+        'SELECT rule, symbol, count(*)::INT AS n FROM quarantine GROUP BY ALL ORDER BY rule',
+      ),
     }));
     expect(q.symbols).toEqual([{ symbol: 'AAPL' }, { symbol: 'MSFT' }]);
     expect(q.rules).toEqual([{ rule: 'bad_symbol', symbol: null, n: 2 }]);

@@ -80,6 +80,7 @@ export function registerUp(program: Command): void {
             metrics,
             live: () => live,
             requireKeyForReads: !open,
+            host,
             hub,
           });
           let stats: StreamStats;

@@ -32,6 +32,7 @@ import {
   Producer,
   type SASLOptions,
 } from '@platformatic/kafka';
+import { DEFAULT_DELIVERY, deliver } from '../delivery.ts';
 import {
   type Checkpoint,
   type ConsumeOptions,
@@ -41,7 +42,6 @@ import {
   partitionOf,
   type Subscription,
 } from '../log.ts';
-import { DEFAULT_DELIVERY, deliver } from '../delivery.ts';
 import { type Codec, jsonCodec } from './codec.ts';
 
 export interface KafkaLogOptions {

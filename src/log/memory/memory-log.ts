@@ -6,6 +6,9 @@
  * process: the embedded pipeline bounds what a hard kill can lose by
  * committing (storing) at least every flush interval.
  */
+
+import { errorMessage } from '../../core/errors.ts';
+import { DEFAULT_DELIVERY, type DeliveryPolicy, deliver } from '../delivery.ts';
 import {
   type Checkpoint,
   type ConsumeOptions,
@@ -14,8 +17,6 @@ import {
   partitionOf,
   type Subscription,
 } from '../log.ts';
-import { DEFAULT_DELIVERY, type DeliveryPolicy, deliver } from '../delivery.ts';
-import { errorMessage } from '../../core/errors.ts';
 
 interface Partition {
   /** Offset of records[head]. */
@@ -93,8 +94,7 @@ export class MemoryLog implements Log {
       maxRetryMs: opts.maxRetryMs ?? DEFAULT_DELIVERY.maxRetryMs,
     };
     this.#onError =
-      opts.onError ??
-      ((err, what) => console.error(`tickline: ${what}: ${errorMessage(err)}`));
+      opts.onError ?? ((err, what) => console.error(`tickline: ${what}: ${errorMessage(err)}`));
   }
 
   #topic(name: string): Topic {

@@ -80,8 +80,7 @@ export function parseFinnhubJson(
       source,
       symbol: null,
       rule: 'malformed_message',
-      message:
-        err instanceof JsonLimitError ? err.message : `not JSON: ${(err as Error).message}`,
+      message: err instanceof JsonLimitError ? err.message : `not JSON: ${(err as Error).message}`,
       payload: capPayload(text),
       receivedAt,
     });
