@@ -113,6 +113,24 @@ export function wallTimeToUtc(wallAsUtcMs: number, timeZone: string): number {
 const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 
 /**
+ * Date.UTC without its two-digit-year rule: years 0–99 are those years, not
+ * 1900–1999 (`0020-01-06` stays in the year 20).
+ */
+export function utcMs(y: number, mo: number, d: number, h = 0, mi = 0, s = 0, ms = 0): number {
+  const t = Date.UTC(y, mo, d, h, mi, s, ms);
+  if (y < 0 || y > 99 || !Number.isFinite(t)) return t;
+  const at = new Date(t);
+  at.setUTCFullYear(at.getUTCFullYear() - 1900);
+  return at.getTime();
+}
+
+/**
+ * The earliest time a bar may have: no exchange published prices before
+ * 1800, so an earlier date is a misread one (a two-digit year, say).
+ */
+export const EARLIEST_TS = Date.UTC(1800, 0, 1);
+
+/**
  * Parses a CLI/API date: `YYYY-MM-DD` (00:00 UTC), a full ISO 8601 timestamp,
  * or epoch seconds. Returns NaN when it is none of these.
  */
@@ -120,7 +138,7 @@ export function parseDateArg(value: string): number {
   const v = value.trim();
   const m = ISO_DATE.exec(v);
   if (m) {
-    const ms = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
+    const ms = utcMs(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
     const back = new Date(ms);
     if (back.getUTCDate() !== Number(m[3])) return Number.NaN;
     return ms;

@@ -3,7 +3,7 @@
  * quarantine table) and a message that names the values that broke it.
  */
 import type { CandidateBar } from '../core/records.ts';
-import { formatTs } from '../core/time.ts';
+import { EARLIEST_TS, formatTs } from '../core/time.ts';
 
 export const BAR_RULES = {
   missing_value: 'a price or the volume is missing (null or empty)',
@@ -59,6 +59,12 @@ export function checkBar(
   }
   if (volume < 0) return { rule: 'negative_volume', message: `volume is ${volume}, must be ≥ 0` };
   if (!Number.isFinite(b.ts)) return { rule: 'bad_timestamp', message: 'timestamp is unreadable' };
+  if (b.ts < EARLIEST_TS) {
+    return {
+      rule: 'bad_timestamp',
+      message: `ts ${formatTs(b.ts, b.interval)} is before ${formatTs(EARLIEST_TS, '1d')}: no prices are that old (a two-digit year?)`,
+    };
+  }
   if (b.ts > range.now + range.futureSkewMs) {
     return {
       rule: 'future_timestamp',

@@ -7,8 +7,15 @@
  */
 import { z } from 'zod';
 import { ConfigError } from '../../core/errors.ts';
+import { capPayload, MAX_CSV_RECORD_BYTES, symbolProblem } from '../../core/limits.ts';
 import type { CandidateBar, Quarantined } from '../../core/records.ts';
-import { type Interval, isDailyOrLonger, isTimeZone, wallTimeToUtc } from '../../core/time.ts';
+import {
+  type Interval,
+  isDailyOrLonger,
+  isTimeZone,
+  utcMs,
+  wallTimeToUtc,
+} from '../../core/time.ts';
 
 /** How the columns of a file map to a bar. Any field left out is recognised from the header. */
 export const CsvMappingSchema = z
@@ -169,7 +176,7 @@ export function compileDateParser(format: string | undefined): (v: string) => {
 }
 
 function checkedUtc(y: number, mo: number, d: number, h = 0, mi = 0, s = 0, ms = 0): number {
-  const t = Date.UTC(y, mo - 1, d, h, mi, s, ms);
+  const t = utcMs(y, mo - 1, d, h, mi, s, ms);
   const back = new Date(t);
   if (back.getUTCDate() !== d || back.getUTCMonth() !== mo - 1 || h > 23 || mi > 59 || s > 60) {
     return Number.NaN;
@@ -207,11 +214,32 @@ function parseAutoDate(v: string): { wallMs: number; hasOffset: boolean } {
   return { wallMs: t, hasOffset: off !== undefined };
 }
 
+/** A decimal number as CSV files write them: no hex, binary or octal forms (`0x0A` is not 10). */
+const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+const NON_FINITE = /^[+-]?(?:nan|inf|infinity)$/i;
+
+/** A field as a number; null when empty; NaN (the not_finite rule) when it is not a decimal number. */
 function parseNumber(v: string | undefined): number | null {
   if (v === undefined) return null;
   const s = v.trim();
   if (s === '' || s.toLowerCase() === 'null' || s === '-') return null;
-  return Number(s);
+  if (DECIMAL.test(s)) return Number(s);
+  return NON_FINITE.test(s) ? Number(s.replace(/^([+-]?)inf$/i, '$1Infinity')) : Number.NaN;
+}
+
+/** The first value field that is not a decimal number, for a message that names it. */
+function notDecimal(
+  f: readonly string[],
+  index: Partial<Record<Field, number>>,
+): { field: Field; text: string } | null {
+  for (const field of ['open', 'high', 'low', 'close', 'adjClose', 'volume'] as const) {
+    const i = index[field];
+    if (i === undefined) continue;
+    const s = f[i]!.trim();
+    if (s === '' || s.toLowerCase() === 'null' || s === '-') continue;
+    if (!DECIMAL.test(s) && !NON_FINITE.test(s)) return { field, text: s };
+  }
+  return null;
 }
 
 /** Checks a file's header (and that a symbol is known) without parsing its rows. */
@@ -225,7 +253,7 @@ export function checkCsvHeader(
     .replace(/^\uFEFF/, '')
     .split('\n')
     .find((l) => l.trim() !== '');
-  if (firstLine === undefined) return;
+  if (firstLine === undefined) throw new ConfigError(file, 'a CSV file of bars, not an empty file');
   const { index, header, delimiter } = resolveColumns(firstLine.replace(/\r$/, ''), mapping, file);
   if (index.symbol === undefined && !hasSymbol) {
     throw new ConfigError(
@@ -287,9 +315,18 @@ export function parseBarsCsv(
     const line = lines[n]!.endsWith('\r') ? lines[n]!.slice(0, -1) : lines[n]!;
     if (line.trim() === '') continue;
     const where = `${opts.file}:${n + 1}`;
+    if (line.length > MAX_CSV_RECORD_BYTES) {
+      reject(
+        'malformed_row',
+        `${where}: a line of ${line.length} chars; at most ${MAX_CSV_RECORD_BYTES}`,
+        capPayload(line),
+        null,
+      );
+      continue;
+    }
     const f = splitCsvLine(line, delimiter);
-    const symbol =
-      (index.symbol !== undefined ? f?.[index.symbol]?.trim() : undefined) || opts.symbol || null;
+    const named = index.symbol !== undefined ? f?.[index.symbol]?.trim() : undefined;
+    const symbol = named || opts.symbol || null;
     if (!f) {
       reject('malformed_row', `${where}: unclosed quote`, line, symbol);
       continue;
@@ -300,6 +337,30 @@ export function parseBarsCsv(
     }
     if (!symbol) {
       reject('malformed_row', `${where}: empty symbol`, line, null);
+      continue;
+    }
+    const badSymbol = symbolProblem(symbol);
+    if (badSymbol) {
+      reject('bad_symbol', `${where}: ${badSymbol}`, line, null);
+      continue;
+    }
+    if (named && opts.symbol && named.toUpperCase() !== opts.symbol.toUpperCase()) {
+      reject(
+        'other_symbol',
+        `${where}: a row of ${named}; --symbol asked for ${opts.symbol} only`,
+        line,
+        named.toUpperCase(),
+      );
+      continue;
+    }
+    const nd = notDecimal(f, index);
+    if (nd) {
+      reject(
+        'not_finite',
+        `${where}: ${nd.field} ${JSON.stringify(nd.text)} is not a decimal number`,
+        line,
+        symbol.toUpperCase(),
+      );
       continue;
     }
     let dateText = f[index.date!]!.trim();

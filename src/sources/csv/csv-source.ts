@@ -18,8 +18,9 @@ export async function readCsvText(file: string): Promise<string> {
   }
   if (!info.isFile()) throw new ConfigError(file, 'a CSV file, not a directory');
   const buf = await readFile(file);
-  if (buf.subarray(0, 8192).includes(0)) {
-    throw new ConfigError(file, 'a CSV text file (it contains binary data)');
+  const nul = buf.subarray(0, 8192).indexOf(0);
+  if (nul >= 0) {
+    throw new ConfigError(file, `a CSV text file, not binary data (a NUL byte at offset ${nul})`);
   }
   return buf.toString('utf8');
 }
