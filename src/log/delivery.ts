@@ -14,6 +14,7 @@
  * So one poison record can cost a partition a few retries, never its flow,
  * and a stop (`active()` turning false) ends the retrying at once.
  */
+import { backoffMs } from '../core/backoff.ts';
 import { errorMessage, isTransient } from '../core/errors.ts';
 import type { ConsumeOptions, LogBatch } from './log.ts';
 
@@ -45,11 +46,9 @@ export interface DeliveryContext<T> {
 /** What became of a batch. */
 export type Delivered = 'done' | 'set-aside' | 'stopped';
 
-/** The pause before retry number `n` (0-based): exponential, capped, with full jitter in its upper half. */
-export function retryDelay(n: number, policy: DeliveryPolicy): number {
-  const cap = Math.min(policy.maxRetryMs, policy.retryMs * 2 ** Math.min(n, 20));
-  return cap / 2 + Math.random() * (cap / 2);
-}
+/** The pause before retry number `n` (0-based). */
+const retryDelay = (n: number, policy: DeliveryPolicy): number =>
+  backoffMs(n + 1, { baseDelayMs: policy.retryMs, maxDelayMs: policy.maxRetryMs });
 
 const timer = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -3,7 +3,9 @@
  * dropped connections, timeouts) are retried with exponential backoff and
  * full jitter, honouring Retry-After; other statuses are returned as they are.
  */
+
 import { setTimeout as sleep } from 'node:timers/promises';
+import { backoffMs } from '../core/backoff.ts';
 import { SourceError } from '../core/errors.ts';
 
 export interface RetryPolicy {
@@ -46,11 +48,7 @@ export function retryAfterMs(header: string | null, now = Date.now()): number | 
   return undefined;
 }
 
-/** Backoff before attempt `attempt` (1-based retry count): full jitter over an exponential cap. */
-export function backoffMs(attempt: number, policy: RetryPolicy, random = Math.random): number {
-  const cap = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
-  return Math.round(cap / 2 + (random() * cap) / 2);
-}
+export { backoffMs };
 
 function isRetryableStatus(status: number): boolean {
   return status === 429 || status >= 500;

@@ -52,7 +52,13 @@ export function emptyBatch(): RawBatch {
 /** What a live source reports besides records. */
 export type LiveEvent =
   | { kind: 'connected'; at: number; attempt: number }
-  | { kind: 'disconnected'; at: number; reason: string }
+  | {
+      kind: 'disconnected';
+      at: number;
+      reason: string;
+      /** The pause before the next connection attempt (none after a stop). */
+      retryInMs?: number;
+    }
   | { kind: 'stale'; at: number; silentMs: number }
   | { kind: 'error'; at: number; message: string }
   | { kind: 'gap_filled'; at: number; symbol: string; from: number; to: number; bars: number };

@@ -32,6 +32,12 @@ export interface FinnhubSourceOptions {
   http?: RetryPolicy;
   /** Messages waiting before the socket is paused (default 50 000). */
   maxQueued?: number;
+  /**
+   * How long a connection must stay open before the reconnect backoff starts
+   * over (default 30 s): a server that accepts and then drops every
+   * connection is retried ever more slowly, not every half second.
+   */
+  healthyAfterMs?: number;
 }
 
 const MINUTE = 60_000;
@@ -68,6 +74,7 @@ export class FinnhubSource implements LiveSource {
     let ws: WebSocket | null = null;
     let paused = false;
     let attempt = 0;
+    let openedAt = 0;
     let connections = 0;
     let reconnectTimer: NodeJS.Timeout | null = null;
     let lastTradeAt = Date.now();
@@ -85,7 +92,7 @@ export class FinnhubSource implements LiveSource {
       ws = socket;
       socket.on('open', () => {
         connections++;
-        attempt = 0;
+        openedAt = Date.now();
         for (const symbol of symbols) socket.send(JSON.stringify({ type: 'subscribe', symbol }));
         extra.events.push({ kind: 'connected', at: Date.now(), attempt: connections });
         if (connections > 1 && o.gapFill) gapFrom = new Map(lastTs);
@@ -124,15 +131,21 @@ export class FinnhubSource implements LiveSource {
           at: Date.now(),
           reason: `code ${code}${reason.length ? `: ${reason.toString()}` : ''}`,
         });
-        notify();
-        if (signal?.aborted || fatal) return;
+        if (signal?.aborted || fatal) {
+          notify();
+          return;
+        }
+        // The backoff starts over only after a connection that stayed up a while.
+        if (openedAt > 0 && Date.now() - openedAt >= (o.healthyAfterMs ?? 30_000)) attempt = 0;
+        openedAt = 0;
         attempt++;
         const wait = backoffMs(attempt, {
-          attempts: Infinity,
           baseDelayMs: o.reconnectBaseMs,
           maxDelayMs: o.reconnectMaxMs,
-          timeoutMs: 0,
         });
+        const last = extra.events[extra.events.length - 1];
+        if (last?.kind === 'disconnected') last.retryInMs = wait;
+        notify();
         reconnectTimer = setTimeout(connect, wait);
       });
     };
