@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { SYMBOL_PATTERN, SYMBOL_RULE } from '../core/limits.ts';
 import { BarSchema, IntervalSchema, QUARANTINE_STAGES, TradeSchema } from '../core/records.ts';
-import { parseDateArg } from '../core/time.ts';
+import { type Interval, parseDateArg, rangeProblem } from '../core/time.ts';
 import { ENRICHED_COLUMNS } from '../transform/enrich.ts';
 
 /**
@@ -51,6 +51,22 @@ const cursor = z
   .optional()
   .describe('nextCursor of the previous page');
 
+/**
+ * Holds `from`/`to` of a parsed query or body to the same check as the CLI
+ * (core/time.ts); with `interval`, as a fetch (earliest start, longest span).
+ */
+function checkRange(fetch: boolean) {
+  return (
+    v: { from?: number | undefined; to?: number | undefined; interval?: Interval | undefined },
+    ctx: z.RefinementCtx,
+  ): void => {
+    const to = v.to ?? (fetch ? Date.now() : undefined);
+    const problem = rangeProblem(v.from, to, fetch ? v.interval : undefined);
+    if (problem)
+      ctx.addIssue({ code: 'custom', path: [problem.parameter], message: problem.message });
+  };
+}
+
 export const BarsQuerySchema = z
   .object({
     symbol,
@@ -86,7 +102,8 @@ export const BarsQuerySchema = z
       ),
     cursor,
   })
-  .strict();
+  .strict()
+  .superRefine(checkRange(false));
 
 export const ExportQuerySchema = z
   .object({
@@ -99,11 +116,13 @@ export const ExportQuerySchema = z
     to: time.optional(),
     format: z.enum(['parquet', 'csv']).default('parquet'),
   })
-  .strict();
+  .strict()
+  .superRefine(checkRange(false));
 
 export const TradesQuerySchema = z
   .object({ symbol, from: time.optional(), to: time.optional(), limit: limit(1_000), cursor })
-  .strict();
+  .strict()
+  .superRefine(checkRange(false));
 
 export const QuarantineQuerySchema = z
   .object({
@@ -118,7 +137,8 @@ export const QuarantineQuerySchema = z
     to: time.optional(),
     limit: limit(100),
   })
-  .strict();
+  .strict()
+  .superRefine(checkRange(false));
 
 export const EmptyQuerySchema = z.object({}).strict();
 
@@ -235,7 +255,8 @@ export const BackfillBodySchema = z
     from: time,
     to: time.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine(checkRange(true));
 
 export const JobParamsSchema = z
   .object({ id: z.uuid('a job id returned by POST /api/backfill') })
@@ -291,7 +312,8 @@ export const RejectHistogramQuerySchema = z
     from: time.optional(),
     to: time.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine(checkRange(false));
 
 export const RejectHistogramResponseSchema = z.object({
   bucket: z.string(),

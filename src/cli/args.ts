@@ -1,7 +1,14 @@
 /** Flag parsing for the CLI: every bad value becomes one UsageError naming the flag. */
 import { UsageError } from '../core/errors.ts';
 import { symbolProblem } from '../core/limits.ts';
-import { DAY_MS, INTERVALS, type Interval, isInterval, parseDateArg } from '../core/time.ts';
+import {
+  DAY_MS,
+  INTERVALS,
+  type Interval,
+  isInterval,
+  parseDateArg,
+  rangeProblem,
+} from '../core/time.ts';
 
 export function parseInterval(
   value: string | undefined,
@@ -36,6 +43,7 @@ export function parseRange(
   fromArg: string | undefined,
   toArg: string | undefined,
   now = Date.now(),
+  interval?: Interval,
 ): { from: number; to: number } {
   if (!fromArg) throw new UsageError('--from', 'is required (YYYY-MM-DD)');
   const from = parseDate('--from', fromArg);
@@ -44,9 +52,9 @@ export function parseRange(
     to = parseDate('--to', toArg);
     if (/^\d{4}-\d{2}-\d{2}$/.test(toArg.trim())) to += DAY_MS;
   }
-  if (from >= to) {
-    throw new UsageError('--from', `${fromArg} is not before --to ${toArg ?? 'now'}`);
-  }
+  // The same check as the API's (core/time.ts).
+  const problem = rangeProblem(from, to, interval);
+  if (problem) throw new UsageError(`--${problem.parameter}`, `expected ${problem.message}`);
   return { from, to };
 }
 

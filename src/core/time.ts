@@ -130,6 +130,46 @@ export function utcMs(y: number, mo: number, d: number, h = 0, mi = 0, s = 0, ms
  */
 export const EARLIEST_TS = Date.UTC(1800, 0, 1);
 
+/** The most bars of one interval a fetch may span per symbol (1m: 694 days; 1s: 11.5 days). */
+export const MAX_RANGE_BARS = 1_000_000;
+
+/**
+ * Why [from, to) is not a range to fetch or read, or null: the one check of
+ * a range for the CLI and the API. With an interval (a fetch), the range
+ * also starts no earlier than 1800 and spans at most MAX_RANGE_BARS bars of
+ * an intraday interval. `message` completes "expected …".
+ */
+export function rangeProblem(
+  from: number | undefined,
+  to: number | undefined,
+  interval?: Interval,
+): { parameter: 'from' | 'to'; message: string } | null {
+  if (from !== undefined && to !== undefined && from >= to) {
+    return {
+      parameter: 'from',
+      message: `a time before to (from ${formatTs(from)} is not before to ${formatTs(to)})`,
+    };
+  }
+  if (interval === undefined) return null;
+  if (from !== undefined && from < EARLIEST_TS) {
+    return {
+      parameter: 'from',
+      message: `a time from ${formatTs(EARLIEST_TS, '1d')} on (got ${formatTs(from, '1d')})`,
+    };
+  }
+  if (from !== undefined && to !== undefined && !isDailyOrLonger(interval)) {
+    const bars = (to - from) / intervalMs(interval);
+    if (bars > MAX_RANGE_BARS) {
+      const days = Math.floor((MAX_RANGE_BARS * intervalMs(interval)) / DAY_MS);
+      return {
+        parameter: 'to',
+        message: `a range of at most ${MAX_RANGE_BARS} ${interval} bars (${days} days); this one spans ${Math.ceil(bars)}: split it`,
+      };
+    }
+  }
+  return null;
+}
+
 /**
  * Parses a CLI/API date: `YYYY-MM-DD` (00:00 UTC), a full ISO 8601 timestamp,
  * or epoch seconds. Returns NaN when it is none of these.

@@ -307,7 +307,7 @@ describe('bad input: one line naming the flag, exit 2', () => {
     [
       'from after to',
       ['backfill', '--symbols', 'AAPL', '--from', '2021-01-01', '--to', '2020-01-01'],
-      /^tickline: --from: 2021-01-01 is not before --to 2020-01-01/,
+      /^tickline: --from: expected a time before to \(from 2021-01-01T00:00:00.000Z is not before to 2020-01-02T00:00:00.000Z\)/,
     ],
     [
       'an unknown interval',

@@ -25,7 +25,6 @@ export function registerBackfill(program: Command): void {
       const global = cmd.optsWithGlobals() as GlobalOptions;
       const name = parseChoice('--source', o.source, SOURCES, 'yahoo');
       const symbols = parseSymbols(o.symbols);
-      const { from, to } = parseRange(o.from, o.to);
       const concurrency = parsePositiveInt('--concurrency', o.concurrency, 4, 64);
       const cfg = commandConfig(global);
       const retry = cfg.http;
@@ -34,6 +33,7 @@ export function registerBackfill(program: Command): void {
           ? new YahooSource({ baseUrl: cfg.sources.yahoo.baseUrl, retry })
           : new StooqSource({ baseUrl: cfg.sources.stooq.baseUrl, retry });
       const interval = parseInterval(o.interval, source.intervals);
+      const { from, to } = parseRange(o.from, o.to, Date.now(), interval);
       if (name === 'stooq' && interval !== '1d') {
         throw new UsageError('--interval', 'stooq serves daily bars only (1d)');
       }
