@@ -75,6 +75,8 @@ const offsetCache = new Map<string, Map<number, number>>();
  */
 export function zoneOffsetMs(ms: number, timeZone: string): number {
   if (timeZone === 'UTC') return 0;
+  // Outside what a Date can hold (±8.64e15 ms) there is no offset, nor a time.
+  if (!(Math.abs(ms) <= 8.64e15)) return Number.NaN;
   let cache = offsetCache.get(timeZone);
   if (!cache) {
     cache = new Map();
@@ -85,7 +87,7 @@ export function zoneOffsetMs(ms: number, timeZone: string): number {
   if (off === undefined) {
     const at = slot * 900_000;
     const [y, mo, d, h, mi, s] = wallParts(at, timeZone);
-    off = Date.UTC(y, mo - 1, d, h, mi, s) - at;
+    off = utcMs(y, mo - 1, d, h, mi, s) - at;
     if (cache.size > 100_000) cache.clear();
     cache.set(slot, off);
   }

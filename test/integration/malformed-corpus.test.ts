@@ -125,4 +125,60 @@ describe('malformed corpus', () => {
       ]);
     });
   });
+
+  it('CSV bytes: BOM, NUL, invalid UTF-8, a quoted newline, another delimiter and huge numbers are each quarantined; the good rows stored', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'bytes.csv');
+    // 300 good rows first, so the NUL below is past the first 8 KiB (a NUL there means binary).
+    const good = Array.from({ length: 300 }, (_, i) => {
+      const d = new Date(Date.UTC(2000, 0, 3) + i * 86_400_000).toISOString().slice(0, 10);
+      return `${d},10,11,9,10.5,10.5,${1000 + i}`;
+    });
+    const bad = [
+      ['not_finite', Buffer.from('2001-06-01,10\u0000,11,9,10.5,10.5,100')],
+      [
+        'not_finite',
+        Buffer.concat([
+          Buffer.from('2001-06-02,10,1'),
+          Buffer.from([0xff, 0xfe]),
+          Buffer.from(',9,10.5,10.5,100'),
+        ]),
+      ],
+      ['malformed_row', Buffer.from('2001-06-03,"10')],
+      ['malformed_row', Buffer.from('5",11,9,10.5,10.5,100')],
+      ['malformed_row', Buffer.from('2001-06-04;10;11;9;10.5;10.5;100')],
+      ['not_finite', Buffer.from('2001-06-05,1e400,11,9,10.5,10.5,100')],
+      ['not_finite', Buffer.from('2001-06-06,10,11,9,10.5,10.5,-1e999')],
+    ] as const;
+    writeFileSync(
+      file,
+      Buffer.concat([
+        Buffer.from([0xef, 0xbb, 0xbf]),
+        Buffer.from(['Date,Open,High,Low,Close,Adj Close,Volume', ...good, ''].join('\n')),
+        ...bad.flatMap(([, b]) => [b, Buffer.from('\n')]),
+      ]),
+    );
+    const store = await DuckDBStore.open(join(dir, 'db.duckdb'));
+    try {
+      const summary = await ingest(
+        [
+          {
+            source: new CsvSource({ file }),
+            request: { symbol: 'AAPL', interval: '1d', from: -8.64e15, to: 8.64e15 },
+          },
+        ],
+        { store, quality: { maxJump: 1 } },
+      );
+      expect(summary.failed).toEqual([]);
+      expect(summary.rows).toBe(good.length);
+    } finally {
+      await store.close();
+    }
+    await withDb(join(dir, 'db.duckdb'), async (sql) => {
+      const q = await sql('SELECT rule FROM quarantine ORDER BY rule');
+      expect(q.map((r) => r.rule)).toEqual(bad.map(([rule]) => rule).sort());
+      const [n] = await sql('SELECT count(*)::INTEGER AS n FROM bars');
+      expect(n).toEqual({ n: good.length });
+    });
+  });
 });
