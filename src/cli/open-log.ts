@@ -45,6 +45,7 @@ export function openLog(cfg: Config, env: NodeJS.ProcessEnv = process.env): Log 
     compression: c.compression,
     sessionTimeoutMs: c.sessionTimeoutMs,
     heartbeatIntervalMs: c.heartbeatIntervalMs,
+    exactlyOnce: c.exactlyOnce,
     codec: c.encoding === 'avro' ? avroCodec() : jsonCodec,
     ...(tls ? { tls } : {}),
     ...(sasl ? { sasl } : {}),

@@ -174,6 +174,13 @@ export const ConfigSchema = z
          * schema's fingerprint, then the record; schemas generated from core/records.ts).
          */
         encoding: z.enum(['json', 'avro']).default('json'),
+        /**
+         * Kafka transactions: every topic holds each record once for its (read-committed)
+         * consumers through crashes, rebalances and broker restarts; the process stage
+         * commits its outputs with its offsets and checkpoint. false: at-least-once (a
+         * crash or an outage can leave records twice in a topic; the store stays exact).
+         */
+        exactlyOnce: z.boolean().default(true),
         sessionTimeoutMs: z.number().int().min(1_000).default(10_000),
         heartbeatIntervalMs: z.number().int().min(100).default(1_000),
         /** TLS to the brokers: true, or options. */

@@ -110,6 +110,9 @@ const TRANSIENT_CODES = new Set([
   'EAGAIN',
   'EMFILE',
   'ENFILE',
+  // Kafka clients' network and timeout failures.
+  'PLT_KFK_NETWORK',
+  'PLT_KFK_TIMEOUT',
 ]);
 
 /** Messages of store failures that pass by themselves (DuckDB's I/O, memory and lock errors). */
@@ -123,16 +126,21 @@ const TRANSIENT_STORE = /\b(IO Error|Out of Memory|Could not set lock|No space l
  * Anything else (a record no code path can handle) is deterministic: it
  * fails the same way every time.
  */
-export function isTransient(err: unknown): boolean {
-  for (let e = err, depth = 0; e && depth < 8; depth++) {
-    if (typeof e !== 'object') return false;
-    const x = e as { retryable?: unknown; canRetry?: unknown; code?: unknown; cause?: unknown };
-    if (e instanceof TransientError) return true;
-    if (x.retryable === true || x.canRetry === true) return true;
-    if (x.retryable === false) return false;
-    if (typeof x.code === 'string' && TRANSIENT_CODES.has(x.code)) return true;
-    if (e instanceof StoreError && TRANSIENT_STORE.test(e.message)) return true;
-    e = x.cause;
-  }
-  return false;
+export function isTransient(err: unknown, depth = 0): boolean {
+  if (!err || typeof err !== 'object' || depth > 8) return false;
+  const x = err as {
+    retryable?: unknown;
+    canRetry?: unknown;
+    code?: unknown;
+    cause?: unknown;
+    errors?: unknown;
+  };
+  if (err instanceof TransientError) return true;
+  if (x.retryable === true || x.canRetry === true) return true;
+  if (x.retryable === false) return false;
+  if (typeof x.code === 'string' && TRANSIENT_CODES.has(x.code)) return true;
+  if (err instanceof StoreError && TRANSIENT_STORE.test(err.message)) return true;
+  // An aggregate (several attempts, several brokers) is transient if one of its errors is.
+  if (Array.isArray(x.errors) && x.errors.some((e) => isTransient(e, depth + 1))) return true;
+  return isTransient(x.cause, depth + 1);
 }

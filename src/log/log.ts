@@ -91,6 +91,21 @@ export interface Checkpoint {
   state: string;
 }
 
+/** A partition's offset and state, for Subscription.commitAtomically. */
+export interface PartitionCommit {
+  partition: number;
+  nextOffset: number;
+  state: string;
+}
+
+/** Records to publish to a topic, each to the partition of its key. */
+export interface Publication {
+  topic: string;
+  records: readonly unknown[];
+  // biome-ignore lint/suspicious/noExplicitAny: each publication's records are of one type, which the caller's key function knows
+  key: (record: any) => string;
+}
+
 /** One member of a consumer group. */
 export interface Subscription {
   /**
@@ -101,6 +116,16 @@ export interface Subscription {
    * them leaves the previous pair in force.
    */
   commit(partition: number, nextOffset: number, state?: string): Promise<void>;
+  /**
+   * Only on logs with transactions (Kafka with `exactlyOnce`): publishes
+   * `out` and commits each partition's offset with its state as one atomic
+   * step. Consumers see the records if and only if the commit holds; a
+   * member that no longer owns a partition is fenced and the whole step is
+   * aborted (it then rejoins its group, and each partition goes on from its
+   * last committed state). So a stage that publishes what it consumed puts
+   * each output into the log once, whatever fails.
+   */
+  commitAtomically?(commits: PartitionCommit[], out: Publication[]): Promise<void>;
   /** Leaves the group after the batch in progress; its partitions go to the other members. */
   close(): Promise<void>;
 }
@@ -133,7 +158,10 @@ export interface Log {
     handler: (batch: LogBatch<T>) => Promise<void>,
     opts?: ConsumeOptions,
   ): Promise<Subscription>;
-  /** Records of `topic` published but not yet committed by `group`. */
+  /**
+   * Records of `topic` published but not yet committed by `group` (a span of offsets: over
+   * Kafka with transactions it also counts the commit markers in it; 0 when nothing is left).
+   */
   lag(topic: string, group: string): Promise<number>;
   /** Stops every consumer and releases resources. */
   close(): Promise<void>;

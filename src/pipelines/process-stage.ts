@@ -32,7 +32,9 @@ import {
   type Checkpoint,
   type Log,
   type LogBatch,
+  type PartitionCommit,
   type PoisonRecord,
+  type Publication,
   type Subscription,
   TOPICS,
   type UnprocessableRecord,
@@ -123,6 +125,12 @@ interface PartitionState {
    * of validating again, which would find every trade a duplicate.
    */
   unsent: { offset: number; next: number; out: ProcessOutput } | null;
+  /**
+   * Over a log with atomic commits: the output of the batches handled since
+   * the last commit, published with the next one (and forgotten if the
+   * partition is revoked first: its new owner redoes it).
+   */
+  outbox: ProcessOutput[];
 }
 
 interface SavedState {
@@ -208,6 +216,7 @@ export class ProcessStage {
       lastCheckpointAt: Date.now(),
       chain: Promise.resolve(),
       unsent: null,
+      outbox: [],
     };
   }
 
@@ -251,16 +260,9 @@ export class ProcessStage {
       PROCESS_GROUP,
       async (b) => this.#handle(b, await ready),
       {
-        onPoison: async (p) => {
-          const q = quarantinePoison(p);
-          await log.publish(TOPICS.quarantine, [q], (r) => r.symbol ?? '');
-          this.#o.onOutput?.({ valid: [], rejects: [q], duplicates: 0, events: [] });
-        },
-        onUnprocessable: async (u) => {
-          const q = quarantineUnprocessable('process', u);
-          await log.publish(TOPICS.quarantine, [q], (r) => r.symbol ?? '');
-          this.#o.onOutput?.({ valid: [], rejects: [q], duplicates: 0, events: [] });
-        },
+        onPoison: (p) => this.#quarantine(p.partition, quarantinePoison(p), null, ready),
+        onUnprocessable: (u) =>
+          this.#quarantine(u.partition, quarantineUnprocessable('process', u), u.offset + 1, ready),
         onAssign: (p, cp) => this.#restore(p, cp),
         onRevoke: (p) => {
           this.#parts.delete(p);
@@ -271,6 +273,32 @@ export class ProcessStage {
     if (log.durable) {
       this.#timer = setInterval(() => void this.checkpointAll(), this.#checkpointMs);
     }
+  }
+
+  /**
+   * A record the stage cannot take goes to the quarantine topic: with the
+   * partition's next atomic commit when the log has them (so a redo does not
+   * quarantine it twice), else at once. `next`: the offset after it, when
+   * no later batch's commit covers it (a record set aside by the log).
+   */
+  async #quarantine(
+    partition: number,
+    q: Quarantined,
+    next: number | null,
+    ready: Promise<Subscription>,
+  ): Promise<void> {
+    const out: ProcessOutput = { valid: [], rejects: [q], duplicates: 0, events: [] };
+    const sub = await ready;
+    const st = this.#parts.get(partition);
+    if (sub.commitAtomically && st) {
+      await this.#locked(st, async () => {
+        st.outbox.push(out);
+        if (next !== null && (st.pending === null || st.pending < next)) st.pending = next;
+      });
+      return;
+    }
+    await this.#o.log.publish(TOPICS.quarantine, [q], (r) => r.symbol ?? '');
+    this.#o.onOutput?.(out);
   }
 
   #locked(st: PartitionState, work: () => Promise<void>): Promise<void> {
@@ -323,6 +351,13 @@ export class ProcessStage {
         }
       }
       run();
+      if (sub.commitAtomically) {
+        // Published with the partition's next checkpoint, in one transaction with it.
+        state.outbox.push(out);
+        state.pending = b.next;
+        if (Date.now() - state.lastCheckpointAt >= this.#checkpointMs) void this.checkpointAll();
+        return;
+      }
       state.unsent = { offset, next: b.next, out };
       await this.#publish(out);
       state.unsent = null;
@@ -330,21 +365,71 @@ export class ProcessStage {
     });
   }
 
-  /** Publishes a batch's valid trades, rejects and finished bars, and reports them. */
-  async #publish(out: ProcessOutput): Promise<void> {
-    const log = this.#o.log;
+  /** What a batch's output puts into the log: valid trades, rejects and finished bars. */
+  #publications(out: ProcessOutput): Publication[] {
     const bySymbol = (r: { symbol: string | null }): string => r.symbol ?? '';
     const toStore: Bar[] = [];
     for (const e of out.events)
       if (e.kind === 'close' || e.kind === 'correction') toStore.push(e.bar);
-    await Promise.all([
-      log.durable
-        ? log.publish(TOPICS.trades, chunkBySymbol(out.valid), (c) => c.symbol)
-        : log.publish(TOPICS.trades, out.valid, bySymbol),
-      log.publish(TOPICS.quarantine, out.rejects, bySymbol),
-      log.publish(TOPICS.bars, toStore, bySymbol),
-    ]);
+    return [
+      this.#o.log.durable
+        ? {
+            topic: TOPICS.trades,
+            records: chunkBySymbol(out.valid),
+            key: (c: TradeChunk) => c.symbol,
+          }
+        : { topic: TOPICS.trades, records: out.valid, key: bySymbol },
+      { topic: TOPICS.quarantine, records: out.rejects, key: bySymbol },
+      { topic: TOPICS.bars, records: toStore, key: bySymbol },
+    ];
+  }
+
+  /** Publishes a batch's output, and reports it. */
+  async #publish(out: ProcessOutput): Promise<void> {
+    const log = this.#o.log;
+    await Promise.all(this.#publications(out).map((p) => log.publish(p.topic, p.records, p.key)));
     this.#o.onOutput?.(out);
+  }
+
+  #committing: Promise<void> = Promise.resolve();
+
+  /**
+   * Over a log with atomic commits: every partition's outbox, checkpoint and
+   * offset in one transaction; one such commit at a time, in order.
+   */
+  #commitAll(sub: Subscription & Required<Pick<Subscription, 'commitAtomically'>>): Promise<void> {
+    const run = this.#committing.then(async () => {
+      const commits: PartitionCommit[] = [];
+      const outs: ProcessOutput[] = [];
+      await Promise.all(
+        [...this.#parts].map(([partition, st]) =>
+          this.#locked(st, async () => {
+            if (st.pending === null) return;
+            const saved: SavedState = { v: st.validator.snapshot(), b: st.bars.snapshot() };
+            commits.push({ partition, nextOffset: st.pending, state: JSON.stringify(saved) });
+            append(outs, st.outbox);
+            st.outbox = [];
+            st.pending = null;
+            st.lastCheckpointAt = Date.now();
+          }),
+        ),
+      );
+      if (commits.length === 0) return;
+      const pubs = new Map<string, Publication>();
+      for (const out of outs) {
+        for (const p of this.#publications(out)) {
+          const at = pubs.get(p.topic);
+          if (at) append(at.records as unknown[], p.records as unknown[]);
+          else pubs.set(p.topic, { ...p, records: [...p.records] });
+        }
+      }
+      // On failure the log rejoins the group: the partitions are revoked (their state and
+      // outboxes forgotten) and restored from their last committed checkpoints.
+      await sub.commitAtomically(commits, [...pubs.values()]);
+      for (const out of outs) this.#o.onOutput?.(out);
+    });
+    this.#committing = run.catch((err) => this.#report(err));
+    return this.#committing;
   }
 
   /** After a batch's output is in the log: commit (in-process log) or checkpoint when due. */
@@ -377,6 +462,10 @@ export class ProcessStage {
   async checkpointAll(): Promise<void> {
     const sub = this.#sub;
     if (!sub) return;
+    if (sub.commitAtomically) {
+      await this.#commitAll(sub as Subscription & Required<Pick<Subscription, 'commitAtomically'>>);
+      return;
+    }
     await Promise.all(
       [...this.#parts].map(([p, st]) =>
         this.#locked(st, () => this.#checkpoint(p, st, sub)).catch((err) => this.#report(err)),

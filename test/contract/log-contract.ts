@@ -113,7 +113,8 @@ export function logContract(name: string, open: () => Promise<Log>): void {
       const first = await collector('g', lost, false);
       await log.publish(topic, records(500, 10), (r) => r.key);
       await until(() => lost.length >= 500);
-      expect(await log.lag(topic, 'g')).toBe(500);
+      // Offsets may hold more than records (a transactional log's commit markers).
+      expect(await log.lag(topic, 'g')).toBeGreaterThanOrEqual(500);
       await first.close();
       const got: Rec[] = [];
       const second = await collector('g', got);
@@ -128,6 +129,7 @@ export function logContract(name: string, open: () => Promise<Log>): void {
     it('hands the state committed with an offset to the next owner, which resumes there', async () => {
       // Member A counts records per partition and commits the count with each batch's offset.
       const countsA = new Map<number, number>();
+      const nextA = new Map<number, number>();
       let joinedA: (s: Subscription) => void = () => {};
       const readyA = new Promise<Subscription>((r) => {
         joinedA = r;
@@ -139,6 +141,7 @@ export function logContract(name: string, open: () => Promise<Log>): void {
         async (b) => {
           const n = (countsA.get(b.partition) ?? 0) + b.records.length;
           countsA.set(b.partition, n);
+          nextA.set(b.partition, b.next);
           await (await readyA).commit(b.partition, b.next, JSON.stringify({ n }));
         },
         { onAssign: (_p, cp) => void restoredA.push(cp ? cp.offset : null) },
@@ -171,8 +174,11 @@ export function logContract(name: string, open: () => Promise<Log>): void {
       await until(() => gotB.length >= 150);
       // Every partition A worked on comes back with A's last state, at A's last offset.
       for (const [p, n] of countsA) {
-        expect(restored.get(p), `partition ${p}`).toEqual({ offset: n, n });
-        if (firstOffset.has(p)) expect(firstOffset.get(p)).toBe(n);
+        const next = nextA.get(p)!;
+        expect(restored.get(p), `partition ${p}`).toEqual({ offset: next, n });
+        // B starts at A's commit (past any transaction marker there).
+        if (firstOffset.has(p)) expect(firstOffset.get(p)).toBeGreaterThanOrEqual(next);
+        if (firstOffset.has(p)) expect(firstOffset.get(p)).toBeLessThanOrEqual(next + 1);
       }
       expect(gotB.map((r) => r.seq).sort((x, y) => x - y)).toEqual(
         records(150, 13, 600).map((r) => r.seq),

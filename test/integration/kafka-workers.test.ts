@@ -97,8 +97,14 @@ describe('workers over Kafka', () => {
       TICKLINE_DATA_DIR: data,
     };
     const sink = startCli(['worker', '--stages', 'store'], env);
-    const w1 = startCli(['worker'], { ...env, TICKLINE_DATA_DIR: join(dir, 'w1') });
-    const w2 = startCli(['worker'], { ...env, TICKLINE_DATA_DIR: join(dir, 'w2') });
+    const w1 = startCli(['worker', '--symbols', SYMBOLS.join(',')], {
+      ...env,
+      TICKLINE_DATA_DIR: join(dir, 'w1'),
+    });
+    const w2 = startCli(['worker', '--symbols', SYMBOLS.join(',')], {
+      ...env,
+      TICKLINE_DATA_DIR: join(dir, 'w2'),
+    });
     // Both workers are members of the process group before the feed starts.
     const admin = new Admin({ clientId: 'test', bootstrapBrokers: BROKERS.split(',') });
     const group = `${ns}process.tickline.trades.raw`;
@@ -160,6 +166,8 @@ describe('workers over Kafka', () => {
       const data = join(dir, 'outage');
       const env = {
         TICKLINE_CONFIG: kafkaConfig(dir, broker.brokers),
+        // The environment names the shared test broker; this test's processes use their own.
+        TICKLINE_KAFKA_BROKERS: broker.brokers,
         TICKLINE_KAFKA_NAMESPACE: namespace(),
         TICKLINE_DATA_DIR: data,
       };

@@ -21,6 +21,7 @@
  *   with its raw bytes; the partition keeps flowing.
  */
 
+import { randomUUID } from 'node:crypto';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import {
   Admin,
@@ -38,11 +39,14 @@ import {
   type ConsumeOptions,
   type Log,
   type LogBatch,
+  type PartitionCommit,
   type PoisonRecord,
+  type Publication,
   partitionOf,
   type Subscription,
 } from '../log.ts';
 import { type Codec, jsonCodec } from './codec.ts';
+import { closeQuietly, type OutMessage, TransactionalSender } from './kafka-transactions.ts';
 
 export interface KafkaLogOptions {
   brokers: string[];
@@ -82,6 +86,13 @@ export interface KafkaLogOptions {
    * src/log/delivery.ts).
    */
   maxAttempts?: number;
+  /**
+   * Publish in Kafka transactions, and let a consuming stage commit its
+   * outputs with its offsets (Subscription.commitAtomically): every topic
+   * then holds each record once for its read-committed consumers, through
+   * crashes, rebalances and broker restarts (default true).
+   */
+  exactlyOnce?: boolean;
   codec?: Codec;
   tls?: TlsOptions;
   sasl?: SASLOptions;
@@ -135,6 +146,8 @@ export class KafkaLog implements Log {
   readonly #roomWaiters: (() => void)[] = [];
   readonly #members = new Set<Member>();
   #closed = false;
+  /** Transactions of publishes, and of stages' atomic commits (one open transaction each). */
+  #senders = new Map<'publish' | 'commit', TransactionalSender>();
 
   constructor(opts: KafkaLogOptions) {
     if (opts.brokers.length === 0) throw new Error('log.brokers: at least one broker is needed');
@@ -154,6 +167,7 @@ export class KafkaLog implements Log {
       retryMs: opts.retryMs ?? DEFAULT_DELIVERY.retryMs,
       maxRetryMs: opts.maxRetryMs ?? DEFAULT_DELIVERY.maxRetryMs,
       maxAttempts: opts.maxAttempts ?? DEFAULT_DELIVERY.maxAttempts,
+      exactlyOnce: opts.exactlyOnce ?? true,
       tls: opts.tls,
       sasl: opts.sasl,
     };
@@ -436,6 +450,63 @@ export class KafkaLog implements Log {
     return found;
   }
 
+  /** The transactional sender for `purpose`, with a transactional id fixed for this log's life. */
+  sender(purpose: 'publish' | 'commit'): TransactionalSender {
+    let t = this.#senders.get(purpose);
+    if (!t) {
+      const transactionalId = `${this.#o.clientId}-${purpose}-${randomUUID()}`;
+      t = new TransactionalSender(
+        () =>
+          new Producer({
+            ...this.#base(`${purpose}-tx`),
+            idempotent: true,
+            transactionalId,
+            acks: -1,
+            compression: this.#o.compression,
+          }),
+        (err, where) => this.#onError(err, where),
+      );
+      this.#senders.set(purpose, t);
+    }
+    return t;
+  }
+
+  /** Encodes records for a transaction, each to the partition of its key. */
+  async encodeFor(
+    topic: string,
+    records: readonly unknown[],
+    key: (r: never) => string,
+  ): Promise<OutMessage[]> {
+    const name = this.topicName(topic);
+    const n = await this.partitions(topic);
+    return records.map((r) => {
+      const k = (key as (r: unknown) => string)(r);
+      return {
+        topic: name,
+        partition: partitionOf(k, n),
+        key: Buffer.from(k),
+        value: this.#codec.encode(topic, r),
+      };
+    });
+  }
+
+  /** A checkpoint as a message of its checkpoint topic (for a transaction). */
+  async checkpointMessage(
+    topic: string,
+    group: string,
+    partition: number,
+    cp: Checkpoint,
+  ): Promise<OutMessage> {
+    const ck = this.checkpointTopicName(topic, group);
+    await this.#partitionsOf(ck, await this.partitions(topic));
+    return {
+      topic: ck,
+      partition,
+      key: Buffer.from(String(partition)),
+      value: this.#codec.encode(ck, cp),
+    };
+  }
+
   #producerClient(): Producer {
     this.#producer ??= new Producer({
       ...this.#base('producer'),
@@ -496,7 +567,8 @@ export class KafkaLog implements Log {
   ): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.#producerClient().send({ messages });
+        if (this.#o.exactlyOnce) await this.sender('publish').run(messages);
+        else await this.#producerClient().send({ messages });
         for (const { waiter } of chunk) {
           if (--waiter.remaining === 0 && !waiter.failed) waiter.resolve();
         }
@@ -508,9 +580,11 @@ export class KafkaLog implements Log {
           return;
         }
         // The broker is away or the producer's session is broken: start a new
-        // producer (a new idempotent session) and send the same request again
-        // after a backoff. A request that did land before the error is then
-        // stored twice in the topic; consumers' writes are idempotent.
+        // producer (a new session) and send the same request again after a
+        // backoff. In a transaction (exactlyOnce) the failed one was aborted,
+        // so its records are never read; without, a request that did land
+        // before the error is then stored twice in the topic (consumers'
+        // writes are idempotent).
         this.#onError(err, `produce (attempt ${attempt + 1}; retrying)`);
         const old = this.#producer;
         this.#producer = undefined;
@@ -532,6 +606,12 @@ export class KafkaLog implements Log {
     await this.startMember(member, `joining ${group} on ${topic}`);
     return {
       commit: (partition, nextOffset, state) => member.commit(partition, nextOffset, state),
+      ...(this.#o.exactlyOnce
+        ? {
+            commitAtomically: (commits: PartitionCommit[], out: Publication[]) =>
+              member.commitAtomically(commits, out),
+          }
+        : {}),
       close: async () => {
         this.#members.delete(member);
         await member.close();
@@ -576,9 +656,70 @@ export class KafkaLog implements Log {
     for (const p of ends[0]?.partitions ?? []) {
       const c = committed.get(p.partitionIndex) ?? -1n;
       const from = c >= 0n ? c : (start.get(p.partitionIndex) ?? 0n);
-      if (p.offset > from) lag += p.offset - from;
+      if (p.offset <= from) continue;
+      // Transactions end with a marker that takes an offset but is no record: a group that
+      // consumed everything sits just before the markers. Count the span only if it holds
+      // records a read-committed consumer would get.
+      if (this.#o.exactlyOnce && !(await this.#holdsRecords(name, p.partitionIndex, from, p.offset)))
+        continue;
+      lag += p.offset - from;
     }
     return Number(lag);
+  }
+
+  /** Whether [from, to) of a partition holds committed records (not only transaction markers). */
+  async #holdsRecords(name: string, partition: number, from: bigint, to: bigint): Promise<boolean> {
+    const md = await this.#adminClient().metadata({ topics: [name] });
+    const meta = md.topics.get(name);
+    const leader = meta?.partitions[partition]?.leader;
+    if (!meta || leader === undefined) return true;
+    this.#reader ??= new Consumer({
+      ...this.#base('checkpoints'),
+      groupId: `${this.#o.clientId}-checkpoints`,
+    });
+    for (let at = from; at < to; ) {
+      const res = await this.#reader.fetch({
+        node: leader,
+        maxWaitTime: 0,
+        minBytes: 1,
+        maxBytes: 1 << 20,
+        isolationLevel: 1,
+        topics: [
+          {
+            topicId: meta.id,
+            partitions: [
+              {
+                partition,
+                fetchOffset: at,
+                currentLeaderEpoch: -1,
+                lastFetchedEpoch: -1,
+                partitionMaxBytes: 1 << 20,
+              },
+            ],
+          },
+        ],
+      });
+      const part = res.responses[0]?.partitions[0];
+      // Kafka's read-committed filtering: a producer's batches from the first offset of one
+      // of its aborted transactions up to its next marker are that transaction's.
+      const aborted = [...(part?.abortedTransactions ?? [])].sort((a, b) =>
+        a.firstOffset < b.firstOffset ? -1 : 1,
+      );
+      const open = new Set<bigint>();
+      let next = at;
+      for (const b of part?.records ?? []) {
+        while (aborted.length > 0 && aborted[0]!.firstOffset <= b.firstOffset) {
+          open.add(aborted.shift()!.producerId);
+        }
+        const end = b.firstOffset + BigInt(b.lastOffsetDelta) + 1n;
+        if ((b.attributes & 0x20) !== 0) open.delete(b.producerId);
+        else if (!open.has(b.producerId) && end > from) return true;
+        next = end;
+      }
+      if (next <= at) return (part?.lastStableOffset ?? to) > at;
+      at = next;
+    }
+    return false;
   }
 
   /** @internal: for members. */
@@ -606,6 +747,7 @@ export class KafkaLog implements Log {
     await Promise.all([...this.#members].map((m) => m.close()));
     this.#members.clear();
     if (this.#producer) await closeQuietly(this.#producer);
+    for (const t of this.#senders.values()) await t.close();
     if (this.#reader) await closeQuietly(this.#reader);
     await this.#admin?.close().catch(() => {});
   }
@@ -659,13 +801,6 @@ function fail(w: Waiter, err: unknown): void {
 }
 
 /** Closes a client without waiting for what it still has in flight, ignoring errors. */
-async function closeQuietly(client: { close(force?: boolean): Promise<void> }): Promise<void> {
-  try {
-    await client.close(true);
-  } catch {
-    // Already closed or the broker is gone: nothing left to release.
-  }
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -694,6 +829,8 @@ class Member {
   readonly #ready = new Map<number, Promise<void>>();
   /** Records below a restored checkpoint's offset are already in its state. */
   readonly #floor = new Map<number, bigint>();
+  /** The group generation (and member) each partition's latest records were fetched in. */
+  readonly #fetchedIn = new Map<number, Message['metadata']>();
   #owned = new Set<number>();
   #buffered = 0;
   #paused = false;
@@ -819,6 +956,7 @@ class Member {
       this.#buffered -= q?.length ?? 0;
       this.#queues.delete(p);
       this.#next.delete(p);
+      this.#fetchedIn.delete(p);
       this.#committed.delete(p);
       this.#epochs.set(p, (this.#epochs.get(p) ?? 0) + 1);
     }
@@ -833,6 +971,7 @@ class Member {
     // After a rebalance the stream starts again at the committed offset: skip what was handled.
     if (expected !== undefined && m.offset < expected) return;
     this.#next.set(p, m.offset + 1n);
+    this.#fetchedIn.set(p, m.metadata);
     let q = this.#queues.get(p);
     if (!q) {
       q = [];
@@ -949,6 +1088,59 @@ class Member {
       },
       offsets,
     };
+  }
+
+  /**
+   * Publishes `out`, the checkpoints and the offsets in one transaction (see
+   * Subscription.commitAtomically). The offsets name the generation their
+   * records were fetched in, so a member the group has moved on from is
+   * fenced. On any failure the member leaves and rejoins: every partition
+   * goes on from its last committed checkpoint, and nothing of the failed
+   * step is read by anyone.
+   */
+  async commitAtomically(commits: PartitionCommit[], out: Publication[]): Promise<void> {
+    if (commits.length === 0 && out.every((o) => o.records.length === 0)) return;
+    const consumer = this.#consumer;
+    const stream = this.#stream;
+    try {
+      const lost = commits.filter(
+        (c) => !this.#owned.has(c.partition) || !this.#fetchedIn.has(c.partition),
+      );
+      if (!consumer || lost.length > 0) {
+        throw new Error(
+          `partitions ${lost.map((c) => c.partition).join(', ') || '(all)'} of ${this.#topic} are no longer this member's`,
+        );
+      }
+      const messages: OutMessage[] = [];
+      for (const o of out) messages.push(...(await this.#log.encodeFor(o.topic, o.records, o.key)));
+      for (const c of commits) {
+        messages.push(
+          await this.#log.checkpointMessage(this.#topic, this.#group, c.partition, {
+            offset: c.nextOffset,
+            state: c.state,
+          }),
+        );
+      }
+      const offsets = commits.map(
+        (c) =>
+          ({
+            topic: this.#kafkaTopic,
+            partition: c.partition,
+            offset: BigInt(c.nextOffset - 1),
+            metadata: this.#fetchedIn.get(c.partition),
+          }) as Message,
+      );
+      await this.#log.sender('commit').run(messages, { consumer, messages: offsets });
+      for (const c of commits) this.#committed.set(c.partition, c.nextOffset);
+    } catch (err) {
+      if (this.#closed) throw err;
+      this.#log.reportError(
+        err,
+        `atomic commit on ${this.#topic}; rejoining ${this.#group} to go on from the last commit`,
+      );
+      if (stream && this.#stream === stream) void this.#restart(stream);
+      throw err;
+    }
   }
 
   async commit(partition: number, nextOffset: number, state?: string): Promise<void> {
