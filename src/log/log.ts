@@ -167,9 +167,54 @@ export interface Log {
   close(): Promise<void>;
 }
 
-/** The partition of a key: FNV-1a of its UTF-16 code units, modulo the partition count. */
+/**
+ * The partition of a key: Kafka's default partitioner, murmur2 of the key's
+ * UTF-8 bytes (positive) modulo the partition count, so a symbol lands on
+ * the partition any Kafka client keyed by it would choose. (Until this
+ * release it was FNV-1a, whose low bits mix short keys poorly: AAPL, MSFT
+ * and TSLA all fell on partition 1 of 6. bench/partitioner.ts measures both
+ * on real symbol sets; docs/kafka.md has the figures.)
+ */
 export function partitionOf(key: string, partitions: number): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
-  return (h >>> 0) % partitions;
+  return murmur2(key) % partitions;
+}
+
+/** Kafka's murmur2 of a key's UTF-8 bytes (org.apache.kafka.common.utils.Utils.murmur2 & 0x7fffffff). */
+export function murmur2(key: string): number {
+  // Symbols are ASCII, whose UTF-16 code units are their UTF-8 bytes: no buffer needed.
+  for (let i = 0; i < key.length; i++) {
+    if (key.charCodeAt(i) > 0x7f) return murmur2Bytes(Buffer.from(key, 'utf8'));
+  }
+  return murmur2Of((i) => key.charCodeAt(i), key.length);
+}
+
+/** murmur2 of bytes. */
+export function murmur2Bytes(bytes: ArrayLike<number>): number {
+  return murmur2Of((i) => bytes[i]!, bytes.length);
+}
+
+function murmur2Of(at: (i: number) => number, len: number): number {
+  const m = 0x5bd1e995;
+  let h = 0x9747b28c ^ len;
+  const n4 = len >> 2;
+  for (let i = 0; i < n4; i++) {
+    const o = i * 4;
+    let k = at(o) | (at(o + 1) << 8) | (at(o + 2) << 16) | (at(o + 3) << 24);
+    k = Math.imul(k, m);
+    k ^= k >>> 24;
+    k = Math.imul(k, m);
+    h = Math.imul(h, m) ^ k;
+  }
+  const o = n4 * 4;
+  const rest = len & 3;
+  if (rest === 3) h ^= at(o + 2) << 16;
+  if (rest >= 2) h ^= at(o + 1) << 8;
+  if (rest >= 1) {
+    h ^= at(o);
+    h = Math.imul(h, m);
+  }
+  h ^= h >>> 13;
+  h = Math.imul(h, m);
+  h ^= h >>> 15;
+  return h & 0x7fffffff;
 }

@@ -660,7 +660,10 @@ export class KafkaLog implements Log {
       // Transactions end with a marker that takes an offset but is no record: a group that
       // consumed everything sits just before the markers. Count the span only if it holds
       // records a read-committed consumer would get.
-      if (this.#o.exactlyOnce && !(await this.#holdsRecords(name, p.partitionIndex, from, p.offset)))
+      if (
+        this.#o.exactlyOnce &&
+        !(await this.#holdsRecords(name, p.partitionIndex, from, p.offset))
+      )
         continue;
       lag += p.offset - from;
     }
