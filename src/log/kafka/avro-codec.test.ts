@@ -42,7 +42,7 @@ describe('Avro codec', () => {
     expect(q.fields.find((f) => f.name === 'stage')?.type).toEqual({
       type: 'enum',
       name: 'Q_stage',
-      symbols: ['parse', 'validate', 'decode'],
+      symbols: ['parse', 'validate', 'decode', 'process', 'store'],
     });
     expect(bar.fields.find((f) => f.name === 'vwap')).toEqual({
       name: 'vwap',
@@ -244,7 +244,7 @@ describe('JSON codec', () => {
       stage: 'validate' as const,
       source: 'finnhub',
       symbol: 'AAPL',
-      interval: null,
+      interval: '1h' as const,
       rule: 'late_trade',
       message: 'm',
       payload: '{}',
