@@ -53,6 +53,13 @@ export interface StreamHubOptions {
   highWaterBytes?: number;
   /** How often queued messages go out, one frame per client (default 100 ms). */
   flushMs?: number;
+  /**
+   * Every client is pinged this often (default 10 s); one that has not
+   * answered the previous ping (it is not reading its socket) is closed.
+   * So a client that stops reading is dropped within two heartbeats even
+   * while the kernel's socket buffers still take what is sent to it.
+   */
+  heartbeatMs?: number;
   onClients?: (n: number) => void;
 }
 
@@ -74,6 +81,8 @@ interface Group {
 interface Client {
   ws: WebSocket;
   group: Group;
+  /** A ping is out and its pong has not come back. */
+  awaitingPong: boolean;
 }
 
 const signature = (g: Group): string =>
@@ -106,11 +115,34 @@ export class StreamHub {
       maxQueuedBytes: opts.maxQueuedBytes ?? 1024 * 1024,
       highWaterBytes: opts.highWaterBytes ?? 64 * 1024,
       flushMs: opts.flushMs ?? 100,
+      heartbeatMs: opts.heartbeatMs ?? 10_000,
       onClients: opts.onClients,
     };
     this.#wss.on('connection', (ws) => this.#join(ws));
     this.#timer = setInterval(() => this.#flush(), this.#o.flushMs);
     this.#timer.unref();
+    this.#heartbeat = setInterval(() => this.#beat(), this.#o.heartbeatMs);
+    this.#heartbeat.unref();
+  }
+
+  readonly #heartbeat: NodeJS.Timeout;
+
+  /** Closes clients that did not answer the last ping; pings the others. */
+  #beat(): void {
+    for (const c of [...this.#clients]) {
+      if (c.awaitingPong) {
+        this.#leave(c);
+        c.ws.close(4008, `not reading: no answer to a ping within ${this.#o.heartbeatMs} ms`);
+        setTimeout(() => c.ws.terminate(), 1_000).unref();
+        continue;
+      }
+      c.awaitingPong = true;
+      try {
+        c.ws.ping();
+      } catch {
+        c.ws.terminate();
+      }
+    }
   }
 
   get clients(): number {
@@ -164,6 +196,7 @@ export class StreamHub {
 
   async close(): Promise<void> {
     clearInterval(this.#timer);
+    clearInterval(this.#heartbeat);
     const sockets = [...this.#wss.clients];
     for (const ws of sockets) ws.close(1001, 'server shutting down');
     // A client that does not answer the close handshake is cut off.
@@ -181,10 +214,17 @@ export class StreamHub {
   }
 
   #join(ws: WebSocket): void {
-    const c: Client = { ws, group: this.#ownGroup(new Set(), new Set(), false) };
+    const c: Client = {
+      ws,
+      group: this.#ownGroup(new Set(), new Set(), false),
+      awaitingPong: false,
+    };
     c.group.members.add(c);
     this.#clients.add(c);
     this.#o.onClients?.(this.#clients.size);
+    ws.on('pong', () => {
+      c.awaitingPong = false;
+    });
     ws.on('message', (data) => void this.#onMessage(c, data.toString()));
     ws.on('close', () => this.#leave(c));
     ws.on('error', () => ws.terminate());

