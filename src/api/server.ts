@@ -53,7 +53,14 @@ function expected(issue: z.core.$ZodIssue): string {
 }
 
 export async function createServer(o: ServerOptions): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false });
+  const app = Fastify({
+    logger: false,
+    // A request must arrive whole within 30 s (half-sent requests cannot hold sockets for
+    // ever), and a connection idle for 2 minutes (a client that stopped reading an answer)
+    // is closed. WebSockets are taken over before either applies.
+    requestTimeout: 30_000,
+    connectionTimeout: 120_000,
+  });
   const jobs = new JobRunner(o.store, o.cfg);
   const keys = new KeyChecker(o.store);
   const ctx: ApiContext = {
