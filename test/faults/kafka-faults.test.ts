@@ -16,40 +16,21 @@ import { startCli } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/db.ts';
 import {
   backlog,
+  KAFKA_SYMBOLS,
   kafkaConfig,
   liveTables,
   namespace,
   ownBroker,
-  writeSession,
+  referenceRun,
+  sleep,
+  until,
 } from '../helpers/kafka.ts';
 
-const SYMBOLS = [
-  'AAPL',
-  'MSFT',
-  'TSLA',
-  'NVDA',
-  'AMZN',
-  'META',
-  'GOOG',
-  'SPY',
-  'QQQ',
-  'AMD',
-  'NFLX',
-  'INTC',
-];
+const SYMBOLS = KAFKA_SYMBOLS;
 const dir = tempDir('tickline-kafka-faults-');
 const session = join(dir, 'session.ndjson');
 const broker = ownBroker(19_292, join(dir, 'broker'));
 let reference: Awaited<ReturnType<typeof liveTables>>;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(pred: () => Promise<boolean> | boolean, ms: number, what: string) {
-  const t0 = Date.now();
-  while (!(await pred())) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
-    await sleep(250);
-  }
-}
 
 /** Every record of a topic as a read_committed consumer sees it: total and distinct, by a key of its content. */
 async function topicOutput(
@@ -75,7 +56,7 @@ async function topicOutput(
 }
 
 beforeAll(async () => {
-  writeSession(session, 20_000, {
+  reference = await referenceRun(session, join(dir, 'reference'), 20_000, {
     symbols: SYMBOLS,
     seed: 31,
     tradesPerSecond: 1_000,
@@ -84,23 +65,6 @@ beforeAll(async () => {
     duplicateRate: 0.02,
     startTs: Date.UTC(2024, 4, 7, 14),
   });
-  const refDir = join(dir, 'reference');
-  const ref = await startCli(
-    [
-      'stream',
-      '--source',
-      'replay',
-      '--file',
-      session,
-      '--speed',
-      'max',
-      '--symbols',
-      SYMBOLS.join(','),
-    ],
-    { TICKLINE_DATA_DIR: refDir },
-  ).done;
-  expect(ref.code, ref.stderr).toBe(0);
-  reference = await liveTables(join(refDir, 'tickline.duckdb'));
   await broker.start();
 }, 180_000);
 afterAll(async () => {

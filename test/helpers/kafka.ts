@@ -7,10 +7,60 @@ import { promisify } from 'node:util';
 import { KafkaLog } from '../../src/log/kafka/kafka-log.ts';
 import { TOPICS } from '../../src/log/log.ts';
 import { type SimulatorOptions, simulate } from '../../src/sources/simulator/simulator.ts';
-import { ROOT } from './cli.ts';
+import { ROOT, startCli } from './cli.ts';
 import { withDb } from './db.ts';
 
 export const BROKERS = process.env.TICKLINE_KAFKA_BROKERS ?? '127.0.0.1:19092';
+
+/** The symbols of the Kafka tests' sessions. */
+export const KAFKA_SYMBOLS = [
+  'AAPL',
+  'MSFT',
+  'TSLA',
+  'NVDA',
+  'AMZN',
+  'META',
+  'GOOG',
+  'SPY',
+  'QQQ',
+  'AMD',
+  'NFLX',
+  'INTC',
+];
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Resolves once `pred` holds (polled every 200 ms); fails naming `what` after `ms`. */
+export async function until(
+  pred: () => Promise<boolean> | boolean,
+  ms: number,
+  what: string,
+): Promise<void> {
+  const t0 = Date.now();
+  while (!(await pred())) {
+    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
+    await sleep(200);
+  }
+}
+
+/**
+ * Writes a session of `messages` to `file` and runs it through one process over the in-process
+ * log into `refDir`: the tables a Kafka run must equal.
+ */
+export async function referenceRun(
+  file: string,
+  refDir: string,
+  messages: number,
+  opts: SimulatorOptions,
+): Promise<Awaited<ReturnType<typeof liveTables>>> {
+  writeSession(file, messages, opts);
+  const args = ['stream', '--source', 'replay', '--file', file, '--speed', 'max'];
+  const ref = await startCli([...args, '--symbols', opts.symbols.join(',')], {
+    TICKLINE_DATA_DIR: refDir,
+  }).done;
+  if (ref.code !== 0) throw new Error(`the reference run failed: ${ref.stderr}`);
+  return liveTables(join(refDir, 'tickline.duckdb'));
+}
 
 /** A namespace of topics and groups no other test sees. */
 export const namespace = (): string => `t${randomUUID().slice(0, 8)}.`;

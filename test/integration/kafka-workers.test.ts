@@ -16,47 +16,24 @@ import { tempDir } from '../helpers/db.ts';
 import {
   BROKERS,
   backlog,
+  KAFKA_SYMBOLS,
   kafkaConfig,
   liveTables,
   namespace,
   ownBroker,
-  writeSession,
+  referenceRun,
+  sleep,
+  until,
 } from '../helpers/kafka.ts';
 
-const SYMBOLS = [
-  'AAPL',
-  'MSFT',
-  'TSLA',
-  'NVDA',
-  'AMZN',
-  'META',
-  'GOOG',
-  'SPY',
-  'QQQ',
-  'AMD',
-  'NFLX',
-  'INTC',
-];
+const SYMBOLS = KAFKA_SYMBOLS;
 const dir = tempDir('tickline-kafka-');
 const session = join(dir, 'session.ndjson');
 let reference: Awaited<ReturnType<typeof liveTables>>;
 
-async function until(
-  pred: () => Promise<boolean> | boolean,
-  ms: number,
-  what: string,
-): Promise<void> {
-  const t0 = Date.now();
-  while (!(await pred())) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 beforeAll(async () => {
-  writeSession(session, 12_000, {
+  // The reference: the whole session in one process over the in-process log.
+  reference = await referenceRun(session, join(dir, 'reference'), 12_000, {
     symbols: SYMBOLS,
     seed: 29,
     tradesPerSecond: 1_000,
@@ -65,24 +42,6 @@ beforeAll(async () => {
     duplicateRate: 0.02,
     startTs: Date.UTC(2024, 4, 7, 14),
   });
-  // The reference: the whole session in one process over the in-process log.
-  const refDir = join(dir, 'reference');
-  const ref = await startCli(
-    [
-      'stream',
-      '--source',
-      'replay',
-      '--file',
-      session,
-      '--speed',
-      'max',
-      '--symbols',
-      SYMBOLS.join(','),
-    ],
-    { TICKLINE_DATA_DIR: refDir },
-  ).done;
-  expect(ref.code, ref.stderr).toBe(0);
-  reference = await liveTables(join(refDir, 'tickline.duckdb'));
   expect(reference.trades.length).toBeGreaterThan(20_000);
   expect(reference.quarantine.length).toBeGreaterThan(50);
 }, 120_000);

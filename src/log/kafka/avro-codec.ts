@@ -210,56 +210,41 @@ const MAGIC = Buffer.from([0xc3, 0x01]);
  * Pinned as text: they must not follow later changes to the zod definitions.
  */
 export const EARLIER_SCHEMAS: { topic: string; schema: AvroSchema }[] = [
-  {
-    // Before the process and store stages quarantined records they failed on.
-    topic: TOPICS.quarantine,
-    schema: {
-      type: 'record',
-      name: 'tickline.Quarantined',
-      fields: [
-        {
-          name: 'stage',
-          type: {
-            type: 'enum',
-            name: 'tickline.Quarantined_stage',
-            symbols: ['parse', 'validate', 'decode'],
-          },
-        },
-        { name: 'source', type: 'string' },
-        { name: 'symbol', type: ['null', 'string'] },
-        { name: 'interval', type: ['null', 'string'] },
-        { name: 'rule', type: 'string' },
-        { name: 'message', type: 'string' },
-        { name: 'payload', type: 'string' },
-        { name: 'receivedAt', type: 'long' },
-      ],
-    } as AvroSchema,
-  },
-  {
-    // Before quarantined records kept their bar interval.
-    topic: TOPICS.quarantine,
-    schema: {
-      type: 'record',
-      name: 'tickline.Quarantined',
-      fields: [
-        {
-          name: 'stage',
-          type: {
-            type: 'enum',
-            name: 'tickline.Quarantined_stage',
-            symbols: ['parse', 'validate', 'decode'],
-          },
-        },
-        { name: 'source', type: 'string' },
-        { name: 'symbol', type: ['null', 'string'] },
-        { name: 'rule', type: 'string' },
-        { name: 'message', type: 'string' },
-        { name: 'payload', type: 'string' },
-        { name: 'receivedAt', type: 'long' },
-      ],
-    } as AvroSchema,
-  },
+  // Before the process and store stages quarantined records they failed on.
+  { topic: TOPICS.quarantine, schema: pinnedQuarantined(['interval']) },
+  // Before quarantined records kept their bar interval.
+  { topic: TOPICS.quarantine, schema: pinnedQuarantined([]) },
 ];
+
+/**
+ * The quarantined-record schema as releases before the `process` and
+ * `store` stages wrote it (stages parse, validate, decode), with the
+ * optional fields it had then.
+ */
+function pinnedQuarantined(optional: 'interval'[]): AvroSchema {
+  const nullable = (name: string) => ({ name, type: ['null', 'string'] });
+  return {
+    type: 'record',
+    name: 'tickline.Quarantined',
+    fields: [
+      {
+        name: 'stage',
+        type: {
+          type: 'enum',
+          name: 'tickline.Quarantined_stage',
+          symbols: ['parse', 'validate', 'decode'],
+        },
+      },
+      { name: 'source', type: 'string' },
+      nullable('symbol'),
+      ...optional.map(nullable),
+      { name: 'rule', type: 'string' },
+      { name: 'message', type: 'string' },
+      { name: 'payload', type: 'string' },
+      { name: 'receivedAt', type: 'long' },
+    ],
+  } as AvroSchema;
+}
 
 /**
  * An Avro codec. `known` adds writer schemas a reader accepts besides this
