@@ -7,6 +7,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { backoffMs } from '../core/backoff.ts';
 import { SourceError } from '../core/errors.ts';
+import { MAX_RESPONSE_BYTES } from '../core/limits.ts';
 
 export interface RetryPolicy {
   /** Attempts in all, including the first. */
@@ -63,6 +64,8 @@ export async function httpGet(
     headers?: Record<string, string>;
     signal?: AbortSignal;
     onRetry?: (info: { attempt: number; waitMs: number; reason: string }) => void;
+    /** The longest body taken (default MAX_RESPONSE_BYTES); a longer one fails, unretried. */
+    maxBytes?: number;
   },
 ): Promise<HttpResponse> {
   const policy = opts.retry ?? DEFAULT_RETRY;
@@ -77,12 +80,12 @@ export async function httpGet(
         headers: { 'user-agent': BROWSER_USER_AGENT, accept: '*/*', ...opts.headers },
         signal,
       });
-      const body = await res.text();
+      const body = await readLimited(res, opts.maxBytes ?? MAX_RESPONSE_BYTES, opts.provider, url);
       if (!isRetryableStatus(res.status)) return { status: res.status, body, url };
       lastReason = `HTTP ${res.status}`;
       waitHint = retryAfterMs(res.headers.get('retry-after'));
     } catch (err) {
-      if (opts.signal?.aborted) throw err;
+      if (opts.signal?.aborted || (err instanceof SourceError && !err.retryable)) throw err;
       const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : '';
       lastReason = `${err instanceof Error ? err.message : String(err)}${cause ? ` (${cause})` : ''}`;
     }
@@ -101,6 +104,38 @@ export async function httpGet(
       ...(opts.symbol ? { symbol: opts.symbol } : {}),
     },
   );
+}
+
+/** A response body as text, refused (not retried) past `max` bytes: read in chunks, never whole first. */
+async function readLimited(
+  res: Response,
+  max: number,
+  provider: string,
+  url: string,
+): Promise<string> {
+  const tooLong = (n: string): SourceError =>
+    new SourceError(
+      `${provider}: the response of ${redactUrl(url)} is over ${max} bytes (${n}); refused`,
+      {
+        provider,
+        status: res.status,
+        retryable: false,
+      },
+    );
+  const declared = Number(res.headers.get('content-length'));
+  if (Number.isFinite(declared) && declared > max) {
+    await res.body?.cancel().catch(() => undefined);
+    throw tooLong(`${declared} declared`);
+  }
+  if (!res.body) return '';
+  const chunks: Uint8Array[] = [];
+  let n = 0;
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    n += chunk.length;
+    if (n > max) throw tooLong(`${n} read so far`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** Removes secrets (token, apikey, password) from a URL before it is stored or printed. */
