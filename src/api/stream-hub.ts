@@ -27,6 +27,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { z } from 'zod';
+import { SYMBOL_PATTERN, SYMBOL_RULE } from '../core/limits.ts';
 import type { Bar, Trade } from '../core/records.ts';
 import { INTERVALS } from '../core/time.ts';
 import type { StreamEvent } from '../pipelines/stream.ts';
@@ -35,11 +36,17 @@ import type { Store } from '../store/store.ts';
 const SubscribeSchema = z
   .object({
     type: z.enum(['subscribe', 'unsubscribe']),
-    symbols: z.array(z.string().min(1).max(32)).min(1).max(500),
+    symbols: z.array(z.string().regex(SYMBOL_PATTERN, SYMBOL_RULE)).min(1).max(500),
     intervals: z.array(z.enum(INTERVALS)).max(INTERVALS.length).optional(),
     trades: z.boolean().optional(),
     resume: z
-      .array(z.object({ symbol: z.string(), interval: z.enum(INTERVALS), after: z.number().int() }))
+      .array(
+        z.object({
+          symbol: z.string().regex(SYMBOL_PATTERN, SYMBOL_RULE),
+          interval: z.enum(INTERVALS),
+          after: z.number().int(),
+        }),
+      )
       .max(500)
       .optional(),
   })
