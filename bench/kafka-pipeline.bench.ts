@@ -130,15 +130,19 @@ export async function benchKafkaPipeline(
   const per = 10;
   const logs: [string, () => Log][] = [
     ['in-process', () => new MemoryLog()],
-    [
-      'Kafka (1 broker, acks=all)',
-      () =>
-        new KafkaLog({
-          brokers,
-          namespace: `bench${randomUUID().slice(0, 8)}.`,
-          onError: () => {},
-        }),
-    ],
+    ...[true, false].map(
+      (exactlyOnce) =>
+        [
+          `Kafka (1 broker, acks=all), ${exactlyOnce ? 'exactly once (transactions)' : 'at least once'}`,
+          () =>
+            new KafkaLog({
+              brokers,
+              namespace: `bench${randomUUID().slice(0, 8)}.`,
+              exactlyOnce,
+              onError: () => {},
+            }),
+        ] as [string, () => Log],
+    ),
   ];
   const rows: PipelineRow[] = [];
   const fast = messages(opts.trades, per, Date.now() - 86_400_000);

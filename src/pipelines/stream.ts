@@ -247,12 +247,34 @@ export class StreamPipeline {
         subs.push(sub);
       }
     }
-    // A stop must end the process within the drain timeout, whatever is stuck (a poison
-    // record, a store or broker away): past it the log is closed, which ends every wait.
+    // A stop (a signal, --duration) must end the process within the drain timeout, whatever
+    // is stuck (a store or broker away): past it the log is closed, which ends every wait.
+    // A feed that ended by itself drains for as long as the backlog keeps shrinking, and
+    // gives up once it has not shrunk for the drain timeout.
+    const drainMs = this.#o.live.drainTimeoutMs;
     let drainTimer: NodeJS.Timeout | undefined;
+    let stallWatch: NodeJS.Timeout | undefined;
     const startDrainClock = (): void => {
       if (drainTimer || this.#gaveUp) return;
-      drainTimer = setTimeout(() => void this.#giveUp(), this.#o.live.drainTimeoutMs);
+      if (stallWatch) clearInterval(stallWatch);
+      drainTimer = setTimeout(() => void this.#giveUp(), drainMs);
+    };
+    const watchForStall = (): void => {
+      if (drainTimer || stallWatch || this.#gaveUp) return;
+      let least = Number.POSITIVE_INFINITY;
+      let progressAt = Date.now();
+      stallWatch = setInterval(
+        () =>
+          void this.backlog()
+            .catch(() => least)
+            .then((left) => {
+              if (left < least) {
+                least = left;
+                progressAt = Date.now();
+              } else if (Date.now() - progressAt >= drainMs) void this.#giveUp();
+            }),
+        Math.max(20, Math.min(1_000, drainMs / 4)),
+      );
     };
     signal?.addEventListener('abort', startDrainClock, { once: true });
     if (signal?.aborted) startDrainClock();
@@ -272,7 +294,8 @@ export class StreamPipeline {
         }
         // A feed that ended closes its symbols' windows; so does a stop when nothing
         // outside this process could carry them on (the in-process log).
-        startDrainClock();
+        if (signal?.aborted) startDrainClock();
+        else watchForStall();
         if (!this.#gaveUp && (ended || !log.durable || failure)) {
           await this.#endFeed().catch((err) => {
             if (!this.#gaveUp) throw err;
@@ -287,6 +310,7 @@ export class StreamPipeline {
       if (!this.#gaveUp) throw err;
     } finally {
       if (drainTimer) clearTimeout(drainTimer);
+      if (stallWatch) clearInterval(stallWatch);
       signal?.removeEventListener('abort', startDrainClock);
       if (flushEvery) clearInterval(flushEvery);
       if (curatedEvery) clearInterval(curatedEvery);

@@ -46,10 +46,17 @@ export class TransactionalSender {
   #chain: Promise<unknown> = Promise.resolve();
   #closed = false;
 
+  readonly #maxRequestBytes: number;
+
   /** `make` builds a producer with this sender's fixed transactional id (a new one fences the old). */
-  constructor(make: () => Producer, report: (err: unknown, where: string) => void) {
+  constructor(
+    make: () => Producer,
+    report: (err: unknown, where: string) => void,
+    maxRequestBytes = 1_000_000,
+  ) {
     this.#make = make;
     this.#report = report;
+    this.#maxRequestBytes = maxRequestBytes;
   }
 
   /**
@@ -73,7 +80,10 @@ export class TransactionalSender {
       // coordinator bumps the epoch, which fences any earlier producer of the id (a crashed
       // process's, or this one's before a reset) and aborts its open transaction at once.
       tx = await producer.beginTransaction(fresh ? { producerId: -1n, producerEpoch: -1 } : {});
-      if (messages.length > 0) await tx.send({ messages });
+      // In requests of at most `maxRequestBytes` (a checkpoint interval's output can be many MB;
+      // the broker refuses a request past its limits).
+      for (const chunk of requests(messages, this.#maxRequestBytes))
+        await tx.send({ messages: chunk });
       if (offsets && offsets.messages.length > 0) {
         await tx.addConsumer(offsets.consumer);
         for (const m of offsets.messages) await tx.addOffset(m);
@@ -116,6 +126,26 @@ export class TransactionalSender {
     this.#closed = true;
     await this.reset();
   }
+}
+
+/** Bytes a record adds to a produce request beyond its key and value (headers, varints). */
+export const RECORD_OVERHEAD = 64;
+
+/** Messages in runs of at most `max` bytes (a larger single message goes alone). */
+function* requests(messages: OutMessage[], max: number): Generator<OutMessage[]> {
+  let run: OutMessage[] = [];
+  let bytes = 0;
+  for (const m of messages) {
+    const size = m.key.length + m.value.length + RECORD_OVERHEAD;
+    if (run.length > 0 && bytes + size > max) {
+      yield run;
+      run = [];
+      bytes = 0;
+    }
+    run.push(m);
+    bytes += size;
+  }
+  if (run.length > 0) yield run;
 }
 
 /** Closes a Kafka client, whatever it answers (its connection may be gone). */
