@@ -11,3 +11,6 @@ process.stdout.on('error', (err) => {
 const { main } = await import('../src/cli/main.ts');
 const code = await main(process.argv.slice(2));
 process.exitCode = code;
+// The command is done: a client still holding a socket to a server that went away (a Kafka
+// broker, say) must not keep the process alive. Normally the process exits before this fires.
+setTimeout(() => process.exit(code), 1_000).unref();

@@ -163,8 +163,12 @@ export interface Log {
    * Kafka with transactions it also counts the commit markers in it; 0 when nothing is left).
    */
   lag(topic: string, group: string): Promise<number>;
-  /** Stops every consumer and releases resources. */
-  close(): Promise<void>;
+  /**
+   * Stops every consumer and releases resources. A durable log first lets
+   * what is queued reach the broker (for a bounded time); `now` skips that
+   * wait (a stop past its drain timeout: what is queued is reported lost).
+   */
+  close(opts?: { now?: boolean }): Promise<void>;
 }
 
 /**

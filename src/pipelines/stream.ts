@@ -322,7 +322,7 @@ export class StreamPipeline {
     if (this.#gaveUp) {
       throw new TicklineError(
         'DRAIN_TIMEOUT',
-        `stopped before everything was stored: ${this.#left} records were still in the log after live.drainTimeoutMs (${this.#o.live.drainTimeoutMs} ms); everything else is stored`,
+        `stopped before everything was stored: ${this.#left >= 0 ? `${this.#left} records were` : 'records (how many is unknown: the log did not answer) were'} still in the log after live.drainTimeoutMs (${this.#o.live.drainTimeoutMs} ms); everything else is stored`,
         { cause: failure ?? undefined },
       );
     }
@@ -337,11 +337,11 @@ export class StreamPipeline {
   async #giveUp(): Promise<void> {
     if (this.#gaveUp) return;
     this.#left = await Promise.race([
-      this.backlog().catch(() => 0),
-      new Promise<number>((resolve) => setTimeout(() => resolve(0), 1_000)),
+      this.backlog().catch(() => -1),
+      new Promise<number>((resolve) => setTimeout(() => resolve(-1), 500)),
     ]);
     this.#gaveUp = true;
-    await this.#o.log.close().catch(() => undefined);
+    await this.#o.log.close({ now: true }).catch(() => undefined);
   }
 
   #seen = new Set<string>();

@@ -167,4 +167,41 @@ describe('Kafka: a worker killed, then the broker away', () => {
     console.log(`quarantine topic: ${quarantine.total} records, ${quarantine.distinct} distinct`);
     expect(quarantine.total).toBe(quarantine.distinct);
   }, 400_000);
+
+  it('a stream stopped with SIGTERM while the broker is away ends within the drain timeout, saying what was left', async () => {
+    const env = {
+      TICKLINE_CONFIG: kafkaConfig(dir, broker.brokers, 'json', { drainTimeoutMs: 2_000 }),
+      TICKLINE_KAFKA_BROKERS: broker.brokers,
+      TICKLINE_KAFKA_NAMESPACE: namespace(),
+      TICKLINE_DATA_DIR: join(dir, 'sigterm'),
+    };
+    const stream = startCli(
+      [
+        'stream',
+        '--source',
+        'replay',
+        '--file',
+        session,
+        '--speed',
+        '1',
+        '--symbols',
+        SYMBOLS.join(','),
+      ],
+      env,
+    );
+    let err = '';
+    stream.child.stderr?.on('data', (d) => {
+      err += d;
+    });
+    // Mid-stream (the session lasts ~40 s at speed 1), the broker goes away, then the stop comes.
+    await sleep(4_000);
+    await broker.pause();
+    stream.child.kill('SIGTERM');
+    const r = await stream.done;
+    await broker.start();
+    expect(r.code, r.stderr.slice(-2_000)).toBe(1);
+    expect(err).toMatch(
+      /stopped before everything was stored: .*still in the log after live.drainTimeoutMs \(2000 ms\)/,
+    );
+  }, 120_000);
 });

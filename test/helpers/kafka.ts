@@ -81,8 +81,12 @@ export function kafkaConfig(
   dir: string,
   brokers = BROKERS,
   encoding: 'json' | 'avro' = 'json',
+  live: Record<string, number> = {},
 ): string {
-  const file = join(dir, `tickline.${encoding}.config.json`);
+  const file = join(
+    dir,
+    `tickline.${encoding}.${Object.keys(live).join('-') || 'base'}.config.json`,
+  );
   writeFileSync(
     file,
     JSON.stringify({
@@ -93,7 +97,7 @@ export function kafkaConfig(
         heartbeatIntervalMs: 500,
         encoding,
       },
-      live: { checkpointMs: 500 },
+      live: { checkpointMs: 500, ...live },
     }),
   );
   return file;

@@ -51,6 +51,7 @@ import {
   type OutMessage,
   RECORD_OVERHEAD,
   TransactionalSender,
+  within,
 } from './kafka-transactions.ts';
 
 export interface KafkaLogOptions {
@@ -81,6 +82,8 @@ export interface KafkaLogOptions {
   heartbeatIntervalMs?: number;
   /** Records fetched but not yet handled before the consumer pauses (default 32 768). */
   maxBufferedRecords?: number;
+  /** How long close() waits for queued records to reach the broker, ms (default 5000). */
+  closeTimeoutMs?: number;
   /** Pause before a failed batch is delivered again, ms (default 200; doubles up to maxRetryMs). */
   retryMs?: number;
   /** The longest pause between retries of a failed batch, ms (default 5000). */
@@ -148,6 +151,8 @@ export class KafkaLog implements Log {
   readonly #topics = new Map<string, Promise<number>>();
   readonly #queue: { item: Pending<unknown>; waiter: Waiter; value?: Buffer }[] = [];
   #sending = false;
+  /** The request being sent (its waiters fail if the log closes before the broker answers). */
+  #inFlight: { waiter: Waiter }[] = [];
   readonly #roomWaiters: (() => void)[] = [];
   readonly #members = new Set<Member>();
   #closed = false;
@@ -173,6 +178,7 @@ export class KafkaLog implements Log {
       maxRetryMs: opts.maxRetryMs ?? DEFAULT_DELIVERY.maxRetryMs,
       maxAttempts: opts.maxAttempts ?? DEFAULT_DELIVERY.maxAttempts,
       exactlyOnce: opts.exactlyOnce ?? true,
+      closeTimeoutMs: opts.closeTimeoutMs ?? 5_000,
       tls: opts.tls,
       sasl: opts.sasl,
     };
@@ -565,7 +571,11 @@ export class KafkaLog implements Log {
           });
         }
         for (const w of this.#roomWaiters.splice(0)) w();
-        if (chunk.length > 0) await this.#send(messages, chunk);
+        if (chunk.length > 0) {
+          this.#inFlight = chunk;
+          await this.#send(messages, chunk);
+          this.#inFlight = [];
+        }
       }
     } finally {
       this.#sending = false;
@@ -753,17 +763,39 @@ export class KafkaLog implements Log {
     this.#onError(err, where);
   }
 
-  async close(): Promise<void> {
-    // Let what is queued reach the broker before the producer goes.
-    while (this.#queue.length > 0 || this.#sending) await sleep(5);
+  async close(opts: { now?: boolean } = {}): Promise<void> {
+    if (this.#closing) return this.#closing;
+    this.#closing = this.#close(opts.now ? 0 : this.#o.closeTimeoutMs);
+    return this.#closing;
+  }
+
+  #closing: Promise<void> | undefined;
+
+  async #close(waitMs: number): Promise<void> {
+    // Let what is queued reach the broker before the producer goes, for as long as
+    // closeTimeoutMs: a broker that is away must not hold a stopping process for ever.
+    const t0 = Date.now();
+    while ((this.#queue.length > 0 || this.#sending) && Date.now() - t0 < waitMs) {
+      await sleep(5);
+    }
     this.#closed = true;
+    if (this.#queue.length > 0 || this.#inFlight.length > 0) {
+      const left = [...this.#inFlight.splice(0), ...this.#queue.splice(0)];
+      const err = new Error(
+        `kafka: closed with ${left.length} records not delivered (the broker did not take them within ${waitMs} ms)`,
+      );
+      this.#onError(err, 'close');
+      for (const q of left) fail(q.waiter, err);
+    }
     for (const w of this.#roomWaiters.splice(0)) w();
     await Promise.all([...this.#members].map((m) => m.close()));
     this.#members.clear();
-    if (this.#producer) await closeQuietly(this.#producer);
-    for (const t of this.#senders.values()) await t.close();
-    if (this.#reader) await closeQuietly(this.#reader);
-    await this.#admin?.close().catch(() => {});
+    await Promise.all([
+      this.#producer ? closeQuietly(this.#producer) : undefined,
+      ...[...this.#senders.values()].map((t) => t.close()),
+      this.#reader ? closeQuietly(this.#reader) : undefined,
+      this.#admin ? within(this.#admin.close(), 2_000) : undefined,
+    ]);
   }
 }
 
@@ -1182,7 +1214,7 @@ class Member {
     if (this.#closed) return;
     this.#closed = true;
     await Promise.allSettled(this.#loops.values());
-    await this.#stream?.close().catch(() => {});
+    if (this.#stream) await within(this.#stream.close(), 2_000);
     if (this.#consumer) await closeQuietly(this.#consumer);
   }
 }

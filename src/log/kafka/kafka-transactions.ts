@@ -65,10 +65,17 @@ export class TransactionalSender {
    * commit could not be confirmed (UncertainCommitError).
    */
   run(messages: OutMessage[], offsets?: TxnOffsets): Promise<void> {
+    if (this.#closed) return Promise.reject(new Error('kafka: the transactional sender is closed'));
     const run = this.#chain.then(() => this.#once(messages, offsets));
     this.#chain = run.catch(() => undefined);
-    return run;
+    // A close ends every wait on it, even one a client's request never answers (broker gone).
+    return Promise.race([run, this.#closing]);
   }
+
+  #rejectAll: (err: Error) => void = () => {};
+  readonly #closing = new Promise<never>((_, reject) => {
+    this.#rejectAll = reject;
+  });
 
   async #once(messages: OutMessage[], offsets?: TxnOffsets): Promise<void> {
     const fresh = this.#producer === undefined;
@@ -122,8 +129,11 @@ export class TransactionalSender {
   }
 
   async close(): Promise<void> {
-    await this.#chain;
+    // Closed first: a commit being retried gives up at its next failure.
     this.#closed = true;
+    this.#closing.catch(() => undefined);
+    await within(this.#chain, 1_000);
+    this.#rejectAll(new Error('kafka: closed before the transaction finished'));
     await this.reset();
   }
 }
@@ -148,13 +158,30 @@ function* requests(messages: OutMessage[], max: number): Generator<OutMessage[]>
   if (run.length > 0) yield run;
 }
 
-/** Closes a Kafka client, whatever it answers (its connection may be gone). */
+/** Waits for `p` at most `ms`; never rejects (for shutdown steps that must not hold a stop). */
+export async function within(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    p.catch(() => undefined),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]);
+  clearTimeout(timer);
+}
+
+/**
+ * Closes a Kafka client, whatever it answers, in at most 2 s: with the broker
+ * gone a client's close can wait on requests that never return.
+ */
 export async function closeQuietly(client: {
   close(force?: boolean): Promise<void>;
 }): Promise<void> {
+  let closing: Promise<void>;
   try {
-    await client.close(true);
+    closing = client.close(true);
   } catch {
-    // Already closed or the broker is gone: nothing left to release.
+    return;
   }
+  await within(closing, 2_000);
 }

@@ -289,7 +289,7 @@ export class MemoryLog implements Log {
     return t.partitions.reduce((sum, p, i) => sum + end(p) - g.committed[i]!, 0);
   }
 
-  async close(): Promise<void> {
+  async close(_opts?: { now?: boolean }): Promise<void> {
     this.#closed = true;
     for (const t of this.#topics.values()) {
       for (const p of t.partitions) {
