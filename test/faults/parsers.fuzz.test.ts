@@ -213,4 +213,12 @@ describe('fuzzing the parsers (seeded)', () => {
       { seed: SEED, numRuns: RUNS },
     );
   });
+
+  it('Yahoo chart bodies nested thousands deep are quarantined as malformed_response, not walked', () => {
+    const req = { symbol: 'AAPL', interval: '1d' as const, from: 0, to: 1 };
+    const body = `{"chart":{"result":${'['.repeat(5_000)}${']'.repeat(5_000)}}}`;
+    const out = parseYahooChart(body, 200, req, 1);
+    expect(out.failure).toMatch(/nests deeper than 64 levels/);
+    expect(out.rejects.map((r) => r.rule)).toEqual(['malformed_response']);
+  });
 });

@@ -3,6 +3,12 @@
  * actions and the instrument. Pure: no I/O.
  */
 import { SourceError } from '../../core/errors.ts';
+import {
+  capPayload,
+  JsonLimitError,
+  MAX_RESPONSE_BYTES,
+  parseJsonWithin,
+} from '../../core/limits.ts';
 import type { CandidateBar, CorporateAction, Instrument, Quarantined } from '../../core/records.ts';
 import { isDailyOrLonger, tradingDateUtc } from '../../core/time.ts';
 import type { HistoryRequest, RawBatch } from '../source.ts';
@@ -108,10 +114,12 @@ export function parseYahooChart(
   }
   let parsed: ChartBody;
   try {
-    parsed = JSON.parse(body) as ChartBody;
+    // A chart nests 7 levels; 64 leaves room and bounds whatever walks it later.
+    parsed = parseJsonWithin(body, MAX_RESPONSE_BYTES, 64) as ChartBody;
   } catch (err) {
-    const message = `yahoo: response for ${req.symbol} is not JSON (HTTP ${status}): ${(err as Error).message}`;
-    out.rejects.push(reject(req, 'malformed_response', message, body, receivedAt));
+    const why = err instanceof JsonLimitError ? err.message : `not JSON: ${(err as Error).message}`;
+    const message = `yahoo: response for ${req.symbol} is ${why.startsWith('not JSON') ? '' : 'unusable: '}${why} (HTTP ${status})`;
+    out.rejects.push(reject(req, 'malformed_response', message, capPayload(body), receivedAt));
     out.failure = message;
     return out;
   }
