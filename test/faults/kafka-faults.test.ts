@@ -23,6 +23,8 @@ import {
   ownBroker,
   referenceRun,
   sleep,
+  startIngest,
+  startWorkers,
   until,
 } from '../helpers/kafka.ts';
 
@@ -82,31 +84,8 @@ describe('Kafka: a worker killed, then the broker away', () => {
       TICKLINE_KAFKA_NAMESPACE: ns,
       TICKLINE_DATA_DIR: data,
     };
-    const sink = startCli(['worker', '--stages', 'store'], env);
-    const w1 = startCli(['worker', '--symbols', SYMBOLS.join(',')], {
-      ...env,
-      TICKLINE_DATA_DIR: join(dir, 'w1'),
-    });
-    const w2 = startCli(['worker', '--symbols', SYMBOLS.join(',')], {
-      ...env,
-      TICKLINE_DATA_DIR: join(dir, 'w2'),
-    });
-    const ingest = startCli(
-      [
-        'stream',
-        '--stages',
-        'ingest',
-        '--source',
-        'replay',
-        '--file',
-        session,
-        '--speed',
-        '4',
-        '--symbols',
-        SYMBOLS.join(','),
-      ],
-      env,
-    );
+    const { sink, w1, w2 } = startWorkers(env, dir, SYMBOLS);
+    const ingest = startIngest(env, session, SYMBOLS);
     await sleep(4_000);
     w1.child.kill('SIGKILL');
     await w1.done;

@@ -62,6 +62,35 @@ export async function referenceRun(
   return liveTables(join(refDir, 'tickline.duckdb'));
 }
 
+/** A store worker and two process workers (each with a data dir of its own under `dir`). */
+export function startWorkers(env: Record<string, string>, dir: string, symbols: string[]) {
+  const worker = (name: string) =>
+    startCli(['worker', '--symbols', symbols.join(',')], {
+      ...env,
+      TICKLINE_DATA_DIR: join(dir, name),
+    });
+  return {
+    sink: startCli(['worker', '--stages', 'store'], env),
+    w1: worker('w1'),
+    w2: worker('w2'),
+  };
+}
+
+/** The ingest stage alone, replaying `file` into the raw topic at `speed`. */
+export function startIngest(
+  env: Record<string, string>,
+  file: string,
+  symbols: string[],
+  speed = '4',
+) {
+  return startCli(
+    ['stream', '--stages', 'ingest', '--source', 'replay', '--file', file, '--speed', speed].concat(
+      ['--symbols', symbols.join(',')],
+    ),
+    env,
+  );
+}
+
 /** A namespace of topics and groups no other test sees. */
 export const namespace = (): string => `t${randomUUID().slice(0, 8)}.`;
 

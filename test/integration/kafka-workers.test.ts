@@ -23,6 +23,8 @@ import {
   ownBroker,
   referenceRun,
   sleep,
+  startIngest,
+  startWorkers,
   until,
 } from '../helpers/kafka.ts';
 
@@ -55,15 +57,7 @@ describe('workers over Kafka', () => {
       TICKLINE_KAFKA_NAMESPACE: ns,
       TICKLINE_DATA_DIR: data,
     };
-    const sink = startCli(['worker', '--stages', 'store'], env);
-    const w1 = startCli(['worker', '--symbols', SYMBOLS.join(',')], {
-      ...env,
-      TICKLINE_DATA_DIR: join(dir, 'w1'),
-    });
-    const w2 = startCli(['worker', '--symbols', SYMBOLS.join(',')], {
-      ...env,
-      TICKLINE_DATA_DIR: join(dir, 'w2'),
-    });
+    const { sink, w1, w2 } = startWorkers(env, dir, SYMBOLS);
     // Both workers are members of the process group before the feed starts.
     const admin = new Admin({ clientId: 'test', bootstrapBrokers: BROKERS.split(',') });
     const group = `${ns}process.tickline.trades.raw`;
@@ -77,22 +71,7 @@ describe('workers over Kafka', () => {
     };
     await until(async () => (await members()) === 2, 60_000, 'two workers in the group');
 
-    const ingest = startCli(
-      [
-        'stream',
-        '--stages',
-        'ingest',
-        '--source',
-        'replay',
-        '--file',
-        session,
-        '--speed',
-        '4',
-        '--symbols',
-        SYMBOLS.join(','),
-      ],
-      env,
-    );
+    const ingest = startIngest(env, session, SYMBOLS);
     await sleep(2_500);
     w1.child.kill('SIGKILL');
     const killedAt = Date.now();

@@ -740,7 +740,9 @@ export class KafkaLog implements Log {
         else if (!open.has(b.producerId) && end > from) return true;
         next = end;
       }
-      if (next <= at) return (part?.lastStableOffset ?? to) > at;
+      // Nothing readable from here, yet offsets up to `to` exist: an open transaction holds
+      // them back (its records may still be committed). That is lag, not the end.
+      if (next <= at) return true;
       at = next;
     }
     return false;
