@@ -115,7 +115,8 @@ export function rebindingProblem(
     name !== null &&
     (LOOPBACK_NAMES.has(name) || name.endsWith('.localhost') || name === boundHost.toLowerCase());
   if (!host || !allowed(hostnameOf(host, false))) {
-    return `Host ${JSON.stringify(host ?? '')} is not this server's name; reads without a key are served to 127.0.0.1, localhost and ${boundHost} only`;
+    const names = [...new Set(['127.0.0.1', 'localhost', '::1', boundHost.toLowerCase()])];
+    return `Host ${JSON.stringify(host ?? '')} is not this server's name; reads without a key are served to ${names.join(', ')} only`;
   }
   if (origin !== undefined && origin !== 'null' && !allowed(hostnameOf(origin, true))) {
     return `Origin ${JSON.stringify(origin)} is another site; reads without a key are served to pages of this server only`;
