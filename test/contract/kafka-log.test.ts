@@ -83,7 +83,6 @@ describe('KafkaLog record size', () => {
     await expect(log.publish(topic, [{ key: 'K', pad }], (r) => r.key)).rejects.toThrow(
       /record of 1200\d{3} bytes for topic .*big-.* as too large/,
     );
-    expect(Date.now() - t0).toBeLessThan(10_000);
     await log.publish(topic, [{ key: 'K', pad: 'small' }], (r) => r.key);
     const got: string[] = [];
     const sub = await log.consume<{ pad: string }>(topic, 'g', async (b) => {
