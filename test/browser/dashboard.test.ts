@@ -149,8 +149,7 @@ describe('dashboard', () => {
     const last = await page.evaluate(() => window.__tickline!.bars().at(-1)!);
     expect(last.symbol).toBe('SPX');
     expect(last.indicators?.sma_50).toBeTypeOf('number');
-    await page.waitForTimeout(300);
-    expect(await candlePixels()).toBeGreaterThan(1_000);
+    await expect.poll(candlePixels, { timeout: 10_000 }).toBeGreaterThan(1_000);
     await page.screenshot({ path: join(ARTIFACTS, 'chart-spx-1d.png') });
   });
 
@@ -236,8 +235,7 @@ describe('dashboard', () => {
     expect(bars.length).toBeGreaterThan(0);
     expect(bars.every((b) => b.interval === '1s' && b.symbol === 'AAPL')).toBe(true);
     // More than the background: candles and volume are drawn.
-    await page.waitForTimeout(300);
-    expect(await candlePixels()).toBeGreaterThan(50);
+    await expect.poll(candlePixels, { timeout: 10_000 }).toBeGreaterThan(50);
     await page.screenshot({ path: join(ARTIFACTS, 'chart-aapl-1s-live.png') });
   });
 

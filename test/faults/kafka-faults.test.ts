@@ -16,15 +16,17 @@ import { startCli } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/db.ts';
 import {
   backlog,
+  committedOffsets,
+  failedToRejoin,
   KAFKA_SYMBOLS,
   kafkaConfig,
   liveTables,
   namespace,
   ownBroker,
   referenceRun,
-  sleep,
   startIngest,
   startWorkers,
+  stderrLines,
   until,
 } from '../helpers/kafka.ts';
 
@@ -85,12 +87,28 @@ describe('Kafka: a worker killed, then the broker away', () => {
       TICKLINE_DATA_DIR: data,
     };
     const { sink, w1, w2 } = startWorkers(env, dir, SYMBOLS);
+    const w2Errors = stderrLines(w2.child);
+    const sinkErrors = stderrLines(sink.child);
     const ingest = startIngest(env, session, SYMBOLS);
-    await sleep(4_000);
+    // Mid-stream: once the workers have processed, published and committed some of the feed.
+    await until(
+      async () =>
+        (await committedOffsets(broker.brokers, ns, TOPICS.rawTrades, 'process')) > 0 &&
+        (await committedOffsets(broker.brokers, ns, TOPICS.trades, 'store')) > 0,
+      120_000,
+      'the workers to store part of the feed',
+    );
     w1.child.kill('SIGKILL');
     await w1.done;
     await broker.pause();
-    await sleep(12_000);
+    // The broker stays away until both remaining processes have failed to rejoin their groups
+    // more than once (the group sessions have long expired: what stalled the workers).
+    const before = [w2Errors.length, sinkErrors.length];
+    await until(
+      () => failedToRejoin(w2Errors, before[0]!) && failedToRejoin(sinkErrors, before[1]!),
+      120_000,
+      'the workers to fail to rejoin their groups',
+    );
     await broker.start();
     const fed = await ingest.done;
     expect(fed.code, fed.stderr).toBe(0);
@@ -173,7 +191,18 @@ describe('Kafka: a worker killed, then the broker away', () => {
       err += d;
     });
     // Mid-stream (the session lasts ~40 s at speed 1), the broker goes away, then the stop comes.
-    await sleep(4_000);
+    await until(
+      async () =>
+        (await committedOffsets(
+          broker.brokers,
+          env.TICKLINE_KAFKA_NAMESPACE,
+          TOPICS.trades,
+          'store',
+        )) > 0,
+      120_000,
+      'the stream to store part of the feed',
+    );
+    expect(stream.child.exitCode).toBeNull();
     await broker.pause();
     stream.child.kill('SIGTERM');
     const r = await stream.done;

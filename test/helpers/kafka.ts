@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { Admin } from '@platformatic/kafka';
 import { KafkaLog } from '../../src/log/kafka/kafka-log.ts';
 import { TOPICS } from '../../src/log/log.ts';
 import { type SimulatorOptions, simulate } from '../../src/sources/simulator/simulator.ts';
@@ -89,6 +90,55 @@ export function startIngest(
     ),
     env,
   );
+}
+
+/**
+ * Offsets a consumer group has committed on a topic, summed over its partitions: how far a
+ * stage has got (a test waits on it instead of a clock).
+ */
+export async function committedOffsets(
+  brokers: string,
+  ns: string,
+  topic: string,
+  group: string,
+): Promise<number> {
+  const admin = new Admin({ clientId: 'test-progress', bootstrapBrokers: brokers.split(',') });
+  try {
+    const groups = await admin.listConsumerGroupOffsets({
+      groups: [
+        {
+          groupId: `${ns}${group}.${topic}`,
+          topics: [{ name: `${ns}${topic}`, partitionIndexes: [0, 1, 2, 3, 4, 5] }],
+        },
+      ],
+    });
+    let sum = 0;
+    for (const t of groups[0]?.topics ?? []) {
+      for (const p of t.partitions) if (p.committedOffset > 0n) sum += Number(p.committedOffset);
+    }
+    return sum;
+  } catch {
+    return 0;
+  } finally {
+    await admin.close().catch(() => undefined);
+  }
+}
+
+/**
+ * Whether a process has failed to rejoin its consumer group at least twice since line `from`
+ * of its stderr: the broker has been away longer than a join's own retries (seconds), the
+ * outage that used to stall workers.
+ */
+export const failedToRejoin = (lines: readonly string[], from: number): boolean =>
+  lines.slice(from).some((l) => /rejoining .*\(attempt [2-9]\d*; retrying\)/.test(l));
+
+/** Lines a child process writes to stderr from now on, as they come. */
+export function stderrLines(child: { stderr: NodeJS.ReadableStream | null }): string[] {
+  const lines: string[] = [];
+  child.stderr?.on('data', (d) => {
+    for (const l of String(d).split('\n')) if (l.trim()) lines.push(l);
+  });
+  return lines;
 }
 
 /** A namespace of topics and groups no other test sees. */

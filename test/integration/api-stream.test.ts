@@ -124,7 +124,14 @@ async function connect(url: string, subscribe: object): Promise<{ ws: WebSocket;
   return { ws, got };
 }
 
-const settle = () => new Promise((r) => setTimeout(r, 300));
+/** Resolves once `pred` holds (polled every 10 ms); fails naming `what` after 30 s. */
+async function waitFor(pred: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  const t0 = Date.now();
+  while (!(await pred())) {
+    if (Date.now() - t0 > 30_000) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 
 describe('WebSocket /api/stream', () => {
   it('sends subscribed symbols’ trades and bars: updates, closes and finals with indicators', async () => {
@@ -142,15 +149,21 @@ describe('WebSocket /api/stream', () => {
       trades: true,
     });
     const { stats } = await run(s, session(1_500));
-    await settle();
-    const trades = got.filter((m) => m.type === 'trade');
     const stored = await s.store.readTrades({ symbol: 'AAPL' });
+    const storedBars = await s.store.readBars({ symbol: 'AAPL', interval: '1s' });
+    const finalsGot = () => got.filter((m) => m.type === 'bar' && m.kind === 'final').length;
+    await waitFor(
+      () =>
+        got.filter((m) => m.type === 'trade').length >= stored.length &&
+        finalsGot() >= storedBars.length,
+      'every stored trade and final bar to reach the client',
+    );
+    const trades = got.filter((m) => m.type === 'trade');
     expect(trades.length).toBe(stored.length);
     expect(trades.every((m) => m.trade.symbol === 'AAPL')).toBe(true);
     const bars = got.filter((m) => m.type === 'bar');
     expect(bars.every((m) => m.bar.symbol === 'AAPL' && m.bar.interval === '1s')).toBe(true);
     const finals = bars.filter((m) => m.kind === 'final');
-    const storedBars = await s.store.readBars({ symbol: 'AAPL', interval: '1s' });
     expect(finals.map((m) => m.bar.ts)).toEqual(storedBars.map((b) => b.ts));
     expect(finals.at(-1).indicators).toHaveProperty('sma_20');
     // Forming-bar updates are conflated per flush (100 ms) and superseded by the bar's close;
@@ -170,7 +183,10 @@ describe('WebSocket /api/stream', () => {
       intervals: ['1s'],
       resume: [{ symbol: 'MSFT', interval: '1s', after: seen }],
     });
-    await settle();
+    await waitFor(
+      () => got.filter((m) => m.type === 'bar' && m.replay).length >= stored.length - 10,
+      'the resumed bars',
+    );
     const replay = got.filter((m) => m.type === 'bar' && m.replay);
     expect(replay.map((m) => m.bar.ts)).toEqual(stored.slice(10).map((b) => b.ts));
     ws.close();
@@ -186,7 +202,7 @@ describe('WebSocket /api/stream', () => {
     expect(got[0].type).toBe('error');
     expect(got[0].message).toMatch(/^intervals\.0: /);
     ws.send('not json');
-    await settle();
+    await waitFor(() => got.length >= 2, 'the answer to a message that is not JSON');
     expect(got.at(-1)).toEqual({ type: 'error', message: 'messages must be JSON' });
     ws.close();
   });
@@ -242,8 +258,9 @@ describe('WebSocket /api/stream', () => {
     sock.resume();
     const t0 = Date.now();
     while (got.filter((m) => m.kind === 'close').length < N && Date.now() - t0 < 30_000)
-      await settle();
-    await settle();
+      await new Promise((r) => setTimeout(r, 10));
+    // The conflated update goes out after the closes it was queued behind.
+    await waitFor(() => got.at(-1)?.kind === 'update', 'the newest forming bar');
     expect(got.filter((m) => m.kind === 'close').length).toBe(N);
     const updates = got.filter((m) => m.kind === 'update');
     expect(updates.length).toBeGreaterThan(0);
@@ -258,7 +275,11 @@ describe('WebSocket /api/stream', () => {
     const fast = await Promise.all(Array.from({ length: 20 }, () => connect(s.url, same)));
     const other = await connect(s.url, { ...same, symbols: ['MSFT'] });
     const slow = await connect(s.url, same);
-    await settle();
+    // New clients join their shared group at the first flush with nothing pending for them.
+    await waitFor(
+      () => s.hub.groups.shared === 2 && s.hub.groups.own === 0,
+      'the clients to join their groups',
+    );
     expect(s.hub.groups).toEqual({ shared: 2, own: 0 });
     const sock = (slow.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
     sock.pause();
@@ -278,26 +299,36 @@ describe('WebSocket /api/stream', () => {
     // Closes over several flushes, more than the socket buffers hold: the paused client falls
     // behind and goes on its own.
     const N = 60_000;
+    const closes = (got: Msg[]) => got.filter((m) => m.kind === 'close').map((m) => m.bar.volume);
     for (let i = 0; i < N; i++) {
       s.hub.publish({ kind: 'close', bar: bar(i) });
-      if (i % 10_000 === 9_999) await new Promise((r) => setTimeout(r, 150));
+      // A flush between runs of 10,000: the readers have them before the next run.
+      if (i % 10_000 === 9_999) {
+        await waitFor(() => fast.every((c) => closes(c.got).length > i), 'a flush to the readers');
+      }
     }
     s.hub.publish({ kind: 'close', bar: bar(0, 'MSFT') });
-    await settle();
+    await waitFor(
+      () => closes(other.got).length >= 1 && fast.every((c) => closes(c.got).length >= N),
+      'the last closes to the readers',
+    );
     expect(s.hub.groups.own).toBe(1);
-    const closes = (got: Msg[]) => got.filter((m) => m.kind === 'close').map((m) => m.bar.volume);
     const all = Array.from({ length: N }, (_, i) => i);
     for (const c of fast) expect(closes(c.got)).toEqual(all);
     expect(closes(other.got)).toEqual([0]);
     // Once it reads again it gets every close, in order, and rejoins the others.
     sock.resume();
     const t0 = Date.now();
-    while (closes(slow.got).length < N && Date.now() - t0 < 30_000) await settle();
+    while (closes(slow.got).length < N && Date.now() - t0 < 30_000)
+      await new Promise((r) => setTimeout(r, 10));
     expect(closes(slow.got)).toEqual(all);
-    await settle();
+    await waitFor(() => s.hub.groups.own === 0, 'the slow client to rejoin its group');
     expect(s.hub.groups).toEqual({ shared: 2, own: 0 });
     s.hub.publish({ kind: 'close', bar: bar(N) });
-    await settle();
+    await waitFor(
+      () => closes(slow.got).length > N && closes(fast[0]!.got).length > N,
+      'the next close to every client',
+    );
     expect(closes(slow.got).at(-1)).toBe(N);
     expect(closes(fast[0]!.got).at(-1)).toBe(N);
     for (const c of [...fast, other, slow]) c.ws.close();
@@ -325,7 +356,7 @@ describe('WebSocket /api/stream', () => {
         trades: true,
       }),
     );
-    await new Promise((r) => setTimeout(r, 100));
+    await waitFor(() => s.hub.groups.shared === 1, 'the stuck client to join its group');
     (stuck as unknown as { _socket: { pause(): void } })._socket.pause();
     const closed = new Promise<{ code: number; reason: string }>((resolve) =>
       stuck.on('close', (code, reason) => resolve({ code, reason: reason.toString() })),

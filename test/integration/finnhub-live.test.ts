@@ -250,8 +250,9 @@ describe('finnhub source', () => {
       ['MSFT'],
       () => rest.requests.length > 0,
     );
-    await new Promise((r) => setTimeout(r, 50));
-    expect((await store.readTrades({ symbol: 'MSFT' })).length).toBe(4);
+    await expect
+      .poll(async () => (await store.readTrades({ symbol: 'MSFT' })).length, { timeout: 10_000 })
+      .toBe(4);
     const errors = sourceEvents.flatMap((e) => (e.kind === 'error' ? [e.message] : []));
     expect(errors).toContain('Subscribing to too many symbols');
     expect(

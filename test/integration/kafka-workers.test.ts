@@ -16,15 +16,17 @@ import { tempDir } from '../helpers/db.ts';
 import {
   BROKERS,
   backlog,
+  committedOffsets,
+  failedToRejoin,
   KAFKA_SYMBOLS,
   kafkaConfig,
   liveTables,
   namespace,
   ownBroker,
   referenceRun,
-  sleep,
   startIngest,
   startWorkers,
+  stderrLines,
   until,
 } from '../helpers/kafka.ts';
 
@@ -72,7 +74,15 @@ describe('workers over Kafka', () => {
     await until(async () => (await members()) === 2, 60_000, 'two workers in the group');
 
     const ingest = startIngest(env, session, SYMBOLS);
-    await sleep(2_500);
+    // Mid-stream: once the workers have processed, and the sink stored, part of the feed.
+    await until(
+      async () =>
+        (await committedOffsets(BROKERS, ns, TOPICS.rawTrades, 'process')) > 0 &&
+        (await committedOffsets(BROKERS, ns, TOPICS.trades, 'store')) > 0,
+      60_000,
+      'the workers to store part of the feed',
+    );
+    expect(ingest.child.exitCode).toBeNull();
     w1.child.kill('SIGKILL');
     const killedAt = Date.now();
     await w1.done;
@@ -127,18 +137,31 @@ describe('workers over Kafka', () => {
       void stream.done.then(() => {
         finished = true;
       });
-      await sleep(2_000);
-      // The feed (about 12 s at 2×) is mid-stream when the broker goes.
+      const errors = stderrLines(stream.child);
+      // The feed (about 12 s at 2×) is mid-stream when the broker goes: part of it is stored.
+      await until(
+        async () =>
+          (await committedOffsets(
+            broker.brokers,
+            env.TICKLINE_KAFKA_NAMESPACE,
+            TOPICS.trades,
+            'store',
+          )) > 0,
+        60_000,
+        'the stream to store part of the feed',
+      );
       expect(finished).toBe(false);
       await broker.pause();
       const stoppedAt = Date.now();
-      await sleep(10_000);
+      // Away until the stream's consumers have failed to rejoin their groups more than once.
+      const before = errors.length;
+      await until(() => failedToRejoin(errors, before), 120_000, 'the stream to fail to rejoin');
       const restartAt = Date.now();
       await broker.start();
       const res = await stream.done;
       const doneAt = Date.now();
       console.log(
-        `broker away ${restartAt - stoppedAt} ms (stopping, then 10 s); the stream finished ${doneAt - restartAt} ms after the restart began`,
+        `broker away ${restartAt - stoppedAt} ms (until its consumers had failed to rejoin twice); the stream finished ${doneAt - restartAt} ms after the restart began`,
       );
       expect(res.code, res.stderr).toBe(0);
       // The feed could not finish while the broker was away: it went on once it was back.
@@ -231,11 +254,25 @@ describe('workers over Kafka', () => {
       'the dashboard URL',
     );
     const url = /dashboard: (http:\/\/127\.0\.0\.1:\d+)\//.exec(out)![1]!;
-    await sleep(3_000);
-    const health = (await (await fetch(`${url}/api/health`)).json()) as {
-      status: string;
-      log: { ready: boolean; kind: string; backlog: number };
-    };
+    type Health = { status: string; log: { ready: boolean; kind: string; backlog: number } };
+    let health: Health | undefined;
+    // Once the live path has stored something, the log is certainly up and joined.
+    await until(
+      async () => {
+        try {
+          health = (await (await fetch(`${url}/api/health`)).json()) as Health;
+        } catch {
+          return false;
+        }
+        const stats = (await (await fetch(`${url}/api/stats`)).json()) as {
+          live?: { tradesStored?: number } | null;
+        };
+        return health.status === 'ok' && (stats.live?.tradesStored ?? 0) > 0;
+      },
+      60_000,
+      'the live path to store trades',
+    );
+    if (!health) throw new Error('no health answer');
     expect(health.status).toBe('ok');
     expect(health.log).toMatchObject({ ready: true, kind: 'kafka' });
     expect(health.log.backlog).toBeGreaterThanOrEqual(0);
