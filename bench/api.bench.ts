@@ -55,6 +55,23 @@ function minuteBars(): Bar[] {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
+/** An API server on a random loopback port with `hub` at /api/stream; returns it and the stream URL. */
+export async function serveHub(store: DuckDBStore, hub: StreamHub) {
+  const app = await createServer({
+    store,
+    cfg: loadConfig({ cwd: '/', env: {} }),
+    metrics: new Metrics(),
+    requireKeyForReads: false,
+    hub,
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const addr = app.server.address();
+  return {
+    app,
+    url: `ws://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}/api/stream`,
+  };
+}
+
 export async function benchApiBars(dir: string, runs = 15) {
   const file = join(dir, 'api.duckdb');
   rmSync(file, { force: true });
@@ -145,18 +162,8 @@ export async function benchFanOut(
   rmSync(file, { force: true });
   rmSync(`${file}.wal`, { force: true });
   const store = await DuckDBStore.open(file);
-  const cfg = loadConfig({ cwd: '/', env: {} });
   const hub = new StreamHub({ store });
-  const app = await createServer({
-    store,
-    cfg,
-    metrics: new Metrics(),
-    requireKeyForReads: false,
-    hub,
-  });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const addr = app.server.address();
-  const url = `ws://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}/api/stream`;
+  const { app, url } = await serveHub(store, hub);
   let received = 0;
   const emitted = new Map<string, number>();
   const latencies: number[] = [];
@@ -196,7 +203,7 @@ export async function benchFanOut(
     symbols: LIVE_SYMBOLS,
     store,
     log,
-    live: { ...cfg.live, intervals: ['1s', '1m'] },
+    live: { ...loadConfig({ cwd: '/', env: {} }).live, intervals: ['1s', '1m'] },
     futureSkewMs: 60_000,
     onEvent: (e) => {
       if (clients > 0 && 'bar' in e) emitted.set(keyOf(e.kind, e.bar), performance.now());

@@ -11,12 +11,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
-import { createServer } from '../src/api/server.ts';
 import { StreamHub } from '../src/api/stream-hub.ts';
-import { loadConfig } from '../src/core/config.ts';
 import type { Trade } from '../src/core/records.ts';
-import { Metrics } from '../src/observability/metrics.ts';
 import { DuckDBStore } from '../src/store/duckdb/duckdb-store.ts';
+import { serveHub } from './api.bench.ts';
 
 if (process.argv[2] === 'clients') {
   // The child: N clients, every second one pauses its socket after subscribing.
@@ -43,16 +41,7 @@ const mb = (b: number): string => `${(b / 2 ** 20).toFixed(0)} MB`;
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
 const store = await DuckDBStore.open(join(mkdtempSync(join(tmpdir(), 'ws-stuck-')), 'h.duckdb'));
 const hub = new StreamHub({ store, heartbeatMs });
-const app = await createServer({
-  store,
-  cfg: loadConfig({ cwd: '/', env: {} }),
-  metrics: new Metrics(),
-  requireKeyForReads: false,
-  hub,
-});
-await app.listen({ host: '127.0.0.1', port: 0 });
-const addr = app.server.address();
-const url = `ws://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}/api/stream`;
+const { app, url } = await serveHub(store, hub);
 gc();
 const before = process.memoryUsage().rss;
 const child = fork(import.meta.filename, ['clients', url, String(clients)], {
