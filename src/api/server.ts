@@ -36,6 +36,8 @@ export interface ServerOptions {
   live?: () => LiveHandle | null;
   /** Serves WebSocket /api/stream when given. */
   hub?: StreamHub;
+  /** The key checker (shared with whatever else revokes keys in this process). */
+  keys?: KeyChecker;
   /** The built dashboard (default web/dist of this checkout). */
   webRoot?: string;
   version?: string;
@@ -62,7 +64,7 @@ export async function createServer(o: ServerOptions): Promise<FastifyInstance> {
     connectionTimeout: 120_000,
   });
   const jobs = new JobRunner(o.store, o.cfg);
-  const keys = new KeyChecker(o.store);
+  const keys = o.keys ?? new KeyChecker(o.store);
   const ctx: ApiContext = {
     jobs,
     keys,

@@ -1,5 +1,9 @@
 /** What every command needs: the config and an open store. */
+
+import { ControlClient } from '../control/control-client.ts';
+import { remoteStore } from '../control/store-service.ts';
 import { type Config, databasePath, loadConfig } from '../core/config.ts';
+import { UsageError } from '../core/errors.ts';
 import { DuckDBStore } from '../store/duckdb/duckdb-store.ts';
 import type { Store } from '../store/store.ts';
 
@@ -14,13 +18,41 @@ export function commandConfig(opts: GlobalOptions): Config {
   return loadConfig({ ...(opts.config ? { file: opts.config } : {}), env });
 }
 
-/** Opens the store, runs `fn`, and always closes it. */
-export async function withStore<T>(cfg: Config, fn: (store: Store) => Promise<T>): Promise<T> {
-  const store = await DuckDBStore.open(databasePath(cfg), {
+/** The tickline server holding this data folder, or null when none runs. */
+export async function connectServer(cfg: Config): Promise<ControlClient | null> {
+  return ControlClient.connect(cfg.dataDir);
+}
+
+export async function openLocalStore(cfg: Config): Promise<Store> {
+  return DuckDBStore.open(databasePath(cfg), {
     memoryLimit: cfg.store.memoryLimit,
     checkpointThreshold: cfg.store.checkpointThreshold,
     queryCacheBytes: cfg.store.queryCacheMB * 2 ** 20,
   });
+}
+
+/**
+ * Opens the store, runs `fn`, and always closes it. When a tickline server
+ * holds the data folder, the store is the server's, reached over its local
+ * control socket; with `own`, that is refused instead (a second server).
+ */
+export async function withStore<T>(
+  cfg: Config,
+  fn: (store: Store) => Promise<T>,
+  opts: { own?: boolean } = {},
+): Promise<T> {
+  const client = await connectServer(cfg);
+  if (client && opts.own) {
+    client.close();
+    const who = client.info
+      ? ` (pid ${client.info.pid}${client.info.url ? `, ${client.info.url}` : ''})`
+      : '';
+    throw new UsageError(
+      '--data-dir',
+      `a tickline server${who} already holds ${cfg.dataDir}; stop it, or give this one another --data-dir`,
+    );
+  }
+  const store = client ? await remoteStore(client) : await openLocalStore(cfg);
   try {
     return await fn(store);
   } finally {

@@ -39,3 +39,48 @@ export function startCli(
   });
   return { child, done };
 }
+
+/** A running `tickline up`: its child, result, and the URL it printed. */
+export interface RunningServer {
+  child: ReturnType<typeof spawn>;
+  done: Promise<CliResult>;
+  url: string;
+  /** Output so far. */
+  stdout(): string;
+  /** SIGTERM, then waits for the exit. */
+  stop(): Promise<CliResult>;
+}
+
+/** Starts `tickline up …` and resolves once it prints its address (or rejects if it exits first). */
+export async function startServer(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<RunningServer> {
+  const run = startCli(['up', ...args], { FINNHUB_TOKEN: '', ...env });
+  let out = '';
+  run.child.stdout?.on('data', (d) => {
+    out += d;
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    const onData = (): void => {
+      const m = /dashboard: (http:\/\/\S+)\/ /.exec(out);
+      if (m) {
+        run.child.stdout?.off('data', onData);
+        resolve(m[1]!);
+      }
+    };
+    run.child.stdout?.on('data', onData);
+    void run.done.then((r) =>
+      reject(new Error(`tickline up exited ${r.code} before serving:\n${r.stdout}\n${r.stderr}`)),
+    );
+  });
+  return {
+    ...run,
+    url,
+    stdout: () => out,
+    stop: async () => {
+      run.child.kill('SIGTERM');
+      return run.done;
+    },
+  };
+}

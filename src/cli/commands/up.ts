@@ -5,9 +5,12 @@
  * server and dashboard join this command when they land.)
  */
 import type { Command } from 'commander';
+import { KeyChecker } from '../../api/auth.ts';
 import type { LiveHandle } from '../../api/context.ts';
 import { createServer } from '../../api/server.ts';
 import { StreamHub } from '../../api/stream-hub.ts';
+import { ControlServer } from '../../control/control-server.ts';
+import { storeService } from '../../control/store-service.ts';
 import { databasePath } from '../../core/config.ts';
 import { Metrics } from '../../observability/metrics.ts';
 import type { StreamPipeline, StreamStats } from '../../pipelines/stream.ts';
@@ -65,60 +68,80 @@ export function registerUp(program: Command): void {
       const stop = new AbortController();
       const release = stopOnSignals(stop, 'draining: storing what was received');
       try {
-        await withStore(cfg, async (store) => {
-          const stored = await store.status();
-          if (!stored.some((s) => s.interval === '1d')) {
-            const summary = await loadDemoHistory(store, cfg.quality);
-            process.stdout.write(`loaded the bundled history: ${summary.rows} daily bars\n`);
-          }
-          const metrics = new Metrics();
-          const hub = new StreamHub({ store, onClients: (n) => metrics.wsClients.set(n) });
-          let live: LiveHandle | null = null;
-          const server = await createServer({
-            store,
-            cfg,
-            metrics,
-            live: () => live,
-            requireKeyForReads: !open,
-            host,
-            hub,
-          });
-          let stats: StreamStats;
-          try {
-            await server.listen({ host, port });
-            const addr = server.server.address();
-            const url = `http://${host.includes(':') ? `[${host}]` : host}:${typeof addr === 'object' && addr ? addr.port : port}`;
-            if (!open) {
-              const keys = (await store.listApiKeys()).filter((k) => k.revokedAt === null);
-              process.stdout.write(
-                `${host} is not loopback: every request needs an API key (Authorization: Bearer …)${keys.length ? '' : '; none exists yet: run tickline keys create --scope read'}\n`,
+        await withStore(
+          cfg,
+          async (store) => {
+            const stored = await store.status();
+            if (!stored.some((s) => s.interval === '1d')) {
+              const summary = await loadDemoHistory(store, cfg.quality);
+              process.stdout.write(`loaded the bundled history: ${summary.rows} daily bars\n`);
+            }
+            const metrics = new Metrics();
+            const hub = new StreamHub({ store, onClients: (n) => metrics.wsClients.set(n) });
+            let live: LiveHandle | null = null;
+            const keys = new KeyChecker(store);
+            const server = await createServer({
+              keys,
+              store,
+              cfg,
+              metrics,
+              live: () => live,
+              requireKeyForReads: !open,
+              host,
+              hub,
+            });
+            let stats: StreamStats;
+            let control: ControlServer | null = null;
+            try {
+              await server.listen({ host, port });
+              const addr = server.server.address();
+              const url = `http://${host.includes(':') ? `[${host}]` : host}:${typeof addr === 'object' && addr ? addr.port : port}`;
+              // Other tickline commands on this machine go through this process from now on.
+              control = await ControlServer.listen(
+                cfg.dataDir,
+                {
+                  store: storeService(store, {
+                    afterCall: (m) => {
+                      if (m === 'revokeApiKey') keys.forget();
+                    },
+                  }),
+                },
+                url,
               );
+              if (!open) {
+                const keys = (await store.listApiKeys()).filter((k) => k.revokedAt === null);
+                process.stdout.write(
+                  `${host} is not loopback: every request needs an API key (Authorization: Bearer …)${keys.length ? '' : '; none exists yet: run tickline keys create --scope read'}\n`,
+                );
+              }
+              process.stdout.write(
+                `dashboard: ${url}/  (API ${url}/api, docs ${url}/api/docs, metrics ${url}/metrics)\nlive: ${finnhub ? 'Finnhub' : 'simulator (set FINNHUB_TOKEN for the Finnhub feed)'} → ${symbols.join(', ')}; storing into ${databasePath(cfg)}; Ctrl-C stops\n`,
+              );
+              stats = await runLive({
+                cfg,
+                store,
+                source,
+                symbols,
+                accept: new Set(symbols),
+                stop,
+                durationArg: o.duration,
+                onFlush: (ms) => metrics.storeWrite.observe(ms / 1000),
+                onEvent: (e) => hub.publish(e),
+                onPipeline: (pipeline, logKind) => {
+                  metrics.watch(pipeline);
+                  live = { pipeline, logKind, rate: rateOf(pipeline) };
+                },
+              });
+            } finally {
+              await control?.close();
+              await server.close();
             }
             process.stdout.write(
-              `dashboard: ${url}/  (API ${url}/api, docs ${url}/api/docs, metrics ${url}/metrics)\nlive: ${finnhub ? 'Finnhub' : 'simulator (set FINNHUB_TOKEN for the Finnhub feed)'} → ${symbols.join(', ')}; storing into ${databasePath(cfg)}; Ctrl-C stops\n`,
+              `stopped: ${stats.store.tradesStored} new trades and ${stats.barsClosed} bars stored\n`,
             );
-            stats = await runLive({
-              cfg,
-              store,
-              source,
-              symbols,
-              accept: new Set(symbols),
-              stop,
-              durationArg: o.duration,
-              onFlush: (ms) => metrics.storeWrite.observe(ms / 1000),
-              onEvent: (e) => hub.publish(e),
-              onPipeline: (pipeline, logKind) => {
-                metrics.watch(pipeline);
-                live = { pipeline, logKind, rate: rateOf(pipeline) };
-              },
-            });
-          } finally {
-            await server.close();
-          }
-          process.stdout.write(
-            `stopped: ${stats.store.tradesStored} new trades and ${stats.barsClosed} bars stored\n`,
-          );
-        });
+          },
+          { own: true },
+        );
       } finally {
         release();
       }
