@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError, errorMessage, StoreError, UsageError } from '../core/errors.ts';
 import { registerBackfill } from './commands/backfill.ts';
+import { registerCalendar } from './commands/calendar.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerExport } from './commands/export.ts';
 import { registerImport } from './commands/import.ts';
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
     registerRecord,
     registerKeys,
     registerWorker,
+    registerCalendar,
   ]) {
     register(program);
   }

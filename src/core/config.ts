@@ -22,6 +22,8 @@ const size = z
   .string()
   .regex(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, 'a size such as 512MB or 2GB');
 const ms = z.number().int().min(0);
+/** A trading calendar's name. */
+const calendarName = z.enum(['XNYS', 'XLON', 'XETR', '24/7']);
 
 export const ConfigSchema = z
   .object({
@@ -147,6 +149,37 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /** Which trading calendar a symbol follows (schedules, gaps, freshness, staleness). */
+    calendars: z
+      .object({
+        default: calendarName.default('XNYS'),
+        /** Symbol prefix → calendar; the longest match wins. */
+        prefixes: z.record(z.string().min(1), calendarName).default({
+          'BINANCE:': '24/7',
+          'COINBASE:': '24/7',
+          'KRAKEN:': '24/7',
+          'BITSTAMP:': '24/7',
+        }),
+        /** Symbol suffix → calendar; the longest match wins. */
+        suffixes: z
+          .record(z.string().min(1), calendarName)
+          .default({ '.L': 'XLON', '.DE': 'XETR', '.F': 'XETR' }),
+      })
+      .strict()
+      .prefault({}),
+    /** Per-symbol facts: the calendar it trades on (over any prefix or suffix rule). */
+    instruments: z
+      .record(
+        z.string().min(1),
+        z
+          .object({
+            calendar: calendarName.optional(),
+            name: z.string().optional(),
+            currency: z.string().optional(),
+          })
+          .strict(),
+      )
+      .default({}),
     /** The log between the live path's stages: in-process, or Apache Kafka for workers. */
     log: z
       .object({
