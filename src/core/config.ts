@@ -4,10 +4,17 @@
  * what was expected. Secrets never live here: they come from the environment.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
+import {
+  AlertsSchema,
+  PipelineSchema,
+  type PipelineSpec,
+  PipelinesSectionSchema,
+  pipelinesOf,
+} from './pipeline-schema.ts';
 
 /** Public provider hosts; tests and air-gapped users point these at a local server. */
 export const YAHOO_DEFAULT_URL = 'https://query1.finance.yahoo.com';
@@ -149,6 +156,14 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * Pipelines by name (a schedule, a calendar, a DAG of tasks), beside the runner's
+     * settings (runner, postgresUrl, concurrency, retentionDays, leaseMs, pollMs).
+     * Without this section: one daily pipeline that curates and exports the lake.
+     */
+    pipelines: PipelinesSectionSchema.prefault({}),
+    /** Alert channels (email, webhook) and the rules that notify them. */
+    alerts: AlertsSchema.prefault({}),
     /** Which trading calendar a symbol follows (schedules, gaps, freshness, staleness). */
     calendars: z
       .object({
@@ -320,10 +335,42 @@ export function loadConfig(
     cfg.log.namespace = ns;
   }
   cfg.dataDir = resolve(cwd, cfg.dataDir);
+  const pgUrl = env.TICKLINE_PG_URL;
+  if (pgUrl !== undefined && pgUrl !== '') {
+    if (!/^postgres(ql)?:\/\//.test(pgUrl))
+      throw new ConfigError('TICKLINE_PG_URL', 'a postgres:// URL', pgUrl);
+    cfg.pipelines.postgresUrl = pgUrl;
+  }
+  const base = file ? dirname(file) : cwd;
+  const section = cfg.pipelines as Record<string, unknown>;
+  if (!raw || typeof raw !== 'object' || !('pipelines' in raw)) {
+    section['daily-curate'] = defaultPipeline(join(cfg.dataDir, 'lake'));
+  }
+  for (const p of Object.values(pipelinesOf(cfg.pipelines))) {
+    for (const t of Object.values(p.tasks)) {
+      if (t.kind === 'export') t.out = resolve(base, t.out);
+      if (t.kind === 'import') t.folder = resolve(base, t.folder);
+      if (t.kind === 'command' && t.cwd) t.cwd = resolve(base, t.cwd);
+    }
+  }
   return cfg;
 }
 
 /** The DuckDB file inside the data folder. */
 export function databasePath(cfg: Config): string {
   return join(cfg.dataDir, 'tickline.duckdb');
+}
+
+/** The pipeline a config without `pipelines:` has: curate the bundled universe and export it, each weekday evening. */
+export function defaultPipeline(lake: string): PipelineSpec {
+  return PipelineSchema.parse({
+    description: 'refresh the curated layer and export it as Parquet after the New York close',
+    schedule: '30 17 * * 1-5',
+    timezone: 'America/New_York',
+    calendar: 'XNYS',
+    tasks: {
+      curate: { kind: 'curate', retries: 2 },
+      export: { kind: 'export', needs: ['curate'], layer: 'curated', format: 'parquet', out: lake },
+    },
+  });
 }

@@ -12,6 +12,16 @@ export class Metrics {
   readonly httpDuration: Histogram<'route' | 'method'>;
   readonly storeWrite: Histogram;
   readonly wsClients: Gauge;
+  /** Pipeline runs that ended, by pipeline and state. */
+  readonly runsEnded: Counter<'pipeline' | 'state'>;
+  /** Task attempt durations, by pipeline, task and state. */
+  readonly taskDuration: Histogram<'pipeline' | 'task' | 'state'>;
+  /** Due → started of scheduled runs, seconds. */
+  readonly schedulerLag: Histogram<'pipeline'>;
+  /** Task attempts waiting for a worker. */
+  readonly queueDepth: Gauge;
+  /** Alert notifications by channel and outcome (sent, failed, suppressed). */
+  readonly alertsSent: Counter<'channel' | 'outcome'>;
   #pipeline: StreamPipeline | null = null;
 
   constructor() {
@@ -39,6 +49,37 @@ export class Metrics {
     this.wsClients = new Gauge({
       name: 'tickline_websocket_clients',
       help: 'Connected WebSocket clients',
+      registers,
+    });
+    this.runsEnded = new Counter({
+      name: 'tickline_pipeline_runs_total',
+      help: 'Pipeline runs that ended, by pipeline and state (succeeded, failed, cancelled)',
+      labelNames: ['pipeline', 'state'],
+      registers,
+    });
+    this.taskDuration = new Histogram({
+      name: 'tickline_pipeline_task_duration_seconds',
+      help: 'Duration of task attempts, by pipeline, task and state',
+      labelNames: ['pipeline', 'task', 'state'],
+      buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 1800],
+      registers,
+    });
+    this.schedulerLag = new Histogram({
+      name: 'tickline_scheduler_lag_seconds',
+      help: 'From a run being due (its schedule time) to it being started',
+      labelNames: ['pipeline'],
+      buckets: [0.001, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 60],
+      registers,
+    });
+    this.queueDepth = new Gauge({
+      name: 'tickline_pipeline_queue_depth',
+      help: 'Task attempts waiting for a worker (queued or due retries)',
+      registers,
+    });
+    this.alertsSent = new Counter({
+      name: 'tickline_alerts_total',
+      help: 'Alert notifications by channel and outcome (sent, failed, suppressed)',
+      labelNames: ['channel', 'outcome'],
       registers,
     });
     const self = this;

@@ -1,0 +1,312 @@
+/**
+ * Pipelines as one service: the run history, the orchestrator, workers in
+ * this process, the scheduler and alerts, behind the calls the CLI, the API
+ * and the control socket make (list, run, wait, backfill, runs, show, logs,
+ * retry, cancel, alerts).
+ */
+import { join } from 'node:path';
+import type { Config } from '../core/config.ts';
+import { UsageError } from '../core/errors.ts';
+import { type PipelineSpec, pipelinesOf } from '../core/pipeline-schema.ts';
+import { Alerter } from '../observability/alerts.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import type { Store } from '../store/store.ts';
+import { Executor } from './executor.ts';
+import { Orchestrator, type PipelineEvent } from './orchestrator.ts';
+import { DuckDBRunStore } from './runs/duckdb-run-store.ts';
+import type {
+  AlertRecord,
+  AttemptRecord,
+  LogLine,
+  RunQuery,
+  RunRecord,
+  RunStore,
+} from './runs/run-store.ts';
+import { calendarSkip, nextRunAfter, nextSessionRun, Scheduler } from './scheduler.ts';
+import { planRun, type TaskEnv, taskRunner } from './tasks.ts';
+
+export interface PipelineInfo {
+  name: string;
+  description: string | null;
+  schedule: string | null;
+  timezone: string;
+  calendar: string | null;
+  paused: boolean;
+  tasks: { name: string; kind: string; needs: string[]; partitions: number | null }[];
+  /** The next scheduled run on a session day (ms), or null. */
+  nextRun: number | null;
+  lastRun: { id: string; state: string; scheduledFor: number; endedAt: number | null } | null;
+}
+
+export interface RunDetail {
+  run: RunRecord;
+  attempts: AttemptRecord[];
+}
+
+/** What the CLI, the API and the control socket call. */
+export interface PipelinesApi {
+  list(): Promise<PipelineInfo[]>;
+  run(name: string): Promise<RunRecord>;
+  wait(id: string): Promise<RunRecord>;
+  backfill(name: string, from: number, to: number): Promise<RunRecord[]>;
+  runs(q: RunQuery): Promise<RunRecord[]>;
+  show(id: string): Promise<RunDetail>;
+  logs(id: string, task?: string): Promise<LogLine[]>;
+  retry(id: string): Promise<RunRecord>;
+  cancel(id: string): Promise<RunRecord>;
+  alerts(limit?: number): Promise<AlertRecord[]>;
+}
+
+export interface PipelineServiceOptions {
+  cfg: Config;
+  store: Store;
+  /** The run history (default: runs.duckdb in the data folder). */
+  runs?: RunStore;
+  /** Run the scheduler (a server); a one-off CLI process does not. */
+  schedule?: boolean;
+  now?: () => number;
+  metrics?: Metrics;
+  onEvent?: (e: PipelineEvent) => void;
+  /** The dashboard's address, for links in alerts. */
+  baseUrl?: string | null;
+  /** Repairs gaps (the `repair` task kind). */
+  repair?: TaskEnv['repair'];
+  /** Scheduler without timers: tests call `scheduler.tick()` with their clock. */
+  manualClock?: boolean;
+}
+
+export function runsPath(cfg: Config): string {
+  return join(cfg.dataDir, 'runs.duckdb');
+}
+
+export class PipelineService implements PipelinesApi {
+  readonly runStore: RunStore;
+  readonly orchestrator: Orchestrator;
+  readonly executor: Executor;
+  readonly scheduler: Scheduler | null;
+  readonly alerter: Alerter;
+  readonly #pipelines: Record<string, PipelineSpec>;
+  readonly #now: () => number;
+  readonly #ownsRuns: boolean;
+
+  private constructor(o: PipelineServiceOptions, runs: RunStore, owns: boolean) {
+    this.runStore = runs;
+    this.#ownsRuns = owns;
+    this.#now = o.now ?? Date.now;
+    this.#pipelines = pipelinesOf(o.cfg.pipelines);
+    const metrics = o.metrics;
+    this.alerter = new Alerter({
+      config: o.cfg.alerts,
+      runs,
+      now: this.#now,
+      baseUrl: o.baseUrl ?? null,
+      onSent: (channel, outcome) => metrics?.alertsSent.inc({ channel, outcome }),
+    });
+    this.orchestrator = new Orchestrator({
+      runs,
+      pipelines: this.#pipelines,
+      now: this.#now,
+      plan: (pipeline, spec, at) => planRun({ runs }, pipeline, spec, at),
+      onWork: () => this.executor.wake(),
+      onEvent: (e) => {
+        if (
+          e.type === 'run' &&
+          (e.run.state === 'failed' || e.run.state === 'succeeded' || e.run.state === 'cancelled')
+        ) {
+          metrics?.runsEnded.inc({ pipeline: e.run.pipeline, state: e.run.state });
+          this.alerter.onRun(e.run);
+        }
+        if (e.type === 'attempt' && e.attempt.startedAt !== null && e.attempt.endedAt !== null) {
+          metrics?.taskDuration.observe(
+            { pipeline: e.attempt.pipeline, task: e.attempt.task, state: e.attempt.state },
+            (e.attempt.endedAt - e.attempt.startedAt) / 1000,
+          );
+        }
+        o.onEvent?.(e);
+      },
+    });
+    const concurrency = Object.fromEntries(
+      Object.entries(this.#pipelines).map(([k, p]) => [k, p.concurrency]),
+    );
+    this.executor = new Executor({
+      runs,
+      execute: taskRunner({
+        store: o.store,
+        cfg: o.cfg,
+        runs,
+        ...(o.repair ? { repair: o.repair } : {}),
+      }),
+      slots: o.cfg.pipelines.concurrency,
+      perPipeline: () => concurrency,
+      pollMs: o.cfg.pipelines.pollMs,
+      heartbeatMs: Math.max(100, Math.floor(o.cfg.pipelines.leaseMs / 3)),
+      now: this.#now,
+      onEnded: () => void this.orchestrator.sync(),
+    });
+    this.scheduler = o.schedule
+      ? new Scheduler({
+          runs,
+          orchestrator: this.orchestrator,
+          pipelines: this.#pipelines,
+          now: this.#now,
+          manual: o.manualClock ?? false,
+          onLag: (pipeline, s) => metrics?.schedulerLag.observe({ pipeline }, s),
+        })
+      : null;
+  }
+
+  /**
+   * Opens the run history, fails the attempts a process that died left
+   * running (they are retried by their policy), resumes unfinished runs, and
+   * starts the workers (and the scheduler, with `schedule`).
+   */
+  static async open(o: PipelineServiceOptions): Promise<PipelineService> {
+    const runs = o.runs ?? (await DuckDBRunStore.open(runsPath(o.cfg)));
+    const svc = new PipelineService(o, runs, o.runs === undefined);
+    const now = svc.#now();
+    await svc.orchestrator.resume();
+    const lost = await runs.failLost(
+      Number.POSITIVE_INFINITY,
+      now,
+      'lost: the process running it stopped',
+    );
+    if (lost.length > 0) await svc.orchestrator.sync();
+    await runs.prune(now - o.cfg.pipelines.retentionDays * 86_400_000);
+    svc.executor.start();
+    await svc.scheduler?.start();
+    return svc;
+  }
+
+  #spec(name: string): PipelineSpec {
+    const spec = this.#pipelines[name];
+    if (!spec) {
+      const known = Object.keys(this.#pipelines);
+      throw new UsageError(
+        'pipeline',
+        `no pipeline "${name}"${known.length ? `; pipelines: ${known.join(', ')}` : ' (none is configured)'}`,
+      );
+    }
+    return spec;
+  }
+
+  async list(): Promise<PipelineInfo[]> {
+    const out: PipelineInfo[] = [];
+    for (const [name, p] of Object.entries(this.#pipelines)) {
+      const last = (await this.runStore.listRuns({ pipeline: name, limit: 1 }))[0];
+      out.push({
+        name,
+        description: p.description ?? null,
+        schedule: p.schedule ?? null,
+        timezone: p.timezone,
+        calendar: p.calendar ?? null,
+        paused: p.paused,
+        tasks: Object.entries(p.tasks).map(([t, spec]) => ({
+          name: t,
+          kind: spec.kind,
+          needs: spec.needs,
+          partitions:
+            spec.kind === 'backfill'
+              ? spec.symbols.length
+              : spec.kind === 'noop'
+                ? spec.partitions
+                : null,
+        })),
+        nextRun: p.paused ? null : nextSessionRun(p, this.#now()),
+        lastRun: last
+          ? {
+              id: last.id,
+              state: last.state,
+              scheduledFor: last.scheduledFor,
+              endedAt: last.endedAt,
+            }
+          : null,
+      });
+    }
+    return out;
+  }
+
+  run(name: string): Promise<RunRecord> {
+    this.#spec(name);
+    return this.orchestrator.trigger(name, 'manual');
+  }
+
+  wait(id: string): Promise<RunRecord> {
+    return this.orchestrator.wait(id);
+  }
+
+  /** One run per scheduled time in [from, to) on the calendar's session days. */
+  async backfill(
+    name: string,
+    from: number,
+    to: number,
+    onProgress?: (done: number, total: number) => void,
+  ): Promise<RunRecord[]> {
+    const spec = this.#spec(name);
+    if (!spec.schedule)
+      throw new UsageError('pipeline', `${name} has no schedule to backfill (it runs when asked)`);
+    const times: number[] = [];
+    for (let t = nextRunAfter(spec, from - 1); t !== null && t < to; t = nextRunAfter(spec, t)) {
+      if (calendarSkip(spec, t) === null) times.push(t);
+      if (times.length > 10_000)
+        throw new UsageError('--to', 'more than 10,000 scheduled runs in the range');
+    }
+    const runs: RunRecord[] = [];
+    for (const t of times) {
+      runs.push(await this.orchestrator.trigger(name, 'backfill', t));
+      onProgress?.(runs.length, times.length);
+    }
+    return runs;
+  }
+
+  runs(q: RunQuery): Promise<RunRecord[]> {
+    if (q.pipeline !== undefined) this.#spec(q.pipeline);
+    return this.runStore.listRuns(q);
+  }
+
+  async show(id: string): Promise<RunDetail> {
+    const run = await this.runStore.getRun(id);
+    if (!run) throw new UsageError('id', `no run ${id} (see tickline runs)`);
+    return { run, attempts: await this.runStore.attempts(id) };
+  }
+
+  async logs(id: string, task?: string): Promise<LogLine[]> {
+    const { run } = await this.show(id);
+    if (task !== undefined && !Object.hasOwn((run.params.spec as PipelineSpec).tasks, task)) {
+      throw new UsageError('--task', `run ${id} has no task "${task}"`);
+    }
+    return this.runStore.logs(id, task === undefined ? {} : { task });
+  }
+
+  async retry(id: string): Promise<RunRecord> {
+    await this.show(id);
+    try {
+      return await this.orchestrator.retry(id);
+    } catch (err) {
+      throw new UsageError('id', (err as Error).message);
+    }
+  }
+
+  async cancel(id: string): Promise<RunRecord> {
+    await this.show(id);
+    try {
+      const run = await this.orchestrator.cancel(id);
+      this.executor.cancelRun(id);
+      return run;
+    } catch (err) {
+      throw new UsageError('id', (err as Error).message);
+    }
+  }
+
+  alerts(limit = 100): Promise<AlertRecord[]> {
+    return this.runStore.listAlerts({ limit });
+  }
+
+  /** Stops scheduling and claiming; running attempts get `graceMs`, then end (retried on the next start). */
+  async close(graceMs = 0): Promise<void> {
+    await this.scheduler?.stop();
+    await this.executor.stop(graceMs);
+    await this.orchestrator.sync();
+    await this.alerter.close();
+    if (this.#ownsRuns) await this.runStore.close();
+  }
+}

@@ -1,0 +1,103 @@
+/** Rows of the run tables as records (shared by the DuckDB and PostgreSQL run stores). */
+import { createHash } from 'node:crypto';
+import type {
+  AlertRecord,
+  AttemptRecord,
+  AttemptState,
+  LogLine,
+  RunParams,
+  RunRecord,
+  RunState,
+  TickRecord,
+  Trigger,
+} from './run-store.ts';
+
+const num = (v: unknown): number => Number(v);
+const opt = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+const str = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
+
+/** An attempt's id: the same (run, task, partition, attempt) always gets the same id. */
+export function attemptId(runId: string, task: string, partition: string, attempt: number): string {
+  return createHash('sha256')
+    .update(`${runId}\u0000${task}\u0000${partition}\u0000${attempt}`)
+    .digest('hex')
+    .slice(0, 24);
+}
+
+export function rowToRun(r: Record<string, unknown>): RunRecord {
+  return {
+    id: String(r.id),
+    pipeline: String(r.pipeline),
+    trigger: r.trigger as Trigger,
+    state: r.state as RunState,
+    scheduledFor: num(r.scheduled_for),
+    createdAt: num(r.created_at),
+    startedAt: opt(r.started_at),
+    endedAt: opt(r.ended_at),
+    params: (typeof r.params === 'string' ? JSON.parse(r.params) : r.params) as RunParams,
+    rows: num(r.rows),
+    rejects: num(r.rejects),
+    error: str(r.error),
+  };
+}
+
+export function rowToAttempt(r: Record<string, unknown>): AttemptRecord {
+  return {
+    id: String(r.id),
+    runId: String(r.run_id),
+    pipeline: String(r.pipeline),
+    task: String(r.task),
+    partition: String(r.partition),
+    attempt: num(r.attempt),
+    trigger: r.trigger as Trigger,
+    state: r.state as AttemptState,
+    dueAt: num(r.due_at),
+    startedAt: opt(r.started_at),
+    endedAt: opt(r.ended_at),
+    rows: num(r.rows),
+    rejects: num(r.rejects),
+    error: str(r.error),
+    owner: str(r.owner),
+    heartbeatAt: opt(r.heartbeat_at),
+    endSeq: opt(r.end_seq),
+    retryAt: opt(r.retry_at),
+  };
+}
+
+export function rowToLog(r: Record<string, unknown>): LogLine {
+  return {
+    runId: String(r.run_id),
+    task: String(r.task),
+    partition: String(r.partition),
+    attempt: num(r.attempt),
+    ts: num(r.ts),
+    level: r.level as LogLine['level'],
+    message: String(r.message),
+  };
+}
+
+export function rowToTick(r: Record<string, unknown>): TickRecord {
+  return {
+    pipeline: String(r.pipeline),
+    scheduledFor: num(r.scheduled_for),
+    evaluatedAt: num(r.evaluated_at),
+    outcome: String(r.outcome),
+    reason: str(r.reason),
+    runId: str(r.run_id),
+  };
+}
+
+export function rowToAlert(r: Record<string, unknown>): AlertRecord {
+  return {
+    id: String(r.id),
+    rule: String(r.rule),
+    key: String(r.key),
+    state: r.state as AlertRecord['state'],
+    channel: String(r.channel),
+    outcome: String(r.outcome),
+    subject: String(r.subject),
+    body: String(r.body),
+    at: num(r.sent_at),
+    error: str(r.error),
+  };
+}
