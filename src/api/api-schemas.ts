@@ -259,7 +259,7 @@ export const BackfillBodySchema = z
   .superRefine(checkRange(true));
 
 export const JobParamsSchema = z
-  .object({ id: z.uuid('a job id returned by POST /api/backfill') })
+  .object({ id: z.uuid('a job id returned by POST /api/backfill (a run id)') })
   .strict();
 
 export const JobResponseSchema = z.object({
@@ -277,6 +277,8 @@ export const JobResponseSchema = z.object({
   startedAt: z.number(),
   endedAt: z.number().nullable(),
   error: z.string().nullable(),
+  params: z.unknown().describe('the one-off pipeline, its partitions (symbols) and range'),
+  run: z.string().describe('the run behind the job: GET it for attempts and logs'),
 });
 
 export const FormingQuerySchema = z

@@ -1,10 +1,10 @@
 /** What the API's handlers work with. */
 import type { Config } from '../core/config.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import type { PipelineService } from '../pipelines/pipeline-service.ts';
 import type { StreamPipeline } from '../pipelines/stream.ts';
 import type { Store } from '../store/store.ts';
 import type { KeyChecker } from './auth.ts';
-import type { JobRunner } from './jobs.ts';
 
 export interface LiveHandle {
   pipeline: StreamPipeline;
@@ -20,6 +20,7 @@ export interface ApiContext {
   /** The running live path, or null (none, or not started yet). */
   readonly live: LiveHandle | null;
   startedAt: number;
-  jobs: JobRunner;
+  /** Pipelines, runs and alerts (POST /api/backfill is a run too). */
+  pipelines: PipelineService;
   keys: KeyChecker;
 }

@@ -12,7 +12,6 @@ import { z } from 'zod';
 import { intervalMs } from '../core/time.ts';
 import type { ApiKeyRecord, BarColumnSet, FileExportOptions } from '../store/store.ts';
 import {
-  BackfillBodySchema,
   BarsQuerySchema,
   BarsResponseSchema,
   EmptyQuerySchema,
@@ -20,8 +19,6 @@ import {
   FormingQuerySchema,
   FormingResponseSchema,
   HealthResponseSchema,
-  JobParamsSchema,
-  JobResponseSchema,
   KeyCreateBodySchema,
   KeyCreatedResponseSchema,
   KeyIdParamsSchema,
@@ -40,62 +37,14 @@ import {
 import { type AsciiWriter, type RowText, writeRows } from './ascii-writer.ts';
 import { newApiKey } from './auth.ts';
 import type { ApiContext } from './context.ts';
+import { PIPELINE_ROUTES } from './pipeline-routes.ts';
 import { replayQuarantined } from './replay.ts';
+import { BadParameter, type RouteDef, route } from './route-def.ts';
 
-export interface RouteReply {
-  status?: number;
-  body: unknown;
-  /** A non-JSON body's content type (CSV, Parquet, Arrow). */
-  contentType?: string;
-  headers?: Record<string, string>;
-}
-
-export interface RouteDef<
-  Q extends z.ZodType = z.ZodType,
-  B extends z.ZodType = z.ZodType,
-  P extends z.ZodType = z.ZodType,
-> {
-  method: 'GET' | 'POST';
-  /** Fastify syntax: `/api/jobs/:id`. */
-  path: string;
-  summary: string;
-  /** Who may call it: `read` (any key, or none on a loopback bind) or `admin`. */
-  scope?: 'read' | 'admin';
-  query: Q;
-  params?: P;
-  body?: B;
-  response: z.ZodType;
-  /** The status of a success (default 200). */
-  status?: number;
-  /** Other content types it answers with (the `format` parameter). */
-  formats?: string[];
-  handler: (
-    ctx: ApiContext,
-    query: z.output<Q>,
-    extra: { params: z.output<P>; body: z.output<B> },
-  ) => Promise<RouteReply>;
-}
-
-const route = <
-  Q extends z.ZodType,
-  B extends z.ZodType = z.ZodType,
-  P extends z.ZodType = z.ZodType,
->(
-  r: RouteDef<Q, B, P>,
-): RouteDef => r as unknown as RouteDef;
+export { BadParameter, type RouteDef, type RouteReply, route } from './route-def.ts';
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64url');
 const unb64 = (s: string): string => Buffer.from(s, 'base64url').toString('utf8');
-
-/** Thrown by a handler for a parameter that parsed but makes no sense (e.g. a foreign cursor). */
-export class BadParameter extends Error {
-  constructor(
-    readonly parameter: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 /** Has the store write a file into a temporary folder, reads it, and removes it. */
 async function viaFile(ctx: ApiContext, o: Omit<FileExportOptions, 'file'>): Promise<Buffer> {
@@ -258,28 +207,7 @@ function keyInfo({
 }
 
 export const ROUTES: RouteDef[] = [
-  route({
-    method: 'POST',
-    path: '/api/backfill',
-    summary: 'Starts a backfill job (admin); returns its id',
-    scope: 'admin',
-    query: EmptyQuerySchema,
-    body: BackfillBodySchema,
-    response: JobResponseSchema,
-    status: 202,
-    handler: async (ctx, _q, { body }) => {
-      const to = body.to ?? Date.now();
-      if (body.from >= to) throw new BadParameter('from', 'must be before to');
-      const job = ctx.jobs.startBackfill({
-        source: body.source,
-        symbols: [...new Set(body.symbols.map((s) => s.toUpperCase()))],
-        interval: body.interval,
-        from: body.from,
-        to,
-      });
-      return { status: 202, body: job };
-    },
-  }),
+  ...PIPELINE_ROUTES,
   route({
     method: 'POST',
     path: '/api/keys',
@@ -326,20 +254,6 @@ export const ROUTES: RouteDef[] = [
           keys: (await ctx.store.listApiKeys()).filter((k) => k.id === params.id).map(keyInfo),
         },
       };
-    },
-  }),
-  route({
-    method: 'GET',
-    path: '/api/jobs/:id',
-    summary: 'A job’s state and progress: done/total, rows, rejects, errors',
-    query: EmptyQuerySchema,
-    params: JobParamsSchema,
-    response: JobResponseSchema,
-    handler: async (ctx, _q, { params }) => {
-      const job = ctx.jobs.get(params.id);
-      if (!job)
-        return { status: 404, body: { error: 'not_found', message: `no job ${params.id}` } };
-      return { body: job };
     },
   }),
   route({

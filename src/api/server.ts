@@ -12,12 +12,15 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { z } from 'zod';
 import type { Config } from '../core/config.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import type { PipelineEvent } from '../pipelines/orchestrator.ts';
+import { PipelineService } from '../pipelines/pipeline-service.ts';
+import { DuckDBRunStore } from '../pipelines/runs/duckdb-run-store.ts';
 import type { Store } from '../store/store.ts';
 import { KeyChecker } from './auth.ts';
 import type { ApiContext, LiveHandle } from './context.ts';
 import { AuthFailures, EXTRA_ROUTES, rebindingProblem, scopeTable } from './guard.ts';
-import { JobRunner } from './jobs.ts';
 import { docsPage, openApiDocument } from './openapi.ts';
+import { ApiError } from './route-def.ts';
 import { BadParameter, ROUTES } from './routes.ts';
 import type { StreamHub } from './stream-hub.ts';
 
@@ -36,6 +39,11 @@ export interface ServerOptions {
   live?: () => LiveHandle | null;
   /** Serves WebSocket /api/stream when given. */
   hub?: StreamHub;
+  /**
+   * Pipelines, runs and alerts. Without one the server keeps its own, with
+   * the run history in memory (tests; `tickline up` passes the real one).
+   */
+  pipelines?: PipelineService;
   /** The key checker (shared with whatever else revokes keys in this process). */
   keys?: KeyChecker;
   /** The built dashboard (default web/dist of this checkout). */
@@ -63,10 +71,19 @@ export async function createServer(o: ServerOptions): Promise<FastifyInstance> {
     requestTimeout: 30_000,
     connectionTimeout: 120_000,
   });
-  const jobs = new JobRunner(o.store, o.cfg);
+  const ownPipelines = o.pipelines
+    ? null
+    : await PipelineService.open({
+        cfg: o.cfg,
+        store: o.store,
+        runs: await DuckDBRunStore.open(':memory:'),
+        metrics: o.metrics,
+        ...(o.hub ? { onEvent: (e: PipelineEvent) => o.hub?.publishPipeline(e) } : {}),
+      });
+  const pipelines = o.pipelines ?? ownPipelines!;
   const keys = o.keys ?? new KeyChecker(o.store);
   const ctx: ApiContext = {
-    jobs,
+    pipelines,
     keys,
     store: o.store,
     cfg: o.cfg,
@@ -82,7 +99,10 @@ export async function createServer(o: ServerOptions): Promise<FastifyInstance> {
   const boundHost = o.host ?? '127.0.0.1';
 
   app.addHook('onClose', async () => {
-    await jobs.idle();
+    if (ownPipelines) {
+      await ownPipelines.close(30_000);
+      await ownPipelines.runStore.close();
+    }
     await o.hub?.close();
   });
 
@@ -228,6 +248,13 @@ export async function createServer(o: ServerOptions): Promise<FastifyInstance> {
           if (res.headers) reply.headers(res.headers);
           return reply.send(res.body);
         } catch (err) {
+          if (err instanceof ApiError) {
+            return reply.code(err.status).send({
+              error: err.kind,
+              ...(err.parameter ? { parameter: err.parameter } : {}),
+              message: err.message,
+            });
+          }
           if (err instanceof BadParameter) {
             return reply.code(400).send({
               error: 'bad_parameter',

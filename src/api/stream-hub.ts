@@ -5,9 +5,11 @@
  *   {"type":"subscribe","symbols":["AAPL"],"intervals":["1s","1m"],"trades":true,
  *    "resume":[{"symbol":"AAPL","interval":"1m","after":1717423200000}]}
  *   {"type":"unsubscribe","symbols":["AAPL"]}
+ *   {"type":"subscribe","pipelines":true}   (run and task state changes)
  * Server → client: every frame is a JSON array of messages, in order:
  *   {"type":"subscribed",…}  {"type":"trade","trade":{…}}
  *   {"type":"bar","kind":"update"|"close"|"correction"|"final","bar":{…},"indicators"?:{…}}
+ *   {"type":"run","run":{…}}  {"type":"task","attempt":{…}}
  *   {"type":"error","message":…}
  *
  * Publishing never waits for a client and never writes to a socket: it only
@@ -36,7 +38,9 @@ import type { Store } from '../store/store.ts';
 const SubscribeSchema = z
   .object({
     type: z.enum(['subscribe', 'unsubscribe']),
-    symbols: z.array(z.string().regex(SYMBOL_PATTERN, SYMBOL_RULE)).min(1).max(500),
+    symbols: z.array(z.string().regex(SYMBOL_PATTERN, SYMBOL_RULE)).max(500).default([]),
+    /** Pipeline run and task state changes. */
+    pipelines: z.boolean().optional(),
     intervals: z.array(z.enum(INTERVALS)).max(INTERVALS.length).optional(),
     trades: z.boolean().optional(),
     resume: z
@@ -50,7 +54,11 @@ const SubscribeSchema = z
       .max(500)
       .optional(),
   })
-  .strict();
+  .strict()
+  .refine((m) => m.symbols.length > 0 || m.pipelines !== undefined, {
+    message: 'symbols (at least one) or pipelines: true',
+    path: ['symbols'],
+  });
 
 export interface StreamHubOptions {
   store: Store;
@@ -75,6 +83,8 @@ interface Group {
   symbols: Set<string>;
   intervals: Set<string>;
   trades: boolean;
+  /** Pipeline run and task changes. */
+  pipelines: boolean;
   members: Set<Client>;
   /** Shared groups are keyed by their subscription; a client's own group is not. */
   shared: boolean;
@@ -93,7 +103,7 @@ interface Client {
 }
 
 const signature = (g: Group): string =>
-  `${[...g.symbols].sort().join(',')}|${[...g.intervals].sort().join(',')}|${g.trades}`;
+  `${[...g.symbols].sort().join(',')}|${[...g.intervals].sort().join(',')}|${g.trades}|${g.pipelines}`;
 
 const tradeOut = (t: Trade) => ({
   symbol: t.symbol,
@@ -166,6 +176,15 @@ export class StreamHub {
     this.#wss.handleUpgrade(req, socket, head, (ws) => this.#wss.emit('connection', ws, req));
   }
 
+  /** Fans a pipeline run or task change out to clients subscribed with `pipelines: true`. */
+  publishPipeline(e: { type: 'run'; run: unknown } | { type: 'attempt'; attempt: unknown }): void {
+    if (this.#clients.size === 0) return;
+    const text = JSON.stringify(
+      e.type === 'run' ? { type: 'run', run: e.run } : { type: 'task', attempt: e.attempt },
+    );
+    for (const g of this.#groups()) if (g.pipelines) this.#enqueue(g, text);
+  }
+
   /** Fans an event of the live path out; synchronous, and bounded per group. */
   publish(e: StreamEvent): void {
     if (this.#clients.size === 0 || e.kind === 'source') return;
@@ -223,7 +242,7 @@ export class StreamHub {
   #join(ws: WebSocket): void {
     const c: Client = {
       ws,
-      group: this.#ownGroup(new Set(), new Set(), false),
+      group: this.#ownGroup(new Set(), new Set(), false, false),
       awaitingPong: false,
     };
     c.group.members.add(c);
@@ -237,11 +256,17 @@ export class StreamHub {
     ws.on('error', () => ws.terminate());
   }
 
-  #ownGroup(symbols: Set<string>, intervals: Set<string>, trades: boolean): Group {
+  #ownGroup(
+    symbols: Set<string>,
+    intervals: Set<string>,
+    trades: boolean,
+    pipelines: boolean,
+  ): Group {
     const g: Group = {
       symbols,
       intervals,
       trades,
+      pipelines,
       members: new Set(),
       shared: false,
       queue: [],
@@ -271,7 +296,12 @@ export class StreamHub {
   #detach(c: Client, pending?: { parts: string[]; bytes: number }): Group {
     const from = c.group;
     if (!from.shared) return from;
-    const g = this.#ownGroup(new Set(from.symbols), new Set(from.intervals), from.trades);
+    const g = this.#ownGroup(
+      new Set(from.symbols),
+      new Set(from.intervals),
+      from.trades,
+      from.pipelines,
+    );
     if (pending) {
       g.queue = pending.parts.slice();
       g.queuedBytes = pending.bytes;
@@ -320,12 +350,14 @@ export class StreamHub {
     const g = this.#detach(c);
     if (msg.type === 'unsubscribe') {
       for (const s of symbols) g.symbols.delete(s);
+      if (msg.pipelines) g.pipelines = false;
       this.#enqueue(g, JSON.stringify({ type: 'unsubscribed', symbols }));
       return;
     }
     for (const s of symbols) g.symbols.add(s);
     for (const i of msg.intervals ?? ['1s', '1m', '5m']) g.intervals.add(i);
     if (msg.trades !== undefined) g.trades = msg.trades;
+    if (msg.pipelines !== undefined) g.pipelines = msg.pipelines;
     this.#enqueue(
       g,
       JSON.stringify({
@@ -333,6 +365,7 @@ export class StreamHub {
         symbols: [...g.symbols],
         intervals: [...g.intervals],
         trades: g.trades,
+        pipelines: g.pipelines,
       }),
     );
     // Resume: the final bars stored after what the client saw last, before anything live.

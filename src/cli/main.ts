@@ -7,6 +7,7 @@ import { registerDemo } from './commands/demo.ts';
 import { registerExport } from './commands/export.ts';
 import { registerImport } from './commands/import.ts';
 import { registerKeys } from './commands/keys.ts';
+import { registerPipelines } from './commands/pipelines.ts';
 import { registerQuarantine } from './commands/quarantine.ts';
 import { registerQuery } from './commands/query.ts';
 import { registerRecord } from './commands/record.ts';
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
     registerKeys,
     registerWorker,
     registerCalendar,
+    registerPipelines,
   ]) {
     register(program);
   }

@@ -63,6 +63,11 @@ export class Alerter {
     this.#now = o.now ?? Date.now;
   }
 
+  /** The dashboard's address, for links in messages (known once the server listens). */
+  setBaseUrl(url: string): void {
+    this.#o.baseUrl = url;
+  }
+
   get rules(): readonly AlertRule[] {
     return this.#o.config.rules;
   }

@@ -142,9 +142,14 @@ export class Orchestrator {
   }
 
   /** Makes a run of a pipeline (queued until `maxActiveRuns` lets it start). */
-  trigger(pipeline: string, trigger: Trigger, scheduledFor?: number): Promise<RunRecord> {
+  trigger(
+    pipeline: string,
+    trigger: Trigger,
+    scheduledFor?: number,
+    adhoc?: PipelineSpec,
+  ): Promise<RunRecord> {
     return this.#serial(async () => {
-      const spec = this.#pipelines[pipeline];
+      const spec = adhoc ?? this.#pipelines[pipeline];
       if (!spec) throw new Error(`no pipeline ${pipeline}`);
       const now = this.#now();
       const when = scheduledFor ?? now;

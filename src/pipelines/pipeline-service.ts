@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import type { Config } from '../core/config.ts';
 import { UsageError } from '../core/errors.ts';
-import { type PipelineSpec, pipelinesOf } from '../core/pipeline-schema.ts';
+import { PipelineSchema, type PipelineSpec, pipelinesOf } from '../core/pipeline-schema.ts';
 import { Alerter } from '../observability/alerts.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { Store } from '../store/store.ts';
@@ -73,6 +73,11 @@ export interface PipelineServiceOptions {
   repair?: TaskEnv['repair'];
   /** Scheduler without timers: tests call `scheduler.tick()` with their clock. */
   manualClock?: boolean;
+  /**
+   * Run work here (default true): resume unfinished runs and start workers.
+   * False for a command that only reads the history or asks nothing to run.
+   */
+  work?: boolean;
 }
 
 export function runsPath(cfg: Config): string {
@@ -88,6 +93,7 @@ export class PipelineService implements PipelinesApi {
   readonly #pipelines: Record<string, PipelineSpec>;
   readonly #now: () => number;
   readonly #ownsRuns: boolean;
+  #working = false;
 
   private constructor(o: PipelineServiceOptions, runs: RunStore, owns: boolean) {
     this.runStore = runs;
@@ -163,16 +169,18 @@ export class PipelineService implements PipelinesApi {
   static async open(o: PipelineServiceOptions): Promise<PipelineService> {
     const runs = o.runs ?? (await DuckDBRunStore.open(runsPath(o.cfg)));
     const svc = new PipelineService(o, runs, o.runs === undefined);
+    if (o.work === false) return svc;
     const now = svc.#now();
     await svc.orchestrator.resume();
     const lost = await runs.failLost(
-      Number.POSITIVE_INFINITY,
+      Number.MAX_SAFE_INTEGER,
       now,
       'lost: the process running it stopped',
     );
     if (lost.length > 0) await svc.orchestrator.sync();
     await runs.prune(now - o.cfg.pipelines.retentionDays * 86_400_000);
     svc.executor.start();
+    svc.#working = true;
     await svc.scheduler?.start();
     return svc;
   }
@@ -228,6 +236,34 @@ export class PipelineService implements PipelinesApi {
   run(name: string): Promise<RunRecord> {
     this.#spec(name);
     return this.orchestrator.trigger(name, 'manual');
+  }
+
+  /**
+   * A backfill as a run of a one-off pipeline named `backfill` (one partition
+   * per symbol, no retries: a symbol the provider lacks fails at once).
+   */
+  runBackfill(p: {
+    source: 'yahoo' | 'stooq';
+    symbols: string[];
+    interval: string;
+    from: number;
+    to: number;
+  }): Promise<RunRecord> {
+    const spec = PipelineSchema.parse({
+      description: 'a backfill asked for over the API',
+      concurrency: 4,
+      tasks: {
+        fetch: {
+          kind: 'backfill',
+          source: p.source,
+          symbols: p.symbols,
+          interval: p.interval,
+          from: new Date(p.from).toISOString(),
+          to: new Date(p.to).toISOString(),
+        },
+      },
+    });
+    return this.orchestrator.trigger('backfill', 'manual', undefined, spec);
   }
 
   wait(id: string): Promise<RunRecord> {
@@ -304,7 +340,7 @@ export class PipelineService implements PipelinesApi {
   /** Stops scheduling and claiming; running attempts get `graceMs`, then end (retried on the next start). */
   async close(graceMs = 0): Promise<void> {
     await this.scheduler?.stop();
-    await this.executor.stop(graceMs);
+    if (this.#working) await this.executor.stop(graceMs);
     await this.orchestrator.sync();
     await this.alerter.close();
     if (this.#ownsRuns) await this.runStore.close();

@@ -172,11 +172,15 @@ describe('API keys', () => {
       job = (await call(base, `/api/jobs/${started.body.id}`)).body;
       seen.push((job.progress as { done: number }).done);
     }
+    // One symbol failed: the job (a run of a one-off pipeline) failed, naming it; the others are stored.
     expect(job).toMatchObject({
-      state: 'done',
+      state: 'failed',
       progress: { done: 3, total: 3, rows: 49 + 252, errors: 1 },
     });
+    expect(job.error).toMatch(/fetch\[NOPE\] failed after 1 attempt/);
     expect((job.errors as { symbol: string }[]).map((e) => e.symbol)).toEqual(['NOPE']);
+    const run = await call(base, job.run as string);
+    expect(run.body.run).toMatchObject({ pipeline: 'backfill', state: 'failed' });
     expect(new Set(seen).size).toBeGreaterThan(1);
     expect((await call(base, '/api/jobs/7d1c5b8e-0000-4000-8000-000000000000')).status).toBe(404);
     expect((await call(base, '/api/jobs/42')).body).toMatchObject({ parameter: 'id' });

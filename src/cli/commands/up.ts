@@ -10,9 +10,11 @@ import type { LiveHandle } from '../../api/context.ts';
 import { createServer } from '../../api/server.ts';
 import { StreamHub } from '../../api/stream-hub.ts';
 import { ControlServer } from '../../control/control-server.ts';
+import { pipelinesService } from '../../control/pipelines-service.ts';
 import { storeService } from '../../control/store-service.ts';
 import { databasePath } from '../../core/config.ts';
 import { Metrics } from '../../observability/metrics.ts';
+import { PipelineService } from '../../pipelines/pipeline-service.ts';
 import type { StreamPipeline, StreamStats } from '../../pipelines/stream.ts';
 import { parsePositiveInt, parseSymbols } from '../args.ts';
 import { commandConfig, type GlobalOptions, withStore } from '../context.ts';
@@ -80,7 +82,16 @@ export function registerUp(program: Command): void {
             const hub = new StreamHub({ store, onClients: (n) => metrics.wsClients.set(n) });
             let live: LiveHandle | null = null;
             const keys = new KeyChecker(store);
+            // Pipelines: the scheduler, workers and alerts run in this process.
+            const pipelines = await PipelineService.open({
+              cfg,
+              store,
+              schedule: true,
+              metrics,
+              onEvent: (e) => hub.publishPipeline(e),
+            });
             const server = await createServer({
+              pipelines,
               keys,
               store,
               cfg,
@@ -97,9 +108,11 @@ export function registerUp(program: Command): void {
               const addr = server.server.address();
               const url = `http://${host.includes(':') ? `[${host}]` : host}:${typeof addr === 'object' && addr ? addr.port : port}`;
               // Other tickline commands on this machine go through this process from now on.
+              pipelines.alerter.setBaseUrl(url);
               control = await ControlServer.listen(
                 cfg.dataDir,
                 {
+                  pipelines: pipelinesService(pipelines),
                   store: storeService(store, {
                     afterCall: (m) => {
                       if (m === 'revokeApiKey') keys.forget();
@@ -135,6 +148,8 @@ export function registerUp(program: Command): void {
             } finally {
               await control?.close();
               await server.close();
+              // Running attempts get a moment to end; what is cut off is retried on the next start.
+              await pipelines.close(5_000);
             }
             process.stdout.write(
               `stopped: ${stats.store.tradesStored} new trades and ${stats.barsClosed} bars stored\n`,

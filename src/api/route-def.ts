@@ -1,0 +1,76 @@
+/** How a REST route is declared (routes.ts, pipeline-routes.ts): once, for the server and the OpenAPI document. */
+import type { z } from 'zod';
+import type { ApiContext } from './context.ts';
+
+export interface RouteReply {
+  status?: number;
+  body: unknown;
+  /** A non-JSON body's content type (CSV, Parquet, Arrow). */
+  contentType?: string;
+  headers?: Record<string, string>;
+}
+
+export interface RouteDef<
+  Q extends z.ZodType = z.ZodType,
+  B extends z.ZodType = z.ZodType,
+  P extends z.ZodType = z.ZodType,
+> {
+  method: 'GET' | 'POST';
+  /** Fastify syntax: `/api/jobs/:id`. */
+  path: string;
+  summary: string;
+  /** Who may call it: `read` (any key, or none on a loopback bind) or `admin`. */
+  scope?: 'read' | 'admin';
+  query: Q;
+  params?: P;
+  body?: B;
+  response: z.ZodType;
+  /** The status of a success (default 200). */
+  status?: number;
+  /** Other content types it answers with (the `format` parameter). */
+  formats?: string[];
+  handler: (
+    ctx: ApiContext,
+    query: z.output<Q>,
+    extra: { params: z.output<P>; body: z.output<B> },
+  ) => Promise<RouteReply>;
+}
+
+export const route = <
+  Q extends z.ZodType,
+  B extends z.ZodType = z.ZodType,
+  P extends z.ZodType = z.ZodType,
+>(
+  r: RouteDef<Q, B, P>,
+): RouteDef => r as unknown as RouteDef;
+
+/** Thrown by a handler for a parameter that parsed but makes no sense (e.g. a foreign cursor). */
+export class BadParameter extends Error {
+  constructor(
+    readonly parameter: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** An answer other than success, with its status: 404 for what does not exist, 409 for a wrong state. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: 400 | 404 | 409 | 422 | 503,
+    message: string,
+    readonly parameter?: string,
+  ) {
+    super(message);
+  }
+
+  get kind(): string {
+    return {
+      400: 'bad_parameter',
+      404: 'not_found',
+      409: 'conflict',
+      422: 'unprocessable',
+      503: 'unavailable',
+    }[this.status];
+  }
+}

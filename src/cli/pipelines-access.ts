@@ -1,0 +1,45 @@
+/**
+ * The pipelines a command talks to: the running server's (over the control
+ * socket), or, with no server, a PipelineService in this process (runs
+ * happen here, alerts included; nothing is scheduled).
+ */
+
+import { remotePipelines } from '../control/pipelines-service.ts';
+import type { Config } from '../core/config.ts';
+import { PipelineService, type PipelinesApi } from '../pipelines/pipeline-service.ts';
+import { connectServer, openLocalStore } from './context.ts';
+
+export type PipelinesHandle = PipelinesApi & {
+  backfill(
+    name: string,
+    from: number,
+    to: number,
+    onProgress?: (done: number, total: number) => void,
+  ): Promise<Awaited<ReturnType<PipelinesApi['backfill']>>>;
+};
+
+export async function withPipelines<T>(
+  cfg: Config,
+  fn: (api: PipelinesHandle, where: 'server' | 'here') => Promise<T>,
+  opts: { work?: boolean } = {},
+): Promise<T> {
+  const client = await connectServer(cfg);
+  if (client) {
+    try {
+      return await fn(remotePipelines(client), 'server');
+    } finally {
+      client.close();
+    }
+  }
+  const store = await openLocalStore(cfg);
+  try {
+    const svc = await PipelineService.open({ cfg, store, work: opts.work ?? false });
+    try {
+      return await fn(svc, 'here');
+    } finally {
+      await svc.close();
+    }
+  } finally {
+    await store.close();
+  }
+}
