@@ -102,6 +102,7 @@ export class Executor {
         }
       }
       for (const a of claimed) this.#start(a);
+      if (this.#stopped) break;
       if (claimed.length === 0 || this.#running.size >= this.#o.slots) {
         await new Promise<void>((resolve) => {
           this.#wake = resolve;

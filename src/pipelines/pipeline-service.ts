@@ -266,8 +266,14 @@ export class PipelineService implements PipelinesApi {
     return this.orchestrator.trigger('backfill', 'manual', undefined, spec);
   }
 
-  wait(id: string): Promise<RunRecord> {
-    return this.orchestrator.wait(id);
+  /** Resolves when the run ends; keeps this process alive meanwhile (timers of retries are unref'd). */
+  async wait(id: string): Promise<RunRecord> {
+    const keepAlive = setInterval(() => {}, 60_000);
+    try {
+      return await this.orchestrator.wait(id);
+    } finally {
+      clearInterval(keepAlive);
+    }
   }
 
   /** One run per scheduled time in [from, to) on the calendar's session days. */

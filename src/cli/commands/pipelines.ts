@@ -164,7 +164,12 @@ export function registerPipelines(program: Command): void {
 
   const runs = program
     .command('runs')
-    .description('run history, newest first (runs show|logs|retry|cancel ID for one run)')
+    .description(
+      'run history: runs [list] [--pipeline N] [--state S] [--limit N], runs show|logs|retry|cancel ID',
+    );
+  runs
+    .command('list', { isDefault: true })
+    .description('runs, newest first')
     .option('--pipeline <name>', 'only this pipeline')
     .option('--state <s>', RUN_STATES.join(' | '))
     .option('--limit <n>', 'at most this many', '20')
