@@ -185,7 +185,7 @@ export class DuckDBRunStore implements RunStore {
     return this.#serial(async () => {
       const rows = await this.#rows(
         `SELECT * FROM runs WHERE ($1 IS NULL OR pipeline = $1) AND ($2 IS NULL OR state = $2)
-         ORDER BY created_at DESC, id DESC LIMIT $3`,
+         ORDER BY created_at DESC, scheduled_for DESC, id DESC LIMIT $3`,
         [q.pipeline ?? null, q.state ?? null, BigInt(q.limit ?? 50)],
       );
       return rows.map(rowToRun);
