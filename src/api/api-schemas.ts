@@ -198,11 +198,16 @@ export const SymbolsResponseSchema = z.object({
       firstTs: z.number().nullable(),
       lastTs: z.number().nullable(),
       freshnessMs: z.number().nullable().describe('now − last ts'),
+      calendar: z.string().describe('the trading calendar of the symbol (XNYS, XLON, XETR, 24/7)'),
+      sessionsBehind: z
+        .number()
+        .nullable()
+        .describe('sessions of its calendar that closed after the last bar (0 = up to date)'),
       gaps: z
         .number()
         .nullable()
         .describe(
-          'daily: weekdays without a bar (holidays included); intraday: jumps of more than one interval within a day',
+          'bars its calendar expects that are not stored (daily: sessions without a bar, over the whole series; intraday: intervals inside session hours, over the last 5 sessions); known unfillable bars not counted',
         ),
       rejects: z.number(),
     }),

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { UsageError } from '../core/errors.ts';
+import { SYMBOL_PATTERN, SYMBOL_RULE } from '../core/limits.ts';
 import type { RunDetail } from '../pipelines/pipeline-service.ts';
 import type { AttemptRecord } from '../pipelines/runs/run-store.ts';
 import {
@@ -286,6 +287,44 @@ export const PIPELINE_ROUTES: RouteDef[] = [
     response: RunSchema,
     handler: async (ctx, _q, { params }) => ({
       body: await answer(() => ctx.pipelines.cancel(params.id)),
+    }),
+  }),
+  route({
+    method: 'GET',
+    path: '/api/gaps',
+    summary: 'Expected bars (by each symbol’s trading calendar) that are not stored, as ranges',
+    query: z
+      .object({
+        symbol: z.string().regex(SYMBOL_PATTERN, SYMBOL_RULE).optional(),
+        interval: z.enum(['1d', '1h', '30m', '15m', '5m', '1m']).default('1d'),
+        from: z.coerce.number().int().optional().describe('epoch ms'),
+        to: z.coerce.number().int().optional().describe('epoch ms'),
+      })
+      .strict(),
+    response: z.object({
+      gaps: z.array(
+        z.object({
+          symbol: z.string(),
+          interval: z.string(),
+          from: z.number(),
+          to: z.number(),
+          missing: z.number(),
+          reason: z
+            .string()
+            .nullable()
+            .describe('why it stays missing (the provider had nothing), or null: to fill'),
+        }),
+      ),
+    }),
+    handler: async (ctx, q) => ({
+      body: {
+        gaps: await ctx.pipelines.gaps({
+          interval: q.interval,
+          ...(q.symbol ? { symbol: q.symbol.toUpperCase() } : {}),
+          ...(q.from !== undefined ? { from: q.from } : {}),
+          ...(q.to !== undefined ? { to: q.to } : {}),
+        }),
+      },
     }),
   }),
   route({

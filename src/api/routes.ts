@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { RecordBatchStreamWriter, tableFromArrays } from 'apache-arrow';
 import { z } from 'zod';
-import { intervalMs } from '../core/time.ts';
+import { intervalMs, isDailyOrLonger } from '../core/time.ts';
+import { sessionsBehind } from '../pipelines/gaps.ts';
 import type { ApiKeyRecord, BarColumnSet, FileExportOptions } from '../store/store.ts';
 import {
   BarsQuerySchema,
@@ -311,9 +312,16 @@ export const ROUTES: RouteDef[] = [
     handler: async (ctx) => {
       const now = Date.now();
       const rows = await ctx.store.status();
-      const gaps = new Map(
-        (await ctx.store.seriesGaps()).map((g) => [`${g.symbol}\u0000${g.interval}`, g.gaps]),
-      );
+      // Gaps by each symbol's calendar: daily series over their whole span, intraday ones
+      // over their last 5 sessions.
+      const gaps = new Map<string, number>();
+      for (const interval of [...new Set(rows.map((r) => r.interval))]) {
+        for (const g of await ctx.pipelines.gaps({ interval, recentSessions: 5 })) {
+          if (g.reason !== null) continue;
+          const k = `${g.symbol}\u0000${g.interval}`;
+          gaps.set(k, (gaps.get(k) ?? 0) + g.missing);
+        }
+      }
       const num = (v: number): number | null => (Number.isFinite(v) ? v : null);
       return {
         body: {
@@ -324,7 +332,15 @@ export const ROUTES: RouteDef[] = [
             firstTs: num(r.firstTs),
             lastTs: num(r.lastTs),
             freshnessMs: Number.isFinite(r.lastTs) ? now - r.lastTs : null,
-            gaps: gaps.get(`${r.symbol}\u0000${r.interval}`) ?? null,
+            calendar: ctx.pipelines.calendars.nameFor(r.symbol),
+            sessionsBehind:
+              Number.isFinite(r.lastTs) && r.rows > 0
+                ? sessionsBehind(ctx.pipelines.calendars, r.symbol, r.interval, r.lastTs, now)
+                : null,
+            gaps:
+              r.rows > 0 && (r.interval === '1d' || !isDailyOrLonger(r.interval))
+                ? (gaps.get(`${r.symbol}\u0000${r.interval}`) ?? 0)
+                : null,
             rejects: r.rejects,
           })),
         },

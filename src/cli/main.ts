@@ -5,6 +5,7 @@ import { registerBackfill } from './commands/backfill.ts';
 import { registerCalendar } from './commands/calendar.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerExport } from './commands/export.ts';
+import { registerGaps } from './commands/gaps.ts';
 import { registerImport } from './commands/import.ts';
 import { registerKeys } from './commands/keys.ts';
 import { registerPipelines } from './commands/pipelines.ts';
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
     registerWorker,
     registerCalendar,
     registerPipelines,
+    registerGaps,
   ]) {
     register(program);
   }

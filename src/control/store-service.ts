@@ -23,7 +23,6 @@ const STORE_METHODS: Record<StoreMethod, true> = {
   readQuarantine: true,
   rejectHistogram: true,
   rejectCounts: true,
-  seriesGaps: true,
   status: true,
   putApiKey: true,
   getApiKey: true,

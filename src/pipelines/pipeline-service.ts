@@ -5,6 +5,7 @@
  * retry, cancel, alerts).
  */
 import { join } from 'node:path';
+import { type CalendarResolver, calendarResolver } from '../calendar/registry.ts';
 import type { Config } from '../core/config.ts';
 import { UsageError } from '../core/errors.ts';
 import { PipelineSchema, type PipelineSpec, pipelinesOf } from '../core/pipeline-schema.ts';
@@ -12,6 +13,7 @@ import { Alerter } from '../observability/alerts.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { Store } from '../store/store.ts';
 import { Executor } from './executor.ts';
+import { findGaps, type GapQuery, type GapRange, knownGaps } from './gaps.ts';
 import { Orchestrator, type PipelineEvent } from './orchestrator.ts';
 import { DuckDBRunStore } from './runs/duckdb-run-store.ts';
 import type {
@@ -23,7 +25,7 @@ import type {
   RunStore,
 } from './runs/run-store.ts';
 import { calendarSkip, nextRunAfter, nextSessionRun, Scheduler } from './scheduler.ts';
-import { planRun, type TaskEnv, taskRunner } from './tasks.ts';
+import { planRun, taskRunner } from './tasks.ts';
 
 export interface PipelineInfo {
   name: string;
@@ -55,6 +57,8 @@ export interface PipelinesApi {
   retry(id: string): Promise<RunRecord>;
   cancel(id: string): Promise<RunRecord>;
   alerts(limit?: number): Promise<AlertRecord[]>;
+  /** Expected bars (by each symbol's calendar) not stored, as ranges; unfillable ones with their reason. */
+  gaps(q: GapQuery): Promise<GapRange[]>;
 }
 
 export interface PipelineServiceOptions {
@@ -69,8 +73,6 @@ export interface PipelineServiceOptions {
   onEvent?: (e: PipelineEvent) => void;
   /** The dashboard's address, for links in alerts. */
   baseUrl?: string | null;
-  /** Repairs gaps (the `repair` task kind). */
-  repair?: TaskEnv['repair'];
   /** Scheduler without timers: tests call `scheduler.tick()` with their clock. */
   manualClock?: boolean;
   /**
@@ -93,11 +95,15 @@ export class PipelineService implements PipelinesApi {
   readonly #pipelines: Record<string, PipelineSpec>;
   readonly #now: () => number;
   readonly #ownsRuns: boolean;
+  readonly #store: Store;
+  readonly calendars: CalendarResolver;
   #working = false;
 
   private constructor(o: PipelineServiceOptions, runs: RunStore, owns: boolean) {
     this.runStore = runs;
     this.#ownsRuns = owns;
+    this.#store = o.store;
+    this.calendars = calendarResolver(o.cfg);
     this.#now = o.now ?? Date.now;
     this.#pipelines = pipelinesOf(o.cfg.pipelines);
     const metrics = o.metrics;
@@ -140,7 +146,7 @@ export class PipelineService implements PipelinesApi {
         store: o.store,
         cfg: o.cfg,
         runs,
-        ...(o.repair ? { repair: o.repair } : {}),
+        calendars: this.calendars,
       }),
       slots: o.cfg.pipelines.concurrency,
       perPipeline: () => concurrency,
@@ -337,6 +343,10 @@ export class PipelineService implements PipelinesApi {
     } catch (err) {
       throw new UsageError('id', (err as Error).message);
     }
+  }
+
+  async gaps(q: GapQuery): Promise<GapRange[]> {
+    return findGaps(this.#store, this.calendars, q, knownGaps(await this.runStore.unfillable()));
   }
 
   alerts(limit = 100): Promise<AlertRecord[]> {

@@ -7,16 +7,18 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { CalendarResolver } from '../calendar/registry.ts';
 import type { Config } from '../core/config.ts';
 import { durationMs, type PipelineSpec, type TaskSpec } from '../core/pipeline-schema.ts';
 import { DoNotRetryError } from '../core/retry.ts';
-import { DAY_MS } from '../core/time.ts';
+import { DAY_MS, intervalMs } from '../core/time.ts';
 import { CsvSource } from '../sources/csv/csv-source.ts';
 import type { Source } from '../sources/source.ts';
 import { StooqSource } from '../sources/stooq/stooq-source.ts';
 import { YahooSource } from '../sources/yahoo/yahoo-source.ts';
 import type { Store } from '../store/store.ts';
 import type { TaskContext, TaskOutcome } from './executor.ts';
+import { findGaps, type GapRange, knownGaps } from './gaps.ts';
 import { ingest } from './ingest.ts';
 import type { RunParams, RunStore } from './runs/run-store.ts';
 
@@ -24,8 +26,8 @@ export interface TaskEnv {
   store: Store;
   cfg: Config;
   runs: RunStore;
-  /** Repairs a series' gaps (the gap loop). */
-  repair?: (ctx: TaskContext) => Promise<TaskOutcome>;
+  /** Each symbol's trading calendar (the gap loop's expected bars). */
+  calendars: CalendarResolver;
 }
 
 export function sourceFor(name: 'yahoo' | 'stooq', cfg: Config): Source {
@@ -74,7 +76,8 @@ export async function planRun(
       partitions[name] = [...t.symbols];
       ranges[name] = rangeOf(t, scheduledFor);
     } else if (t.kind === 'repair') {
-      ranges[name] = rangeOf(t, scheduledFor);
+      if (t.from || t.to || t.lookback) ranges[name] = rangeOf(t, scheduledFor);
+      partitions[name] = t.symbols ? [...t.symbols] : [''];
     } else if (t.kind === 'noop') {
       partitions[name] =
         t.partitions === 1 ? [''] : Array.from({ length: t.partitions }, (_, i) => String(i));
@@ -153,9 +156,7 @@ export function taskRunner(env: TaskEnv): (ctx: TaskContext) => Promise<TaskOutc
       case 'command':
         return command(ctx, t);
       case 'repair':
-        if (!env.repair)
-          throw new DoNotRetryError('repair tasks need the gap loop, which this process lacks');
-        return env.repair(ctx);
+        return repair(env, ctx, t);
       case 'noop':
         if (t.durationMs > 0) await new Promise((r) => setTimeout(r, t.durationMs));
         return { rows: 0, rejects: 0 };
@@ -257,4 +258,95 @@ function command(
       else reject(new Error(`${program} exited ${code ?? signal}`));
     });
   });
+}
+
+/**
+ * The gap loop's second half: backfills exactly the missing ranges of each
+ * series from its source, checks them again, and records the bars the
+ * provider could not give (they stay listed by `gaps`, with the reason, and
+ * are not asked for again).
+ */
+async function repair(
+  env: TaskEnv,
+  ctx: TaskContext,
+  t: Extract<TaskSpec, { kind: 'repair' }>,
+): Promise<TaskOutcome> {
+  const range = ctx.run.params.ranges[ctx.attempt.task];
+  const q = {
+    interval: t.interval,
+    ...(ctx.attempt.partition ? { symbol: ctx.attempt.partition } : {}),
+    ...(range ? { from: range.from, to: range.to - 1 } : {}),
+  };
+  const known = knownGaps(await env.runs.unfillable());
+  const gaps = (await findGaps(env.store, env.calendars, q, known)).filter(
+    (g) => g.reason === null,
+  );
+  if (gaps.length === 0) {
+    ctx.log('info', `no gaps in ${ctx.attempt.partition || 'any series'} (${t.interval})`);
+    return { rows: 0, rejects: 0 };
+  }
+  const bySeries = new Map<string, GapRange[]>();
+  for (const g of gaps) bySeries.set(g.symbol, [...(bySeries.get(g.symbol) ?? []), g]);
+  let filled = 0;
+  let rejects = 0;
+  const step = intervalMs(t.interval);
+  for (const [symbol, list] of bySeries) {
+    if (ctx.signal.aborted) break;
+    const last = (
+      await env.store.readBars({ symbol, interval: t.interval, order: 'desc', limit: 1 })
+    )[0];
+    const name =
+      t.source ?? (last?.source === 'yahoo' || last?.source === 'stooq' ? last.source : null);
+    const missing = list.reduce((n, g) => n + g.missing, 0);
+    if (!name) {
+      ctx.log(
+        'warn',
+        `${symbol}: ${missing} missing bars, but its bars came from ${last?.source ?? 'nowhere'}, which cannot be asked again (set source: on the task)`,
+      );
+      continue;
+    }
+    const source = sourceFor(name, env.cfg);
+    const summary = await ingest(
+      list.map((g) => ({
+        source,
+        request: { symbol, interval: t.interval, from: g.from, to: g.to + step },
+      })),
+      { store: env.store, quality: env.cfg.quality, signal: ctx.signal, concurrency: 1 },
+    );
+    const bad = summary.failed.find((f) => f.error);
+    if (bad) throw new Error(`${symbol}: ${bad.error}`);
+    rejects += summary.rejects;
+    // Check again: what is still missing, the provider does not have.
+    const still = (
+      await Promise.all(
+        list.map((g) =>
+          findGaps(
+            env.store,
+            env.calendars,
+            { symbol, interval: t.interval, from: g.from, to: g.to },
+            known,
+          ),
+        ),
+      )
+    ).flat();
+    const left = still.reduce((n, g) => n + g.missing, 0);
+    filled += missing - left;
+    const rows: { symbol: string; interval: string; ts: number; reason: string }[] = [];
+    for (const g of still) {
+      for (const ts of env.calendars.for(symbol).expectedBars(step, g.from, g.to)) {
+        rows.push({
+          symbol,
+          interval: t.interval,
+          ts,
+          reason: `${name} had no bar when asked on ${new Date().toISOString().slice(0, 10)}`,
+        });
+      }
+    }
+    await env.runs.markUnfillable(rows, Date.now());
+    ctx.log(
+      'info',
+      `${symbol} ${t.interval}: filled ${missing - left} of ${missing} missing bars in ${list.length} range${list.length === 1 ? '' : 's'} from ${name}${left ? `; ${left} the provider could not give (${still.map((g) => new Date(g.from).toISOString().slice(0, 10)).join(', ')})` : ''}`,
+    );
+  }
+  return { rows: filled, rejects };
 }

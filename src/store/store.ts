@@ -194,12 +194,6 @@ export interface Store {
   ): Promise<{ ts: number; rule: string; n: number }[]>;
   /** Rejects per rule. */
   rejectCounts(): Promise<Record<string, number>>;
-  /**
-   * Per series, its gaps: for daily bars the weekdays without a bar between
-   * the first and the last (exchange holidays count too); for intraday bars
-   * the jumps of more than one interval between bars of the same UTC day.
-   */
-  seriesGaps(): Promise<{ symbol: string; interval: Interval; gaps: number }[]>;
   /** Per symbol and interval: rows, first and last ts, rejects. */
   status(): Promise<SeriesStatus[]>;
   /** Stores a new API key record. */

@@ -50,6 +50,9 @@ const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS imported_files (
     pipeline VARCHAR NOT NULL, task VARCHAR NOT NULL, hash VARCHAR NOT NULL, file VARCHAR NOT NULL,
     imported_at BIGINT NOT NULL, PRIMARY KEY (pipeline, task, hash))`,
+  `CREATE TABLE IF NOT EXISTS unfillable (
+    symbol VARCHAR NOT NULL, interval VARCHAR NOT NULL, ts BIGINT NOT NULL, reason VARCHAR NOT NULL,
+    checked_at BIGINT NOT NULL, PRIMARY KEY (symbol, interval, ts))`,
 ];
 
 const n = (v: number | null | undefined): DuckDBValue =>
@@ -444,6 +447,46 @@ export class DuckDBRunStore implements RunStore {
         n(at),
       ]),
     );
+  }
+
+  unfillable(): Promise<{ symbol: string; interval: string; ts: number; reason: string }[]> {
+    return this.#serial(async () =>
+      (
+        await this.#rows(
+          'SELECT symbol, interval, ts, reason FROM unfillable ORDER BY symbol, interval, ts',
+        )
+      ).map((r) => ({
+        symbol: String(r.symbol),
+        interval: String(r.interval),
+        ts: Number(r.ts),
+        reason: String(r.reason),
+      })),
+    );
+  }
+
+  markUnfillable(
+    rows: readonly { symbol: string; interval: string; ts: number; reason: string }[],
+    at: number,
+  ): Promise<void> {
+    if (rows.length === 0) return Promise.resolve();
+    return this.#serial(async () => {
+      for (const r of rows) {
+        await this.#exec(
+          `INSERT INTO unfillable VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO UPDATE SET reason = excluded.reason, checked_at = excluded.checked_at`,
+          [r.symbol, r.interval, n(r.ts), r.reason, n(at)],
+        );
+      }
+    });
+  }
+
+  waiting(now: number): Promise<number> {
+    return this.#serial(async () => {
+      const rows = await this.#rows(
+        `SELECT count(*) AS n FROM attempts WHERE state IN ('queued', 'retrying') AND due_at <= $1`,
+        [n(now)],
+      );
+      return Number(rows[0]?.n ?? 0);
+    });
   }
 
   prune(before: number): Promise<number> {

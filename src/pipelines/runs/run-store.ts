@@ -218,6 +218,14 @@ export interface RunStore {
     hash: string,
     at: number,
   ): Promise<void>;
+  /** Bars a provider could not give when a repair asked (symbol, interval, ts → reason). */
+  unfillable(): Promise<{ symbol: string; interval: string; ts: number; reason: string }[]>;
+  markUnfillable(
+    rows: readonly { symbol: string; interval: string; ts: number; reason: string }[],
+    at: number,
+  ): Promise<void>;
+  /** Task attempts waiting for a worker (queued, or retries that are due). */
+  waiting(now: number): Promise<number>;
   /** Removes runs (attempts, logs), ticks and alerts that ended before `before`. Returns runs removed. */
   prune(before: number): Promise<number>;
   close(): Promise<void>;

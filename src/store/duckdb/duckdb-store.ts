@@ -939,34 +939,6 @@ export class DuckDBStore implements Store {
     });
   }
 
-  seriesGaps(): Promise<{ symbol: string; interval: Interval; gaps: number }[]> {
-    return this.#serial(async () => {
-      const rows = await this.#rows(`
-        WITH daily AS (
-          SELECT symbol, min(ts) AS lo, max(ts) AS hi FROM bars WHERE interval = '1d' GROUP BY symbol),
-        days AS (SELECT symbol, unnest(generate_series(lo, hi, INTERVAL 1 DAY)) AS day FROM daily),
-        daily_gaps AS (
-          SELECT d.symbol, '1d' AS interval, count(*) FILTER (WHERE b.ts IS NULL) AS gaps
-          FROM days d LEFT JOIN bars b ON b.symbol = d.symbol AND b.interval = '1d' AND b.ts = d.day
-          WHERE isodow(d.day) <= 5 GROUP BY ALL),
-        steps AS (
-          SELECT symbol, interval, ts, lag(ts) OVER (PARTITION BY symbol, interval ORDER BY ts) AS prev
-          FROM bars WHERE interval IN ('1s', '1m', '5m', '15m', '30m', '1h')),
-        intraday_gaps AS (
-          SELECT symbol, interval, count(*) FILTER (
-            WHERE prev IS NOT NULL AND date_trunc('day', prev) = date_trunc('day', ts)
-              AND epoch_ms(ts) - epoch_ms(prev) > CASE interval WHEN '1s' THEN 1000 WHEN '1m' THEN 60000
-                WHEN '5m' THEN 300000 WHEN '15m' THEN 900000 WHEN '30m' THEN 1800000 ELSE 3600000 END
-          ) AS gaps FROM steps GROUP BY ALL)
-        SELECT * FROM daily_gaps UNION ALL SELECT * FROM intraday_gaps ORDER BY symbol, interval`);
-      return rows.map((r) => ({
-        symbol: String(r.symbol),
-        interval: r.interval as Interval,
-        gaps: Number(r.gaps),
-      }));
-    });
-  }
-
   status(): Promise<SeriesStatus[]> {
     return this.#serial(async () => {
       const rows = await this.#rows(`
