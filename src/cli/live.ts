@@ -1,5 +1,6 @@
 /** Flags shared by the live commands (stream, record, up), and the live status line. */
 import type { Command } from 'commander';
+import { calendarResolver } from '../calendar/registry.ts';
 import type { Config } from '../core/config.ts';
 import { UsageError } from '../core/errors.ts';
 import { FinnhubSource } from '../sources/finnhub/finnhub-source.ts';
@@ -23,6 +24,11 @@ export function liveSourceOptions(cmd: Command, dflt: LiveSourceName): Command {
     .option('--fault-rate <x>', 'simulator: fraction of bad records injected (0..1)', '0')
     .option('--duplicate-rate <x>', 'simulator: fraction of messages sent twice (0..1)', '0')
     .option('--seed <n>', 'simulator: random seed', '1')
+    .option(
+      '--hours <h>',
+      'simulator: always | calendar (a symbol trades only while its exchange is open)',
+      'always',
+    )
     .option('--max-messages <n>', 'simulator: stop after this many messages');
 }
 
@@ -50,6 +56,7 @@ export function liveSourceFromFlags(
       );
     }
     const f = cfg.sources.finnhub;
+    const calendars = calendarResolver(cfg);
     return {
       name,
       source: new FinnhubSource({
@@ -57,7 +64,10 @@ export function liveSourceFromFlags(
         restUrl: f.restUrl,
         token,
         staleAfterMs: f.staleAfterMs,
-        marketHours: f.marketHours,
+        isOpen:
+          f.marketHours === 'always'
+            ? () => true
+            : (ts, symbols) => symbols.some((sym) => calendars.for(sym).isOpen(ts)),
         gapFill: f.gapFill,
         reconnectBaseMs: f.reconnectBaseMs,
         reconnectMaxMs: f.reconnectMaxMs,
@@ -88,6 +98,9 @@ export function liveSourceFromFlags(
       seed: parsePositiveInt('--seed', o.seed, 1, 2 ** 31),
       allowedLatenessMs: cfg.live.allowedLatenessMs,
       ...(maxMessages ? { maxMessages } : {}),
+      ...(parseChoice('--hours', o.hours, ['always', 'calendar'] as const, 'always') === 'calendar'
+        ? { hours: calendarHours(cfg) }
+        : {}),
     }),
   };
 }
@@ -104,5 +117,17 @@ export function stopOnSignals(stop: AbortController, what: string): () => void {
   return () => {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+  };
+}
+
+/** Trading hours by each symbol's calendar, for the simulator. */
+function calendarHours(cfg: Config) {
+  const calendars = calendarResolver(cfg);
+  return {
+    isOpen: (symbol: string, ts: number) => calendars.for(symbol).isOpen(ts),
+    nextOpen: (symbol: string, ts: number) => {
+      const next = calendars.for(symbol).nextSession(ts);
+      return next && next.open > ts ? next.open : ts + 86_400_000;
+    },
   };
 }

@@ -54,8 +54,12 @@ export const ConfigSchema = z
             restUrl: url.default(FINNHUB_DEFAULT_URL),
             /** A feed with no trade for this long while the market is open is reported stale. */
             staleAfterMs: ms.default(60_000),
-            /** When the market counts as open for stale detection. */
-            marketHours: z.enum(['us-equities', 'always']).default('us-equities'),
+            /**
+             * When a silent feed counts as stale: 'calendar' while any subscribed symbol's
+             * exchange is open (its trading calendar: holidays, early closes); 'always'
+             * (crypto). 'us-equities' is the former name of 'calendar'.
+             */
+            marketHours: z.enum(['calendar', 'us-equities', 'always']).default('calendar'),
             /** Fill the gap after a reconnect with 1m candles from the REST API. */
             gapFill: z.boolean().default(true),
             /** Reconnect backoff: first delay and cap, ms (exponential, with jitter). */

@@ -196,21 +196,3 @@ export function formatTs(ms: number, interval?: Interval): string {
   const iso = new Date(ms).toISOString();
   return interval && isDailyOrLonger(interval) ? iso.slice(0, 10) : iso;
 }
-
-const nyParts = new Intl.DateTimeFormat('en-US', {
-  timeZone: 'America/New_York',
-  hourCycle: 'h23',
-  weekday: 'short',
-  hour: '2-digit',
-  minute: '2-digit',
-});
-
-/** US equities' regular session: Monday to Friday, 09:30–16:00 New York time (holidays not known). */
-export function isUsMarketOpen(ts: number): boolean {
-  const parts = nyParts.formatToParts(ts);
-  const get = (t: string): string => parts.find((p) => p.type === t)?.value ?? '';
-  const day = get('weekday');
-  if (day === 'Sat' || day === 'Sun') return false;
-  const minutes = Number(get('hour')) * 60 + Number(get('minute'));
-  return minutes >= 9 * 60 + 30 && minutes < 16 * 60;
-}

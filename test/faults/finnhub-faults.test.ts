@@ -58,7 +58,7 @@ const source = (wsUrl: string, staleAfterMs = 60_000) =>
     restUrl: 'http://127.0.0.1:9',
     token: 't',
     staleAfterMs,
-    marketHours: 'always',
+    isOpen: () => true,
     gapFill: false,
     reconnectBaseMs: 20,
     reconnectMaxMs: 100_000,

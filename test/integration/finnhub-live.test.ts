@@ -36,7 +36,7 @@ function source(wsUrl: string, extra: Partial<FinnhubSourceOptions> = {}): Finnh
     restUrl: 'http://127.0.0.1:9',
     token: 'test-token',
     staleAfterMs: 60_000,
-    marketHours: 'always',
+    isOpen: () => true,
     gapFill: false,
     reconnectBaseMs: 20,
     reconnectMaxMs: 200,

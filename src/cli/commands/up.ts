@@ -50,6 +50,11 @@ export function registerUp(program: Command): void {
     )
     .option('--symbols <list>', 'live symbols', DEFAULT_SYMBOLS)
     .option('--rate <n>', 'simulator: trades per second', '50')
+    .option(
+      '--hours <h>',
+      'simulator: always | calendar (a symbol trades only while its exchange is open)',
+      'always',
+    )
     .option('--fault-rate <x>', 'simulator: fraction of bad records injected', '0.002')
     .option('--duration <s>', 'stop (and drain) after this many seconds')
     .option('--host <address>', 'address the server binds to', '127.0.0.1')

@@ -13,7 +13,6 @@
  */
 import WebSocket from 'ws';
 import { SourceError } from '../../core/errors.ts';
-import { isUsMarketOpen } from '../../core/time.ts';
 import { backoffMs, httpGet, type RetryPolicy, redactUrl } from '../http.ts';
 import { emptyLiveBatch, type LiveBatch, type LiveSource } from '../source.ts';
 import { parseCandles } from './finnhub-candles.ts';
@@ -25,7 +24,11 @@ export interface FinnhubSourceOptions {
   /** FINNHUB_TOKEN; never stored or printed. */
   token: string;
   staleAfterMs: number;
-  marketHours: 'us-equities' | 'always';
+  /**
+   * Whether any of these symbols' exchanges trades at `ts` (their trading
+   * calendars): a silent feed is stale only then.
+   */
+  isOpen: (ts: number, symbols: readonly string[]) => boolean;
   gapFill: boolean;
   reconnectBaseMs: number;
   reconnectMaxMs: number;
@@ -204,7 +207,7 @@ export class FinnhubSource implements LiveSource {
     const staleCheck = setInterval(
       () => {
         const now = Date.now();
-        const open = o.marketHours === 'always' || isUsMarketOpen(now);
+        const open = o.isOpen(now, symbols);
         if (ws && open && !staleReported && now - lastTradeAt > o.staleAfterMs) {
           staleReported = true;
           extra.events.push({ kind: 'stale', at: now, silentMs: now - lastTradeAt });

@@ -36,6 +36,14 @@ export interface SimulatorOptions {
   tradesPerMessage?: number;
   /** The lateness the pipeline allows, so a late fault is later than that. */
   allowedLatenessMs?: number;
+  /**
+   * Trading hours: a symbol trades only while its exchange is open; when none
+   * is, event time jumps to the next open. Default: always open.
+   */
+  hours?: {
+    isOpen(symbol: string, ts: number): boolean;
+    nextOpen(symbol: string, ts: number): number;
+  };
 }
 
 export type MessageTruth =
@@ -104,7 +112,17 @@ export function* simulate(opts: SimulatorOptions): Generator<SimMessage> {
       if (burst > 0 && rand() < 0.1) inBurst = rand() < burst;
       exact += (-Math.log(1 - rand()) * 1000 * (inBurst ? 0.1 : burst > 0 ? quiet : 1)) / rate;
       clock = Math.floor(exact);
-      const s = syms[Math.floor(rand() * syms.length)]!;
+      let s = syms[Math.floor(rand() * syms.length)]!;
+      const hours = opts.hours;
+      if (hours && !hours.isOpen(s.symbol, clock)) {
+        let open = syms.filter((x) => hours.isOpen(x.symbol, clock));
+        if (open.length === 0) {
+          exact = Math.max(exact, Math.min(...syms.map((x) => hours.nextOpen(x.symbol, clock))));
+          clock = Math.floor(exact);
+          open = syms.filter((x) => hours.isOpen(x.symbol, clock));
+        }
+        s = open.length > 0 ? open[Math.floor(rand() * open.length)]! : s;
+      }
       const dt = s.lastTs === -Infinity ? 1_000 : Math.max(clock - s.lastTs, 1);
       const years = dt / YEAR_MS;
       s.value *= Math.exp(

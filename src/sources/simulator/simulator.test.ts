@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { TradingCalendar } from '../../calendar/calendar.ts';
+import { XNYS } from '../../calendar/exchanges.ts';
+import { simulate } from './simulator.ts';
+
+describe('simulate with trading hours', () => {
+  it('makes trades only while the exchange is open, and jumps over a closed weekend', () => {
+    const nyse = new TradingCalendar(XNYS);
+    const hours = {
+      isOpen: (_s: string, ts: number) => nyse.isOpen(ts),
+      nextOpen: (_s: string, ts: number) => nyse.nextSession(ts)!.open,
+    };
+    const gen = simulate({
+      symbols: ['AAPL', 'MSFT'],
+      tradesPerSecond: 20,
+      startTs: Date.parse('2025-01-03T20:59:00Z'), // Friday, 15:59 New York
+      hours,
+    });
+    const ts: number[] = [];
+    for (let i = 0; i < 3_000; i++) {
+      const m = gen.next().value!;
+      for (const t of (JSON.parse(m.text) as { data: { t: number }[] }).data) ts.push(t.t);
+    }
+    expect(ts.every((t) => nyse.isOpen(t))).toBe(true);
+    // The first minute is Friday's last; the rest is Monday 2025-01-06 from 14:30 UTC.
+    expect(ts.some((t) => t < Date.parse('2025-01-03T21:00:00Z'))).toBe(true);
+    const monday = ts.filter((t) => t >= Date.parse('2025-01-04T00:00:00Z'));
+    expect(monday.length).toBeGreaterThan(0);
+    expect(Math.min(...monday)).toBeGreaterThanOrEqual(Date.parse('2025-01-06T14:30:00Z'));
+  });
+});
