@@ -78,7 +78,7 @@ export class Alerter {
     const details = {
       runId: run.id,
       pipeline: run.pipeline,
-      state: run.state,
+      runState: run.state,
       trigger: run.trigger,
       scheduledFor: new Date(run.scheduledFor).toISOString(),
       error: run.error,
@@ -258,12 +258,12 @@ export class Alerter {
       source: 'tickline',
       subject,
       alerts: events.map((e) => ({
+        ...e.details,
         kind: e.kind,
         key: e.key,
         state: e.state,
         subject: e.subject,
         body: e.body,
-        ...e.details,
       })),
     });
     await retry(

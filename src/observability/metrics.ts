@@ -71,10 +71,14 @@ export class Metrics {
       buckets: [0.001, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 60],
       registers,
     });
+    const metrics = this;
     this.queueDepth = new Gauge({
       name: 'tickline_pipeline_queue_depth',
       help: 'Task attempts waiting for a worker (queued or due retries)',
       registers,
+      async collect() {
+        if (metrics.#queue) this.set(await metrics.#queue().catch(() => 0));
+      },
     });
     this.alertsSent = new Counter({
       name: 'tickline_alerts_total',
@@ -131,6 +135,13 @@ export class Metrics {
       },
     });
   }
+
+  /** Where the pipeline queue's depth is read from. */
+  watchQueue(depth: () => Promise<number>): void {
+    this.#queue = depth;
+  }
+
+  #queue: (() => Promise<number>) | null = null;
 
   /** Starts reporting the stages of this pipeline. */
   watch(pipeline: StreamPipeline): void {

@@ -107,6 +107,7 @@ export class PipelineService implements PipelinesApi {
     this.#now = o.now ?? Date.now;
     this.#pipelines = pipelinesOf(o.cfg.pipelines);
     const metrics = o.metrics;
+    metrics?.watchQueue(() => runs.waiting(this.#now()));
     this.alerter = new Alerter({
       config: o.cfg.alerts,
       runs,

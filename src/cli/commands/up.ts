@@ -13,7 +13,9 @@ import { ControlServer } from '../../control/control-server.ts';
 import { pipelinesService } from '../../control/pipelines-service.ts';
 import { storeService } from '../../control/store-service.ts';
 import { databasePath } from '../../core/config.ts';
+import { durationMs } from '../../core/pipeline-schema.ts';
 import { Metrics } from '../../observability/metrics.ts';
+import { ConditionWatch } from '../../observability/watch.ts';
 import { PipelineService } from '../../pipelines/pipeline-service.ts';
 import type { StreamPipeline, StreamStats } from '../../pipelines/stream.ts';
 import { parsePositiveInt, parseSymbols } from '../args.ts';
@@ -95,6 +97,19 @@ export function registerUp(program: Command): void {
               metrics,
               onEvent: (e) => hub.publishPipeline(e),
             });
+            // Alert conditions beside runs: stale series, the quarantine rate, a stale feed.
+            const watch = new ConditionWatch({
+              alerter: pipelines.alerter,
+              store,
+              calendars: pipelines.calendars,
+              live: () => {
+                const p = live?.pipeline;
+                if (!p) return null;
+                const rejects = Object.values(p.stats.rejectsByRule).reduce((a, b) => a + b, 0);
+                return { records: p.stats.tradesIn, rejects };
+              },
+            });
+            watch.start(durationMs(cfg.alerts.evaluateEvery));
             const server = await createServer({
               pipelines,
               keys,
@@ -144,7 +159,16 @@ export function registerUp(program: Command): void {
                 stop,
                 durationArg: o.duration,
                 onFlush: (ms) => metrics.storeWrite.observe(ms / 1000),
-                onEvent: (e) => hub.publish(e),
+                onEvent: (e) => {
+                  hub.publish(e);
+                  if (e.kind === 'source' && e.event.kind === 'stale') {
+                    watch.feed(
+                      source.name,
+                      true,
+                      `no trade for ${Math.round(e.event.silentMs / 1000)} s`,
+                    );
+                  } else if (e.kind === 'trades') watch.feed(source.name, false);
+                },
                 onPipeline: (pipeline, logKind) => {
                   metrics.watch(pipeline);
                   live = { pipeline, logKind, rate: rateOf(pipeline) };
@@ -154,6 +178,7 @@ export function registerUp(program: Command): void {
               await control?.close();
               await server.close();
               // Running attempts get a moment to end; what is cut off is retried on the next start.
+              watch.stop();
               await pipelines.close(5_000);
             }
             process.stdout.write(
