@@ -282,6 +282,21 @@ export const PipelinesSectionSchema = z
 
 export type PipelinesSection = z.infer<typeof PipelinesSectionSchema>;
 
+export interface RunnerSettings {
+  runner: 'embedded' | 'postgres';
+  postgresUrl?: string | undefined;
+  postgresSchema: string;
+  concurrency: number;
+  retentionDays: number;
+  leaseMs: number;
+  pollMs: number;
+}
+
+/** The runner's settings of a section (typed: the section also holds the pipelines). */
+export function runnerOf(section: PipelinesSection): RunnerSettings {
+  return section as unknown as RunnerSettings;
+}
+
 /** The pipelines of a section, without the runner's settings. */
 export function pipelinesOf(section: PipelinesSection): Record<string, PipelineSpec> {
   const out: Record<string, PipelineSpec> = {};

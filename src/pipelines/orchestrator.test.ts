@@ -1,9 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PipelineSchema, type PipelineSpec } from '../core/pipeline-schema.ts';
 import { Executor, type TaskContext, type TaskOutcome } from './executor.ts';
 import { Orchestrator } from './orchestrator.ts';
 import { DuckDBRunStore } from './runs/duckdb-run-store.ts';
-import type { RunRecord } from './runs/run-store.ts';
+import { PgRunStore } from './runs/pg-run-store.ts';
+import type { RunRecord, RunStore } from './runs/run-store.ts';
 import { planRun } from './tasks.ts';
 
 const pipeline = (
@@ -17,12 +20,35 @@ afterEach(async () => {
   close = null;
 });
 
+/** The same behaviour over each run store: DuckDB (embedded) and PostgreSQL (shared). */
+const PG_URL = process.env.TICKLINE_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const STORES: [string, () => Promise<{ runs: RunStore; drop: () => Promise<void> }>][] = [
+  ['duckdb', async () => ({ runs: await DuckDBRunStore.open(':memory:'), drop: async () => {} })],
+  [
+    'postgres',
+    async () => {
+      const schema = `t_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+      const runs = await PgRunStore.open(PG_URL, { schema });
+      return {
+        runs,
+        drop: async () => {
+          const c = new pg.Client({ connectionString: PG_URL });
+          await c.connect();
+          await c.query(`DROP SCHEMA ${schema} CASCADE`);
+          await c.end();
+        },
+      };
+    },
+  ],
+];
+let makeStore = STORES[0]![1];
+
 async function setup(
   pipelines: Record<string, PipelineSpec>,
   execute: (ctx: TaskContext) => Promise<TaskOutcome>,
   slots = 8,
 ) {
-  const runs = await DuckDBRunStore.open(':memory:');
+  const { runs, drop } = await makeStore();
   const orchestrator: Orchestrator = new Orchestrator({
     runs,
     pipelines,
@@ -44,11 +70,16 @@ async function setup(
   close = async () => {
     await executor.stop();
     await runs.close();
+    await drop();
   };
   return { runs, orchestrator, executor };
 }
 
-describe('Orchestrator and Executor', () => {
+describe.each(STORES)('Orchestrator and Executor over %s', (_name, make) => {
+  beforeEach(() => {
+    makeStore = make;
+  });
+
   it('runs tasks in needs order, retries a failing partition by its policy, skips what depends on it', async () => {
     const order: string[] = [];
     const p = pipeline({

@@ -35,6 +35,11 @@ export interface OrchestratorOptions {
   onEvent?: (e: PipelineEvent) => void;
   /** Called when attempts were added (wake the workers). */
   onWork?: () => void;
+  /**
+   * The run history is shared with other processes (PostgreSQL): runs made,
+   * retried or cancelled elsewhere are taken in at each sync.
+   */
+  shared?: boolean;
 }
 
 export function retryPolicy(t: TaskSpec): RetryPolicy {
@@ -130,6 +135,7 @@ export class Orchestrator {
    */
   resume(): Promise<void> {
     return this.#serial(async () => {
+      this.#models.clear();
       this.#cursor = await this.#o.runs.lastEndSeq();
       for (const run of await this.#o.runs.activeRuns()) {
         if (run.state !== 'running') continue;
@@ -174,6 +180,45 @@ export class Orchestrator {
     });
   }
 
+  /** Makes a queued run without starting it (another process, the leader, starts it). */
+  enqueue(pipeline: string, trigger: Trigger, adhoc?: PipelineSpec): Promise<RunRecord> {
+    return this.#serial(async () => {
+      const spec = adhoc ?? this.#pipelines[pipeline];
+      if (!spec) throw new Error(`no pipeline ${pipeline}`);
+      const now = this.#now();
+      const run: RunRecord = {
+        id: randomUUID(),
+        pipeline,
+        trigger,
+        state: 'queued',
+        scheduledFor: now,
+        createdAt: now,
+        startedAt: null,
+        endedAt: null,
+        params: await this.#o.plan(pipeline, spec, now),
+        rows: 0,
+        rejects: 0,
+        error: null,
+      };
+      await this.#o.runs.createRun(run);
+      this.#emitRun(run);
+      return run;
+    });
+  }
+
+  /** Runs made, retried or cancelled by other processes: watch the running ones, drop the ended. */
+  async #adopt(): Promise<void> {
+    const active = await this.#o.runs.activeRuns();
+    const ids = new Set(active.map((r) => r.id));
+    for (const id of [...this.#models.keys()]) if (!ids.has(id)) this.#models.delete(id);
+    for (const run of active) {
+      if (run.state !== 'running' || this.#models.has(run.id)) continue;
+      const model = new RunModel(run, await this.#o.runs.attempts(run.id));
+      this.#models.set(run.id, model);
+      await this.#advance(model);
+    }
+  }
+
   /** Starts queued runs while their pipelines have room (`maxActiveRuns`), oldest first. */
   async #startQueued(): Promise<void> {
     const active = await this.#o.runs.activeRuns();
@@ -215,7 +260,8 @@ export class Orchestrator {
         }
         for (const model of touched) await this.#advance(model);
       }
-      if (seen > 0) await this.#startQueued();
+      if (this.#o.shared) await this.#adopt();
+      if (seen > 0 || this.#o.shared) await this.#startQueued();
       return seen;
     });
   }

@@ -4,11 +4,17 @@
  * and the control socket make (list, run, wait, backfill, runs, show, logs,
  * retry, cancel, alerts).
  */
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { type CalendarResolver, calendarResolver } from '../calendar/registry.ts';
 import type { Config } from '../core/config.ts';
-import { UsageError } from '../core/errors.ts';
-import { PipelineSchema, type PipelineSpec, pipelinesOf } from '../core/pipeline-schema.ts';
+import { ConfigError, UsageError } from '../core/errors.ts';
+import {
+  PipelineSchema,
+  type PipelineSpec,
+  pipelinesOf,
+  runnerOf,
+} from '../core/pipeline-schema.ts';
 import { Alerter } from '../observability/alerts.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { Store } from '../store/store.ts';
@@ -16,6 +22,7 @@ import { Executor } from './executor.ts';
 import { findGaps, type GapQuery, type GapRange, knownGaps } from './gaps.ts';
 import { Orchestrator, type PipelineEvent } from './orchestrator.ts';
 import { DuckDBRunStore } from './runs/duckdb-run-store.ts';
+import { PgRunStore } from './runs/pg-run-store.ts';
 import type {
   AlertRecord,
   AttemptRecord,
@@ -86,11 +93,25 @@ export function runsPath(cfg: Config): string {
   return join(cfg.dataDir, 'runs.duckdb');
 }
 
+/** The run history the config names: runs.duckdb in the data folder, or PostgreSQL (runner: postgres). */
+export async function openRunStore(cfg: Config): Promise<RunStore> {
+  const settings = runnerOf(cfg.pipelines);
+  if (settings.runner !== 'postgres') return DuckDBRunStore.open(runsPath(cfg));
+  const url = settings.postgresUrl;
+  if (!url) {
+    throw new ConfigError(
+      'pipelines.postgresUrl',
+      'a postgres:// URL (or TICKLINE_PG_URL) for runner: postgres',
+    );
+  }
+  return PgRunStore.open(url, { schema: settings.postgresSchema });
+}
+
 export class PipelineService implements PipelinesApi {
   readonly runStore: RunStore;
   readonly orchestrator: Orchestrator;
   readonly executor: Executor;
-  readonly scheduler: Scheduler | null;
+  scheduler: Scheduler | null;
   readonly alerter: Alerter;
   readonly #pipelines: Record<string, PipelineSpec>;
   readonly #now: () => number;
@@ -98,8 +119,17 @@ export class PipelineService implements PipelinesApi {
   readonly #store: Store;
   readonly calendars: CalendarResolver;
   #working = false;
+  /** The history is shared (PostgreSQL): one process at a time leads, elected by a lease. */
+  readonly #shared: boolean;
+  #leader = false;
+  #leadTimer: NodeJS.Timeout | null = null;
+  #syncTimer: NodeJS.Timeout | null = null;
+  readonly #o: PipelineServiceOptions;
+  readonly owner = `${hostname()}:${process.pid}`;
 
   private constructor(o: PipelineServiceOptions, runs: RunStore, owns: boolean) {
+    this.#o = o;
+    this.#shared = runs.acquireLease !== undefined;
     this.runStore = runs;
     this.#ownsRuns = owns;
     this.#store = o.store;
@@ -121,6 +151,7 @@ export class PipelineService implements PipelinesApi {
       now: this.#now,
       plan: (pipeline, spec, at) => planRun({ runs }, pipeline, spec, at),
       onWork: () => this.executor.wake(),
+      shared: runs.acquireLease !== undefined,
       onEvent: (e) => {
         if (
           e.type === 'run' &&
@@ -154,18 +185,66 @@ export class PipelineService implements PipelinesApi {
       pollMs: o.cfg.pipelines.pollMs,
       heartbeatMs: Math.max(100, Math.floor(o.cfg.pipelines.leaseMs / 3)),
       now: this.#now,
-      onEnded: () => void this.orchestrator.sync(),
+      owner: this.owner,
+      // Only the leader decides; a worker's report reaches it through the history.
+      onEnded: () => {
+        if (!this.#shared || this.#leader) void this.orchestrator.sync();
+      },
     });
-    this.scheduler = o.schedule
-      ? new Scheduler({
-          runs,
-          orchestrator: this.orchestrator,
-          pipelines: this.#pipelines,
-          now: this.#now,
-          manual: o.manualClock ?? false,
-          onLag: (pipeline, s) => metrics?.schedulerLag.observe({ pipeline }, s),
-        })
-      : null;
+    this.scheduler = o.schedule && !this.#shared ? this.#newScheduler() : null;
+  }
+
+  #newScheduler(): Scheduler {
+    const metrics = this.#o.metrics;
+    return new Scheduler({
+      runs: this.runStore,
+      orchestrator: this.orchestrator,
+      pipelines: this.#pipelines,
+      now: this.#now,
+      manual: this.#o.manualClock ?? false,
+      onLag: (pipeline, s) => metrics?.schedulerLag.observe({ pipeline }, s),
+    });
+  }
+
+  /** Whether this process leads (always, when embedded). */
+  get leader(): boolean {
+    return !this.#shared || this.#leader;
+  }
+
+  /**
+   * Shared history: takes or renews the leader lease. The leader resumes
+   * unfinished runs, schedules, fails attempts whose worker stopped
+   * heartbeating (two lease periods), and takes in what workers report.
+   */
+  async #lead(): Promise<void> {
+    const leaseMs = this.#o.cfg.pipelines.leaseMs;
+    let mine = false;
+    try {
+      mine = await this.runStore.acquireLease!('scheduler', this.owner, leaseMs);
+    } catch (err) {
+      process.stderr.write(
+        `pipelines: the leader lease could not be renewed: ${(err as Error).message}\n`,
+      );
+    }
+    if (mine && !this.#leader) {
+      this.#leader = true;
+      process.stderr.write(`pipelines: ${this.owner} leads the scheduler\n`);
+      await this.orchestrator.resume();
+      if (this.#o.schedule) {
+        this.scheduler = this.#newScheduler();
+        await this.scheduler.start();
+      }
+    } else if (!mine && this.#leader) {
+      this.#leader = false;
+      process.stderr.write(`pipelines: ${this.owner} lost the leader lease\n`);
+      await this.scheduler?.stop();
+      this.scheduler = null;
+    }
+    if (this.#leader) {
+      const now = this.#now();
+      await this.runStore.failLost(now - 2 * leaseMs, now, 'lost: its worker stopped heartbeating');
+      await this.orchestrator.sync();
+    }
   }
 
   /**
@@ -174,9 +253,20 @@ export class PipelineService implements PipelinesApi {
    * starts the workers (and the scheduler, with `schedule`).
    */
   static async open(o: PipelineServiceOptions): Promise<PipelineService> {
-    const runs = o.runs ?? (await DuckDBRunStore.open(runsPath(o.cfg)));
+    const runs = o.runs ?? (await openRunStore(o.cfg));
     const svc = new PipelineService(o, runs, o.runs === undefined);
     if (o.work === false) return svc;
+    if (svc.#shared) {
+      svc.executor.start();
+      svc.#working = true;
+      await svc.#lead();
+      const leaseMs = o.cfg.pipelines.leaseMs;
+      svc.#leadTimer = setInterval(() => void svc.#lead(), Math.max(100, Math.floor(leaseMs / 3)));
+      svc.#syncTimer = setInterval(() => {
+        if (svc.#leader) void svc.orchestrator.sync().catch(() => {});
+      }, o.cfg.pipelines.pollMs);
+      return svc;
+    }
     const now = svc.#now();
     await svc.orchestrator.resume();
     const lost = await runs.failLost(
@@ -242,7 +332,9 @@ export class PipelineService implements PipelinesApi {
 
   run(name: string): Promise<RunRecord> {
     this.#spec(name);
-    return this.orchestrator.trigger(name, 'manual');
+    return this.#shared && !this.#leader
+      ? this.orchestrator.enqueue(name, 'manual')
+      : this.orchestrator.trigger(name, 'manual');
   }
 
   /**
@@ -270,14 +362,23 @@ export class PipelineService implements PipelinesApi {
         },
       },
     });
-    return this.orchestrator.trigger('backfill', 'manual', undefined, spec);
+    return this.#shared && !this.#leader
+      ? this.orchestrator.enqueue('backfill', 'manual', spec)
+      : this.orchestrator.trigger('backfill', 'manual', undefined, spec);
   }
 
   /** Resolves when the run ends; keeps this process alive meanwhile (timers of retries are unref'd). */
   async wait(id: string): Promise<RunRecord> {
     const keepAlive = setInterval(() => {}, 60_000);
     try {
-      return await this.orchestrator.wait(id);
+      if (!this.#shared) return await this.orchestrator.wait(id);
+      // Another process may lead this run: follow it in the shared history.
+      for (;;) {
+        const run = await this.runStore.getRun(id);
+        if (!run) throw new UsageError('id', `no run ${id}`);
+        if (run.state !== 'queued' && run.state !== 'running') return run;
+        await new Promise((r) => setTimeout(r, this.#o.cfg.pipelines.pollMs));
+      }
     } finally {
       clearInterval(keepAlive);
     }
@@ -356,7 +457,10 @@ export class PipelineService implements PipelinesApi {
 
   /** Stops scheduling and claiming; running attempts get `graceMs`, then end (retried on the next start). */
   async close(graceMs = 0): Promise<void> {
+    if (this.#leadTimer) clearInterval(this.#leadTimer);
+    if (this.#syncTimer) clearInterval(this.#syncTimer);
     await this.scheduler?.stop();
+    if (this.#leader) await this.runStore.releaseLease?.('scheduler', this.owner).catch(() => {});
     if (this.#working) await this.executor.stop(graceMs);
     await this.orchestrator.sync();
     await this.alerter.close();

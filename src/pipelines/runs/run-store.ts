@@ -226,6 +226,13 @@ export interface RunStore {
   ): Promise<void>;
   /** Task attempts waiting for a worker (queued, or retries that are due). */
   waiting(now: number): Promise<number>;
+  /**
+   * A lease (a shared run history elects one leader with it): takes or renews
+   * `name` for `owner` for `ttlMs`; true while `owner` holds it. Absent where
+   * one process owns the history (embedded).
+   */
+  acquireLease?(name: string, owner: string, ttlMs: number): Promise<boolean>;
+  releaseLease?(name: string, owner: string): Promise<void>;
   /** Removes runs (attempts, logs), ticks and alerts that ended before `before`. Returns runs removed. */
   prune(before: number): Promise<number>;
   close(): Promise<void>;
