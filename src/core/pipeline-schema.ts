@@ -254,6 +254,7 @@ export function findCycle(needs: Record<string, readonly string[]>): string[] | 
 export const RUNNER_KEYS = [
   'runner',
   'postgresUrl',
+  'postgresSchema',
   'concurrency',
   'retentionDays',
   'leaseMs',
@@ -269,6 +270,11 @@ export const PipelinesSectionSchema = z
       .string()
       .regex(/^postgres(ql)?:\/\//, 'a postgres:// URL')
       .optional(),
+    /** The PostgreSQL schema of the shared run history. */
+    postgresSchema: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'lower-case letters, digits and _')
+      .default('tickline_pipelines'),
     /** Task partitions running at once in this process, over all pipelines. */
     concurrency: z.number().int().min(1).max(1_000).default(16),
     /** Runs (with their tasks, logs and alerts) older than this many days are removed. */

@@ -11,8 +11,10 @@
  * `tickline worker --stages store`).
  */
 import type { Command } from 'commander';
-import { databasePath } from '../../core/config.ts';
+import { type Config, databasePath } from '../../core/config.ts';
 import { UsageError } from '../../core/errors.ts';
+import { runnerOf } from '../../core/pipeline-schema.ts';
+import { PipelineService } from '../../pipelines/pipeline-service.ts';
 import type { StreamStats } from '../../pipelines/stream.ts';
 import type { Store } from '../../store/store.ts';
 import { parseSymbols } from '../args.ts';
@@ -30,23 +32,28 @@ export function registerWorker(program: Command): void {
     .option('--stages <list>', 'stages: process and/or store', 'process')
     .option('--symbols <list>', 'symbols the quality stage accepts (default: any the feed sends)')
     .option('--duration <s>', 'stop after this many seconds')
-    .action(async (o: Record<string, string | undefined>, cmd: Command) => {
+    .option(
+      '--pipelines',
+      'run pipeline tasks from the shared PostgreSQL queue (and stand for scheduler leader)',
+    )
+    .action(async (o: Record<string, string | boolean | undefined>, cmd: Command) => {
       const cfg = commandConfig(cmd.optsWithGlobals() as GlobalOptions);
-      applyLogFlag(cfg, o.log);
+      if (o.pipelines) return pipelineWorker(cfg, o.duration as string | undefined);
+      applyLogFlag(cfg, o.log as string | undefined);
       if (cfg.log.kind !== 'kafka') {
         throw new UsageError(
           '--log',
           'a worker needs a log shared between processes: --log kafka (or log.kind: kafka)',
         );
       }
-      const stages = parseStages(o.stages, ['process']);
+      const stages = parseStages(o.stages as string | undefined, ['process']);
       if (stages.includes('ingest')) {
         throw new UsageError(
           '--stages',
           'a worker has no source: run the ingest stage with tickline stream or up',
         );
       }
-      const symbols = o.symbols === undefined ? [] : parseSymbols(o.symbols);
+      const symbols = o.symbols === undefined ? [] : parseSymbols(o.symbols as string);
       const stop = new AbortController();
       const release = stopOnSignals(stop, 'stopping: checkpointing and leaving the group');
       process.stdout.write(
@@ -61,7 +68,7 @@ export function registerWorker(program: Command): void {
             symbols,
             accept: symbols.length > 0 ? new Set(symbols) : null,
             stop,
-            durationArg: o.duration,
+            durationArg: o.duration as string | undefined,
           });
         const stats = stages.includes('store') ? await withStore(cfg, run) : await run();
         process.stdout.write(
@@ -71,4 +78,40 @@ export function registerWorker(program: Command): void {
         release();
       }
     });
+}
+
+/**
+ * `tickline worker --pipelines`: claims task attempts from the shared run
+ * history (PostgreSQL) and runs them; stands for scheduler leader, so when
+ * the leader dies one of the workers takes over within two lease periods.
+ */
+async function pipelineWorker(cfg: Config, durationArg: string | undefined): Promise<void> {
+  const settings = runnerOf(cfg.pipelines);
+  if (settings.runner !== 'postgres') {
+    throw new UsageError(
+      '--pipelines',
+      'pipeline workers share a queue in PostgreSQL: set pipelines.runner: postgres and pipelines.postgresUrl (or TICKLINE_PG_URL)',
+    );
+  }
+  const seconds = durationArg === undefined ? null : Number(durationArg);
+  if (seconds !== null && !(seconds > 0))
+    throw new UsageError('--duration', `"${durationArg}" is not a number of seconds`);
+  const stop = new AbortController();
+  const release = stopOnSignals(stop, 'stopping: finishing running tasks');
+  try {
+    await withStore(cfg, async (store) => {
+      const svc = await PipelineService.open({ cfg, store, schedule: true });
+      process.stdout.write(
+        `worker ${svc.owner}: pipeline tasks from PostgreSQL (${settings.concurrency} at once)\n`,
+      );
+      await new Promise<void>((resolve) => {
+        stop.signal.addEventListener('abort', () => resolve(), { once: true });
+        if (seconds !== null) setTimeout(resolve, seconds * 1000);
+      });
+      await svc.close(30_000);
+      process.stdout.write(`worker ${svc.owner} stopped\n`);
+    });
+  } finally {
+    release();
+  }
 }
