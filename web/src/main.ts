@@ -2,6 +2,7 @@ import './style.css';
 import { chartPage } from './chart-page.ts';
 import { dataPage } from './data-page.ts';
 import { qualityPage } from './quality-page.ts';
+import { runsPage } from './runs-page.ts';
 
 const app = document.getElementById('app')!;
 const feed = document.getElementById('feed')!;
@@ -14,7 +15,13 @@ function route(): void {
     a.classList.toggle('active', a.dataset.page === page);
   }
   cleanup =
-    page === 'quality' ? qualityPage(app) : page === 'data' ? dataPage(app) : chartPage(app, feed);
+    page === 'quality'
+      ? qualityPage(app)
+      : page === 'data'
+        ? dataPage(app)
+        : page === 'runs'
+          ? runsPage(app)
+          : chartPage(app, feed);
 }
 
 window.addEventListener('hashchange', route);
