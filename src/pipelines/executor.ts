@@ -10,7 +10,13 @@ import { errorMessage } from '../core/errors.ts';
 import type { PipelineSpec, TaskSpec } from '../core/pipeline-schema.ts';
 import { isDoNotRetry, mayRetry, retryDelayMs } from '../core/retry.ts';
 import { retryPolicy } from './orchestrator.ts';
-import type { AttemptRecord, LogLine, RunRecord, RunStore } from './runs/run-store.ts';
+import type {
+  AttemptRecord,
+  AttemptResult,
+  LogLine,
+  RunRecord,
+  RunStore,
+} from './runs/run-store.ts';
 
 /** What a task gets to do its work. */
 export interface TaskContext {
@@ -89,6 +95,8 @@ export class Executor {
 
   async #run(): Promise<void> {
     while (!this.#stopped) {
+      // One turn of the event loop first: slots freed together are claimed together.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       const free = this.#o.slots - this.#running.size;
       let claimed: AttemptRecord[] = [];
       if (free > 0) {
@@ -190,10 +198,35 @@ export class Executor {
         `${cancelled ? 'cancelled' : 'failed'}: ${message}${retryAt !== null ? ` (retry ${a.attempt + 1} at ${new Date(retryAt).toISOString()})` : ''}`,
       );
     }
-    await this.#flushLogs();
-    await this.#o.runs.finishAttempt(a.id, { ...result, endedAt: this.#now() });
-    this.#o.onEnded?.();
+    await this.#finish(a.id, { ...result, endedAt: this.#now() });
   }
+
+  /**
+   * Attempts that end together are written together: each waits for one
+   * write of its batch (and of the log lines before it), made on the next
+   * turn of the event loop.
+   */
+  #finish(id: string, result: AttemptResult): Promise<void> {
+    this.#ended.push({ id, result });
+    this.#endWrite ??= new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
+      const batch = this.#ended;
+      this.#ended = [];
+      this.#endWrite = null;
+      await this.#flushLogs();
+      try {
+        await this.#o.runs.finishAttempts(batch);
+      } catch (err) {
+        process.stderr.write(
+          `pipelines: recording ${batch.length} ended attempts failed: ${errorMessage(err)}\n`,
+        );
+      }
+      this.#o.onEnded?.();
+    });
+    return this.#endWrite;
+  }
+
+  #ended: { id: string; result: AttemptResult }[] = [];
+  #endWrite: Promise<void> | null = null;
 
   async #runOf(id: string): Promise<RunRecord> {
     let run = this.#runCache.get(id);

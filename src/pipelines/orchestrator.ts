@@ -241,9 +241,23 @@ export class Orchestrator {
     }
   }
 
-  /** Takes in attempts that ended since the last call (workers' reports, lost attempts). */
+  /**
+   * Takes in attempts that ended since the last call (workers' reports, lost
+   * attempts). Calls made while one runs are answered by one more pass.
+   */
   sync(): Promise<number> {
-    return this.#serial(async () => {
+    if (this.#syncAgain) return this.#syncAgain;
+    this.#syncAgain = this.#serial(async () => {
+      this.#syncAgain = null;
+      return this.#syncOnce();
+    });
+    return this.#syncAgain;
+  }
+
+  #syncAgain: Promise<number> | null = null;
+
+  async #syncOnce(): Promise<number> {
+    {
       let seen = 0;
       for (;;) {
         const ended = await this.#o.runs.endedSince(this.#cursor, 5_000);
@@ -261,10 +275,16 @@ export class Orchestrator {
         for (const model of touched) await this.#advance(model);
       }
       if (this.#o.shared) await this.#adopt();
-      if (seen > 0 || this.#o.shared) await this.#startQueued();
+      if (this.#runEnded || this.#o.shared) {
+        this.#runEnded = false;
+        await this.#startQueued();
+      }
       return seen;
-    });
+    }
   }
+
+  /** A run ended since the queue was last looked at (a slot for a queued run). */
+  #runEnded = false;
 
   /** Retries, starts ready tasks, skips what a failure blocks, and ends the run when nothing is left. */
   async #advance(model: RunModel): Promise<void> {
@@ -379,6 +399,7 @@ export class Orchestrator {
     await this.#o.runs.setRunState(model.run.id, state, at, extra);
     model.run = { ...model.run, state, endedAt: at, ...extra };
     this.#models.delete(model.run.id);
+    this.#runEnded = true;
     this.#emitRun(model.run);
   }
 

@@ -284,15 +284,23 @@ export class DuckDBRunStore implements RunStore {
     );
   }
 
-  finishAttempt(id: string, r: AttemptResult): Promise<boolean> {
+  finishAttempts(list: readonly { id: string; result: AttemptResult }[]): Promise<string[]> {
+    if (list.length === 0) return Promise.resolve([]);
     return this.#serial(async () => {
+      const params: DuckDBValue[] = [];
+      const values = list.map(({ id, result: r }, j) => {
+        params.push(id, r.state, n(r.endedAt), n(r.rows), n(r.rejects), r.error, n(r.retryAt));
+        const b = j * 7;
+        return `($${b + 1}, $${b + 2}, $${b + 3}::BIGINT, $${b + 4}::BIGINT, $${b + 5}::BIGINT, $${b + 6}::VARCHAR, $${b + 7}::BIGINT, ${j})`;
+      });
       const rows = await this.#rows(
-        `UPDATE attempts SET state = $2, ended_at = $3, rows = $4, rejects = $5, error = $6,
-           retry_at = $7, end_seq = nextval('attempt_end_seq')
-         WHERE id = $1 AND state = 'running' RETURNING id`,
-        [id, r.state, n(r.endedAt), n(r.rows), n(r.rejects), r.error, n(r.retryAt)],
+        `UPDATE attempts SET state = v.state, ended_at = v.ended_at, rows = v.rows, rejects = v.rejects,
+           error = v.error, retry_at = v.retry_at, end_seq = nextval('attempt_end_seq')
+         FROM (VALUES ${values.join(', ')}) v(id, state, ended_at, rows, rejects, error, retry_at, ord)
+         WHERE attempts.id = v.id AND attempts.state = 'running' RETURNING attempts.id`,
+        params,
       );
-      return rows.length > 0;
+      return rows.map((r) => String(r.id));
     });
   }
 

@@ -318,16 +318,25 @@ export class PgRunStore implements RunStore {
     });
   }
 
-  async finishAttempt(id: string, r: AttemptResult): Promise<boolean> {
+  async finishAttempts(list: readonly { id: string; result: AttemptResult }[]): Promise<string[]> {
+    if (list.length === 0) return [];
     return this.#tx(async (q) => {
       await q(`SELECT pg_advisory_xact_lock(${END_LOCK})`);
+      const params: unknown[] = [];
+      const values = list.map(({ id, result: r }, j) => {
+        params.push(id, r.state, r.endedAt, r.rows, r.rejects, r.error, r.retryAt);
+        const b = j * 7;
+        return `($${b + 1}::text, $${b + 2}::text, $${b + 3}::bigint, $${b + 4}::bigint, $${b + 5}::bigint, $${b + 6}::text, $${b + 7}::bigint, ${j})`;
+      });
+      // In list order, so end order follows the order the attempts ended.
       const rows = await q(
-        `UPDATE attempts SET state = $2, ended_at = $3, rows = $4, rejects = $5, error = $6, retry_at = $7,
-           end_seq = nextval('attempt_end_seq')
-         WHERE id = $1 AND state = 'running' RETURNING id`,
-        [id, r.state, r.endedAt, r.rows, r.rejects, r.error, r.retryAt],
+        `UPDATE attempts a SET state = v.state, ended_at = v.ended_at, rows = v.rows, rejects = v.rejects,
+           error = v.error, retry_at = v.retry_at, end_seq = nextval('attempt_end_seq')
+         FROM (SELECT * FROM (VALUES ${values.join(', ')}) x(id, state, ended_at, rows, rejects, error, retry_at, ord) ORDER BY ord) v
+         WHERE a.id = v.id AND a.state = 'running' RETURNING a.id`,
+        params,
       );
-      return rows.length > 0;
+      return rows.map((r) => String(r.id));
     });
   }
 

@@ -181,8 +181,11 @@ export interface RunStore {
    * claimers never get the same attempt.
    */
   claim(owner: string, now: number, limits: ClaimLimits): Promise<AttemptRecord[]>;
-  /** Ends a running attempt; false when it was not running (cancelled, or taken as lost). */
-  finishAttempt(id: string, result: AttemptResult): Promise<boolean>;
+  /**
+   * Ends running attempts, in one write; returns the ids that were running
+   * (one that was not — cancelled, or taken as lost — is left as it is).
+   */
+  finishAttempts(list: readonly { id: string; result: AttemptResult }[]): Promise<string[]>;
   /** Ends waiting attempts of a run (skipped or cancelled) with a reason. */
   endWaiting(
     runId: string,
