@@ -134,7 +134,8 @@ export function taskRunner(env: TaskEnv): (ctx: TaskContext) => Promise<TaskOutc
         return { rows: files.length, rejects: 0 };
       }
       case 'quality': {
-        const to = ctx.run.scheduledFor;
+        // Rejects are stamped when received: the window ends when the task runs.
+        const to = Date.now();
         const from = to - durationMs(t.lookback);
         const rows = await env.store.rejectHistogram(Math.max(1, to - from), from, to);
         const byRule = new Map<string, number>();
