@@ -13,6 +13,7 @@ import { benchIndicators, copyReference } from './indicators.bench.ts';
 import { benchKafkaClients } from './kafka-clients.bench.ts';
 import { benchKafkaPipeline } from './kafka-pipeline.bench.ts';
 import { benchLive, duckdbTradesAlone, liveMessages, parseBound, parseOwn } from './live.bench.ts';
+import { benchScheduler } from './scheduler.bench.ts';
 import { benchBulkLoad } from './store.bench.ts';
 
 const quick = process.env.BENCH_QUICK === '1';
@@ -323,4 +324,25 @@ if (!reachable) {
       ]),
     );
   }
+}
+
+{
+  const SN = quick ? 2_000 : 10_000;
+  const pgUrl = process.env.TICKLINE_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  const pgUp = await new Promise<boolean>((resolve) => {
+    const u = new URL(pgUrl);
+    const s = connect(Number(u.port || 5432), u.hostname, () => {
+      s.end();
+      resolve(true);
+    });
+    s.on('error', () => resolve(false));
+  });
+  say(`### Pipelines: one run of ${fmt(SN)} no-op partitions, and trigger → first task started over 200 runs`);
+  say();
+  say(row(['runner', 'partitions/s', 'trigger → start p50 / p99']));
+  say('|---|---:|---:|');
+  for (const r of await benchScheduler(dir, SN, pgUp ? pgUrl : undefined)) {
+    say(row([r.runner, fmt(r.partitionsPerSec), `${r.triggerToStartP50.toFixed(1)} / ${r.triggerToStartP99.toFixed(1)} ms`]));
+  }
+  if (!pgUp) say('(PostgreSQL not reachable at TICKLINE_PG_URL: its row is missing)');
 }

@@ -7,13 +7,13 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from '../helpers/browser.ts';
 import { ROOT, runCli, startCli } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/db.ts';
 import { fixture, type ReplayServer, startReplayServer } from '../helpers/replay-server.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(ROOT, 'test-artifacts');
 let browser: Browser;
 let page: Page;
@@ -51,7 +51,6 @@ declare global {
 }
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`);
   if (!existsSync(join(ROOT, 'web', 'dist', 'index.html'))) {
     throw new Error('the dashboard is not built: npm run build:web');
   }
@@ -88,18 +87,7 @@ beforeAll(async () => {
       }
     });
   });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
 }, 120_000);
 

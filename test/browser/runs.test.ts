@@ -6,14 +6,14 @@
  * a run's timeline and logs, and an admin's run-now and retry. Screenshots
  * go to test-artifacts/.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from '../helpers/browser.ts';
 import { ROOT, type RunningServer, runCli, startServer } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/db.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(ROOT, 'test-artifacts');
 let browser: Browser;
 let page: Page;
@@ -38,7 +38,6 @@ declare global {
 }
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`);
   mkdirSync(ARTIFACTS, { recursive: true });
   const dir = tempDir('tickline-runs-page-');
   const config = join(dir, 'tickline.config.yaml');
@@ -67,18 +66,7 @@ beforeAll(async () => {
     const r = await runCli(['pipelines', 'run', p, '--wait'], env);
     expect(r.code === 0 || p === 'flaky-export', r.stderr).toBe(true);
   }
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
 }, 180_000);
 

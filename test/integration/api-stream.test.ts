@@ -147,6 +147,7 @@ describe('WebSocket /api/stream', () => {
       symbols: ['AAPL'],
       intervals: ['1s'],
       trades: true,
+      pipelines: false,
     });
     const { stats } = await run(s, session(1_500));
     const stored = await s.store.readTrades({ symbol: 'AAPL' });

@@ -239,8 +239,13 @@ describe('many pipelines', () => {
     expect(latestStart).toBeLessThan(earliestEnd);
     // The runs and their tasks in the metrics.
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
-    for (const n of names) expect(metrics).toContain(`tickline_pipeline_runs_total{pipeline="${n}",state="succeeded"} 1`);
-    expect(metrics).toMatch(/tickline_pipeline_task_duration_seconds_count\{pipeline="p01",task="a",state="succeeded"\} 2/);
+    for (const n of names)
+      expect(metrics).toContain(
+        `tickline_pipeline_runs_total{pipeline="${n}",state="succeeded"} 1`,
+      );
+    expect(metrics).toMatch(
+      /tickline_pipeline_task_duration_seconds_count\{pipeline="p01",task="a",state="succeeded"\} 2/,
+    );
     expect(metrics).toMatch(/tickline_pipeline_queue_depth 0/);
     await server.stop();
   });

@@ -8,7 +8,16 @@ import {
   listValue,
 } from '@duckdb/node-api';
 import { StoreError } from '../../core/errors.ts';
-import { attemptId, rowToAlert, rowToAttempt, rowToLog, rowToRun, rowToTick } from './run-rows.ts';
+import {
+  attemptValues,
+  chooseClaims,
+  resultValues,
+  rowToAlert,
+  rowToAttempt,
+  rowToLog,
+  rowToRun,
+  rowToTick,
+} from './run-rows.ts';
 import type {
   AlertRecord,
   AttemptRecord,
@@ -213,19 +222,8 @@ export class DuckDBRunStore implements RunStore {
         const chunk = list.slice(i, i + 1_000);
         const params: DuckDBValue[] = [];
         const values = chunk.map((a, j) => {
-          params.push(
-            attemptId(a.runId, a.task, a.partition, a.attempt),
-            a.runId,
-            a.pipeline,
-            a.task,
-            a.partition,
-            a.attempt,
-            a.trigger,
-            a.state,
-            n(a.dueAt),
-            n(a.endedAt ?? null),
-            a.error ?? null,
-          );
+          const v = attemptValues(a);
+          params.push(...v.slice(0, 8), n(v[8]), n(v[9]), v[10]);
           const b = j * 11;
           return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, $${b + 8}, $${b + 9}, NULL, $${b + 10}, 0, 0, $${b + 11}, NULL, NULL, CASE WHEN $${b + 10} IS NULL THEN NULL ELSE nextval('attempt_end_seq') END, NULL)`;
         });
@@ -252,27 +250,15 @@ export class DuckDBRunStore implements RunStore {
     if (limits.limit <= 0) return Promise.resolve([]);
     return this.#serial(() =>
       this.#tx(async () => {
-        const running = new Map<string, number>();
-        for (const r of await this.#rows(
+        const running = await this.#rows(
           `SELECT pipeline, count(*) AS n FROM attempts WHERE state = 'running' GROUP BY pipeline`,
-        )) {
-          running.set(String(r.pipeline), Number(r.n));
-        }
+        );
         const candidates = await this.#rows(
           `SELECT id, pipeline FROM attempts WHERE state IN ('queued', 'retrying') AND due_at <= $1
            ORDER BY due_at, id LIMIT $2`,
           [n(now), BigInt(limits.limit * 8 + 64)],
         );
-        const chosen: string[] = [];
-        for (const c of candidates) {
-          if (chosen.length >= limits.limit) break;
-          const p = String(c.pipeline);
-          const cap = limits.perPipeline[p] ?? Number.POSITIVE_INFINITY;
-          const used = running.get(p) ?? 0;
-          if (used >= cap) continue;
-          running.set(p, used + 1);
-          chosen.push(String(c.id));
-        }
+        const chosen = chooseClaims(candidates, running, limits);
         if (chosen.length === 0) return [];
         const rows = await this.#rows(
           `UPDATE attempts SET state = 'running', owner = $1, started_at = $2, heartbeat_at = $2
@@ -289,7 +275,8 @@ export class DuckDBRunStore implements RunStore {
     return this.#serial(async () => {
       const params: DuckDBValue[] = [];
       const values = list.map(({ id, result: r }, j) => {
-        params.push(id, r.state, n(r.endedAt), n(r.rows), n(r.rejects), r.error, n(r.retryAt));
+        const v = resultValues(id, r);
+        params.push(v[0], v[1], n(v[2]), n(v[3]), n(v[4]), v[5], n(v[6]));
         const b = j * 7;
         return `($${b + 1}, $${b + 2}, $${b + 3}::BIGINT, $${b + 4}::BIGINT, $${b + 5}::BIGINT, $${b + 6}::VARCHAR, $${b + 7}::BIGINT, ${j})`;
       });

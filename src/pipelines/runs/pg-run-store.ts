@@ -8,7 +8,16 @@
  */
 import pg from 'pg';
 import { StoreError } from '../../core/errors.ts';
-import { attemptId, rowToAlert, rowToAttempt, rowToLog, rowToRun, rowToTick } from './run-rows.ts';
+import {
+  attemptValues,
+  chooseClaims,
+  resultValues,
+  rowToAlert,
+  rowToAttempt,
+  rowToLog,
+  rowToRun,
+  rowToTick,
+} from './run-rows.ts';
 import type {
   AlertRecord,
   AttemptRecord,
@@ -253,19 +262,7 @@ export class PgRunStore implements RunStore {
         const chunk = list.slice(i, i + 1_000);
         const params: unknown[] = [];
         const values = chunk.map((a, j) => {
-          params.push(
-            attemptId(a.runId, a.task, a.partition, a.attempt),
-            a.runId,
-            a.pipeline,
-            a.task,
-            a.partition,
-            a.attempt,
-            a.trigger,
-            a.state,
-            a.dueAt,
-            a.endedAt ?? null,
-            a.error ?? null,
-          );
+          params.push(...attemptValues(a));
           const b = j * 11;
           return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, $${b + 8}, $${b + 9}::bigint, NULL, $${b + 10}::bigint, 0, 0, $${b + 11}, NULL, NULL, CASE WHEN $${b + 10}::bigint IS NULL THEN NULL ELSE nextval('attempt_end_seq') END, NULL)`;
         });
@@ -287,27 +284,15 @@ export class PgRunStore implements RunStore {
     if (limits.limit <= 0) return [];
     return this.#tx(async (q) => {
       await q(`SELECT pg_advisory_xact_lock(${CLAIM_LOCK})`);
-      const running = new Map<string, number>();
-      for (const r of await q(
+      const running = await q(
         `SELECT pipeline, count(*) AS n FROM attempts WHERE state = 'running' GROUP BY pipeline`,
-      )) {
-        running.set(String(r.pipeline), Number(r.n));
-      }
+      );
       const candidates = await q(
         `SELECT id, pipeline FROM attempts WHERE state IN ('queued', 'retrying') AND due_at <= $1
          ORDER BY due_at, id LIMIT $2 FOR UPDATE SKIP LOCKED`,
         [now, limits.limit * 8 + 64],
       );
-      const chosen: string[] = [];
-      for (const c of candidates) {
-        if (chosen.length >= limits.limit) break;
-        const p = String(c.pipeline);
-        const cap = limits.perPipeline[p] ?? Number.POSITIVE_INFINITY;
-        const used = running.get(p) ?? 0;
-        if (used >= cap) continue;
-        running.set(p, used + 1);
-        chosen.push(String(c.id));
-      }
+      const chosen = chooseClaims(candidates, running, limits);
       if (chosen.length === 0) return [];
       const rows = await q(
         `UPDATE attempts SET state = 'running', owner = $1, started_at = $2, heartbeat_at = $2
@@ -324,7 +309,7 @@ export class PgRunStore implements RunStore {
       await q(`SELECT pg_advisory_xact_lock(${END_LOCK})`);
       const params: unknown[] = [];
       const values = list.map(({ id, result: r }, j) => {
-        params.push(id, r.state, r.endedAt, r.rows, r.rejects, r.error, r.retryAt);
+        params.push(...resultValues(id, r));
         const b = j * 7;
         return `($${b + 1}::text, $${b + 2}::text, $${b + 3}::bigint, $${b + 4}::bigint, $${b + 5}::bigint, $${b + 6}::text, $${b + 7}::bigint, ${j})`;
       });

@@ -3,8 +3,11 @@ import { createHash } from 'node:crypto';
 import type {
   AlertRecord,
   AttemptRecord,
+  AttemptResult,
   AttemptState,
+  ClaimLimits,
   LogLine,
+  NewAttempt,
   RunParams,
   RunRecord,
   RunState,
@@ -100,4 +103,66 @@ export function rowToAlert(r: Record<string, unknown>): AlertRecord {
     at: num(r.sent_at),
     error: str(r.error),
   };
+}
+
+/** An attempt's columns in insert order (id … error), for a VALUES row. */
+export function attemptValues(
+  a: NewAttempt,
+): [
+  string,
+  string,
+  string,
+  string,
+  string,
+  number,
+  string,
+  string,
+  number,
+  number | null,
+  string | null,
+] {
+  return [
+    attemptId(a.runId, a.task, a.partition, a.attempt),
+    a.runId,
+    a.pipeline,
+    a.task,
+    a.partition,
+    a.attempt,
+    a.trigger,
+    a.state,
+    a.dueAt,
+    a.endedAt ?? null,
+    a.error ?? null,
+  ];
+}
+
+/** An ended attempt's columns (id, state, ended_at, rows, rejects, error, retry_at), for a VALUES row. */
+export function resultValues(
+  id: string,
+  r: AttemptResult,
+): [string, string, number, number, number, string | null, number | null] {
+  return [id, r.state, r.endedAt, r.rows, r.rejects, r.error, r.retryAt];
+}
+
+/**
+ * Which due candidates (oldest first) a claim takes: at most `limits.limit`,
+ * and per pipeline no more than its limit minus what already runs.
+ */
+export function chooseClaims(
+  candidates: readonly Record<string, unknown>[],
+  runningRows: readonly Record<string, unknown>[],
+  limits: ClaimLimits,
+): string[] {
+  const running = new Map<string, number>();
+  for (const r of runningRows) running.set(String(r.pipeline), Number(r.n));
+  const chosen: string[] = [];
+  for (const c of candidates) {
+    if (chosen.length >= limits.limit) break;
+    const p = String(c.pipeline);
+    const used = running.get(p) ?? 0;
+    if (used >= (limits.perPipeline[p] ?? Number.POSITIVE_INFINITY)) continue;
+    running.set(p, used + 1);
+    chosen.push(String(c.id));
+  }
+  return chosen;
 }
