@@ -337,12 +337,20 @@ if (!reachable) {
     });
     s.on('error', () => resolve(false));
   });
-  say(`### Pipelines: one run of ${fmt(SN)} no-op partitions, and trigger → first task started over 200 runs`);
+  say(
+    `### Pipelines: one run of ${fmt(SN)} no-op partitions, and trigger → first task started over 200 runs`,
+  );
   say();
   say(row(['runner', 'partitions/s', 'trigger → start p50 / p99']));
   say('|---|---:|---:|');
   for (const r of await benchScheduler(dir, SN, pgUp ? pgUrl : undefined)) {
-    say(row([r.runner, fmt(r.partitionsPerSec), `${r.triggerToStartP50.toFixed(1)} / ${r.triggerToStartP99.toFixed(1)} ms`]));
+    say(
+      row([
+        r.runner,
+        fmt(r.partitionsPerSec),
+        `${r.triggerToStartP50.toFixed(1)} / ${r.triggerToStartP99.toFixed(1)} ms`,
+      ]),
+    );
   }
   if (!pgUp) say('(PostgreSQL not reachable at TICKLINE_PG_URL: its row is missing)');
 }
