@@ -129,6 +129,15 @@ export function registerUp(program: Command): void {
               const url = `http://${host.includes(':') ? `[${host}]` : host}:${typeof addr === 'object' && addr ? addr.port : port}`;
               // Other tickline commands on this machine go through this process from now on.
               pipelines.alerter.setBaseUrl(url);
+              const plan = (await pipelines.list())
+                .map(
+                  (p) =>
+                    `${p.name}${p.nextRun ? ` (next ${new Date(p.nextRun).toISOString().slice(0, 16)}Z)` : ''}`,
+                )
+                .join(', ');
+              process.stdout.write(
+                `pipelines: ${plan || 'none'}; tickline pipelines list, tickline runs, ${url}/#/runs\n`,
+              );
               control = await ControlServer.listen(
                 cfg.dataDir,
                 {
