@@ -10,7 +10,6 @@ import {
 import { StoreError } from '../../core/errors.ts';
 import {
   attemptValues,
-  chooseClaims,
   resultValues,
   rowToAlert,
   rowToAttempt,
@@ -248,25 +247,38 @@ export class DuckDBRunStore implements RunStore {
 
   claim(owner: string, now: number, limits: ClaimLimits): Promise<AttemptRecord[]> {
     if (limits.limit <= 0) return Promise.resolve([]);
-    return this.#serial(() =>
-      this.#tx(async () => {
-        const running = await this.#rows(
-          `SELECT pipeline, count(*) AS n FROM attempts WHERE state = 'running' GROUP BY pipeline`,
-        );
-        const candidates = await this.#rows(
-          `SELECT id, pipeline FROM attempts WHERE state IN ('queued', 'retrying') AND due_at <= $1
-           ORDER BY due_at, id LIMIT $2`,
-          [n(now), BigInt(limits.limit * 8 + 64)],
-        );
-        const chosen = chooseClaims(candidates, running, limits);
-        if (chosen.length === 0) return [];
-        const rows = await this.#rows(
+    const pipelines = Object.keys(limits.perPipeline);
+    // One statement (this connection runs one at a time): the due attempts, oldest first, at most
+    // each pipeline's limit less what it already runs.
+    return this.#serial(async () =>
+      (
+        await this.#rows(
           `UPDATE attempts SET state = 'running', owner = $1, started_at = $2, heartbeat_at = $2
-           WHERE id IN (SELECT unnest($3)) AND state IN ('queued', 'retrying') RETURNING *`,
-          [owner, n(now), listOf(chosen)],
-        );
-        return rows.map(rowToAttempt);
-      }),
+           WHERE id IN (
+             SELECT c.id FROM (
+               SELECT w.id, w.pipeline, w.due_at,
+                 row_number() OVER (PARTITION BY w.pipeline ORDER BY w.due_at, w.id) AS rn
+               FROM attempts w WHERE w.state IN ('queued', 'retrying') AND w.due_at <= $2) c
+             LEFT JOIN (SELECT unnest($3::VARCHAR[]) AS pipeline, unnest($4::BIGINT[]) AS cap) caps
+               ON caps.pipeline = c.pipeline
+             LEFT JOIN (SELECT pipeline, count(*) AS n FROM attempts WHERE state = 'running' GROUP BY pipeline) run
+               ON run.pipeline = c.pipeline
+             WHERE c.rn <= coalesce(caps.cap, 9223372036854775807) - coalesce(run.n, 0)
+             ORDER BY c.due_at, c.id LIMIT $5)
+           AND state IN ('queued', 'retrying') RETURNING *`,
+          [
+            owner,
+            n(now),
+            listValue(pipelines.length > 0 ? pipelines : ['']),
+            listValue(
+              pipelines.length > 0 ? pipelines.map((p) => BigInt(limits.perPipeline[p]!)) : [0n],
+            ),
+            BigInt(limits.limit),
+          ],
+        )
+      )
+        .map(rowToAttempt)
+        .sort((a, b) => a.dueAt - b.dueAt || (a.id < b.id ? -1 : 1)),
     );
   }
 
