@@ -20,14 +20,17 @@ if (process.argv[2] === 'clients') {
   // The child: N clients, every second one pauses its socket after subscribing.
   const [url, n] = [process.argv[3]!, Number(process.argv[4])];
   const sockets: WebSocket[] = [];
+  const subscribed: Promise<unknown>[] = [];
   for (let i = 0; i < n; i++) {
     const ws = new WebSocket(url);
     await new Promise((r) => ws.once('open', r));
+    // The first frame is the subscription's acknowledgement.
+    subscribed.push(new Promise((r) => ws.once('message', r)));
     ws.send(JSON.stringify({ type: 'subscribe', symbols: ['AAPL', 'MSFT'], trades: true }));
     ws.on('message', () => {});
     sockets.push(ws);
   }
-  await new Promise((r) => setTimeout(r, 300));
+  await Promise.all(subscribed);
   for (let i = 0; i < n; i += 2)
     (sockets[i] as unknown as { _socket: { pause(): void } })._socket.pause();
   process.send?.('ready');
