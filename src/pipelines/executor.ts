@@ -257,9 +257,8 @@ export class Executor {
       await this.#o.runs.heartbeat(ids, this.#now());
       await this.#flushLogs();
       // Runs cancelled elsewhere: stop their attempts.
-      for (const r of this.#running.values()) {
-        const run = await this.#o.runs.getRun(r.attempt.runId);
-        if (run?.state === 'cancelled') r.abort.abort(new CancelledError());
+      for (const runId of new Set([...this.#running.values()].map((r) => r.attempt.runId))) {
+        if ((await this.#o.runs.getRun(runId))?.state === 'cancelled') this.cancelRun(runId);
       }
     } catch (err) {
       process.stderr.write(`pipelines: heartbeat failed: ${errorMessage(err)}\n`);

@@ -165,6 +165,23 @@ export function taskRunner(env: TaskEnv): (ctx: TaskContext) => Promise<TaskOutc
   };
 }
 
+/** One source request through quality into the store; a failure throws, naming `what`. */
+async function ingestOne(
+  env: TaskEnv,
+  ctx: TaskContext,
+  what: string,
+  task: Parameters<typeof ingest>[0][number],
+): Promise<Awaited<ReturnType<typeof ingest>>> {
+  const summary = await ingest([task], {
+    store: env.store,
+    quality: env.cfg.quality,
+    signal: ctx.signal,
+  });
+  const failed = summary.failed[0];
+  if (failed) throw new Error(`${what}: ${failed.error ?? 'failed'}`);
+  return summary;
+}
+
 async function backfill(
   env: TaskEnv,
   ctx: TaskContext,
@@ -172,17 +189,10 @@ async function backfill(
 ): Promise<TaskOutcome> {
   const symbol = ctx.attempt.partition;
   const range = ctx.run.params.ranges[ctx.attempt.task]!;
-  const summary = await ingest(
-    [
-      {
-        source: sourceFor(t.source, env.cfg),
-        request: { symbol, interval: t.interval, from: range.from, to: range.to },
-      },
-    ],
-    { store: env.store, quality: env.cfg.quality, signal: ctx.signal },
-  );
-  const failed = summary.failed[0];
-  if (failed) throw new Error(`${symbol}: ${failed.error ?? 'failed'}`);
+  const summary = await ingestOne(env, ctx, symbol, {
+    source: sourceFor(t.source, env.cfg),
+    request: { symbol, interval: t.interval, from: range.from, to: range.to },
+  });
   ctx.log(
     'info',
     `${symbol}: ${summary.rows} bars valid, ${summary.changed} stored or changed, ${summary.rejects} rejects`,
@@ -203,17 +213,10 @@ async function importFile(
   const file = join(t.folder, name);
   const hash = await hashFile(file);
   const symbol = name.replace(/\.[^.]*$/, '').toUpperCase();
-  const summary = await ingest(
-    [
-      {
-        source: new CsvSource({ file }),
-        request: { symbol, interval: t.interval, from: -8.64e15, to: 8.64e15 },
-      },
-    ],
-    { store: env.store, quality: env.cfg.quality, signal: ctx.signal },
-  );
-  const failed = summary.failed[0];
-  if (failed) throw new Error(`${name}: ${failed.error ?? 'failed'}`);
+  const summary = await ingestOne(env, ctx, name, {
+    source: new CsvSource({ file }),
+    request: { symbol, interval: t.interval, from: -8.64e15, to: 8.64e15 },
+  });
   await env.runs.markImported(ctx.run.pipeline, ctx.attempt.task, name, hash, Date.now());
   ctx.log('info', `${name}: ${summary.rows} bars valid, ${summary.rejects} rejects`);
   return { rows: summary.rows, rejects: summary.rejects };
