@@ -14,7 +14,8 @@ import type { Bar } from '../src/core/records.ts';
 import { MemoryLog } from '../src/log/memory/memory-log.ts';
 import { Metrics } from '../src/observability/metrics.ts';
 import { StreamPipeline } from '../src/pipelines/stream.ts';
-import { DuckDBStore } from '../src/store/duckdb/duckdb-store.ts';
+import { openStoreAt } from '../src/store/open-store.ts';
+import type { Store } from '../src/store/store.ts';
 import { arraySource, LIVE_SYMBOLS, liveMessages } from './live.bench.ts';
 
 /** A trading year of 1-minute bars: 252 sessions × 390 minutes from 14:30 UTC, a seeded walk. */
@@ -56,7 +57,7 @@ function minuteBars(): Bar[] {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** An API server on a random loopback port with `hub` at /api/stream; returns it and the stream URL. */
-export async function serveHub(store: DuckDBStore, hub: StreamHub) {
+export async function serveHub(store: Store, hub: StreamHub) {
   const app = await createServer({
     store,
     cfg: loadConfig({ cwd: '/', env: {} }),
@@ -76,7 +77,7 @@ export async function benchApiBars(dir: string, runs = 15) {
   const file = join(dir, 'api.duckdb');
   rmSync(file, { force: true });
   rmSync(`${file}.wal`, { force: true });
-  const store = await DuckDBStore.open(file);
+  const store = await openStoreAt(file);
   const bars = minuteBars();
   await store.write({ raw: [], bars, rejects: [], actions: [], instruments: [] });
   await store.refreshCurated([{ symbol: 'BENCH', interval: '1m' }]);
@@ -161,7 +162,7 @@ export async function benchFanOut(
   const file = join(dir, 'fanout.duckdb');
   rmSync(file, { force: true });
   rmSync(`${file}.wal`, { force: true });
-  const store = await DuckDBStore.open(file);
+  const store = await openStoreAt(file);
   const hub = new StreamHub({ store });
   const { app, url } = await serveHub(store, hub);
   let received = 0;

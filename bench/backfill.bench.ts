@@ -7,7 +7,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ingest } from '../src/pipelines/ingest.ts';
 import { YahooSource } from '../src/sources/yahoo/yahoo-source.ts';
-import { DuckDBStore } from '../src/store/duckdb/duckdb-store.ts';
+import { openStoreAt } from '../src/store/open-store.ts';
 import { startReplayServer } from '../test/helpers/replay-server.ts';
 
 const TSLA = join(
@@ -35,7 +35,7 @@ export async function benchBackfill(dir: string, symbols: number, concurrency: n
   const server = await startReplayServer(() => [{ body }]);
   const file = join(dir, 'backfill.duckdb');
   rmSync(file, { force: true });
-  const store = await DuckDBStore.open(file);
+  const store = await openStoreAt(file);
   const timings: Record<string, number> = {};
   for (const m of ['write', 'refreshCurated', 'lastBarsBefore'] as const) {
     const fn = store[m].bind(store) as (...a: unknown[]) => Promise<unknown>;

@@ -22,7 +22,7 @@ import type { Log } from '../src/log/log.ts';
 import { MemoryLog } from '../src/log/memory/memory-log.ts';
 import { StreamPipeline } from '../src/pipelines/stream.ts';
 import { simulate } from '../src/sources/simulator/simulator.ts';
-import { DuckDBStore } from '../src/store/duckdb/duckdb-store.ts';
+import { openStoreAt } from '../src/store/open-store.ts';
 import type { Store } from '../src/store/store.ts';
 import { arraySource, LIVE_SYMBOLS } from './live.bench.ts';
 
@@ -93,7 +93,7 @@ async function run(
   rate: number | undefined,
 ): Promise<Omit<PipelineRow, 'log' | 'load'>> {
   const file = join(dir, `pipe-${randomUUID().slice(0, 8)}.duckdb`);
-  const store = await DuckDBStore.open(file);
+  const store = await openStoreAt(file);
   const tradeLat: number[] = [];
   const barLat: number[] = [];
   const cfg = loadConfig({ cwd: '/', env: {} });

@@ -10,7 +10,7 @@ import { applyHeapGrowth } from '../src/core/heap.ts';
 import { MemoryLog } from '../src/log/memory/memory-log.ts';
 import { StreamPipeline } from '../src/pipelines/stream.ts';
 import { SimulatorSource } from '../src/sources/simulator/simulator-source.ts';
-import { DuckDBStore } from '../src/store/duckdb/duckdb-store.ts';
+import { openStoreAt } from '../src/store/open-store.ts';
 import { LIVE_SYMBOLS } from './live.bench.ts';
 
 const trades = Number(process.argv[2] ?? 10_000_000);
@@ -21,7 +21,7 @@ rmSync(file, { force: true });
 rmSync(`${file}.wal`, { force: true });
 const cfg = loadConfig({ cwd: '/', env: {} });
 const memoryLimit = process.env.TICKLINE_BENCH_DUCKDB_MEMORY ?? null;
-const store = await DuckDBStore.open(file, { memoryLimit });
+const store = await openStoreAt(file, { memoryLimit });
 // As `tickline stream` runs the live path (TICKLINE_BENCH_HEAP_GROWTH overrides the default).
 applyHeapGrowth(Number(process.env.TICKLINE_BENCH_HEAP_GROWTH ?? cfg.live.heapGrowthPercent));
 const log = new MemoryLog({ capacity: cfg.live.queueRecords });

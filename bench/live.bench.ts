@@ -14,7 +14,7 @@ import { StreamPipeline } from '../src/pipelines/stream.ts';
 import { parseFinnhubMessage } from '../src/sources/finnhub/finnhub-messages.ts';
 import { simulate } from '../src/sources/simulator/simulator.ts';
 import { emptyLiveBatch, type LiveBatch, type LiveSource } from '../src/sources/source.ts';
-import { DuckDBStore } from '../src/store/duckdb/duckdb-store.ts';
+import { openStoreAt } from '../src/store/open-store.ts';
 
 export const LIVE_SYMBOLS = [
   'AAPL',
@@ -83,7 +83,7 @@ export async function benchLive(
   const file = join(dir, 'live.duckdb');
   rmSync(file, { force: true });
   rmSync(`${file}.wal`, { force: true });
-  const store = await DuckDBStore.open(file);
+  const store = await openStoreAt(file);
   const cfg = loadConfig({ cwd: '/', env: {} });
   // As `tickline stream` runs the live path.
   applyHeapGrowth(cfg.live.heapGrowthPercent);
@@ -129,7 +129,7 @@ export async function duckdbTradesAlone(
   const file = join(dir, 'trades-alone.duckdb');
   rmSync(file, { force: true });
   rmSync(`${file}.wal`, { force: true });
-  await (await DuckDBStore.open(file)).close(); // the store's schema and settings
+  await (await openStoreAt(file)).close(); // the store's schema and settings
   const db = await DuckDBInstance.create(file, { checkpoint_threshold: '64MB' });
   const conn = await db.connect();
   let seconds = 0;

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DuckDBInstance } from '@duckdb/node-api';
 import type { Bar } from '../src/core/records.ts';
-import { DuckDBStore } from '../src/store/duckdb/duckdb-store.ts';
+import { openStoreAt } from '../src/store/open-store.ts';
 
 export async function benchBulkLoad(
   dir: string,
@@ -22,7 +22,7 @@ export async function benchBulkLoad(
 }> {
   const file = join(dir, 'bulk.duckdb');
   rmSync(file, { force: true });
-  const store = await DuckDBStore.open(file);
+  const store = await openStoreAt(file);
   const bars: Bar[] = new Array(rows);
   const symbols = 100;
   const per = Math.ceil(rows / symbols);
@@ -66,7 +66,7 @@ export async function benchBulkLoad(
 async function duckdbAlone(dir: string, rows: number, symbols: number): Promise<number> {
   const file = join(dir, 'bulk-alone.duckdb');
   rmSync(file, { force: true });
-  await (await DuckDBStore.open(file)).close(); // the store's schema, by its migrations
+  await (await openStoreAt(file)).close(); // the store's schema, by its migrations
   const db = await DuckDBInstance.create(file);
   const conn = await db.connect();
   try {

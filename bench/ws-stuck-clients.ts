@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import { StreamHub } from '../src/api/stream-hub.ts';
 import type { Trade } from '../src/core/records.ts';
-import { DuckDBStore } from '../src/store/duckdb/duckdb-store.ts';
+import { openStoreAt } from '../src/store/open-store.ts';
 import { serveHub } from './api.bench.ts';
 
 if (process.argv[2] === 'clients') {
@@ -42,7 +42,7 @@ const heartbeatMs = Number(process.argv[3] ?? 10_000);
 const perTick = Number(process.argv[4] ?? 200);
 const mb = (b: number): string => `${(b / 2 ** 20).toFixed(0)} MB`;
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
-const store = await DuckDBStore.open(join(mkdtempSync(join(tmpdir(), 'ws-stuck-')), 'h.duckdb'));
+const store = await openStoreAt(join(mkdtempSync(join(tmpdir(), 'ws-stuck-')), 'h.duckdb'));
 const hub = new StreamHub({ store, heartbeatMs });
 const { app, url } = await serveHub(store, hub);
 gc();

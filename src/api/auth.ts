@@ -58,7 +58,7 @@ export class KeyChecker {
     const now = Date.now();
     let hit = this.#cache.get(id);
     if (!hit || hit.until < now) {
-      hit = { record: await this.#store.getApiKey(id), until: now + 5_000 };
+      hit = { record: await this.#store.capability('keys').getApiKey(id), until: now + 5_000 };
       this.#cache.set(id, hit);
       if (this.#cache.size > 10_000) this.#cache.clear();
     }

@@ -89,6 +89,6 @@ export async function replayQuarantined(
     .filter((b) => b.ts === Math.floor(trade.ts / intervalMs(b.interval)) * intervalMs(b.interval));
   await store.write({ raw: [], bars, rejects: [], actions: [], instruments: [] });
   await store.refreshCurated(bars.map((b) => ({ symbol: b.symbol, interval: b.interval })));
-  await store.deleteQuarantine(row.id);
+  await store.capability('quarantine').deleteQuarantine(row.id);
   return { outcome: 'stored', trade, barsRebuilt: bars.length };
 }

@@ -52,7 +52,7 @@ async function viaFile(ctx: ApiContext, o: Omit<FileExportOptions, 'file'>): Pro
   const dir = await mkdtemp(join(tmpdir(), 'tickline-export-'));
   try {
     const file = join(dir, `out.${o.format}`);
-    await ctx.store.exportFile({ ...o, file });
+    await ctx.store.capability('export').exportFile({ ...o, file });
     return await readFile(file);
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -220,7 +220,7 @@ export const ROUTES: RouteDef[] = [
     status: 201,
     handler: async (ctx, _q, { body }) => {
       const { key, record } = newApiKey(body.scope, body.name);
-      await ctx.store.putApiKey(record);
+      await ctx.store.capability('keys').putApiKey(record);
       return { status: 201, body: { ...keyInfo(record), key } };
     },
   }),
@@ -233,7 +233,7 @@ export const ROUTES: RouteDef[] = [
     response: KeysResponseSchema,
     handler: async (ctx) => ({
       body: {
-        keys: (await ctx.store.listApiKeys()).map(keyInfo),
+        keys: (await ctx.store.capability('keys').listApiKeys()).map(keyInfo),
       },
     }),
   }),
@@ -246,13 +246,13 @@ export const ROUTES: RouteDef[] = [
     params: KeyIdParamsSchema,
     response: KeysResponseSchema,
     handler: async (ctx, _q, { params }) => {
-      if (!(await ctx.store.revokeApiKey(params.id))) {
+      if (!(await ctx.store.capability('keys').revokeApiKey(params.id))) {
         return { status: 404, body: { error: 'not_found', message: `no active key ${params.id}` } };
       }
       ctx.keys.forget();
       return {
         body: {
-          keys: (await ctx.store.listApiKeys()).filter((k) => k.id === params.id).map(keyInfo),
+          keys: (await ctx.store.capability('keys').listApiKeys()).filter((k) => k.id === params.id).map(keyInfo),
         },
       };
     },
@@ -269,7 +269,7 @@ export const ROUTES: RouteDef[] = [
         kind: ctx.store.kind,
       };
       try {
-        await ctx.store.sql('SELECT 1');
+        await ctx.store.ping();
       } catch (err) {
         store = { ready: false, kind: ctx.store.kind, error: (err as Error).message };
       }
@@ -515,7 +515,7 @@ export const ROUTES: RouteDef[] = [
     response: QuarantineResponseSchema,
     handler: async (ctx, q) => ({
       body: {
-        rows: await ctx.store.readQuarantine({
+        rows: await ctx.store.capability('quarantine').readQuarantine({
           limit: q.limit,
           ...(q.rule ? { rule: q.rule } : {}),
           ...(q.symbol ? { symbol: q.symbol } : {}),
@@ -536,7 +536,7 @@ export const ROUTES: RouteDef[] = [
     handler: async (ctx, q) => ({
       body: {
         bucket: q.bucket,
-        points: await ctx.store.rejectHistogram(intervalMs(q.bucket), q.from, q.to),
+        points: await ctx.store.capability('analytics').rejectHistogram(intervalMs(q.bucket), q.from, q.to),
       },
     }),
   }),
@@ -550,7 +550,7 @@ export const ROUTES: RouteDef[] = [
     params: QuarantineIdParamsSchema,
     response: ReplayResponseSchema,
     handler: async (ctx, _q, { params }) => {
-      const row = await ctx.store.getQuarantine(params.id);
+      const row = await ctx.store.capability('quarantine').getQuarantine(params.id);
       if (!row)
         return {
           status: 404,
@@ -570,20 +570,18 @@ export const ROUTES: RouteDef[] = [
     query: EmptyQuerySchema,
     response: StatsResponseSchema,
     handler: async (ctx) => {
-      const counts = await ctx.store.sql(`SELECT
-        (SELECT count(*) FROM raw_responses) AS raw_responses,
-        (SELECT count(*) FROM trades) AS trades,
-        (SELECT count(*) FROM bars) AS bars,
-        (SELECT count(*) FROM corporate_actions) AS corporate_actions,
-        (SELECT count(*) FROM bar_indicators) AS bar_indicators,
-        (SELECT count(*) FROM quarantine) AS quarantine`);
-      const row = counts.rows[0] ?? {};
+      const has = ctx.store.capabilities();
+      const row = has.includes('analytics')
+        ? await ctx.store.capability('analytics').layerCounts()
+        : {};
       const live = ctx.live?.pipeline;
       const lat = live?.latency();
       return {
         body: {
           rows: Object.fromEntries(Object.entries(row).map(([k, v]) => [k, Number(v)])),
-          rejectsByRule: await ctx.store.rejectCounts(),
+          rejectsByRule: has.includes('quarantine')
+            ? await ctx.store.capability('quarantine').rejectCounts()
+            : {},
           live: live
             ? {
                 tradesPerSecond: ctx.live!.rate(),

@@ -15,7 +15,7 @@ import type { Metrics } from '../observability/metrics.ts';
 import type { PipelineEvent } from '../pipelines/orchestrator.ts';
 import { PipelineService } from '../pipelines/pipeline-service.ts';
 import { DuckDBRunStore } from '../pipelines/runs/duckdb-run-store.ts';
-import type { Store } from '../store/store.ts';
+import { CapabilityError, type Store } from '../store/store.ts';
 import { KeyChecker } from './auth.ts';
 import type { ApiContext, LiveHandle } from './context.ts';
 import { AuthFailures, EXTRA_ROUTES, rebindingProblem, scopeTable } from './guard.ts';
@@ -254,6 +254,9 @@ export async function createServer(o: ServerOptions): Promise<FastifyInstance> {
               ...(err.parameter ? { parameter: err.parameter } : {}),
               message: err.message,
             });
+          }
+          if (err instanceof CapabilityError) {
+            return reply.code(501).send({ error: 'not_available', message: err.message });
           }
           if (err instanceof BadParameter) {
             return reply.code(400).send({

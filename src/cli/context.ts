@@ -2,20 +2,23 @@
 
 import { ControlClient } from '../control/control-client.ts';
 import { remoteStore } from '../control/store-service.ts';
-import { type Config, databasePath, loadConfig } from '../core/config.ts';
+import { type Config, loadConfig, setStoreUrl } from '../core/config.ts';
 import { UsageError } from '../core/errors.ts';
-import { DuckDBStore } from '../store/duckdb/duckdb-store.ts';
+import { openStore } from '../store/open-store.ts';
 import type { Store } from '../store/store.ts';
 
 export interface GlobalOptions {
   config?: string;
   dataDir?: string;
+  store?: string;
 }
 
 export function commandConfig(opts: GlobalOptions): Config {
   const env = { ...process.env };
   if (opts.dataDir) env.TICKLINE_DATA_DIR = opts.dataDir;
-  return loadConfig({ ...(opts.config ? { file: opts.config } : {}), env });
+  const cfg = loadConfig({ ...(opts.config ? { file: opts.config } : {}), env });
+  if (opts.store) setStoreUrl(cfg, opts.store, '--store');
+  return cfg;
 }
 
 /** The tickline server holding this data folder, or null when none runs. */
@@ -24,11 +27,7 @@ export async function connectServer(cfg: Config): Promise<ControlClient | null> 
 }
 
 export async function openLocalStore(cfg: Config): Promise<Store> {
-  return DuckDBStore.open(databasePath(cfg), {
-    memoryLimit: cfg.store.memoryLimit,
-    checkpointThreshold: cfg.store.checkpointThreshold,
-    queryCacheBytes: cfg.store.queryCacheMB * 2 ** 20,
-  });
+  return openStore(cfg);
 }
 
 /**

@@ -1,6 +1,7 @@
 /** The `tickline` command. One file per command under commands/. */
 import { Command, CommanderError } from 'commander';
 import { ConfigError, errorMessage, StoreError, UsageError } from '../core/errors.ts';
+import { CapabilityError } from '../store/store.ts';
 import { registerBackfill } from './commands/backfill.ts';
 import { registerCalendar } from './commands/calendar.ts';
 import { registerDemo } from './commands/demo.ts';
@@ -23,6 +24,10 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .option('--config <file>', 'config file (default: tickline.config.{yaml,yml,json} here)')
     .option('--data-dir <dir>', 'data folder (default ./tickline-data, or TICKLINE_DATA_DIR)')
+    .option(
+      '--store <url>',
+      'the store: postgres://host/db, cassandra://host:port/keyspace or duckdb:///file (default: the embedded DuckDB file in the data folder, or TICKLINE_STORE_URL)',
+    )
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   for (const register of [
@@ -62,7 +67,7 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof CommanderError) {
       return err.exitCode === 0 ? 0 : 2;
     }
-    if (err instanceof UsageError || err instanceof ConfigError) {
+    if (err instanceof UsageError || err instanceof ConfigError || err instanceof CapabilityError) {
       process.stderr.write(`tickline: ${err.message}\n`);
       return 2;
     }

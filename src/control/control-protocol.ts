@@ -22,6 +22,7 @@ import {
   UsageError,
   ValidationError,
 } from '../core/errors.ts';
+import { CapabilityError } from '../store/store.ts';
 
 /** A call: `service.method(...args)`. */
 export interface ControlRequest {
@@ -94,6 +95,7 @@ export function readFrames(socket: Socket, onFrame: (value: unknown) => void): v
 }
 
 const CLASSES: Record<string, { prototype: object }> = {
+  CapabilityError,
   UsageError,
   ConfigError,
   StoreError,

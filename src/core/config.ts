@@ -32,6 +32,55 @@ const ms = z.number().int().min(0);
 /** A trading calendar's name. */
 const calendarName = z.enum(['XNYS', 'XLON', 'XETR', '24/7']);
 
+/** The `store` section: which store, where, and its settings. */
+export const StoreSettingsSchema = z
+  .object({
+    /**
+     * Which store: the embedded DuckDB file in the data folder (default), PostgreSQL, or
+     * Apache Cassandra. `url` (or `--store`, or TICKLINE_STORE_URL) says where; its scheme
+     * sets the kind.
+     */
+    kind: z.enum(['duckdb', 'postgres', 'cassandra']).default('duckdb'),
+    /**
+     * postgres://user@host:port/db[?sslmode=verify-full&sslrootcert=ca.pem],
+     * cassandra://host:port[,host:port]/keyspace, or duckdb:///path/file.duckdb.
+     */
+    url: z.string().nullable().default(null),
+    postgres: z
+      .object({
+        /** Connections in the pool. */
+        poolSize: z.number().int().min(1).max(200).default(8),
+        /** Months of bar and trade partitions created ahead of the newest write. */
+        partitionsAhead: z.number().int().min(0).max(24).default(2),
+      })
+      .strict()
+      .prefault({}),
+    cassandra: z
+      .object({
+        /** The local data centre the driver routes to. */
+        localDataCenter: z.string().default('datacenter1'),
+        /** Replication of a keyspace tickline creates (SimpleStrategy, one replica by default). */
+        replication: z
+          .record(z.string(), z.union([z.string(), z.number()]))
+          .default({ class: 'SimpleStrategy', replication_factor: 1 }),
+        /** Statements in flight at once per write. */
+        concurrency: z.number().int().min(1).max(1024).default(64),
+      })
+      .strict()
+      .prefault({}),
+    /** DuckDB's memory limit (e.g. '512MB'); unset = DuckDB's default, 80 % of RAM. */
+    memoryLimit: size.nullable().default(null),
+    /**
+     * Write-ahead log size at which DuckDB checkpoints (writes the tables' new rows to the
+     * file). Rows not checkpointed yet are held in memory, so this bounds what a live
+     * process holds of them; a larger value checkpoints less often.
+     */
+    checkpointThreshold: size.default('64MB'),
+    /** Bytes of bar query results kept in memory (dropped when their series is written); 0 = none. */
+    queryCacheMB: z.number().min(0).max(65_536).default(128),
+  })
+  .strict();
+
 export const ConfigSchema = z
   .object({
     /** Folder of the DuckDB file and other local state. */
@@ -98,21 +147,7 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
-    store: z
-      .object({
-        /** DuckDB's memory limit (e.g. '512MB'); unset = DuckDB's default, 80 % of RAM. */
-        memoryLimit: size.nullable().default(null),
-        /**
-         * Write-ahead log size at which DuckDB checkpoints (writes the tables' new rows to the
-         * file). Rows not checkpointed yet are held in memory, so this bounds what a live
-         * process holds of them; a larger value checkpoints less often.
-         */
-        checkpointThreshold: size.default('64MB'),
-        /** Bytes of bar query results kept in memory (dropped when their series is written); 0 = none. */
-        queryCacheMB: z.number().min(0).max(65_536).default(128),
-      })
-      .strict()
-      .prefault({}),
+    store: StoreSettingsSchema.prefault({}),
     live: z
       .object({
         /** Bar intervals built from trades. */
@@ -345,6 +380,9 @@ export function loadConfig(
       throw new ConfigError('TICKLINE_PG_URL', 'a postgres:// URL', pgUrl);
     cfg.pipelines.postgresUrl = pgUrl;
   }
+  const storeUrl = env.TICKLINE_STORE_URL;
+  if (storeUrl !== undefined && storeUrl !== '') setStoreUrl(cfg, storeUrl, 'TICKLINE_STORE_URL');
+  else if (cfg.store.url !== null) setStoreUrl(cfg, cfg.store.url, 'store.url');
   const base = file ? dirname(file) : cwd;
   const section = cfg.pipelines as Record<string, unknown>;
   if (!raw || typeof raw !== 'object' || !('pipelines' in raw)) {
@@ -360,9 +398,56 @@ export function loadConfig(
   return cfg;
 }
 
-/** The DuckDB file inside the data folder. */
+/** The store kind a URL's scheme names. */
+const STORE_SCHEMES: Record<string, Config['store']['kind']> = {
+  'duckdb:': 'duckdb',
+  'postgres:': 'postgres',
+  'postgresql:': 'postgres',
+  'cassandra:': 'cassandra',
+};
+
+/** Points the config at a store URL (from `where`: a flag, env or the config), checking its form. */
+export function setStoreUrl(cfg: Config, value: string, where: string): void {
+  let parsed: URL;
+  try {
+    parsed = new URL(value);
+  } catch {
+    throw new ConfigError(
+      where,
+      'a store URL: postgres://host[:port]/db, cassandra://host[:port]/keyspace or duckdb:///file.duckdb',
+      value,
+    );
+  }
+  const kind = STORE_SCHEMES[parsed.protocol];
+  if (!kind) {
+    throw new ConfigError(where, 'a postgres://, cassandra:// or duckdb:// URL', value);
+  }
+  if (kind === 'cassandra' && !/^\/[A-Za-z][A-Za-z0-9_]{0,47}$/.test(parsed.pathname)) {
+    throw new ConfigError(
+      where,
+      'cassandra://host[:port]/keyspace (a keyspace: a letter, then letters, digits or _)',
+      value,
+    );
+  }
+  cfg.store.kind = kind;
+  cfg.store.url = value;
+}
+
+/** The DuckDB file: the store URL's path, or tickline.duckdb inside the data folder. */
 export function databasePath(cfg: Config): string {
+  if (cfg.store.kind === 'duckdb' && cfg.store.url) {
+    const path = decodeURIComponent(new URL(cfg.store.url).pathname);
+    if (path) return path;
+  }
   return join(cfg.dataDir, 'tickline.duckdb');
+}
+
+/** Where the store is, for messages: the DuckDB file, or the URL without its password. */
+export function storeLocation(cfg: Config): string {
+  if (cfg.store.kind === 'duckdb') return databasePath(cfg);
+  const u = new URL(cfg.store.url ?? '');
+  if (u.password) u.password = '***';
+  return u.toString();
 }
 
 /** The pipeline a config without `pipelines:` has: curate the bundled universe and export it, each weekday evening. */

@@ -5,7 +5,7 @@ import { AlertsSchema } from '../core/pipeline-schema.ts';
 import type { Bar } from '../core/records.ts';
 import { DuckDBRunStore } from '../pipelines/runs/duckdb-run-store.ts';
 import type { RunRecord } from '../pipelines/runs/run-store.ts';
-import { DuckDBStore } from '../store/duckdb/duckdb-store.ts';
+import { openStoreAt } from '../store/open-store.ts';
 import { Alerter } from './alerts.ts';
 import { ConditionWatch } from './watch.ts';
 
@@ -107,7 +107,7 @@ describe('Alerter', () => {
 describe('ConditionWatch: data_stale', () => {
   it('fires when a daily series is more than a session behind its calendar, repeats by the interval, resolves', async () => {
     runs = await DuckDBRunStore.open(':memory:');
-    const store = await DuckDBStore.open(':memory:');
+    const store = await openStoreAt(':memory:');
     try {
       const bar = (date: string): Bar => ({
         symbol: 'AAPL',

@@ -122,7 +122,7 @@ export function taskRunner(env: TaskEnv): (ctx: TaskContext) => Promise<TaskOutc
         return { rows: series.reduce((n, s) => n + s.rows, 0), rejects: 0 };
       }
       case 'export': {
-        const files = await env.store.exportLake({
+        const files = await env.store.capability('export').exportLake({
           layer: t.layer,
           format: t.format,
           outDir: t.out,
@@ -137,7 +137,7 @@ export function taskRunner(env: TaskEnv): (ctx: TaskContext) => Promise<TaskOutc
         // Rejects are stamped when received: the window ends when the task runs.
         const to = Date.now();
         const from = to - durationMs(t.lookback);
-        const rows = await env.store.rejectHistogram(Math.max(1, to - from), from, to);
+        const rows = await env.store.capability('analytics').rejectHistogram(Math.max(1, to - from), from, to);
         const byRule = new Map<string, number>();
         for (const r of rows) byRule.set(r.rule, (byRule.get(r.rule) ?? 0) + r.n);
         const total = [...byRule.values()].reduce((a, b) => a + b, 0);

@@ -1,9 +1,13 @@
 /**
- * The one interface every store stands behind. Every write is an idempotent
- * upsert on the record's natural key: writing the same batch twice leaves the
- * store exactly as writing it once.
+ * Stores in two parts. A `StoreDriver` is what a store adapter implements (DuckDB, PostgreSQL,
+ * Cassandra): a small core of idempotent writes, column reads and series listing, plus the
+ * optional capabilities it declares. A `Store` is what the rest of tickline uses: a driver
+ * behind the store-neutral layers (curated refreshes, the result cache; see managed-store.ts).
+ * Every write is an idempotent upsert on the record's natural key: writing the same batch twice
+ * leaves the store exactly as writing it once.
  */
 
+import { TicklineError } from '../core/errors.ts';
 import type {
   Bar,
   CorporateAction,
@@ -13,7 +17,7 @@ import type {
   Trade,
 } from '../core/records.ts';
 import type { Interval } from '../core/time.ts';
-import type { EnrichedColumn } from '../transform/enrich.ts';
+import type { EnrichedColumn, StoredColumn } from '../transform/enrich.ts';
 import type { CacheStats, Derived } from './result-cache.ts';
 
 /** Everything one unit of ingest writes, in one transaction. */
@@ -149,23 +153,184 @@ export interface ExportOptions {
   outDir: string;
 }
 
+export type StoreKind = 'duckdb' | 'postgres' | 'cassandra';
+
+/** Trades of one symbol as columns, in (ts, tradeId) order. */
+export interface TradeColumnSet {
+  rows: number;
+  ts: Float64Array;
+  price: Float64Array;
+  size: Float64Array;
+  conditions: string[];
+  tradeId: string[];
+  source: string[];
+}
+
+/**
+ * The curated indicator rows of one series from `from` on (every row when null), replacing
+ * what is stored there: `ts` and one column per stored indicator (STORED_COLUMNS order, NaN
+ * where a window is not full).
+ */
+export interface IndicatorRows extends SeriesKey {
+  from: number | null;
+  ts: Float64Array;
+  columns: Float64Array[];
+}
+
+/** Quarantine admin: look up, list, count and delete quarantined records. */
+export interface QuarantineAdmin {
+  /** One quarantined record by id, or null. */
+  getQuarantine(id: string): Promise<QuarantineRow | null>;
+  /** Removes a quarantined record (after it was replayed and stored); false when absent. */
+  deleteQuarantine(id: string): Promise<boolean>;
+  /** Quarantined records, newest first. */
+  readQuarantine(q: QuarantineQuery): Promise<QuarantineRow[]>;
+  /** Rejects per rule. */
+  rejectCounts(): Promise<Record<string, number>>;
+}
+
+/** API keys, stored hashed. */
+export interface ApiKeyStore {
+  putApiKey(k: ApiKeyRecord): Promise<void>;
+  getApiKey(id: string): Promise<ApiKeyRecord | null>;
+  /** Every key, newest first. */
+  listApiKeys(): Promise<ApiKeyRecord[]>;
+  /** Marks a key revoked; false when there is no such key or it is revoked already. */
+  revokeApiKey(id: string): Promise<boolean>;
+}
+
+/** Parquet/CSV files of the layers. */
+export interface LakeExport {
+  /** Writes one filtered table to one file. Returns rows written. */
+  exportFile(opts: FileExportOptions): Promise<number>;
+  /** Writes a layer as hive-partitioned files under `outDir`. Returns files written. */
+  exportLake(opts: ExportOptions): Promise<string[]>;
+}
+
+/** SQL over the store's own tables. */
+export interface SqlConsole {
+  /** Runs one statement; `wrote` is false only for a statement that cannot change anything. */
+  sql(query: string): Promise<SqlResult & { wrote?: boolean }>;
+}
+
+/** Aggregates over the layers. */
+export interface Analytics {
+  /** Rejects per rule per time bucket (by received_at), oldest first. */
+  rejectHistogram(
+    bucketMs: number,
+    from?: number,
+    to?: number,
+  ): Promise<{ ts: number; rule: string; n: number }[]>;
+  /** Rows per table: raw_responses, trades, bars, corporate_actions, bar_indicators, quarantine. */
+  layerCounts(): Promise<Record<string, number>>;
+}
+
+export interface Capabilities {
+  quarantine: QuarantineAdmin;
+  keys: ApiKeyStore;
+  export: LakeExport;
+  sql: SqlConsole;
+  analytics: Analytics;
+}
+export type CapabilityName = keyof Capabilities;
+
+/** What each capability is called in errors. */
+export const CAPABILITY_TITLES: Record<CapabilityName, string> = {
+  quarantine: 'quarantine admin',
+  keys: 'API keys',
+  export: 'lake export',
+  sql: 'SQL console',
+  analytics: 'analytics',
+};
+
+/** The methods of each capability (what the control channel forwards). */
+export const CAPABILITY_METHODS: { [K in CapabilityName]: readonly (keyof Capabilities[K])[] } = {
+  quarantine: ['getQuarantine', 'deleteQuarantine', 'readQuarantine', 'rejectCounts'],
+  keys: ['putApiKey', 'getApiKey', 'listApiKeys', 'revokeApiKey'],
+  export: ['exportFile', 'exportLake'],
+  sql: ['sql'],
+  analytics: ['rejectHistogram', 'layerCounts'],
+};
+
+/** A store was asked for a capability it does not have. */
+export class CapabilityError extends TicklineError {
+  readonly capability: CapabilityName;
+  readonly store: string;
+  constructor(capability: CapabilityName, store: string) {
+    const title = CAPABILITY_TITLES[capability];
+    super(
+      'NOT_AVAILABLE',
+      `${title[0]!.toUpperCase()}${title.slice(1)}: not available on the ${store} store`,
+    );
+    this.capability = capability;
+    this.store = store;
+  }
+}
+
+/**
+ * The contract a store adapter implements (seven members, as a Kysely driver has): everything
+ * else is an optional capability it declares.
+ */
+export interface StoreDriver {
+  readonly kind: StoreKind;
+  /**
+   * True when this process alone writes the data (an embedded file): results may then be
+   * cached in front of it. A shared store (a database other processes write) is read fresh.
+   */
+  readonly exclusive: boolean;
+  readonly capabilities: Partial<Capabilities>;
+  /** Writes a batch, idempotent on every natural key (one transaction where the store has them). */
+  write(batch: WriteBatch): Promise<WriteResult>;
+  /** Replaces curated indicator rows of some series (see IndicatorRows). */
+  writeIndicators(parts: readonly IndicatorRows[]): Promise<void>;
+  /**
+   * Bars of one series as columns: ts, open, high, low, close, volume, vwap, the given stored
+   * indicators (NaN where none), and with `full` adj_close, trade_count, backfilled, source.
+   */
+  readBarColumns(
+    q: BarQuery,
+    indicators: readonly StoredColumn[],
+    full: boolean,
+  ): Promise<BarColumnSet>;
+  /** Trades of one symbol as columns, in (ts, tradeId) order. */
+  readTradeColumns(q: TradeQuery): Promise<TradeColumnSet>;
+  /** Per symbol and interval: rows, first and last ts, rejects (rejects of no series on rows of their own). */
+  listSeries(): Promise<SeriesStatus[]>;
+  /** Answers when the store can serve (a health check's readiness). */
+  ping(): Promise<void>;
+  /** Releases connections and files. */
+  close(): Promise<void>;
+}
+
+/** What the rest of tickline uses: a driver behind the store-neutral layers. */
 export interface Store {
-  /** Which implementation this is (`duckdb`, ...). */
   readonly kind: string;
-  /** Writes a batch in one transaction; idempotent on every natural key. */
+  /** Writes a batch; idempotent on every natural key. */
   write(batch: WriteBatch): Promise<WriteResult>;
   /** Recomputes the curated indicator columns of these series from their stored bars. */
   refreshCurated(series: readonly SeriesKey[]): Promise<void>;
   /** Per key, the last stored bar of that series strictly before `ts` (for seeding the price-jump rule). */
   lastBarsBefore(keys: readonly (SeriesKey & { ts: number })[]): Promise<(Bar | null)[]>;
-  /** Bars of one series in ts order. */
+  /** Bars of one series in ts order (newest first with order 'desc'). */
   readBars(q: BarQuery): Promise<Bar[]>;
-  /** The same as columns (ts order, or newest first with order 'desc'). */
+  /** The same as columns, with curated indicators (see BarColumnSet). */
   readBarColumns(
     q: BarQuery,
     indicators: readonly EnrichedColumn[],
     full?: boolean,
   ): Promise<BarColumnSet>;
+  /** Bars of one series in ts order with the given curated indicator columns. */
+  readEnrichedBars(q: BarQuery, columns: readonly EnrichedColumn[]): Promise<EnrichedBar[]>;
+  /** Trades of one symbol in (ts, tradeId) order. */
+  readTrades(q: TradeQuery): Promise<Trade[]>;
+  /** Per symbol and interval: rows, first and last ts, rejects. */
+  status(): Promise<SeriesStatus[]>;
+  /** Answers when the store can serve. */
+  ping(): Promise<void>;
+  /** The capabilities the store declares. */
+  capabilities(): CapabilityName[];
+  /** One capability, or a CapabilityError naming it and the store. */
+  capability<K extends CapabilityName>(name: K): Capabilities[K];
   /** Hits and size of the cache in front of readBarColumns, where the store has one. */
   queryCacheStats?(): CacheStats;
   /**
@@ -176,40 +341,6 @@ export interface Store {
    * under `name` from that one, to copy the reused rows' part of it.
    */
   deriveFromBars?<D extends Derived>(set: BarColumnSet, name: string, make: (prior?: D) => D): D;
-  /** Bars of one series in ts order with the given curated indicator columns. */
-  readEnrichedBars(q: BarQuery, columns: readonly EnrichedColumn[]): Promise<EnrichedBar[]>;
-  /** Trades of one symbol in (ts, tradeId) order. */
-  readTrades(q: TradeQuery): Promise<Trade[]>;
-  /** One quarantined record by id, or null. */
-  getQuarantine(id: string): Promise<QuarantineRow | null>;
-  /** Removes a quarantined record (after it was replayed and stored); false when absent. */
-  deleteQuarantine(id: string): Promise<boolean>;
-  /** Quarantined records, newest first. */
-  readQuarantine(q: QuarantineQuery): Promise<QuarantineRow[]>;
-  /** Rejects per rule per time bucket (by received_at), oldest first. */
-  rejectHistogram(
-    bucketMs: number,
-    from?: number,
-    to?: number,
-  ): Promise<{ ts: number; rule: string; n: number }[]>;
-  /** Rejects per rule. */
-  rejectCounts(): Promise<Record<string, number>>;
-  /** Per symbol and interval: rows, first and last ts, rejects. */
-  status(): Promise<SeriesStatus[]>;
-  /** Stores a new API key record. */
-  putApiKey(k: ApiKeyRecord): Promise<void>;
-  /** One API key record by id, or null. */
-  getApiKey(id: string): Promise<ApiKeyRecord | null>;
-  /** Every API key record, newest first. */
-  listApiKeys(): Promise<ApiKeyRecord[]>;
-  /** Marks a key revoked; false when there is no such key. */
-  revokeApiKey(id: string): Promise<boolean>;
-  /** Runs one SQL statement and returns its rows. */
-  sql(query: string): Promise<SqlResult>;
-  /** Writes one filtered table to one file. Returns rows written. */
-  exportFile(opts: FileExportOptions): Promise<number>;
-  /** Writes a layer as hive-partitioned files under `outDir`. Returns files written. */
-  exportLake(opts: ExportOptions): Promise<string[]>;
   /** Releases connections and files. */
   close(): Promise<void>;
 }

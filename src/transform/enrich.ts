@@ -70,6 +70,29 @@ export function enrichSeries(
  * The columns the curated table stores: bb_middle (= sma_20) and macd_hist
  * (= macd − macd_signal) are derived by the `bars_enriched` view.
  */
+export type StoredColumn = Exclude<EnrichedColumn, 'bb_middle' | 'macd_hist'>;
 export const STORED_COLUMNS = ENRICHED_COLUMNS.filter(
-  (c) => c !== 'bb_middle' && c !== 'macd_hist',
+  (c): c is StoredColumn => c !== 'bb_middle' && c !== 'macd_hist',
 );
+
+/** The stored columns an enriched column is read from, and how (the derived ones computed). */
+export function storedFor(c: EnrichedColumn): StoredColumn[] {
+  if (c === 'bb_middle') return ['sma_20'];
+  if (c === 'macd_hist') return ['macd', 'macd_signal'];
+  return [c];
+}
+
+/** An enriched column from the stored ones it derives from (NaN stays NaN). */
+export function deriveColumn(
+  c: EnrichedColumn,
+  stored: Readonly<Record<string, Float64Array>>,
+  rows: number,
+): Float64Array {
+  if (c === 'bb_middle') return stored.sma_20!;
+  if (c !== 'macd_hist') return stored[c]!;
+  const m = stored.macd!;
+  const s = stored.macd_signal!;
+  const out = new Float64Array(rows);
+  for (let i = 0; i < rows; i++) out[i] = m[i]! - s[i]!;
+  return out;
+}

@@ -8,7 +8,8 @@
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import type { Bar } from '../../src/core/records.ts';
-import { DuckDBStore } from '../../src/store/duckdb/duckdb-store.ts';
+import { openStoreAt } from '../../src/store/open-store.ts';
+import type { Store } from '../../src/store/store.ts';
 import { ENRICHED_COLUMNS } from '../../src/transform/enrich.ts';
 import { tempDir } from '../helpers/db.ts';
 
@@ -17,8 +18,8 @@ vi.mock('../../src/store/duckdb/duckdb-curated.ts', async (importOriginal) => {
   const real = await importOriginal<typeof import('../../src/store/duckdb/duckdb-curated.ts')>();
   return {
     ...real,
-    refreshCurated: async (...args: Parameters<typeof real.refreshCurated>) => {
-      const out = await real.refreshCurated(...args);
+    writeIndicators: async (...args: Parameters<typeof real.writeIndicators>) => {
+      const out = await real.writeIndicators(...args);
       if (fault.armed) {
         fault.armed = false;
         throw new Error('injected failure after the refresh wrote its rows');
@@ -30,8 +31,8 @@ vi.mock('../../src/store/duckdb/duckdb-curated.ts', async (importOriginal) => {
 
 describe('DuckDB store: a curated refresh that fails', () => {
   it('rolls back, and the next refresh leaves what a store that never failed has', async () => {
-    const failing = await DuckDBStore.open(join(tempDir(), 'failing.duckdb'));
-    const plain = await DuckDBStore.open(join(tempDir(), 'plain.duckdb'), { queryCacheBytes: 0 });
+    const failing = await openStoreAt(join(tempDir(), 'failing.duckdb'));
+    const plain = await openStoreAt(join(tempDir(), 'plain.duckdb'), { queryCacheMB: 0 });
     const t0 = Date.UTC(2024, 0, 2, 14, 30);
     const bar = (m: number): Bar => {
       const close = 100 + Math.sin(m / 7) * 5;
@@ -53,7 +54,7 @@ describe('DuckDB store: a curated refresh that fails', () => {
       for (const s of [failing, plain])
         await s.write({ raw: [], bars, rejects: [], actions: [], instruments: [] });
     };
-    const enriched = (s: DuckDBStore) => s.readEnrichedBars(key, ENRICHED_COLUMNS);
+    const enriched = (s: Store) => s.readEnrichedBars(key, ENRICHED_COLUMNS);
     try {
       await write(Array.from({ length: 300 }, (_, m) => bar(m)));
       await failing.refreshCurated([key]);
@@ -64,7 +65,7 @@ describe('DuckDB store: a curated refresh that fails', () => {
       await write(Array.from({ length: 40 }, (_, m) => bar(300 + m)));
       fault.armed = true;
       await expect(failing.refreshCurated([key])).rejects.toThrow(
-        /refreshing bars_enriched failed/,
+        /writing bar_indicators failed/,
       );
       // Rolled back: the old rows are there, the new bars have no indicators yet.
       const after = await enriched(failing);
@@ -72,7 +73,7 @@ describe('DuckDB store: a curated refresh that fails', () => {
       expect(after.slice(300).every((b) => b.indicators.sma_20 === null)).toBe(true);
       // The next refresh reads the series whole, and agrees with the store that never failed.
       await failing.refreshCurated([key]);
-      await plain.sql('CHECKPOINT');
+      await plain.capability('sql').sql('CHECKPOINT');
       await plain.refreshCurated([key]);
       expect(await enriched(failing)).toEqual(await enriched(plain));
       expect((await enriched(failing))[339]!.indicators.sma_200).not.toBeNull();

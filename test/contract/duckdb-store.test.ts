@@ -2,16 +2,17 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src/core/random.ts';
 import { type Bar, type Trade, tradeContentId } from '../../src/core/records.ts';
-import { DuckDBStore } from '../../src/store/duckdb/duckdb-store.ts';
+import { openStoreAt } from '../../src/store/open-store.ts';
+import type { Store } from '../../src/store/store.ts';
 import { ENRICHED_COLUMNS, type EnrichedColumn } from '../../src/transform/enrich.ts';
 import { tempDir } from '../helpers/db.ts';
 import { storeContract } from './store-contract.ts';
 
-storeContract('duckdb (file)', () => DuckDBStore.open(join(tempDir(), 'contract.duckdb')));
+storeContract('duckdb (file)', () => openStoreAt(join(tempDir(), 'contract.duckdb')));
 
 describe('DuckDB store: the parallel bulk insert', () => {
   it('stores nothing of a bulk write that fails half way, and goes on as before', async () => {
-    const store = await DuckDBStore.open(join(tempDir(), 'bulk-fail.duckdb'));
+    const store = await openStoreAt(join(tempDir(), 'bulk-fail.duckdb'));
     try {
       const bars: Bar[] = Array.from({ length: 120_000 }, (_, i) => ({
         // Past the checks a record passes before it is written: a row the insert cannot take.
@@ -28,7 +29,7 @@ describe('DuckDB store: the parallel bulk insert', () => {
       }));
       const empty = { raw: [], rejects: [], actions: [], instruments: [] };
       await expect(store.write({ ...empty, bars })).rejects.toThrow(/DuckDB write failed/);
-      const after = await store.sql(
+      const after = await store.capability('sql').sql(
         "SELECT count(*) AS n, current_setting('preserve_insertion_order') AS ordered FROM bars",
       );
       expect(after.rows[0]).toEqual({ n: 0, ordered: true });
@@ -46,7 +47,7 @@ describe('DuckDB store: the parallel bulk insert', () => {
 
 describe('DuckDB store: trades', () => {
   it('stores conditions no SQL literal can hold (a NUL) through the string path, once', async () => {
-    const store = await DuckDBStore.open(join(tempDir(), 'nul.duckdb'));
+    const store = await openStoreAt(join(tempDir(), 'nul.duckdb'));
     const trades: Trade[] = ['a\u0000b', '1,12'].map((conditions, i) => {
       const t = { symbol: 'A', ts: 1_700_000_000_000 + i, price: 1, size: 1, conditions };
       return { ...t, source: 'x', tradeId: tradeContentId(t.ts, t.price, t.size, conditions) };
@@ -61,7 +62,7 @@ describe('DuckDB store: trades', () => {
 
 describe('DuckDB store: quarantine rows from before v4 (no interval)', () => {
   it('gets its interval when the same record is quarantined again, and is not stored twice', async () => {
-    const store = await DuckDBStore.open(join(tempDir(), 'v4.duckdb'));
+    const store = await openStoreAt(join(tempDir(), 'v4.duckdb'));
     try {
       const reject = {
         stage: 'parse' as const,
@@ -76,10 +77,10 @@ describe('DuckDB store: quarantine rows from before v4 (no interval)', () => {
       const write = () =>
         store.write({ raw: [], bars: [], rejects: [reject], actions: [], instruments: [] });
       await write();
-      await store.sql('UPDATE quarantine SET interval = NULL'); // as v3 stored it
-      expect((await store.readQuarantine({}))[0]!.interval).toBeNull();
+      await store.capability('sql').sql('UPDATE quarantine SET interval = NULL'); // as v3 stored it
+      expect((await store.capability('quarantine').readQuarantine({}))[0]!.interval).toBeNull();
       await write();
-      const rows = await store.readQuarantine({});
+      const rows = await store.capability('quarantine').readQuarantine({});
       expect(rows.map((r) => [r.payload, r.interval])).toEqual([[reject.payload, '1wk']]);
       expect((await store.status()).map((s) => [s.symbol, s.interval, s.rejects])).toEqual([
         ['AAPL', '1wk', 1],
@@ -97,9 +98,9 @@ describe('DuckDB store: the bar query cache', () => {
     // every step, a spread of queries (both orders, ranges, limits, indicators, the full column
     // set) must read the same from both, to the bit: from the cache, or a result re-read from
     // the time it went stale, over indicator rows replaced from the first bar written on.
-    const cached = await DuckDBStore.open(join(tempDir(), 'cache-on.duckdb'));
-    const plain = await DuckDBStore.open(join(tempDir(), 'cache-off.duckdb'), {
-      queryCacheBytes: 0,
+    const cached = await openStoreAt(join(tempDir(), 'cache-on.duckdb'));
+    const plain = await openStoreAt(join(tempDir(), 'cache-off.duckdb'), {
+      queryCacheMB: 0,
     });
     const rand = seededRandom(11);
     const day = 86_400_000;
@@ -121,7 +122,7 @@ describe('DuckDB store: the bar query cache', () => {
     // so one refresh replaces the two from different bars.
     const other = { symbol: 'OTH', interval: '1d' as const };
     const queries: [
-      Parameters<DuckDBStore['readBarColumns']>[0],
+      Parameters<Store['readBarColumns']>[0],
       readonly EnrichedColumn[],
       boolean,
     ][] = [
@@ -168,7 +169,7 @@ describe('DuckDB store: the bar query cache', () => {
           });
       }
     };
-    const both = async (f: (s: DuckDBStore) => Promise<unknown>) => {
+    const both = async (f: (s: Store) => Promise<unknown>) => {
       await f(cached);
       await f(plain);
     };
@@ -176,7 +177,7 @@ describe('DuckDB store: the bar query cache', () => {
       both((s) => s.write({ raw: [], bars, rejects: [], actions: [], instruments: [] }));
     const refresh = async () => {
       await cached.refreshCurated([key, other]);
-      await plain.sql('CHECKPOINT');
+      await plain.capability('sql').sql('CHECKPOINT');
       await plain.refreshCurated([key, other]);
     };
     try {
@@ -205,7 +206,7 @@ describe('DuckDB store: the bar query cache', () => {
           // SQL that changes a bar behind the store's back, then the refresh that follows it.
           const d = 20 + Math.floor(rand() * (last - 20));
           await both((s) =>
-            s.sql(
+            s.capability('sql').sql(
               `UPDATE bars SET close = close + 0.5 WHERE symbol = 'CCH' AND ts = epoch_ms(${t0 + d * day})`,
             ),
           );
@@ -235,7 +236,7 @@ describe('DuckDB store: the bar query cache', () => {
   });
 
   it('appends a new bar to a cached result in place, never changing what an earlier result shows', async () => {
-    const store = await DuckDBStore.open(join(tempDir(), 'in-place.duckdb'));
+    const store = await openStoreAt(join(tempDir(), 'in-place.duckdb'));
     try {
       const t0 = Date.UTC(2024, 0, 2, 14, 30);
       const bar = (m: number): Bar => ({

@@ -164,7 +164,7 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       expect((await store.readBars({ symbol: 'AAA', interval: '1d' })).map((b) => b.close)).toEqual(
         [100, 150],
       );
-      expect(await store.rejectCounts()).toEqual({ non_positive_price: 1 });
+      expect(await store.capability('quarantine').rejectCounts()).toEqual({ non_positive_price: 1 });
     });
 
     it('never stores a key twice, across many writes of many series, in or out of order', async () => {
@@ -174,7 +174,7 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       await store.write(batch({ bars: [...b, ...a.slice(20)] }));
       // Out of order, with a repeated key in the same write: the first occurrence wins.
       await store.write(batch({ bars: [bar(3, 500), ...a.slice().reverse(), bar(3, 600)] }));
-      const res = await store.sql(
+      const res = await store.capability('sql').sql(
         `SELECT count(*) AS n, count(DISTINCT (symbol, interval, ts)) AS k FROM bars`,
       );
       expect(res.rows[0]).toEqual({ n: 100, k: 100 });
@@ -192,9 +192,9 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
           ],
         }),
       );
-      const rows = await store.readQuarantine({ rule: 'non_positive_price' });
+      const rows = await store.capability('quarantine').readQuarantine({ rule: 'non_positive_price' });
       expect(rows.map((r) => r.payload).sort()).toEqual(['a,b', 'c,d']);
-      expect((await store.readQuarantine({ symbol: 'BBB' })).map((r) => r.rule)).toEqual([
+      expect((await store.capability('quarantine').readQuarantine({ symbol: 'BBB' })).map((r) => r.rule)).toEqual([
         'missing_value',
       ]);
     });
@@ -242,21 +242,21 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         ['AAA', '-', 0, 1],
         ['BBB', '1wk', 0, 1],
       ]);
-      const rows = await store.readQuarantine({ symbol: 'AAA' });
+      const rows = await store.capability('quarantine').readQuarantine({ symbol: 'AAA' });
       expect(Object.fromEntries(rows.map((r) => [r.payload, r.interval]))).toEqual({
         d1: '1d',
         d2: '1d',
         h1: '1h',
         t1: null,
       });
-      const daily = await store.readQuarantine({ symbol: 'AAA', interval: '1d' });
+      const daily = await store.capability('quarantine').readQuarantine({ symbol: 'AAA', interval: '1d' });
       expect(daily.map((r) => r.payload).sort()).toEqual(['d1', 'd2']);
     });
 
     it('refreshes curated indicators per series', async () => {
       await store.write(batch({ bars: Array.from({ length: 30 }, (_, i) => bar(i)) }));
       await store.refreshCurated([{ symbol: 'AAA', interval: '1d' }]);
-      const res = await store.sql(
+      const res = await store.capability('sql').sql(
         `SELECT sma_20 FROM bars_enriched WHERE symbol = 'AAA' ORDER BY ts`,
       );
       expect(res.rows[18]!.sma_20).toBeNull();
@@ -279,7 +279,7 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       expect((await store.write(batch({ trades }))).tradesInserted).toBe(150_000);
       const sums = async () =>
         (
-          await store.sql(`SELECT
+          await store.capability('sql').sql(`SELECT
             (SELECT count(*) FROM bars) AS bars,
             (SELECT count(DISTINCT (symbol, interval, ts)) FROM bars) AS keys,
             (SELECT sum(close * 7 + volume + coalesce(adj_close, 3) + coalesce(vwap, 5) + coalesce(trade_count, 11))
@@ -364,9 +364,9 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       await store.write(batch({ bars: [bar(0, 50, 'BBB')] }));
       expect((await closes()).length).toBe(26);
       // A read-only SQL statement changes nothing; one that deletes bars does.
-      await store.sql(`SELECT count(*) FROM bars`);
+      await store.capability('sql').sql(`SELECT count(*) FROM bars`);
       expect((await closes()).length).toBe(26);
-      await store.sql(`DELETE FROM bars WHERE symbol = 'AAA' AND ts >= TIMESTAMP '2024-01-20'`);
+      await store.capability('sql').sql(`DELETE FROM bars WHERE symbol = 'AAA' AND ts >= TIMESTAMP '2024-01-20'`);
       expect(await closes()).toEqual(Array.from({ length: 18 }, (_, i) => 100 + i));
       // Different ranges and limits of the same series are different answers.
       const page = await store.readBarColumns({ ...key, limit: 3, order: 'desc' }, [], true);

@@ -15,10 +15,11 @@ import { ROUTES } from '../../src/api/routes.ts';
 import { createServer } from '../../src/api/server.ts';
 import { loadConfig } from '../../src/core/config.ts';
 import { Metrics } from '../../src/observability/metrics.ts';
-import { DuckDBStore } from '../../src/store/duckdb/duckdb-store.ts';
+import { openStoreAt } from '../../src/store/open-store.ts';
+import type { Store } from '../../src/store/store.ts';
 import { tempDir } from '../helpers/db.ts';
 
-let store: DuckDBStore;
+let store: Store;
 const servers: FastifyInstance[] = [];
 const keys: Record<'none' | 'forged' | 'read' | 'admin', string | undefined> = {
   none: undefined,
@@ -63,10 +64,10 @@ function call(
 }
 
 beforeAll(async () => {
-  store = await DuckDBStore.open(join(tempDir(), 'auth.duckdb'));
+  store = await openStoreAt(join(tempDir(), 'auth.duckdb'));
   for (const scope of ['read', 'admin'] as const) {
     const { key, record } = newApiKey(scope, `matrix ${scope}`);
-    await store.putApiKey(record);
+    await store.capability('keys').putApiKey(record);
     keys[scope] = key;
   }
 });

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { TransientError } from '../../src/core/errors.ts';
 import { MemoryLog } from '../../src/log/memory/memory-log.ts';
 import { StreamPipeline } from '../../src/pipelines/stream.ts';
-import { DuckDBStore } from '../../src/store/duckdb/duckdb-store.ts';
+import { openStoreAt } from '../../src/store/open-store.ts';
 import type { Store } from '../../src/store/store.ts';
 import { tempDir } from '../helpers/db.ts';
 import { LIVE_DEFAULTS, messageSource } from '../helpers/live.ts';
@@ -16,7 +16,7 @@ import { LIVE_DEFAULTS, messageSource } from '../helpers/live.ts';
 describe('drain timeout', () => {
   it('ends a run whose store never accepts a write, saying how much was left', async () => {
     const file = join(tempDir(), 'stuck.duckdb');
-    const real = await DuckDBStore.open(file);
+    const real = await openStoreAt(file);
     let writes = 0;
     const stuck = new Proxy(real, {
       get(target, prop, receiver) {
@@ -56,7 +56,7 @@ describe('drain timeout', () => {
     }
     expect(writes).toBeGreaterThan(0);
     // Nothing was stored (every write failed), and the real store is intact.
-    const n = await real.sql('SELECT count(*)::INT AS n FROM trades');
+    const n = await real.capability('sql').sql('SELECT count(*)::INT AS n FROM trades');
     expect(n.rows[0]).toEqual({ n: 0 });
     await real.close();
   });

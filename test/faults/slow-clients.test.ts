@@ -11,16 +11,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer } from '../../src/api/server.ts';
 import { loadConfig } from '../../src/core/config.ts';
 import { Metrics } from '../../src/observability/metrics.ts';
-import { DuckDBStore } from '../../src/store/duckdb/duckdb-store.ts';
+import { openStoreAt } from '../../src/store/open-store.ts';
+import type { Store } from '../../src/store/store.ts';
 import { tempDir } from '../helpers/db.ts';
 
 let app: FastifyInstance;
-let store: DuckDBStore;
+let store: Store;
 let port: number;
 const sockets: Socket[] = [];
 
 beforeAll(async () => {
-  store = await DuckDBStore.open(join(tempDir(), 'slow.duckdb'));
+  store = await openStoreAt(join(tempDir(), 'slow.duckdb'));
   const cfg = loadConfig({ cwd: '/', env: {} });
   cfg.api.rateLimitPerMinute = 1_000_000;
   app = await createServer({ store, cfg, metrics: new Metrics(), requireKeyForReads: false });

@@ -9,20 +9,21 @@ import { newApiKey } from '../../src/api/auth.ts';
 import { createServer } from '../../src/api/server.ts';
 import { loadConfig } from '../../src/core/config.ts';
 import { Metrics } from '../../src/observability/metrics.ts';
-import { DuckDBStore } from '../../src/store/duckdb/duckdb-store.ts';
+import { openStoreAt } from '../../src/store/open-store.ts';
+import type { Store } from '../../src/store/store.ts';
 import { runCli } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/db.ts';
 
 let app: FastifyInstance;
-let store: DuckDBStore;
+let store: Store;
 let base: string;
 let admin: string;
 const dir = tempDir();
 
 beforeAll(async () => {
-  store = await DuckDBStore.open(join(dir, 'v.duckdb'));
+  store = await openStoreAt(join(dir, 'v.duckdb'));
   const k = newApiKey('admin', 'v');
-  await store.putApiKey(k.record);
+  await store.capability('keys').putApiKey(k.record);
   admin = k.key;
   app = await createServer({
     store,

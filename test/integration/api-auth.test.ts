@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer } from '../../src/api/server.ts';
 import { loadConfig } from '../../src/core/config.ts';
 import { Metrics } from '../../src/observability/metrics.ts';
-import { DuckDBStore } from '../../src/store/duckdb/duckdb-store.ts';
+import { openStoreAt } from '../../src/store/open-store.ts';
+import type { Store } from '../../src/store/store.ts';
 import { runCli } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/db.ts';
 import { fixture, type ReplayServer, startReplayServer } from '../helpers/replay-server.ts';
@@ -21,7 +22,7 @@ let adminKey: string;
 let revokedKey: string;
 let yahoo: ReplayServer;
 const servers: FastifyInstance[] = [];
-let store: DuckDBStore;
+let store: Store;
 
 async function serve(opts: { requireKeyForReads: boolean; perMinute?: number }): Promise<string> {
   const cfg = loadConfig({
@@ -89,7 +90,7 @@ beforeAll(async () => {
           ]
         : undefined,
   );
-  store = await DuckDBStore.open(join(dir, 'tickline.duckdb'));
+  store = await openStoreAt(join(dir, 'tickline.duckdb'));
 });
 afterAll(async () => {
   for (const s of servers) await s.close();
@@ -99,7 +100,7 @@ afterAll(async () => {
 
 describe('API keys', () => {
   it('are stored hashed: no stored value contains a key or its secret', async () => {
-    const rows = await store.sql('SELECT * FROM api_keys');
+    const rows = await store.capability('sql').sql('SELECT * FROM api_keys');
     expect(rows.rows.length).toBe(3);
     const stored = JSON.stringify(rows.rows);
     for (const k of [readKey, adminKey, revokedKey]) {
@@ -209,7 +210,7 @@ describe('API keys', () => {
         reject({ line: 'broken,csv' }, 'malformed_message', 'parse'),
       ],
     });
-    const rows = await store.readQuarantine({ symbol: 'ZZZ' });
+    const rows = await store.capability('quarantine').readQuarantine({ symbol: 'ZZZ' });
     const id = (rule: string) => rows.find((r) => r.rule === rule)!.id;
     const post = (i: string, key = adminKey) =>
       call(base, `/api/quarantine/${i}/replay`, key, { method: 'POST' });

@@ -12,10 +12,11 @@ import { loadConfig } from '../../src/core/config.ts';
 import { seededRandom } from '../../src/core/random.ts';
 import type { Bar } from '../../src/core/records.ts';
 import { Metrics } from '../../src/observability/metrics.ts';
-import { DuckDBStore } from '../../src/store/duckdb/duckdb-store.ts';
+import { openStoreAt } from '../../src/store/open-store.ts';
+import type { Store } from '../../src/store/store.ts';
 import { tempDir } from '../helpers/db.ts';
 
-async function serve(store: DuckDBStore): Promise<{ app: FastifyInstance; base: string }> {
+async function serve(store: Store): Promise<{ app: FastifyInstance; base: string }> {
   const cfg = loadConfig({ cwd: '/', env: {} });
   const app = await createServer({ store, cfg, metrics: new Metrics(), requireKeyForReads: false });
   await app.listen({ host: '127.0.0.1', port: 0 });
@@ -25,8 +26,8 @@ async function serve(store: DuckDBStore): Promise<{ app: FastifyInstance; base: 
 
 describe('API bars bodies over patched results', () => {
   it('are byte for byte what an uncached server answers, through appends, corrections and refreshes', async () => {
-    const cached = await DuckDBStore.open(join(tempDir(), 'on.duckdb'));
-    const plain = await DuckDBStore.open(join(tempDir(), 'off.duckdb'), { queryCacheBytes: 0 });
+    const cached = await openStoreAt(join(tempDir(), 'on.duckdb'));
+    const plain = await openStoreAt(join(tempDir(), 'off.duckdb'), { queryCacheMB: 0 });
     const [a, b] = [await serve(cached), await serve(plain)];
     const rand = seededRandom(5);
     const t0 = Date.UTC(2024, 0, 2, 14, 30);
@@ -43,7 +44,7 @@ describe('API bars bodies over patched results', () => {
       adjClose: m % 3 ? null : close * 0.99,
       source,
     });
-    const both = async (f: (s: DuckDBStore) => Promise<unknown>) => {
+    const both = async (f: (s: Store) => Promise<unknown>) => {
       await f(cached);
       await f(plain);
     };
@@ -52,7 +53,7 @@ describe('API bars bodies over patched results', () => {
     const key = { symbol: 'PCH', interval: '1m' as const };
     const refresh = async () => {
       await cached.refreshCurated([key]);
-      await plain.sql('CHECKPOINT'); // it forgets what it refreshed: refreshes whole
+      await plain.capability('sql').sql('CHECKPOINT'); // it forgets what it refreshed: refreshes whole
       await plain.refreshCurated([key]);
     };
     const pages = [

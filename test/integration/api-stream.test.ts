@@ -16,7 +16,8 @@ import { MemoryLog } from '../../src/log/memory/memory-log.ts';
 import { Metrics } from '../../src/observability/metrics.ts';
 import { StreamPipeline } from '../../src/pipelines/stream.ts';
 import { simulate } from '../../src/sources/simulator/simulator.ts';
-import { DuckDBStore } from '../../src/store/duckdb/duckdb-store.ts';
+import { openStoreAt } from '../../src/store/open-store.ts';
+import type { Store } from '../../src/store/store.ts';
 import { tempDir } from '../helpers/db.ts';
 import { LIVE_DEFAULTS, messageSource } from '../helpers/live.ts';
 
@@ -28,7 +29,7 @@ afterEach(async () => {
 afterAll(async () => undefined);
 
 interface Setup {
-  store: DuckDBStore;
+  store: Store;
   hub: StreamHub;
   url: string;
 }
@@ -41,7 +42,7 @@ async function setup(
     heartbeatMs?: number;
   } = {},
 ): Promise<Setup> {
-  const store = await DuckDBStore.open(join(tempDir(), 's.duckdb'));
+  const store = await openStoreAt(join(tempDir(), 's.duckdb'));
   const hub = new StreamHub({
     store,
     maxQueuedBytes: o.maxQueuedBytes ?? 1 << 20,
@@ -217,7 +218,7 @@ describe('WebSocket /api/stream', () => {
     });
     expect(status).toBe(401);
     const { key, record } = newApiKey('read', 'ws');
-    await s.store.putApiKey(record);
+    await s.store.capability('keys').putApiKey(record);
     const { ws, got } = await connect(`${s.url}?key=${key}`, {
       type: 'subscribe',
       symbols: ['AAPL'],

@@ -14,19 +14,20 @@ import { MemoryLog } from '../../src/log/memory/memory-log.ts';
 import { Metrics } from '../../src/observability/metrics.ts';
 import { StreamPipeline } from '../../src/pipelines/stream.ts';
 import { simulate } from '../../src/sources/simulator/simulator.ts';
-import { DuckDBStore } from '../../src/store/duckdb/duckdb-store.ts';
+import { openStoreAt } from '../../src/store/open-store.ts';
+import type { Store } from '../../src/store/store.ts';
 import { tempDir } from '../helpers/db.ts';
 import { LIVE_DEFAULTS, messageSource } from '../helpers/live.ts';
 
 const cfg = loadConfig({ cwd: '/', env: {} });
-let store: DuckDBStore;
+let store: Store;
 let app: FastifyInstance;
 let base: string;
 let pipeline: StreamPipeline;
 const metrics = new Metrics();
 
 beforeAll(async () => {
-  store = await DuckDBStore.open(join(tempDir(), 'api.duckdb'));
+  store = await openStoreAt(join(tempDir(), 'api.duckdb'));
   await loadDemoHistory(store, cfg.quality);
   // A simulated live session (with injected faults) through the real pipeline.
   const gen = simulate({
@@ -276,7 +277,7 @@ describe('REST API', () => {
     const file = join(tempDir(), 'bars.parquet');
     writeFileSync(file, Buffer.from(await pq.arrayBuffer()));
     const back = (
-      await store.sql(
+      await store.capability('sql').sql(
         `SELECT epoch_ms(ts) AS ts, close, sma_50 FROM read_parquet('${file}') ORDER BY ts`,
       )
     ).rows;
@@ -305,7 +306,7 @@ describe('REST API', () => {
     const pq = await fetch(`${base}/api/export?layer=trades&symbol=MSFT`);
     const file = join(tempDir(), 'trades.parquet');
     writeFileSync(file, Buffer.from(await pq.arrayBuffer()));
-    const [row] = (await store.sql(`SELECT count(*) AS n FROM read_parquet('${file}')`)).rows;
+    const [row] = (await store.capability('sql').sql(`SELECT count(*) AS n FROM read_parquet('${file}')`)).rows;
     expect(Number(row!.n)).toBe((await store.readTrades({ symbol: 'MSFT' })).length);
     const bad = await get('/api/export?layer=trades&interval=1m');
     expect(bad.status).toBe(400);
@@ -347,14 +348,14 @@ describe('REST API', () => {
     });
     const hourly = (await get('/api/quarantine?interval=1h')).body.rows;
     expect(hourly.map((q: { payload: string }) => q.payload)).toEqual(['bar,of,an,hour']);
-    await store.deleteQuarantine(hourly[0].id); // the counts other tests check stay the pipeline's
+    await store.capability('quarantine').deleteQuarantine(hourly[0].id); // the counts other tests check stay the pipeline's
   });
 
   it('counts rejects per rule per time bucket', async () => {
     const r = await get('/api/quarantine/histogram?bucket=1d');
     const total: Record<string, number> = {};
     for (const p of r.body.points) total[p.rule] = (total[p.rule] ?? 0) + p.n;
-    expect(total).toEqual(await store.rejectCounts());
+    expect(total).toEqual(await store.capability('quarantine').rejectCounts());
     expect(r.body.points.every((p: Json) => p.ts % 86_400_000 === 0)).toBe(true);
     expect((await get('/api/quarantine/histogram?bucket=2m')).status).toBe(400);
   });

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingest } from '../../src/pipelines/ingest.ts';
 import { YahooSource } from '../../src/sources/yahoo/yahoo-source.ts';
-import { DuckDBStore } from '../../src/store/duckdb/duckdb-store.ts';
+import { openStoreAt } from '../../src/store/open-store.ts';
 import { ENRICHED_COLUMNS } from '../../src/transform/enrich.ts';
 import { tempDir, withDb } from '../helpers/db.ts';
 import { fixture, type ReplayServer, startReplayServer } from '../helpers/replay-server.ts';
@@ -72,7 +72,7 @@ beforeAll(async () => {
   const body = fixture('yahoo/yahoo-chart-TSLA-1d-2010-06-29_2023-08-11-full-history.json');
   server = await startReplayServer(() => [{ body }]);
   dir = tempDir();
-  const store = await DuckDBStore.open(join(dir, 'db.duckdb'));
+  const store = await openStoreAt(join(dir, 'db.duckdb'));
   try {
     const summary = await ingest(
       [

@@ -13,7 +13,7 @@ import {
   type FinnhubSourceOptions,
 } from '../../src/sources/finnhub/finnhub-source.ts';
 import { simulate } from '../../src/sources/simulator/simulator.ts';
-import { DuckDBStore } from '../../src/store/duckdb/duckdb-store.ts';
+import { openStoreAt } from '../../src/store/open-store.ts';
 import type { Store } from '../../src/store/store.ts';
 import { diffBars, referenceBars, runToEnd, tradesIn } from '../helpers/live.ts';
 import { fixture, startReplayServer } from '../helpers/replay-server.ts';
@@ -89,7 +89,7 @@ describe('finnhub source', () => {
     const session = trades.flatMap((t, i) => (i % 2 ? [t, pings[i % pings.length]!] : [t]));
     const server = await startFinnhubServer({ session, dropAfter: [5], burst: 1 });
     cleanups.push(() => server.close());
-    const store = await DuckDBStore.open(':memory:');
+    const store = await openStoreAt(':memory:');
     cleanups.push(() => store.close());
     const { stats, sourceEvents } = await streamAll(store, source(server.url), server, ['AAPL']);
 
@@ -130,7 +130,7 @@ describe('finnhub source', () => {
       expectSubscriptions: 3,
     });
     cleanups.push(() => server.close());
-    const store = await DuckDBStore.open(':memory:');
+    const store = await openStoreAt(':memory:');
     cleanups.push(() => store.close());
     const { stats } = await streamAll(store, source(server.url), server, symbols);
     const want = tradesIn(session);
@@ -167,7 +167,7 @@ describe('finnhub source', () => {
         : undefined,
     );
     cleanups.push(() => rest.close());
-    const store = await DuckDBStore.open(':memory:');
+    const store = await openStoreAt(':memory:');
     cleanups.push(() => store.close());
     const { sourceEvents } = await streamAll(
       store,
@@ -217,7 +217,7 @@ describe('finnhub source', () => {
     expect(sourceEvents).toContainEqual(
       expect.objectContaining({ kind: 'gap_filled', symbol: 'SPXL', bars: 11 }),
     );
-    const raw = await store.sql(`SELECT source, request FROM raw_responses`);
+    const raw = await store.capability('sql').sql(`SELECT source, request FROM raw_responses`);
     expect(raw.rows).toEqual([
       { source: 'finnhub-candle', request: expect.stringContaining('token=REDACTED') },
     ]);
@@ -241,7 +241,7 @@ describe('finnhub source', () => {
       { status: 403, body: fixture('finnhub/candle-error-no-access.json') },
     ]);
     cleanups.push(() => rest.close());
-    const store = await DuckDBStore.open(':memory:');
+    const store = await openStoreAt(':memory:');
     cleanups.push(() => store.close());
     const { sourceEvents } = await streamAll(
       store,
@@ -260,7 +260,7 @@ describe('finnhub source', () => {
         m.includes("gap fill for MSFT: finnhub: candles for MSFT: You don't have access"),
       ),
     ).toBe(true);
-    const q = await store.readQuarantine({});
+    const q = await store.capability('quarantine').readQuarantine({});
     expect(q.map((r) => [r.stage, r.rule, r.payload])).toEqual([
       ['parse', 'malformed_message', '{"data":[{"s":"MSFT","p":407.5,'],
     ]);
@@ -269,7 +269,7 @@ describe('finnhub source', () => {
   it('stops with a clear error when the socket refuses the token, storing what came before', async () => {
     const server = await startFinnhubServer({ session: [], refuseToken: 'bad-token' });
     cleanups.push(() => server.close());
-    const store = await DuckDBStore.open(':memory:');
+    const store = await openStoreAt(':memory:');
     cleanups.push(() => store.close());
     const t0 = Date.now();
     await expect(

@@ -11,7 +11,7 @@ import { TOPICS } from '../../src/log/log.ts';
 import { MemoryLog } from '../../src/log/memory/memory-log.ts';
 import type { StreamEvent } from '../../src/pipelines/stream.ts';
 import { type SimMessage, simulate } from '../../src/sources/simulator/simulator.ts';
-import { DuckDBStore } from '../../src/store/duckdb/duckdb-store.ts';
+import { openStoreAt } from '../../src/store/open-store.ts';
 import type { Store } from '../../src/store/store.ts';
 import { ENRICHED_COLUMNS } from '../../src/transform/enrich.ts';
 import { checksums, tempDir, withDb } from '../helpers/db.ts';
@@ -80,7 +80,7 @@ describe('live path: trades → bars → store', () => {
 
   it('stores exactly the session’s trades and the reference bars, with curated indicators', async () => {
     const file = join(dir, 'in-order.duckdb');
-    const store = await DuckDBStore.open(file);
+    const store = await openStoreAt(file);
     const finals: StreamEvent[] = [];
     const stats = await runToEnd(store, messageSource(clean), SYMBOLS, {
       onEvent: (e) => {
@@ -92,7 +92,7 @@ describe('live path: trades → bars → store', () => {
     expect(await allTrades(store)).toEqual(trades);
     expect(diffBars(await allBars(store), reference)).toEqual([]);
     const [row] = (
-      await store.sql(
+      await store.capability('sql').sql(
         `SELECT count(*) AS n, count(sma_20) AS sma FROM bars_enriched WHERE interval = '1s'`,
       )
     ).rows;
@@ -101,7 +101,7 @@ describe('live path: trades → bars → store', () => {
     // The indicators published incrementally as each bar became final equal the batch ones that
     // the curated layer computed over the stored series.
     const batch = (
-      await store.sql(
+      await store.capability('sql').sql(
         `SELECT * FROM bars_enriched WHERE symbol = 'AAPL' AND interval = '1s' ORDER BY ts`,
       )
     ).rows;
@@ -140,7 +140,7 @@ describe('live path: trades → bars → store', () => {
       }
     }
     const log = new FlakyLog({ partitions: 4, retryMs: 1, onError: () => {} });
-    const store = await DuckDBStore.open(join(dir, 'flaky-publish.duckdb'));
+    const store = await openStoreAt(join(dir, 'flaky-publish.duckdb'));
     const stats = await runToEnd(store, messageSource(clean), SYMBOLS, { log });
     expect(log.failures).toBe(0);
     expect(stats.tradesValid).toBe(trades.length);
@@ -152,14 +152,14 @@ describe('live path: trades → bars → store', () => {
   it('leaves identical tables when every message is delivered twice, or the session is replayed', async () => {
     const twice = clean.flatMap((m) => [m, m]);
     const file = join(dir, 'twice.duckdb');
-    let store = await DuckDBStore.open(file);
+    let store = await openStoreAt(file);
     const stats = await runToEnd(store, messageSource(twice), SYMBOLS);
     expect(stats.duplicates).toBe(trades.length);
     await store.close();
     expect(await contents(file)).toEqual(await contents(join(dir, 'in-order.duckdb')));
     // The whole session again, into the same store: nothing changes, not even ingested_at.
     const before = await checksums(file);
-    store = await DuckDBStore.open(file);
+    store = await openStoreAt(file);
     await runToEnd(store, messageSource(twice), SYMBOLS);
     await store.close();
     expect(await checksums(file)).toEqual(before);
@@ -189,7 +189,7 @@ describe('live path: trades → bars → store', () => {
           type: 'trade',
         }),
       );
-    const store = await DuckDBStore.open(':memory:');
+    const store = await openStoreAt(':memory:');
     const stats = await runToEnd(store, messageSource(shuffled), SYMBOLS);
     expect(stats.rejectsByRule).toEqual({});
     expect(stats.corrections).toBeGreaterThan(0);
@@ -211,10 +211,10 @@ describe('live path: trades → bars → store', () => {
         JSON.stringify({ data: [{ s: t.symbol, p: t.price, t: t.ts, v: t.size }], type: 'trade' }),
       );
     }
-    const store = await DuckDBStore.open(':memory:');
+    const store = await openStoreAt(':memory:');
     const stats = await runToEnd(store, messageSource(messages), SYMBOLS);
     expect(stats.rejectsByRule).toEqual({ late_trade: late.length });
-    const rows = await store.readQuarantine({ rule: 'late_trade', limit: 1_000 });
+    const rows = await store.capability('quarantine').readQuarantine({ rule: 'late_trade', limit: 1_000 });
     expect(rows.length).toBe(late.length);
     expect(rows.every((r) => r.stage === 'validate' && JSON.parse(r.payload).t < T0 + 1e9)).toBe(
       true,
@@ -246,14 +246,14 @@ describe('simulator fault injection', () => {
       ].sort(),
     );
     const cleanMsgs = msgs.filter((m) => m.truth.kind === 'clean').map((m) => m.text);
-    const store = await DuckDBStore.open(':memory:');
+    const store = await openStoreAt(':memory:');
     const stats = await runToEnd(store, messageSource(msgs.map((m) => m.text)), SYMBOLS);
     expect(stats.rejectsByRule).toEqual(want);
-    expect(await store.rejectCounts()).toEqual(want);
+    expect(await store.capability('quarantine').rejectCounts()).toEqual(want);
     expect(stats.duplicates).toBe(dupTrades);
     // Every clean trade is stored, and nothing else.
     expect(await allTrades(store)).toEqual(tradesIn(cleanMsgs));
-    const q = await store.readQuarantine({ limit: 10_000 });
+    const q = await store.capability('quarantine').readQuarantine({ limit: 10_000 });
     const malformed = q.filter((r) => r.rule === 'malformed_message');
     expect(malformed.every((r) => r.stage === 'parse')).toBe(true);
     expect(q.filter((r) => r.stage === 'validate').every((r) => JSON.parse(r.payload).s)).toBe(

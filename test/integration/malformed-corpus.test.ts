@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ingest } from '../../src/pipelines/ingest.ts';
 import { CsvSource } from '../../src/sources/csv/csv-source.ts';
 import { YahooSource } from '../../src/sources/yahoo/yahoo-source.ts';
-import { DuckDBStore } from '../../src/store/duckdb/duckdb-store.ts';
+import { openStoreAt } from '../../src/store/open-store.ts';
 import { tempDir, withDb } from '../helpers/db.ts';
 import { fixture, type ReplayServer, startReplayServer } from '../helpers/replay-server.ts';
 
@@ -52,7 +52,7 @@ describe('malformed corpus', () => {
     const file = join(dir, 'aapl-broken.csv');
     const lines = ['Date,Open,High,Low,Close,Adj Close,Volume', ...GOOD, ...BAD.map(([, l]) => l)];
     writeFileSync(file, `${lines.join('\n')}\n`);
-    const store = await DuckDBStore.open(join(dir, 'db.duckdb'));
+    const store = await openStoreAt(join(dir, 'db.duckdb'));
     let summary: Awaited<ReturnType<typeof ingest>>;
     try {
       summary = await ingest(
@@ -95,7 +95,7 @@ describe('malformed corpus', () => {
       return undefined;
     });
     const dir = tempDir();
-    const store = await DuckDBStore.open(join(dir, 'db.duckdb'));
+    const store = await openStoreAt(join(dir, 'db.duckdb'));
     const source = new YahooSource({
       baseUrl: server.url,
       retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 5, timeoutMs: 1000 },
@@ -158,7 +158,7 @@ describe('malformed corpus', () => {
         ...bad.flatMap(([, b]) => [b, Buffer.from('\n')]),
       ]),
     );
-    const store = await DuckDBStore.open(join(dir, 'db.duckdb'));
+    const store = await openStoreAt(join(dir, 'db.duckdb'));
     try {
       const summary = await ingest(
         [

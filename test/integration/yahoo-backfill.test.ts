@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ingest } from '../../src/pipelines/ingest.ts';
 import { YahooSource, yahooWindows } from '../../src/sources/yahoo/yahoo-source.ts';
-import { DuckDBStore } from '../../src/store/duckdb/duckdb-store.ts';
+import { openStoreAt } from '../../src/store/open-store.ts';
 import { tempDir, withDb } from '../helpers/db.ts';
 import {
   fixture,
@@ -43,7 +43,7 @@ async function backfill(
   server = await startReplayServer(
     (url) => routes[decodeURIComponent(url.pathname.split('/').pop()!)],
   );
-  const store = await DuckDBStore.open(join(dir, 'tickline.duckdb'));
+  const store = await openStoreAt(join(dir, 'tickline.duckdb'));
   try {
     const source = new YahooSource({ baseUrl: server.url, retry: FAST_RETRY });
     const interval = range.interval ?? '1d';

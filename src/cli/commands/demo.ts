@@ -55,7 +55,7 @@ export function registerDemo(program: Command): void {
             await statusRows(store),
           ),
         );
-        const last = await store.sql(`
+        const last = await store.capability('sql').sql(`
           SELECT symbol, strftime(ts, '%Y-%m-%d') AS date, round(close, 2) AS close, round(sma_20, 2) AS sma_20,
             round(sma_200, 2) AS sma_200, round(rsi_14, 1) AS rsi_14, round(macd, 3) AS macd,
             round(bb_upper, 2) AS bb_upper, round(bb_lower, 2) AS bb_lower, round(atr_14, 2) AS atr_14

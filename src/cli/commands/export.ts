@@ -22,7 +22,7 @@ export function registerExport(program: Command): void {
       if (!o.out) throw new UsageError('--out', 'is required: the folder to write to');
       const cfg = commandConfig(cmd.optsWithGlobals() as GlobalOptions);
       const files = await withStore(cfg, (store) =>
-        store.exportLake({ layer, format, outDir: resolve(o.out!) }),
+        store.capability('export').exportLake({ layer, format, outDir: resolve(o.out!) }),
       );
       process.stdout.write(`wrote ${files.length} ${format} files under ${o.out}/${layer}\n`);
     });

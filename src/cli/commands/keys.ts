@@ -17,7 +17,7 @@ export function registerKeys(program: Command): void {
       const scope = parseChoice('--scope', o.scope, ['read', 'admin'] as const, 'read');
       const cfg = commandConfig(cmd.optsWithGlobals() as GlobalOptions);
       const { key, record } = newApiKey(scope, o.name ?? null);
-      await withStore(cfg, (store) => store.putApiKey(record));
+      await withStore(cfg, (store) => store.capability('keys').putApiKey(record));
       process.stdout.write(`${key}\n`);
       process.stderr.write(
         `created ${scope} key ${record.id}${o.name ? ` (${o.name})` : ''}; it is shown only now: send it as "Authorization: Bearer <key>"\n`,
@@ -28,7 +28,7 @@ export function registerKeys(program: Command): void {
     .description('list keys (ids, scopes, names; never the keys)')
     .action(async (_o: unknown, cmd: Command) => {
       const cfg = commandConfig(cmd.optsWithGlobals() as GlobalOptions);
-      const rows = await withStore(cfg, (store) => store.listApiKeys());
+      const rows = await withStore(cfg, (store) => store.capability('keys').listApiKeys());
       process.stdout.write(
         formatTable(
           ['id', 'scope', 'name', 'created', 'revoked'],
@@ -47,7 +47,7 @@ export function registerKeys(program: Command): void {
     .description('revoke a key by its id')
     .action(async (id: string, _o: unknown, cmd: Command) => {
       const cfg = commandConfig(cmd.optsWithGlobals() as GlobalOptions);
-      const done = await withStore(cfg, (store) => store.revokeApiKey(id));
+      const done = await withStore(cfg, (store) => store.capability('keys').revokeApiKey(id));
       if (!done) throw new UsageError('id', `no active key ${id} (see tickline keys list)`);
       process.stdout.write(`revoked ${id}\n`);
     });

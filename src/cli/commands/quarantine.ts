@@ -21,14 +21,14 @@ export function registerQuarantine(program: Command): void {
       const interval = o.interval === undefined ? undefined : parseInterval(o.interval);
       const cfg = commandConfig(cmd.optsWithGlobals() as GlobalOptions);
       const { rows, counts } = await withStore(cfg, async (store) => ({
-        rows: await store.readQuarantine({
+        rows: await store.capability('quarantine').readQuarantine({
           ...(o.rule ? { rule: o.rule } : {}),
           ...(o.symbol ? { symbol: o.symbol.toUpperCase() } : {}),
           ...(interval ? { interval } : {}),
           ...(o.stage ? { stage: o.stage } : {}),
           limit,
         }),
-        counts: await store.rejectCounts(),
+        counts: await store.capability('quarantine').rejectCounts(),
       }));
       if (format === 'json') {
         process.stdout.write(formatJson(rows as unknown as Record<string, unknown>[]));

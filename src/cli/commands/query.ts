@@ -14,7 +14,7 @@ export function registerQuery(program: Command): void {
     .action(async (sql: string, o: Record<string, string | undefined>, cmd: Command) => {
       const format = parseChoice('--format', o.format, ['table', 'csv', 'json'] as const, 'table');
       const cfg = commandConfig(cmd.optsWithGlobals() as GlobalOptions);
-      const res = await withStore(cfg, (store) => store.sql(sql));
+      const res = await withStore(cfg, (store) => store.capability('sql').sql(sql));
       const out =
         format === 'json'
           ? formatJson(res.rows)

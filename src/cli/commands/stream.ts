@@ -5,7 +5,7 @@
  * bars, rejects and lag.
  */
 import type { Command } from 'commander';
-import { databasePath } from '../../core/config.ts';
+import { storeLocation } from '../../core/config.ts';
 import { UsageError } from '../../core/errors.ts';
 import { STREAM_STAGES } from '../../pipelines/stream.ts';
 import type { Store } from '../../store/store.ts';
@@ -67,7 +67,7 @@ export function registerStream(program: Command): void {
           return;
         }
         process.stdout.write(
-          `stored into ${databasePath(cfg)}: ${stats.store.tradesStored} new trades, ${stats.barsClosed} bars closed (${stats.corrections} corrections), ${Object.values(stats.rejectsByRule).reduce((a, b) => a + b, 0)} rejects, ${stats.duplicates} duplicates dropped\n`,
+          `stored into ${storeLocation(cfg)}: ${stats.store.tradesStored} new trades, ${stats.barsClosed} bars closed (${stats.corrections} corrections), ${Object.values(stats.rejectsByRule).reduce((a, b) => a + b, 0)} rejects, ${stats.duplicates} duplicates dropped\n`,
         );
         for (const [rule, n] of Object.entries(stats.rejectsByRule).sort()) {
           process.stdout.write(`  ${rule}: ${n}\n`);

@@ -12,7 +12,7 @@ import { StreamHub } from '../../api/stream-hub.ts';
 import { ControlServer } from '../../control/control-server.ts';
 import { pipelinesService } from '../../control/pipelines-service.ts';
 import { storeService } from '../../control/store-service.ts';
-import { databasePath } from '../../core/config.ts';
+import { storeLocation } from '../../core/config.ts';
 import { durationMs } from '../../core/pipeline-schema.ts';
 import { Metrics } from '../../observability/metrics.ts';
 import { ConditionWatch } from '../../observability/watch.ts';
@@ -144,20 +144,20 @@ export function registerUp(program: Command): void {
                   pipelines: pipelinesService(pipelines),
                   store: storeService(store, {
                     afterCall: (m) => {
-                      if (m === 'revokeApiKey') keys.forget();
+                      if (m === 'keys.revokeApiKey') keys.forget();
                     },
                   }),
                 },
                 url,
               );
               if (!open) {
-                const keys = (await store.listApiKeys()).filter((k) => k.revokedAt === null);
+                const keys = (await store.capability('keys').listApiKeys()).filter((k) => k.revokedAt === null);
                 process.stdout.write(
                   `${host} is not loopback: every request needs an API key (Authorization: Bearer …)${keys.length ? '' : '; none exists yet: run tickline keys create --scope read'}\n`,
                 );
               }
               process.stdout.write(
-                `dashboard: ${url}/  (API ${url}/api, docs ${url}/api/docs, metrics ${url}/metrics)\nlive: ${finnhub ? 'Finnhub' : 'simulator (set FINNHUB_TOKEN for the Finnhub feed)'} → ${symbols.join(', ')}; storing into ${databasePath(cfg)}; Ctrl-C stops\n`,
+                `dashboard: ${url}/  (API ${url}/api, docs ${url}/api/docs, metrics ${url}/metrics)\nlive: ${finnhub ? 'Finnhub' : 'simulator (set FINNHUB_TOKEN for the Finnhub feed)'} → ${symbols.join(', ')}; storing into ${storeLocation(cfg)}; Ctrl-C stops\n`,
               );
               stats = await runLive({
                 cfg,

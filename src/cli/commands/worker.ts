@@ -11,7 +11,7 @@
  * `tickline worker --stages store`).
  */
 import type { Command } from 'commander';
-import { type Config, databasePath } from '../../core/config.ts';
+import { type Config, storeLocation } from '../../core/config.ts';
 import { UsageError } from '../../core/errors.ts';
 import { runnerOf } from '../../core/pipeline-schema.ts';
 import { PipelineService } from '../../pipelines/pipeline-service.ts';
@@ -57,7 +57,7 @@ export function registerWorker(program: Command): void {
       const stop = new AbortController();
       const release = stopOnSignals(stop, 'stopping: checkpointing and leaving the group');
       process.stdout.write(
-        `worker: ${stages.join(' + ')} over Kafka ${cfg.log.brokers.join(',')}${stages.includes('store') ? `, storing into ${databasePath(cfg)}` : ''}\n`,
+        `worker: ${stages.join(' + ')} over Kafka ${cfg.log.brokers.join(',')}${stages.includes('store') ? `, storing into ${storeLocation(cfg)}` : ''}\n`,
       );
       try {
         const run = (store?: Store): Promise<StreamStats> =>

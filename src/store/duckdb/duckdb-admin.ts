@@ -1,0 +1,183 @@
+/**
+ * The DuckDB store's capabilities beyond the core contract: quarantine admin,
+ * API keys, the SQL console, analytics and lake export.
+ */
+import { type DuckDBValue, StatementType } from '@duckdb/node-api';
+import { StoreError } from '../../core/errors.ts';
+import type { Interval } from '../../core/time.ts';
+import type { ApiKeyRecord, Capabilities, QuarantineRow } from '../store.ts';
+import { exportFile, exportLake } from './duckdb-export.ts';
+import type { DuckDBSession } from './duckdb-session.ts';
+import { toPlain } from './duckdb-values.ts';
+
+function toQuarantineRow(r: Record<string, unknown>): QuarantineRow {
+  return {
+    id: String(r.id),
+    stage: r.stage as QuarantineRow['stage'],
+    source: String(r.source),
+    symbol: r.symbol === null ? null : String(r.symbol),
+    interval: r.interval === null ? null : (String(r.interval) as Interval),
+    rule: String(r.rule),
+    message: String(r.message),
+    payload: String(r.payload),
+    receivedAt: Number(r.received_at),
+  };
+}
+
+const QUARANTINE_SELECT = `SELECT id, stage, source, symbol, interval, rule, message, payload,
+  epoch_ms(received_at) AS received_at FROM quarantine`;
+
+const API_KEY_SELECT = `SELECT id, name, scope, salt, hash, epoch_ms(created_at) AS created_at,
+  epoch_ms(revoked_at) AS revoked_at FROM api_keys`;
+
+function toApiKey(r: Record<string, unknown>): ApiKeyRecord {
+  return {
+    id: String(r.id),
+    name: r.name === null ? null : String(r.name),
+    scope: r.scope === 'admin' ? 'admin' : 'read',
+    salt: String(r.salt),
+    hash: String(r.hash),
+    createdAt: Number(r.created_at),
+    revokedAt: r.revoked_at === null ? null : Number(r.revoked_at),
+  };
+}
+
+export function duckdbCapabilities(db: DuckDBSession): Capabilities {
+  const s = <T>(fn: () => Promise<T>) => db.serial(fn);
+  return {
+    quarantine: {
+      getQuarantine: (id) =>
+        s(async () => {
+          const rows = await db.rows(`${QUARANTINE_SELECT} WHERE id = ?`, [id]);
+          return rows[0] ? toQuarantineRow(rows[0]) : null;
+        }),
+      deleteQuarantine: (id) =>
+        s(async () => {
+          const res = await db.run('DELETE FROM quarantine WHERE id = ?', [id]);
+          return Number(res.rowsChanged) > 0;
+        }),
+      readQuarantine: (q) =>
+        s(async () => {
+          const where: string[] = [];
+          const params: DuckDBValue[] = [];
+          const eq = { rule: q.rule, symbol: q.symbol, interval: q.interval, stage: q.stage };
+          for (const [col, v] of Object.entries(eq)) {
+            if (!v) continue;
+            where.push(`${col} = ?`);
+            params.push(v);
+          }
+          if (q.from !== undefined) {
+            where.push('received_at >= epoch_ms(?::BIGINT)');
+            params.push(q.from);
+          }
+          if (q.to !== undefined) {
+            where.push('received_at < epoch_ms(?::BIGINT)');
+            params.push(q.to);
+          }
+          params.push(q.limit ?? 100);
+          const rows = await db.rows(
+            `${QUARANTINE_SELECT} ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+             ORDER BY received_at DESC, id LIMIT ?`,
+            params,
+          );
+          return rows.map(toQuarantineRow);
+        }),
+      rejectCounts: () =>
+        s(async () => {
+          const rows = await db.rows(
+            'SELECT rule, count(*) AS n FROM quarantine GROUP BY rule ORDER BY rule',
+          );
+          return Object.fromEntries(rows.map((r) => [String(r.rule), Number(r.n)]));
+        }),
+    },
+    keys: {
+      putApiKey: (k) =>
+        s(async () => {
+          await db.run('INSERT INTO api_keys VALUES (?, ?, ?, ?, ?, epoch_ms(?::BIGINT), NULL)', [
+            k.id,
+            k.name,
+            k.scope,
+            k.salt,
+            k.hash,
+            k.createdAt,
+          ]);
+        }),
+      getApiKey: (id) =>
+        s(async () => {
+          const rows = await db.rows(`${API_KEY_SELECT} WHERE id = ?`, [id]);
+          return rows[0] ? toApiKey(rows[0]) : null;
+        }),
+      listApiKeys: () =>
+        s(async () =>
+          (await db.rows(`${API_KEY_SELECT} ORDER BY created_at DESC, id`)).map(toApiKey),
+        ),
+      revokeApiKey: (id) =>
+        s(async () => {
+          const res = await db.run(
+            'UPDATE api_keys SET revoked_at = now() WHERE id = ? AND revoked_at IS NULL',
+            [id],
+          );
+          return Number(res.rowsChanged) > 0;
+        }),
+    },
+    sql: {
+      sql: (query) =>
+        s(async () => {
+          try {
+            // One SELECT (or EXPLAIN) changes nothing: what is kept about the tables stays.
+            const statements = await db.conn.extractStatements(query);
+            const one = statements.count === 1 ? await statements.prepare(0) : null;
+            const readOnly =
+              one?.statementType === StatementType.SELECT ||
+              one?.statementType === StatementType.EXPLAIN;
+            if (!readOnly) db.onUserWrite();
+            const reader = one ? await one.runAndReadAll() : await db.conn.runAndReadAll(query);
+            return {
+              columns: reader.columnNames(),
+              types: reader.columnTypes().map((t) => t.toString()),
+              rows: reader.getRowObjectsJS().map((r) => toPlain(r) as Record<string, unknown>),
+              wrote: !readOnly,
+            };
+          } catch (err) {
+            // DuckDB's own message, without the client's step that found it.
+            const why = (err as Error).message.replace(
+              /^Failed to (extract statements|prepare)[^:]*: /,
+              '',
+            );
+            throw new StoreError(`SQL failed: ${why}`, query, [], err);
+          }
+        }),
+    },
+    analytics: {
+      rejectHistogram: (bucketMs, from, to) =>
+        s(async () => {
+          const rows = await db.rows(
+            `SELECT (epoch_ms(received_at) // $1) * $1 AS ts, rule, count(*) AS n FROM quarantine
+             WHERE received_at >= epoch_ms($2::BIGINT) AND received_at < epoch_ms($3::BIGINT)
+             GROUP BY ALL ORDER BY ts, rule`,
+            [bucketMs, from ?? -6e13, to ?? 6e13],
+          );
+          return rows.map((r) => ({ ts: Number(r.ts), rule: String(r.rule), n: Number(r.n) }));
+        }),
+      layerCounts: () =>
+        s(async () => {
+          const tables = [
+            'raw_responses',
+            'trades',
+            'bars',
+            'corporate_actions',
+            'bar_indicators',
+            'quarantine',
+          ];
+          const rows = await db.rows(
+            `SELECT ${tables.map((t) => `(SELECT count(*) FROM ${t}) AS ${t}`).join(', ')}`,
+          );
+          return Object.fromEntries(tables.map((t) => [t, Number(rows[0]?.[t] ?? 0)]));
+        }),
+    },
+    export: {
+      exportFile: (opts) => s(() => exportFile(db.conn, opts)),
+      exportLake: (opts) => s(() => exportLake(db.conn, opts)),
+    },
+  };
+}

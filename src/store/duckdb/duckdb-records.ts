@@ -1,0 +1,118 @@
+/**
+ * The records a write merges on their natural keys through temp stage tables: raw responses,
+ * quarantined records, corporate actions and instruments (bars and trades take the columnar
+ * paths of duckdb-bars.ts and duckdb-trades.ts). Only rows whose values changed are touched.
+ */
+
+import { quarantineId, rawResponseId } from '../natural-keys.ts';
+import type { WriteBatch } from '../store.ts';
+import type { DuckDBSession } from './duckdb-session.ts';
+
+/** The temp tables one write stages records in before merging them on their natural keys. */
+const STAGE_TABLES = {
+  stage_quarantine:
+    'id VARCHAR, stage VARCHAR, source VARCHAR, symbol VARCHAR, interval VARCHAR, rule VARCHAR, message VARCHAR, payload VARCHAR, received_ms DOUBLE',
+  stage_actions: 'symbol VARCHAR, ts_ms DOUBLE, kind VARCHAR, value DOUBLE, source VARCHAR',
+  stage_instruments:
+    'symbol VARCHAR, name VARCHAR, exchange VARCHAR, currency VARCHAR, timezone VARCHAR',
+  stage_raw:
+    'id VARCHAR, source VARCHAR, request VARCHAR, status DOUBLE, received_ms DOUBLE, body VARCHAR',
+} as const;
+
+/**
+ * (Re)creates a temp stage table, empty, and appends rows to it; its columns are VARCHAR
+ * (strings, nulls) or DOUBLE. Replacing the table beats deleting its rows, and only a write
+ * that has such records pays for it.
+ */
+async function stage(
+  db: DuckDBSession,
+  table: keyof typeof STAGE_TABLES,
+  rows: readonly (readonly (string | number | null)[])[],
+): Promise<void> {
+  await db.run(`CREATE OR REPLACE TEMP TABLE ${table} (${STAGE_TABLES[table]})`);
+  const a = await db.conn.createAppender(table, 'main', 'temp');
+  for (const row of rows) {
+    for (const v of row) {
+      if (v === null) a.appendNull();
+      else if (typeof v === 'string') a.appendVarchar(v);
+      else a.appendDouble(v);
+    }
+    a.endRow();
+  }
+  a.closeSync();
+}
+
+/** Merges the batch's raw responses, rejects, actions and instruments; returns rejects that were new. */
+export async function writeRecords(db: DuckDBSession, batch: WriteBatch): Promise<number> {
+  if (batch.raw.length > 0) {
+    await stage(
+      db,
+      'stage_raw',
+      batch.raw.map((r) => [rawResponseId(r), r.source, r.request, r.status, r.receivedAt, r.body]),
+    );
+    await db.run(`INSERT INTO raw_responses
+      SELECT DISTINCT ON (id) id, source, request, status::INTEGER, epoch_ms(received_ms::BIGINT), body
+      FROM stage_raw s WHERE s.id NOT IN (SELECT id FROM raw_responses)`);
+  }
+  let quarantined = 0;
+  if (batch.rejects.length > 0) {
+    const ids = batch.rejects.map(quarantineId);
+    await stage(
+      db,
+      'stage_quarantine',
+      batch.rejects.map((q, i) => [
+        ids[i]!,
+        q.stage,
+        q.source,
+        q.symbol,
+        q.interval ?? null,
+        q.rule,
+        q.message,
+        q.payload,
+        q.receivedAt,
+      ]),
+    );
+    const res = await db.run(`INSERT INTO quarantine
+        (id, stage, source, symbol, interval, rule, message, payload, received_at)
+      SELECT DISTINCT ON (id) id, stage, source, symbol, interval, rule, message, payload,
+        epoch_ms(received_ms::BIGINT)
+      FROM stage_quarantine s WHERE s.id NOT IN (SELECT id FROM quarantine)`);
+    quarantined = Number(res.rowsChanged);
+    // A record quarantined before its interval was kept gets it when it is quarantined again.
+    if (quarantined < new Set(ids).size && batch.rejects.some((q) => q.interval)) {
+      await db.run(`UPDATE quarantine q SET interval = s.interval
+        FROM (SELECT DISTINCT ON (id) id, interval FROM stage_quarantine) s
+        WHERE q.id = s.id AND q.interval IS NULL AND s.interval IS NOT NULL`);
+    }
+  }
+  if (batch.actions.length > 0) {
+    await stage(
+      db,
+      'stage_actions',
+      batch.actions.map((c) => [c.symbol, c.ts, c.kind, c.value, c.source]),
+    );
+    await db.run(`INSERT INTO corporate_actions
+      SELECT DISTINCT ON (symbol, ts_ms, kind) symbol, epoch_ms(ts_ms::BIGINT), kind, value, source FROM stage_actions
+      ON CONFLICT (symbol, ts, kind) DO UPDATE SET value = excluded.value, source = excluded.source
+      WHERE corporate_actions.value IS DISTINCT FROM excluded.value
+        OR corporate_actions.source IS DISTINCT FROM excluded.source`);
+  }
+  if (batch.instruments.length > 0) {
+    await stage(
+      db,
+      'stage_instruments',
+      batch.instruments.map((i) => [i.symbol, i.name, i.exchange, i.currency, i.timezone]),
+    );
+    await db.run(`INSERT INTO instruments
+      SELECT DISTINCT ON (symbol) * FROM stage_instruments
+      ON CONFLICT (symbol) DO UPDATE SET name = coalesce(excluded.name, instruments.name),
+        exchange = coalesce(excluded.exchange, instruments.exchange),
+        currency = coalesce(excluded.currency, instruments.currency),
+        timezone = coalesce(excluded.timezone, instruments.timezone)
+      WHERE instruments.name IS DISTINCT FROM coalesce(excluded.name, instruments.name)
+        OR instruments.exchange IS DISTINCT FROM coalesce(excluded.exchange, instruments.exchange)
+        OR instruments.currency IS DISTINCT FROM coalesce(excluded.currency, instruments.currency)
+        OR instruments.timezone IS DISTINCT FROM coalesce(excluded.timezone, instruments.timezone)`);
+  }
+  return quarantined;
+}
