@@ -252,7 +252,9 @@ export const ROUTES: RouteDef[] = [
       ctx.keys.forget();
       return {
         body: {
-          keys: (await ctx.store.capability('keys').listApiKeys()).filter((k) => k.id === params.id).map(keyInfo),
+          keys: (await ctx.store.capability('keys').listApiKeys())
+            .filter((k) => k.id === params.id)
+            .map(keyInfo),
         },
       };
     },
@@ -536,7 +538,9 @@ export const ROUTES: RouteDef[] = [
     handler: async (ctx, q) => ({
       body: {
         bucket: q.bucket,
-        points: await ctx.store.capability('analytics').rejectHistogram(intervalMs(q.bucket), q.from, q.to),
+        points: await ctx.store
+          .capability('analytics')
+          .rejectHistogram(intervalMs(q.bucket), q.from, q.to),
       },
     }),
   }),

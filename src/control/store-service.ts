@@ -73,7 +73,8 @@ export async function remoteStore(client: ControlClient): Promise<Store> {
   for (const cap of capabilities) {
     const proxy: Record<string, unknown> = {};
     for (const m of CAPABILITY_METHODS[cap]) {
-      proxy[m as string] = (...args: unknown[]) => client.call('store', `${cap}.${String(m)}`, args);
+      proxy[m as string] = (...args: unknown[]) =>
+        client.call('store', `${cap}.${String(m)}`, args);
     }
     caps[cap] = proxy;
   }

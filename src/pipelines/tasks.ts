@@ -137,7 +137,9 @@ export function taskRunner(env: TaskEnv): (ctx: TaskContext) => Promise<TaskOutc
         // Rejects are stamped when received: the window ends when the task runs.
         const to = Date.now();
         const from = to - durationMs(t.lookback);
-        const rows = await env.store.capability('analytics').rejectHistogram(Math.max(1, to - from), from, to);
+        const rows = await env.store
+          .capability('analytics')
+          .rejectHistogram(Math.max(1, to - from), from, to);
         const byRule = new Map<string, number>();
         for (const r of rows) byRule.set(r.rule, (byRule.get(r.rule) ?? 0) + r.n);
         const total = [...byRule.values()].reduce((a, b) => a + b, 0);

@@ -4,6 +4,7 @@
  * by default, PostgreSQL or Apache Cassandra by URL), behind the
  * store-neutral layers (ManagedStore). A new store adds one entry here.
  */
+import { type CalendarResolver, calendarResolver } from '../calendar/registry.ts';
 import type { Config } from '../core/config.ts';
 import { databasePath } from '../core/config.ts';
 import { ConfigError } from '../core/errors.ts';
@@ -13,7 +14,8 @@ import type { StoreDriver, StoreKind } from './store.ts';
 type StoreSettings = Config['store'];
 
 /** How each kind's driver is opened (imported on use: a store's client loads only when chosen). */
-const DRIVERS: Record<StoreKind, (s: StoreSettings, path: string) => Promise<StoreDriver>> = {
+type Open = (s: StoreSettings, path: string, calendars?: CalendarResolver) => Promise<StoreDriver>;
+const DRIVERS: Record<StoreKind, Open> = {
   duckdb: async (s, path) => {
     const { DuckDBStore } = await import('./duckdb/duckdb-store.ts');
     return DuckDBStore.open(path, {
@@ -21,9 +23,9 @@ const DRIVERS: Record<StoreKind, (s: StoreSettings, path: string) => Promise<Sto
       checkpointThreshold: s.checkpointThreshold,
     });
   },
-  postgres: async (s) => {
+  postgres: async (s, _path, calendars) => {
     const { PostgresStore } = await import('./postgres/pg-store.ts');
-    return PostgresStore.open(needUrl(s, 'postgres'), s.postgres);
+    return PostgresStore.open(needUrl(s, 'postgres'), s.postgres, calendars ? { calendars } : {});
   },
   cassandra: async (s) => {
     const { CassandraStore } = await import('./cassandra/cassandra-store.ts');
@@ -42,8 +44,14 @@ function needUrl(s: StoreSettings, kind: StoreKind): string {
 }
 
 /** Opens the configured store: its driver behind the store-neutral layers. */
-export async function openStore(cfg: Pick<Config, 'store' | 'dataDir'>): Promise<ManagedStore> {
-  const driver = await DRIVERS[cfg.store.kind](cfg.store, databasePath(cfg as Config));
+export async function openStore(
+  cfg: Pick<Config, 'store' | 'dataDir' | 'calendars' | 'instruments'>,
+): Promise<ManagedStore> {
+  const driver = await DRIVERS[cfg.store.kind](
+    cfg.store,
+    databasePath(cfg as Config),
+    calendarResolver(cfg),
+  );
   return new ManagedStore(driver, { cacheBytes: cfg.store.queryCacheMB * 2 ** 20 });
 }
 

@@ -64,9 +64,7 @@ describe('DuckDB store: a curated refresh that fails', () => {
       // New bars; the refresh that would go on from the kept state fails after writing.
       await write(Array.from({ length: 40 }, (_, m) => bar(300 + m)));
       fault.armed = true;
-      await expect(failing.refreshCurated([key])).rejects.toThrow(
-        /writing bar_indicators failed/,
-      );
+      await expect(failing.refreshCurated([key])).rejects.toThrow(/writing bar_indicators failed/);
       // Rolled back: the old rows are there, the new bars have no indicators yet.
       const after = await enriched(failing);
       expect(after.slice(0, 300)).toEqual(before);

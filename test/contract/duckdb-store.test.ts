@@ -29,9 +29,11 @@ describe('DuckDB store: the parallel bulk insert', () => {
       }));
       const empty = { raw: [], rejects: [], actions: [], instruments: [] };
       await expect(store.write({ ...empty, bars })).rejects.toThrow(/DuckDB write failed/);
-      const after = await store.capability('sql').sql(
-        "SELECT count(*) AS n, current_setting('preserve_insertion_order') AS ordered FROM bars",
-      );
+      const after = await store
+        .capability('sql')
+        .sql(
+          "SELECT count(*) AS n, current_setting('preserve_insertion_order') AS ordered FROM bars",
+        );
       expect(after.rows[0]).toEqual({ n: 0, ordered: true });
       expect((await store.write({ ...empty, bars: bars.slice(0, 110_000) })).barsChanged).toBe(
         110_000,
@@ -121,21 +123,18 @@ describe('DuckDB store: the bar query cache', () => {
     // A second series, refreshed in the same calls: corrected far back while CCH grows at its end,
     // so one refresh replaces the two from different bars.
     const other = { symbol: 'OTH', interval: '1d' as const };
-    const queries: [
-      Parameters<Store['readBarColumns']>[0],
-      readonly EnrichedColumn[],
-      boolean,
-    ][] = [
-      [key, ENRICHED_COLUMNS, true],
-      [key, ['sma_20', 'ema_12'], false],
-      [key, ['rsi_14'], true],
-      [{ ...key, limit: 30 }, ['ema_12'], true],
-      [{ ...key, limit: 30, order: 'desc' }, ['sma_20'], true],
-      [{ ...key, from: t0 + 40 * day, limit: 25 }, ['rsi_14'], false],
-      [{ ...key, to: t0 + 60 * day, order: 'desc', limit: 10 }, ['ema_12'], true],
-      [{ ...key, from: t0 + 20 * day, to: t0 + 90 * day }, ['sma_20'], true],
-      [other, ENRICHED_COLUMNS, false],
-    ];
+    const queries: [Parameters<Store['readBarColumns']>[0], readonly EnrichedColumn[], boolean][] =
+      [
+        [key, ENRICHED_COLUMNS, true],
+        [key, ['sma_20', 'ema_12'], false],
+        [key, ['rsi_14'], true],
+        [{ ...key, limit: 30 }, ['ema_12'], true],
+        [{ ...key, limit: 30, order: 'desc' }, ['sma_20'], true],
+        [{ ...key, from: t0 + 40 * day, limit: 25 }, ['rsi_14'], false],
+        [{ ...key, to: t0 + 60 * day, order: 'desc', limit: 10 }, ['ema_12'], true],
+        [{ ...key, from: t0 + 20 * day, to: t0 + 90 * day }, ['sma_20'], true],
+        [other, ENRICHED_COLUMNS, false],
+      ];
     const same = async (step: string) => {
       for (const [q, ind, full] of queries) {
         const a = await cached.readBarColumns(q, ind, full);
@@ -206,9 +205,11 @@ describe('DuckDB store: the bar query cache', () => {
           // SQL that changes a bar behind the store's back, then the refresh that follows it.
           const d = 20 + Math.floor(rand() * (last - 20));
           await both((s) =>
-            s.capability('sql').sql(
-              `UPDATE bars SET close = close + 0.5 WHERE symbol = 'CCH' AND ts = epoch_ms(${t0 + d * day})`,
-            ),
+            s
+              .capability('sql')
+              .sql(
+                `UPDATE bars SET close = close + 0.5 WHERE symbol = 'CCH' AND ts = epoch_ms(${t0 + d * day})`,
+              ),
           );
           await same(`${step}: sql`);
           await refresh();

@@ -277,9 +277,9 @@ describe('REST API', () => {
     const file = join(tempDir(), 'bars.parquet');
     writeFileSync(file, Buffer.from(await pq.arrayBuffer()));
     const back = (
-      await store.capability('sql').sql(
-        `SELECT epoch_ms(ts) AS ts, close, sma_50 FROM read_parquet('${file}') ORDER BY ts`,
-      )
+      await store
+        .capability('sql')
+        .sql(`SELECT epoch_ms(ts) AS ts, close, sma_50 FROM read_parquet('${file}') ORDER BY ts`)
     ).rows;
     expect(back.map((r) => [Number(r.ts), r.close, r.sma_50])).toEqual(
       json.map((b: Json) => [b.ts, b.close, b.indicators.sma_50]),
@@ -306,7 +306,9 @@ describe('REST API', () => {
     const pq = await fetch(`${base}/api/export?layer=trades&symbol=MSFT`);
     const file = join(tempDir(), 'trades.parquet');
     writeFileSync(file, Buffer.from(await pq.arrayBuffer()));
-    const [row] = (await store.capability('sql').sql(`SELECT count(*) AS n FROM read_parquet('${file}')`)).rows;
+    const [row] = (
+      await store.capability('sql').sql(`SELECT count(*) AS n FROM read_parquet('${file}')`)
+    ).rows;
     expect(Number(row!.n)).toBe((await store.readTrades({ symbol: 'MSFT' })).length);
     const bad = await get('/api/export?layer=trades&interval=1m');
     expect(bad.status).toBe(400);

@@ -92,18 +92,18 @@ describe('live path: trades → bars → store', () => {
     expect(await allTrades(store)).toEqual(trades);
     expect(diffBars(await allBars(store), reference)).toEqual([]);
     const [row] = (
-      await store.capability('sql').sql(
-        `SELECT count(*) AS n, count(sma_20) AS sma FROM bars_enriched WHERE interval = '1s'`,
-      )
+      await store
+        .capability('sql')
+        .sql(`SELECT count(*) AS n, count(sma_20) AS sma FROM bars_enriched WHERE interval = '1s'`)
     ).rows;
     expect(Number(row!.n)).toBe(reference.filter((b) => b.interval === '1s').length);
     expect(Number(row!.sma)).toBe(Number(row!.n) - 19 * SYMBOLS.length);
     // The indicators published incrementally as each bar became final equal the batch ones that
     // the curated layer computed over the stored series.
     const batch = (
-      await store.capability('sql').sql(
-        `SELECT * FROM bars_enriched WHERE symbol = 'AAPL' AND interval = '1s' ORDER BY ts`,
-      )
+      await store
+        .capability('sql')
+        .sql(`SELECT * FROM bars_enriched WHERE symbol = 'AAPL' AND interval = '1s' ORDER BY ts`)
     ).rows;
     expect(finals.map((e) => (e.kind === 'final' ? e.bar.ts : 0))).toEqual(
       batch.map((r) => Date.parse(String(r.ts))),
@@ -214,7 +214,9 @@ describe('live path: trades → bars → store', () => {
     const store = await openStoreAt(':memory:');
     const stats = await runToEnd(store, messageSource(messages), SYMBOLS);
     expect(stats.rejectsByRule).toEqual({ late_trade: late.length });
-    const rows = await store.capability('quarantine').readQuarantine({ rule: 'late_trade', limit: 1_000 });
+    const rows = await store
+      .capability('quarantine')
+      .readQuarantine({ rule: 'late_trade', limit: 1_000 });
     expect(rows.length).toBe(late.length);
     expect(rows.every((r) => r.stage === 'validate' && JSON.parse(r.payload).t < T0 + 1e9)).toBe(
       true,

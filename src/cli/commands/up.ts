@@ -151,7 +151,9 @@ export function registerUp(program: Command): void {
                 url,
               );
               if (!open) {
-                const keys = (await store.capability('keys').listApiKeys()).filter((k) => k.revokedAt === null);
+                const keys = (await store.capability('keys').listApiKeys()).filter(
+                  (k) => k.revokedAt === null,
+                );
                 process.stdout.write(
                   `${host} is not loopback: every request needs an API key (Authorization: Bearer …)${keys.length ? '' : '; none exists yet: run tickline keys create --scope read'}\n`,
                 );
