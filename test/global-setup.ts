@@ -1,8 +1,10 @@
 /**
- * Before the suite: a real Kafka broker for the tests that need one. If none
- * answers at TICKLINE_KAFKA_BROKERS (default 127.0.0.1:19092), this starts
- * one with scripts/services/kafka/start.sh (Java 17 + Maven, the broker from
- * Maven Central) and stops it after the suite. `.ci/run` starts it itself.
+ * Before the suite: a real Kafka broker and a real Cassandra node for the
+ * tests that need them. If none answers at TICKLINE_KAFKA_BROKERS (default
+ * 127.0.0.1:19092) or TICKLINE_CASSANDRA (default 127.0.0.1:19042), this
+ * starts one with scripts/services/<name>/start.sh (Java 17 + Maven, the
+ * server from Maven Central) and stops it after the suite. `.ci/run` starts
+ * them itself.
  */
 import { execFileSync } from 'node:child_process';
 import { connect } from 'node:net';
@@ -30,17 +32,38 @@ function reachable(hostPort: string): Promise<boolean> {
   });
 }
 
+/** Starts a service with its script when nothing answers at `addr`; returns how to stop it. */
+async function ensure(name: string, addr: string, env: NodeJS.ProcessEnv): Promise<() => void> {
+  if (await reachable(addr)) return () => {};
+  console.log(
+    `test setup: nothing answers at ${addr}; starting ${name} (scripts/services/${name}/start.sh)`,
+  );
+  execFileSync('bash', [join(root, `scripts/services/${name}/start.sh`)], {
+    env,
+    stdio: 'inherit',
+  });
+  return () => {
+    execFileSync('bash', [join(root, `scripts/services/${name}/stop.sh`)], {
+      env,
+      stdio: 'inherit',
+    });
+  };
+}
+
 export default async function setup(): Promise<() => void> {
   const brokers = process.env.TICKLINE_KAFKA_BROKERS ?? '127.0.0.1:19092';
   process.env.TICKLINE_KAFKA_BROKERS = brokers;
-  if (await reachable(brokers.split(',')[0]!)) return () => {};
-  const port = brokers.split(',')[0]!.split(':').pop()!;
-  const env = { ...process.env, KAFKA_PORT: port };
-  console.log(
-    `test setup: no Kafka broker at ${brokers}; starting one (scripts/services/kafka/start.sh)`,
-  );
-  execFileSync('bash', [join(root, 'scripts/services/kafka/start.sh')], { env, stdio: 'inherit' });
+  const first = brokers.split(',')[0]!;
+  const cassandra = process.env.TICKLINE_CASSANDRA ?? '127.0.0.1:19042';
+  process.env.TICKLINE_CASSANDRA = cassandra;
+  const stops = [
+    await ensure('kafka', first, { ...process.env, KAFKA_PORT: first.split(':').pop()! }),
+    await ensure('cassandra', cassandra, {
+      ...process.env,
+      CASSANDRA_PORT: cassandra.split(':').pop()!,
+    }),
+  ];
   return () => {
-    execFileSync('bash', [join(root, 'scripts/services/kafka/stop.sh')], { env, stdio: 'inherit' });
+    for (const stop of stops.reverse()) stop();
   };
 }

@@ -408,6 +408,19 @@ const STORE_SCHEMES: Record<string, Config['store']['kind']> = {
 
 /** Points the config at a store URL (from `where`: a flag, env or the config), checking its form. */
 export function setStoreUrl(cfg: Config, value: string, where: string): void {
+  if (value.startsWith('cassandra://')) {
+    // Several contact points (host:port,host:port) are no WHATWG URL: checked by form.
+    if (!/^cassandra:\/\/[^/?#]+\/[A-Za-z][A-Za-z0-9_]{0,47}\/?$/.test(value)) {
+      throw new ConfigError(
+        where,
+        'cassandra://host[:port][,host[:port]…]/keyspace (a keyspace: a letter, then letters, digits or _)',
+        value,
+      );
+    }
+    cfg.store.kind = 'cassandra';
+    cfg.store.url = value;
+    return;
+  }
   let parsed: URL;
   try {
     parsed = new URL(value);
@@ -421,13 +434,6 @@ export function setStoreUrl(cfg: Config, value: string, where: string): void {
   const kind = STORE_SCHEMES[parsed.protocol];
   if (!kind) {
     throw new ConfigError(where, 'a postgres://, cassandra:// or duckdb:// URL', value);
-  }
-  if (kind === 'cassandra' && !/^\/[A-Za-z][A-Za-z0-9_]{0,47}$/.test(parsed.pathname)) {
-    throw new ConfigError(
-      where,
-      'cassandra://host[:port]/keyspace (a keyspace: a letter, then letters, digits or _)',
-      value,
-    );
   }
   cfg.store.kind = kind;
   cfg.store.url = value;
@@ -445,7 +451,9 @@ export function databasePath(cfg: Config): string {
 /** Where the store is, for messages: the DuckDB file, or the URL without its password. */
 export function storeLocation(cfg: Config): string {
   if (cfg.store.kind === 'duckdb') return databasePath(cfg);
-  const u = new URL(cfg.store.url ?? '');
+  const url = cfg.store.url ?? '';
+  if (cfg.store.kind === 'cassandra') return url;
+  const u = new URL(url);
   if (u.password) u.password = '***';
   return u.toString();
 }

@@ -23,7 +23,6 @@ function encode(v: CopyValue): string {
     return String(v);
   }
   if (typeof v === 'boolean') return v ? 't' : 'f';
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: COPY's text format escapes these
   return /[\\\t\n\r]/.test(v) ? v.replace(/[\\\t\n\r]/g, (c) => ESCAPES[c]!) : v;
 }
 
