@@ -2,7 +2,7 @@
 
 import { ControlClient } from '../control/control-client.ts';
 import { remoteStore } from '../control/store-service.ts';
-import { type Config, loadConfig, setStoreUrl } from '../core/config.ts';
+import { type Config, loadConfig, setStoreUrl, storeLocation } from '../core/config.ts';
 import { UsageError } from '../core/errors.ts';
 import { openStore } from '../store/open-store.ts';
 import type { Store } from '../store/store.ts';
@@ -51,7 +51,17 @@ export async function withStore<T>(
       `a tickline server${who} already holds ${cfg.dataDir}; stop it, or give this one another --data-dir`,
     );
   }
-  const store = client ? await remoteStore(client) : await openLocalStore(cfg);
+  let store: Store | null = null;
+  if (client) {
+    const remote = await remoteStore(client);
+    // The server's store, unless this command names another (--store, TICKLINE_STORE_URL or
+    // store.url): that one is opened here.
+    const named = cfg.store.url !== null;
+    if (!named || remote.location === null || remote.location === storeLocation(cfg)) {
+      store = remote.store;
+    } else await remote.store.close();
+  }
+  store ??= await openLocalStore(cfg);
   try {
     return await fn(store);
   } finally {

@@ -17,6 +17,7 @@ import { deserialize, serialize } from 'node:v8';
 import {
   ConfigError,
   SourceError,
+  StoreConnectError,
   StoreError,
   TicklineError,
   UsageError,
@@ -95,6 +96,7 @@ export function readFrames(socket: Socket, onFrame: (value: unknown) => void): v
 }
 
 const CLASSES: Record<string, { prototype: object }> = {
+  StoreConnectError,
   CapabilityError,
   UsageError,
   ConfigError,

@@ -37,10 +37,14 @@ export type StoreCall = StoreMethod | `${CapabilityName}.${string}`;
 
 export function storeService(
   store: Store,
-  hooks: { afterCall?: (method: StoreCall) => void } = {},
+  hooks: { afterCall?: (method: StoreCall) => void; location?: string } = {},
 ): ControlService {
   const service: ControlService = {
-    kind: async () => ({ kind: store.kind, capabilities: store.capabilities() }),
+    kind: async () => ({
+      kind: store.kind,
+      capabilities: store.capabilities(),
+      location: hooks.location ?? null,
+    }),
   };
   for (const name of Object.keys(STORE_METHODS) as StoreMethod[]) {
     service[name] = async (args) => {
@@ -64,10 +68,14 @@ export function storeService(
   return service;
 }
 
-export async function remoteStore(client: ControlClient): Promise<Store> {
-  const { kind, capabilities } = await client.call<{
+/** The server's store, and where it is (its DuckDB file or its URL). */
+export async function remoteStore(
+  client: ControlClient,
+): Promise<{ store: Store; location: string | null }> {
+  const { kind, capabilities, location } = await client.call<{
     kind: string;
     capabilities: CapabilityName[];
+    location: string | null;
   }>('store', 'kind');
   const caps: Partial<Record<CapabilityName, Record<string, unknown>>> = {};
   for (const cap of capabilities) {
@@ -91,5 +99,5 @@ export async function remoteStore(client: ControlClient): Promise<Store> {
   for (const name of Object.keys(STORE_METHODS)) {
     store[name] = (...args: unknown[]) => client.call('store', name, args);
   }
-  return store as unknown as Store;
+  return { store: store as unknown as Store, location };
 }

@@ -80,6 +80,15 @@ export class UsageError extends TicklineError {
   }
 }
 
+/** A store could not be reached (refused, TLS not verified, wrong credentials): said in one line. */
+export class StoreConnectError extends TicklineError {
+  readonly store: string;
+  constructor(store: string, where: string, why: string, cause?: unknown) {
+    super('STORE_CONNECT_ERROR', `cannot connect to ${store} at ${where}: ${why}`, { cause });
+    this.store = store;
+  }
+}
+
 /** Formats any thrown value as one line. */
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;

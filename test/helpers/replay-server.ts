@@ -14,6 +14,8 @@ export interface Step {
   headers?: Record<string, string>;
   /** Wait this long before answering. */
   delayMs?: number;
+  /** Answer once this settles (a test holds a request in flight until it is done with it). */
+  after?: Promise<unknown>;
   /** Drop the connection without an answer. */
   drop?: boolean;
 }
@@ -59,7 +61,8 @@ export async function startReplayServer(route: Route): Promise<ReplayServer> {
       res.writeHead(step.status ?? 200, { 'content-type': 'application/json', ...step.headers });
       res.end(step.body ?? '');
     };
-    if (step.delayMs) setTimeout(answer, step.delayMs);
+    if (step.after) void step.after.then(answer, answer);
+    else if (step.delayMs) setTimeout(answer, step.delayMs);
     else answer();
   });
   server.keepAliveTimeout = 1;

@@ -6,13 +6,13 @@
  * runs) that hold the same rows.
  */
 import { createHash } from 'node:crypto';
-import type { Store } from '../../src/store/store.ts';
+import type { QuarantineRow, Store } from '../../src/store/store.ts';
 import { ENRICHED_COLUMNS } from '../../src/transform/enrich.ts';
 
 export interface StoreSnapshot {
   series: Record<string, { rows: number; columns: Record<string, number[]>; sources: string[] }>;
   trades: Record<string, unknown[]>;
-  quarantine: unknown[] | null;
+  quarantine: QuarantineRow[] | null;
 }
 
 export async function storeSnapshot(store: Store, tradeSymbols?: string[]): Promise<StoreSnapshot> {

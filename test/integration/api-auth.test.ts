@@ -69,7 +69,8 @@ beforeAll(async () => {
   adminKey = await make('admin');
   revokedKey = await make('read');
   const id = revokedKey.split('_')[1]!;
-  expect((await runCli(['keys', 'revoke', id], env)).code).toBe(0);
+  const revoked = await runCli(['keys', 'revoke', id], env);
+  expect(revoked.code, revoked.stderr).toBe(0);
   const list = await runCli(['keys', 'list'], env);
   expect(list.stdout).toContain('test admin');
   expect(list.stdout).not.toContain(readKey.split('_').slice(2).join('_')); // the secret may hold '_'

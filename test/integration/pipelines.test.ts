@@ -29,7 +29,11 @@ const NOT_FOUND = fixture('yahoo/yahoo-chart-error-SI-not-found.json');
 let dir: string;
 let yahoo: ReplayServer;
 let sixHealed = false;
-let delayMs = 0;
+/**
+ * While set, every request after the first `free` is held until `release()`: the test kills a
+ * server while one of its fetches is in flight, whatever the machine's speed.
+ */
+let gate: { free: number; held: number; wait: Promise<void>; release: () => void } | null = null;
 const servers: RunningServer[] = [];
 
 beforeAll(async () => {
@@ -39,7 +43,12 @@ beforeAll(async () => {
     if (symbol === 'SIX')
       return [sixHealed ? { body: BODIES.NVDA! } : { status: 404, body: NOT_FOUND }];
     const body = BODIES[symbol];
-    return body ? [{ body, delayMs }] : undefined;
+    if (!body) return undefined;
+    if (gate && gate.free-- <= 0) {
+      gate.held++;
+      return [{ body, after: gate.wait }];
+    }
+    return [{ body }];
   });
 });
 
@@ -274,27 +283,30 @@ describe('restart safety', () => {
     expect(ref.code, ref.stderr).toBe(0);
 
     const { env } = writeConfig('killed', config);
-    delayMs = 400;
+    let release = () => {};
+    const wait = new Promise<void>((r) => {
+      release = r;
+    });
+    gate = { free: 1, held: 0, wait, release };
     try {
       const first = await startServer(['--port', '0', '--symbols', 'AAPL', '--rate', '5'], env);
       servers.push(first);
       const id = (await runCli(['pipelines', 'run', 'history'], env)).stdout.trim();
-      // Kill it once one symbol is stored and another is being fetched.
+      // Kill it once one symbol is stored and another is being fetched (held in flight).
       await until(
         async () => {
           const d = json<{ attempts: Attempt[] }>(
             (await runCli(['runs', 'show', id, '--format', 'json'], env)).stdout,
           );
-          return (
-            d.attempts.some((a) => a.state === 'succeeded') &&
-            d.attempts.some((a) => a.state === 'running')
-          );
+          return d.attempts.some((a) => a.state === 'succeeded') && gate!.held > 0;
         },
         120_000,
         'one symbol stored and another being fetched',
       );
       first.child.kill('SIGKILL');
       await first.done;
+      gate = null;
+      release();
       const second = await startServer(['--port', '0', '--symbols', 'AAPL', '--rate', '5'], env);
       servers.push(second);
       let detail: { run: Run; attempts: Attempt[] } = {
@@ -321,7 +333,8 @@ describe('restart safety', () => {
       expect(wins.size).toBe(5);
       await second.stop();
     } finally {
-      delayMs = 0;
+      gate = null;
+      release();
     }
     const a = await barsOf(join(dir, 'reference', 'data', 'tickline.duckdb'));
     const b = await barsOf(join(dir, 'killed', 'data', 'tickline.duckdb'));

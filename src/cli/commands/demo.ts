@@ -55,14 +55,42 @@ export function registerDemo(program: Command): void {
             await statusRows(store),
           ),
         );
-        const last = await store.capability('sql').sql(`
-          SELECT symbol, strftime(ts, '%Y-%m-%d') AS date, round(close, 2) AS close, round(sma_20, 2) AS sma_20,
-            round(sma_200, 2) AS sma_200, round(rsi_14, 1) AS rsi_14, round(macd, 3) AS macd,
-            round(bb_upper, 2) AS bb_upper, round(bb_lower, 2) AS bb_lower, round(atr_14, 2) AS atr_14
-          FROM (SELECT *, row_number() OVER (PARTITION BY symbol ORDER BY ts DESC) AS k FROM bars_enriched)
-          WHERE k <= 3 ORDER BY symbol, date`);
+        // The newest three enriched bars of each daily series, read through the store contract.
+        const cols = [
+          'sma_20',
+          'sma_200',
+          'rsi_14',
+          'macd',
+          'bb_upper',
+          'bb_lower',
+          'atr_14',
+        ] as const;
+        const round = (x: number | null | undefined, d: number) =>
+          x === null || x === undefined ? null : Math.round(x * 10 ** d) / 10 ** d;
+        const last: Record<string, unknown>[] = [];
+        for (const s of (await store.status()).filter((x) => x.interval === '1d' && x.rows > 0)) {
+          const bars = await store.readEnrichedBars(
+            { symbol: s.symbol, interval: '1d', order: 'desc', limit: 3 },
+            cols,
+          );
+          for (const b of bars.reverse()) {
+            const i = b.indicators;
+            last.push({
+              symbol: b.symbol,
+              date: new Date(b.ts).toISOString().slice(0, 10),
+              close: round(b.close, 2),
+              sma_20: round(i.sma_20, 2),
+              sma_200: round(i.sma_200, 2),
+              rsi_14: round(i.rsi_14, 1),
+              macd: round(i.macd, 3),
+              bb_upper: round(i.bb_upper, 2),
+              bb_lower: round(i.bb_lower, 2),
+              atr_14: round(i.atr_14, 2),
+            });
+          }
+        }
         process.stdout.write(
-          `\nlatest enriched bars (bars_enriched):\n${formatTable(last.columns, last.rows)}`,
+          `\nlatest enriched bars (bars_enriched):\n${formatTable(Object.keys(last[0] ?? {}), last)}`,
         );
         process.stdout.write(
           `\nnext: npx tickline query "SELECT * FROM bars_enriched WHERE symbol = 'AAPL' ORDER BY ts DESC LIMIT 5"\n`,

@@ -143,6 +143,7 @@ export function registerUp(program: Command): void {
                 {
                   pipelines: pipelinesService(pipelines),
                   store: storeService(store, {
+                    location: storeLocation(cfg),
                     afterCall: (m) => {
                       if (m === 'keys.revokeApiKey') keys.forget();
                     },

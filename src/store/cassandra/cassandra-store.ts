@@ -7,7 +7,7 @@
  * no SQL console and no lake export.
  */
 import cassandra from 'cassandra-driver';
-import { StoreError } from '../../core/errors.ts';
+import { StoreConnectError } from '../../core/errors.ts';
 import type { Interval } from '../../core/time.ts';
 import type { StoredColumn } from '../../transform/enrich.ts';
 import type {
@@ -63,12 +63,7 @@ export class CassandraStore implements StoreDriver {
       );
     } catch (err) {
       await boot.shutdown().catch(() => undefined);
-      throw new StoreError(
-        `cannot connect to Cassandra at ${where}: ${(err as Error).message}`,
-        'connect',
-        [],
-        err,
-      );
+      throw new StoreConnectError('Cassandra', where, (err as Error).message, err);
     }
     await boot.shutdown();
     const client = new cassandra.Client({

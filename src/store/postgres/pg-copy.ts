@@ -26,8 +26,12 @@ function encode(v: CopyValue): string {
   return /[\\\t\n\r]/.test(v) ? v.replace(/[\\\t\n\r]/g, (c) => ESCAPES[c]!) : v;
 }
 
-/** Epoch ms as a timestamptz literal COPY reads (UTC, microsecond precision). */
-export const tsText = (ms: number): string => new Date(ms).toISOString();
+/**
+ * Epoch ms as a timestamptz literal (UTC), clamped to ±6e13 ms (years 69 to 3871: inside every
+ * type's range; an open range bound such as -8.64e15 becomes a far one).
+ */
+export const tsText = (ms: number): string =>
+  new Date(Math.max(-6e13, Math.min(6e13, ms))).toISOString();
 
 /** Streams `count` rows (each `row(i)`, in `columns` order) into `table` with COPY. */
 export async function copyRows(

@@ -111,7 +111,7 @@ export class PgCurated {
         [
           parts.map((p) => ids.get(p.symbol)),
           parts.map((p) => p.interval),
-          parts.map((p) => (p.from === null ? null : tsText(Math.max(p.from, -6e13)))),
+          parts.map((p) => (p.from === null ? null : tsText(p.from))),
         ],
         c,
       );

@@ -1,6 +1,6 @@
 /** A PostgreSQL pool with the store's errors around its failures, and transactions on one client. */
 import pg from 'pg';
-import { StoreError } from '../../core/errors.ts';
+import { StoreConnectError, StoreError } from '../../core/errors.ts';
 
 /** Where a URL points, without its password: for messages. */
 export function pgWhere(url: string): string {
@@ -13,7 +13,8 @@ export function pgWhere(url: string): string {
 }
 
 /** A connection failure, said plainly: above all a TLS certificate the given CA does not vouch for. */
-export function connectError(url: string, err: unknown): StoreError {
+export function connectError(url: string, err: unknown): StoreConnectError | StoreError {
+  if (err instanceof StoreError || err instanceof StoreConnectError) return err;
   const e = err as Error & { code?: string };
   const where = pgWhere(url);
   const tls: Record<string, string> = {
@@ -28,7 +29,7 @@ export function connectError(url: string, err: unknown): StoreError {
     CERT_HAS_EXPIRED: 'the server certificate has expired',
   };
   const why = e.code && tls[e.code] ? `TLS: ${tls[e.code]} (${e.message})` : e.message;
-  return new StoreError(`cannot connect to PostgreSQL at ${where}: ${why}`, 'connect', [], err);
+  return new StoreConnectError('PostgreSQL', where, why, err);
 }
 
 export class PgSession {

@@ -360,10 +360,8 @@ export class PostgresStore implements StoreDriver {
         : '';
     const params: unknown[] = [q.symbol, q.interval];
     let where = 'b.symbol = $1 AND b.interval = $2';
-    if (q.from !== undefined)
-      where += ` AND b.ts >= $${params.push(tsText(Math.max(q.from, -6e13)))}::timestamptz`;
-    if (q.to !== undefined)
-      where += ` AND b.ts < $${params.push(tsText(Math.min(q.to, 6e13)))}::timestamptz`;
+    if (q.from !== undefined) where += ` AND b.ts >= $${params.push(tsText(q.from))}::timestamptz`;
+    if (q.to !== undefined) where += ` AND b.ts < $${params.push(tsText(q.to))}::timestamptz`;
     const limit = q.limit === undefined ? '' : `LIMIT $${params.push(q.limit)}`;
     const rows = await this.#db.arrays(
       `SELECT ${select.join(', ')} FROM staging.bars b ${join}
@@ -400,10 +398,8 @@ export class PostgresStore implements StoreDriver {
   async readTradeColumns(q: TradeQuery): Promise<TradeColumnSet> {
     const params: unknown[] = [q.symbol];
     let where = 'symbol = $1';
-    if (q.from !== undefined)
-      where += ` AND ts >= $${params.push(tsText(Math.max(q.from, -6e13)))}::timestamptz`;
-    if (q.to !== undefined)
-      where += ` AND ts < $${params.push(tsText(Math.min(q.to, 6e13)))}::timestamptz`;
+    if (q.from !== undefined) where += ` AND ts >= $${params.push(tsText(q.from))}::timestamptz`;
+    if (q.to !== undefined) where += ` AND ts < $${params.push(tsText(q.to))}::timestamptz`;
     if (q.after) {
       where += ` AND (ts, trade_id COLLATE "C") > ($${params.push(tsText(q.after.ts))}::timestamptz, $${params.push(q.after.tradeId)} COLLATE "C")`;
     }
