@@ -19,7 +19,7 @@ import type { Store } from '../src/store/store.ts';
 import { arraySource, LIVE_SYMBOLS, liveMessages } from './live.bench.ts';
 
 /** A trading year of 1-minute bars: 252 sessions × 390 minutes from 14:30 UTC, a seeded walk. */
-function minuteBars(): Bar[] {
+export function minuteBars(): Bar[] {
   const out: Bar[] = [];
   let p = 100;
   let s = 7;

@@ -1,7 +1,7 @@
 /**
  * Backfill of many symbols × 10 years of daily bars from a local server that
  * replays a real Yahoo chart response (TSLA, cut to its last 2520 sessions),
- * through validation into DuckDB, including the curated refresh.
+ * through validation into a store (DuckDB by default), including the curated refresh.
  */
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -30,11 +30,16 @@ function tenYears(): string {
   return JSON.stringify(doc);
 }
 
-export async function benchBackfill(dir: string, symbols: number, concurrency: number) {
+export async function benchBackfill(
+  dir: string,
+  symbols: number,
+  concurrency: number,
+  where?: string,
+) {
   const body = tenYears();
   const server = await startReplayServer(() => [{ body }]);
-  const file = join(dir, 'backfill.duckdb');
-  rmSync(file, { force: true });
+  const file = where ?? join(dir, 'backfill.duckdb');
+  if (!where) rmSync(file, { force: true });
   const store = await openStoreAt(file);
   const timings: Record<string, number> = {};
   for (const m of ['write', 'refreshCurated', 'lastBarsBefore'] as const) {

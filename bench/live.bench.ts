@@ -78,11 +78,13 @@ export interface LiveResult {
 export async function benchLive(
   dir: string,
   messages: readonly string[],
-  opts: { rate?: number } = {},
+  opts: { rate?: number; where?: string } = {},
 ): Promise<LiveResult> {
-  const file = join(dir, 'live.duckdb');
-  rmSync(file, { force: true });
-  rmSync(`${file}.wal`, { force: true });
+  const file = opts.where ?? join(dir, 'live.duckdb');
+  if (!opts.where) {
+    rmSync(file, { force: true });
+    rmSync(`${file}.wal`, { force: true });
+  }
   const store = await openStoreAt(file);
   const cfg = loadConfig({ cwd: '/', env: {} });
   // As `tickline stream` runs the live path.

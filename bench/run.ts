@@ -15,6 +15,7 @@ import { benchKafkaPipeline } from './kafka-pipeline.bench.ts';
 import { benchLive, duckdbTradesAlone, liveMessages, parseBound, parseOwn } from './live.bench.ts';
 import { benchScheduler } from './scheduler.bench.ts';
 import { benchBulkLoad } from './store.bench.ts';
+import { benchStores } from './stores.bench.ts';
 
 const quick = process.env.BENCH_QUICK === '1';
 const dir = join(import.meta.dirname, '.data');
@@ -353,4 +354,29 @@ if (!reachable) {
     );
   }
   if (!pgUp) say('(PostgreSQL not reachable at TICKLINE_PG_URL: its row is missing)');
+}
+
+{
+  // Stores: needs the machine's PostgreSQL and a Cassandra node (scripts/services/cassandra/start.sh).
+  const up = (addr: string) =>
+    new Promise<boolean>((resolve) => {
+      const [host, port] = [
+        addr.slice(0, addr.lastIndexOf(':')),
+        addr.slice(addr.lastIndexOf(':') + 1),
+      ];
+      const s = connect(Number(port), host, () => {
+        s.end();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+  const cassandra = process.env.TICKLINE_CASSANDRA ?? '127.0.0.1:19042';
+  const pg = new URL(process.env.TICKLINE_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
+  if (!(await up(cassandra)) || !(await up(`${pg.hostname}:${pg.port || 5432}`))) {
+    say(
+      `### Stores: skipped (PostgreSQL at ${pg.host} and a Cassandra node at ${cassandra} are needed; scripts/services/cassandra/start.sh)`,
+    );
+  } else {
+    for (const line of await benchStores(quick)) out.push(line);
+  }
 }

@@ -26,8 +26,10 @@ import type {
   WriteResult,
 } from '../store.ts';
 import { pgCapabilities } from './pg-admin.ts';
+import { isUniqueViolation, writeBars } from './pg-bars.ts';
 import { copyRows, tsText } from './pg-copy.ts';
 import { PgCurated } from './pg-curated.ts';
+import { readBarColumns, readTradeColumns } from './pg-read.ts';
 import { monthOf, PG_MIGRATIONS, partitionDdl } from './pg-schema.ts';
 import { connectError, PgSession } from './pg-session.ts';
 
@@ -35,24 +37,8 @@ const MIGRATION_LOCK = 7_320_001;
 const PARTITION_LOCK = 7_320_002;
 
 const TEMP_TABLES = `
-CREATE TEMP TABLE IF NOT EXISTS tmp_bars (n INTEGER, symbol TEXT, interval TEXT, ts TIMESTAMPTZ,
-  open FLOAT8, high FLOAT8, low FLOAT8, close FLOAT8, volume FLOAT8, adj_close FLOAT8, source TEXT,
-  vwap FLOAT8, trade_count INTEGER, backfilled BOOLEAN) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS tmp_trades (n INTEGER, symbol TEXT, ts TIMESTAMPTZ, trade_id TEXT,
   price FLOAT8, size FLOAT8, conditions TEXT, source TEXT) ON COMMIT DELETE ROWS;`;
-
-const BAR_VALUES = [
-  'open',
-  'high',
-  'low',
-  'close',
-  'volume',
-  'adj_close',
-  'source',
-  'vwap',
-  'trade_count',
-  'backfilled',
-];
 
 export interface PostgresSettings {
   poolSize: number;
@@ -166,18 +152,26 @@ export class PostgresStore implements StoreDriver {
     };
     await this.#partitions('bars', barTimes());
     await this.#partitions('trades', tradeTimes());
-    return this.#db.tx(async (c) => {
-      try {
-        return await this.#writeIn(c, batch);
-      } catch (err) {
-        // The temp tables may have gone with the rollback: made again on this client's next write.
-        this.#prepared.delete(c);
-        throw err;
-      }
-    });
+    const attempt = (merge: boolean) =>
+      this.#db.tx(async (c) => {
+        try {
+          return await this.#writeIn(c, batch, merge);
+        } catch (err) {
+          // The temp tables may have gone with the rollback: made again on this client's next write.
+          this.#prepared.delete(c);
+          throw err;
+        }
+      });
+    try {
+      return await attempt(false);
+    } catch (err) {
+      // Bars appended straight met a key another writer stored meanwhile: merge them instead.
+      if (!(err instanceof StoreError) || !isUniqueViolation(err)) throw err;
+      return attempt(true);
+    }
   }
 
-  async #writeIn(c: pg.PoolClient, batch: WriteBatch): Promise<WriteResult> {
+  async #writeIn(c: pg.PoolClient, batch: WriteBatch, merge: boolean): Promise<WriteResult> {
     const trades = batch.trades ?? [];
     {
       if (!this.#prepared.has(c)) {
@@ -203,39 +197,7 @@ export class PostgresStore implements StoreDriver {
         );
       }
       let barsChanged = 0;
-      if (batch.bars.length > 0) {
-        const bars = batch.bars;
-        const cols = ['n', 'symbol', 'interval', 'ts', ...BAR_VALUES];
-        await copyRows(c, 'tmp_bars', cols, bars.length, (i) => {
-          const b = bars[i]!;
-          return [
-            i,
-            b.symbol,
-            b.interval,
-            tsText(b.ts),
-            b.open,
-            b.high,
-            b.low,
-            b.close,
-            b.volume,
-            b.adjClose,
-            b.source,
-            b.vwap ?? null,
-            b.tradeCount ?? null,
-            b.backfilled === true,
-          ];
-        });
-        // The first occurrence of a key in a write wins, as in validation.
-        const res =
-          await q(`INSERT INTO staging.bars (symbol, interval, ts, ${BAR_VALUES.join(', ')})
-          SELECT DISTINCT ON (symbol, interval, ts) symbol, interval, ts, ${BAR_VALUES.join(', ')}
-          FROM tmp_bars ORDER BY symbol, interval, ts, n
-          ON CONFLICT (symbol, interval, ts) DO UPDATE SET
-            ${BAR_VALUES.map((v) => `${v} = excluded.${v}`).join(', ')}, ingested_at = now()
-          WHERE (${BAR_VALUES.map((v) => `bars.${v}`).join(', ')})
-            IS DISTINCT FROM (${BAR_VALUES.map((v) => `excluded.${v}`).join(', ')})`);
-        barsChanged = res.rowCount ?? 0;
-      }
+      if (batch.bars.length > 0) barsChanged = await writeBars(c, batch.bars, merge);
       let quarantined = 0;
       if (batch.rejects.length > 0) {
         const r = batch.rejects;
@@ -323,101 +285,16 @@ export class PostgresStore implements StoreDriver {
     return this.#curated.write(parts);
   }
 
-  async readBarColumns(
+  readBarColumns(
     q: BarQuery,
     indicators: readonly StoredColumn[],
     full: boolean,
   ): Promise<BarColumnSet> {
-    const names = [
-      'ts',
-      'open',
-      'high',
-      'low',
-      'close',
-      'volume',
-      'vwap',
-      ...indicators,
-      ...(full ? ['adj_close', 'trade_count', 'backfilled', 'source'] : []),
-    ];
-    const select = [
-      '(extract(epoch FROM b.ts) * 1000)::float8',
-      'b.open',
-      'b.high',
-      'b.low',
-      'b.close',
-      'b.volume',
-      'b.vwap',
-      ...indicators.map((c) => `f.${c}`),
-      ...(full
-        ? ['b.adj_close', 'b.trade_count::float8', 'b.backfilled::int::float8', 'b.source']
-        : []),
-    ];
-    const join =
-      indicators.length > 0
-        ? `LEFT JOIN warehouse.dim_instrument i ON i.symbol = b.symbol
-           LEFT JOIN warehouse.fact_bars f
-             ON f.instrument_id = i.instrument_id AND f.interval = b.interval AND f.ts = b.ts`
-        : '';
-    const params: unknown[] = [q.symbol, q.interval];
-    let where = 'b.symbol = $1 AND b.interval = $2';
-    if (q.from !== undefined) where += ` AND b.ts >= $${params.push(tsText(q.from))}::timestamptz`;
-    if (q.to !== undefined) where += ` AND b.ts < $${params.push(tsText(q.to))}::timestamptz`;
-    const limit = q.limit === undefined ? '' : `LIMIT $${params.push(q.limit)}`;
-    const rows = await this.#db.arrays(
-      `SELECT ${select.join(', ')} FROM staging.bars b ${join}
-       WHERE ${where} ORDER BY b.ts ${q.order === 'desc' ? 'DESC' : ''} ${limit}`,
-      params,
-    );
-    const n = rows.length;
-    const columns: Record<string, Float64Array> = {};
-    const sources: string[] = [];
-    names.forEach((name, k) => {
-      const col = new Float64Array(n);
-      if (name === 'source') {
-        const at = new Map<string, number>();
-        for (let i = 0; i < n; i++) {
-          const s = rows[i]![k] as string;
-          let x = at.get(s);
-          if (x === undefined) {
-            x = sources.push(s) - 1;
-            at.set(s, x);
-          }
-          col[i] = x;
-        }
-      } else {
-        for (let i = 0; i < n; i++) {
-          const v = rows[i]![k];
-          col[i] = v === null ? Number.NaN : (v as number);
-        }
-      }
-      columns[name] = col;
-    });
-    return { rows: n, columns, sources };
+    return readBarColumns(this.#db, q, indicators, full);
   }
 
-  async readTradeColumns(q: TradeQuery): Promise<TradeColumnSet> {
-    const params: unknown[] = [q.symbol];
-    let where = 'symbol = $1';
-    if (q.from !== undefined) where += ` AND ts >= $${params.push(tsText(q.from))}::timestamptz`;
-    if (q.to !== undefined) where += ` AND ts < $${params.push(tsText(q.to))}::timestamptz`;
-    if (q.after) {
-      where += ` AND (ts, trade_id COLLATE "C") > ($${params.push(tsText(q.after.ts))}::timestamptz, $${params.push(q.after.tradeId)} COLLATE "C")`;
-    }
-    const limit = q.limit === undefined ? '' : `LIMIT $${params.push(q.limit)}`;
-    const rows = await this.#db.arrays(
-      `SELECT (extract(epoch FROM ts) * 1000)::float8, price, size, conditions, trade_id, source
-       FROM staging.trades WHERE ${where} ORDER BY ts, trade_id COLLATE "C" ${limit}`,
-      params,
-    );
-    return {
-      rows: rows.length,
-      ts: Float64Array.from(rows, (r) => r[0] as number),
-      price: Float64Array.from(rows, (r) => r[1] as number),
-      size: Float64Array.from(rows, (r) => r[2] as number),
-      conditions: rows.map((r) => r[3] as string),
-      tradeId: rows.map((r) => r[4] as string),
-      source: rows.map((r) => r[5] as string),
-    };
+  readTradeColumns(q: TradeQuery): Promise<TradeColumnSet> {
+    return readTradeColumns(this.#db, q);
   }
 
   async listSeries(): Promise<SeriesStatus[]> {
