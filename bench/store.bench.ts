@@ -11,21 +11,10 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import type { Bar } from '../src/core/records.ts';
 import { openStoreAt } from '../src/store/open-store.ts';
 
-export async function benchBulkLoad(
-  dir: string,
-  rows: number,
-): Promise<{
-  rows: number;
-  rowsPerSec: number;
-  upsertRowsPerSec: number;
-  duckdbAloneRowsPerSec: number;
-}> {
-  const file = join(dir, 'bulk.duckdb');
-  rmSync(file, { force: true });
-  const store = await openStoreAt(file);
-  const bars: Bar[] = new Array(rows);
-  const symbols = 100;
+/** `rows` 1-minute bars over `symbols` symbols, a series after another. */
+export function bulkBars(rows: number, symbols = 100): Bar[] {
   const per = Math.ceil(rows / symbols);
+  const bars: Bar[] = new Array(rows);
   for (let i = 0; i < rows; i++) {
     const p = 100 + (i % 997) / 10;
     bars[i] = {
@@ -41,6 +30,23 @@ export async function benchBulkLoad(
       source: 'bench',
     };
   }
+  return bars;
+}
+
+export async function benchBulkLoad(
+  dir: string,
+  rows: number,
+): Promise<{
+  rows: number;
+  rowsPerSec: number;
+  upsertRowsPerSec: number;
+  duckdbAloneRowsPerSec: number;
+}> {
+  const file = join(dir, 'bulk.duckdb');
+  rmSync(file, { force: true });
+  const store = await openStoreAt(file);
+  const symbols = 100;
+  const bars = bulkBars(rows, symbols);
   let result: { rows: number; rowsPerSec: number; upsertRowsPerSec: number };
   try {
     let t = performance.now();

@@ -20,13 +20,13 @@ import cassandra from 'cassandra-driver';
 import pg from 'pg';
 import { createServer } from '../src/api/server.ts';
 import { loadConfig } from '../src/core/config.ts';
-import type { Bar } from '../src/core/records.ts';
 import { Metrics } from '../src/observability/metrics.ts';
 import { bucketOf } from '../src/store/cassandra/cassandra-schema.ts';
 import { openStoreAt } from '../src/store/open-store.ts';
 import { minuteBars } from './api.bench.ts';
 import { benchBackfill } from './backfill.bench.ts';
 import { benchLive, liveMessages } from './live.bench.ts';
+import { bulkBars } from './store.bench.ts';
 
 const run = promisify(execFile);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -49,27 +49,6 @@ async function dropKeyspace(keyspace: string): Promise<void> {
   const c = new cassandra.Client({ contactPoints: [CASSANDRA], localDataCenter: 'datacenter1' });
   await c.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`);
   await c.shutdown();
-}
-
-/** `rows` 1-minute bars over 100 symbols. */
-function bulkBars(rows: number): Bar[] {
-  const symbols = 100;
-  const per = Math.ceil(rows / symbols);
-  return Array.from({ length: rows }, (_, i) => {
-    const p = 100 + (i % 997) / 10;
-    return {
-      symbol: `S${Math.floor(i / per)}`,
-      interval: '1m' as const,
-      ts: 1_600_000_000_000 + (i % per) * 60_000,
-      open: p,
-      high: p + 1,
-      low: p - 1,
-      close: p + 0.5,
-      volume: 1000 + i,
-      adjClose: null,
-      source: 'bench',
-    };
-  });
 }
 
 const empty = { raw: [], rejects: [], actions: [], instruments: [] };

@@ -8,7 +8,7 @@
  */
 import type { EnrichedColumn } from '../transform/enrich.ts';
 import { type CacheStats, type Derived, SeriesResultCache } from './result-cache.ts';
-import type { BarColumnSet, BarQuery } from './store.ts';
+import { type BarColumnSet, type BarQuery, barColumnNames } from './store.ts';
 
 /**
  * Every stored bar of a series from `from` on, as a resumed curated refresh read and enriched
@@ -20,21 +20,6 @@ export interface CuratedTail {
   rows: number;
   columns: Record<string, Float64Array>;
   sources: string[];
-}
-
-/** The columns a bars read answers with, in order (see BarColumnSet). */
-export function barColumnNames(indicators: readonly EnrichedColumn[], full: boolean): string[] {
-  return [
-    'ts',
-    'open',
-    'high',
-    'low',
-    'close',
-    'volume',
-    'vwap',
-    ...indicators,
-    ...(full ? ['adj_close', 'trade_count', 'backfilled', 'source'] : []),
-  ];
 }
 
 /**

@@ -155,6 +155,41 @@ export interface ExportOptions {
 
 export type StoreKind = 'duckdb' | 'postgres' | 'cassandra';
 
+/** The columns a bars read answers with, in order (see BarColumnSet). */
+export function barColumnNames(indicators: readonly string[], full: boolean): string[] {
+  return [
+    'ts',
+    'open',
+    'high',
+    'low',
+    'close',
+    'volume',
+    'vwap',
+    ...indicators,
+    ...(full ? ['adj_close', 'trade_count', 'backfilled', 'source'] : []),
+  ];
+}
+
+/** A source column: each row's source as an index into `sources` (first seen, first listed). */
+export function sourceColumn(
+  n: number,
+  sourceOf: (i: number) => string,
+): { column: Float64Array; sources: string[] } {
+  const column = new Float64Array(n);
+  const sources: string[] = [];
+  const at = new Map<string, number>();
+  for (let i = 0; i < n; i++) {
+    const s = sourceOf(i);
+    let x = at.get(s);
+    if (x === undefined) {
+      x = sources.push(s) - 1;
+      at.set(s, x);
+    }
+    column[i] = x;
+  }
+  return { column, sources };
+}
+
 /** Trades of one symbol as columns, in (ts, tradeId) order. */
 export interface TradeColumnSet {
   rows: number;

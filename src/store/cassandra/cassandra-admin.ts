@@ -6,7 +6,7 @@
  * trades is a scan, as in any Cassandra cluster.
  */
 import type cassandra from 'cassandra-driver';
-import type { Interval } from '../../core/time.ts';
+import { toApiKey, toQuarantineRow } from '../record-rows.ts';
 import type { ApiKeyRecord, Capabilities, QuarantineQuery, QuarantineRow } from '../store.ts';
 import { dayOf } from './cassandra-schema.ts';
 import type { CassandraSession } from './cassandra-session.ts';
@@ -14,30 +14,18 @@ import type { CassandraSession } from './cassandra-session.ts';
 const QUARANTINE_COLUMNS =
   'id, stage, source, symbol, interval, rule, message, payload, received_at';
 
-function toQuarantineRow(r: cassandra.types.Row): QuarantineRow {
-  return {
-    id: String(r.id),
-    stage: r.stage as QuarantineRow['stage'],
-    source: String(r.source),
-    symbol: (r.symbol as string | null) ?? null,
-    interval: ((r.interval as string | null) ?? null) as Interval | null,
-    rule: String(r.rule),
-    message: String(r.message),
-    payload: String(r.payload),
-    receivedAt: (r.received_at as Date).getTime(),
-  };
-}
+const ms = (v: unknown): number | null => (v instanceof Date ? v.getTime() : null);
 
-function toApiKey(r: cassandra.types.Row): ApiKeyRecord {
-  return {
-    id: String(r.id),
-    name: (r.name as string | null) ?? null,
-    scope: r.scope === 'admin' ? 'admin' : 'read',
-    salt: String(r.salt),
-    hash: String(r.hash),
-    createdAt: (r.created_at as Date).getTime(),
-    revokedAt: r.revoked_at ? (r.revoked_at as Date).getTime() : null,
-  };
+/** A Cassandra row's timestamps as epoch ms, for the shared mappers. */
+const quarantineRow = (r: cassandra.types.Row): QuarantineRow =>
+  toQuarantineRow({ ...rowObject(r), received_at: ms(r.received_at) });
+const apiKey = (r: cassandra.types.Row): ApiKeyRecord =>
+  toApiKey({ ...rowObject(r), created_at: ms(r.created_at), revoked_at: ms(r.revoked_at) });
+
+function rowObject(r: cassandra.types.Row): Record<string, unknown> {
+  const o: Record<string, unknown> = {};
+  for (const k of r.keys()) o[k] = r.get(k);
+  return o;
 }
 
 /** Every quarantined record's given columns (a scan over the table's pages). */
@@ -79,7 +67,7 @@ async function readQuarantine(db: CassandraSession, q: QuarantineQuery): Promise
       for (const r of await db.all(`SELECT ${QUARANTINE_COLUMNS} FROM quarantine WHERE id IN ?`, [
         ids.slice(i, i + 100),
       ])) {
-        rows.set(String(r.id), toQuarantineRow(r));
+        rows.set(String(r.id), quarantineRow(r));
       }
     }
     // quarantine_by_day's order (received_at DESC, id); a deleted record is gone from both.
@@ -102,7 +90,7 @@ export function cassandraCapabilities(db: CassandraSession): Partial<Capabilitie
     quarantine: {
       getQuarantine: async (id) => {
         const [r] = await db.all(`SELECT ${QUARANTINE_COLUMNS} FROM quarantine WHERE id = ?`, [id]);
-        return r ? toQuarantineRow(r) : null;
+        return r ? quarantineRow(r) : null;
       },
       deleteQuarantine: async (id) => {
         const [r] = await db.all('SELECT received_at FROM quarantine WHERE id = ?', [id]);
@@ -133,11 +121,11 @@ export function cassandraCapabilities(db: CassandraSession): Partial<Capabilitie
       },
       getApiKey: async (id) => {
         const [r] = await db.all('SELECT * FROM api_keys WHERE id = ?', [id]);
-        return r ? toApiKey(r) : null;
+        return r ? apiKey(r) : null;
       },
       listApiKeys: async () =>
         (await db.all('SELECT * FROM api_keys'))
-          .map(toApiKey)
+          .map(apiKey)
           .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? -1 : 1)),
       revokeApiKey: async (id) => {
         // A lightweight transaction on a missing row would create it: look first.

@@ -10,17 +10,19 @@ import cassandra from 'cassandra-driver';
 import { StoreConnectError } from '../../core/errors.ts';
 import type { Interval } from '../../core/time.ts';
 import type { StoredColumn } from '../../transform/enrich.ts';
-import type {
-  BarColumnSet,
-  BarQuery,
-  Capabilities,
-  IndicatorRows,
-  SeriesStatus,
-  StoreDriver,
-  TradeColumnSet,
-  TradeQuery,
-  WriteBatch,
-  WriteResult,
+import {
+  type BarColumnSet,
+  type BarQuery,
+  barColumnNames,
+  type Capabilities,
+  type IndicatorRows,
+  type SeriesStatus,
+  type StoreDriver,
+  sourceColumn,
+  type TradeColumnSet,
+  type TradeQuery,
+  type WriteBatch,
+  type WriteResult,
 } from '../store.ts';
 import { cassandraCapabilities, scanQuarantine } from './cassandra-admin.ts';
 import { BUCKETS, bucketOf, CQL_MIGRATIONS, dayOf } from './cassandra-schema.ts';
@@ -141,17 +143,7 @@ export class CassandraStore implements StoreDriver {
     indicators: readonly StoredColumn[],
     full: boolean,
   ): Promise<BarColumnSet> {
-    const names = [
-      'ts',
-      'open',
-      'high',
-      'low',
-      'close',
-      'volume',
-      'vwap',
-      ...indicators,
-      ...(full ? ['adj_close', 'trade_count', 'backfilled', 'source'] : []),
-    ];
+    const names = barColumnNames(indicators, full);
     const desc = q.order === 'desc';
     const from = q.from ?? Number.NEGATIVE_INFINITY;
     const to = q.to ?? Number.POSITIVE_INFINITY;
@@ -191,16 +183,9 @@ export class CassandraStore implements StoreDriver {
     for (const name of names) {
       const col = new Float64Array(n);
       if (name === 'source') {
-        const at = new Map<string, number>();
-        for (let i = 0; i < n; i++) {
-          const s = rows[i]!.source as string;
-          let x = at.get(s);
-          if (x === undefined) {
-            x = sources.push(s) - 1;
-            at.set(s, x);
-          }
-          col[i] = x;
-        }
+        const made = sourceColumn(n, (i) => rows[i]!.source as string);
+        col.set(made.column);
+        sources.push(...made.sources);
       } else if (name === 'ts') for (let i = 0; i < n; i++) col[i] = ms(rows[i]!.ts);
       else if (name === 'backfilled')
         for (let i = 0; i < n; i++) col[i] = rows[i]!.backfilled === true ? 1 : 0;

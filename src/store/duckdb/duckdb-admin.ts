@@ -4,43 +4,17 @@
  */
 import { type DuckDBValue, StatementType } from '@duckdb/node-api';
 import { StoreError } from '../../core/errors.ts';
-import type { Interval } from '../../core/time.ts';
-import type { ApiKeyRecord, Capabilities, QuarantineRow } from '../store.ts';
+import { toApiKey, toQuarantineRow } from '../record-rows.ts';
+import type { Capabilities } from '../store.ts';
 import { exportFile, exportLake } from './duckdb-export.ts';
 import type { DuckDBSession } from './duckdb-session.ts';
 import { toPlain } from './duckdb-values.ts';
-
-function toQuarantineRow(r: Record<string, unknown>): QuarantineRow {
-  return {
-    id: String(r.id),
-    stage: r.stage as QuarantineRow['stage'],
-    source: String(r.source),
-    symbol: r.symbol === null ? null : String(r.symbol),
-    interval: r.interval === null ? null : (String(r.interval) as Interval),
-    rule: String(r.rule),
-    message: String(r.message),
-    payload: String(r.payload),
-    receivedAt: Number(r.received_at),
-  };
-}
 
 const QUARANTINE_SELECT = `SELECT id, stage, source, symbol, interval, rule, message, payload,
   epoch_ms(received_at) AS received_at FROM quarantine`;
 
 const API_KEY_SELECT = `SELECT id, name, scope, salt, hash, epoch_ms(created_at) AS created_at,
   epoch_ms(revoked_at) AS revoked_at FROM api_keys`;
-
-function toApiKey(r: Record<string, unknown>): ApiKeyRecord {
-  return {
-    id: String(r.id),
-    name: r.name === null ? null : String(r.name),
-    scope: r.scope === 'admin' ? 'admin' : 'read',
-    salt: String(r.salt),
-    hash: String(r.hash),
-    createdAt: Number(r.created_at),
-    revokedAt: r.revoked_at === null ? null : Number(r.revoked_at),
-  };
-}
 
 export function duckdbCapabilities(db: DuckDBSession): Capabilities {
   const s = <T>(fn: () => Promise<T>) => db.serial(fn);

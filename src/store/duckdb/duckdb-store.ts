@@ -12,17 +12,18 @@ import { type DuckDBConnection, DuckDBInstance, listValue } from '@duckdb/node-a
 import { StoreError } from '../../core/errors.ts';
 import type { Interval } from '../../core/time.ts';
 import type { StoredColumn } from '../../transform/enrich.ts';
-import type {
-  BarColumnSet,
-  BarQuery,
-  Capabilities,
-  IndicatorRows,
-  SeriesStatus,
-  StoreDriver,
-  TradeColumnSet,
-  TradeQuery,
-  WriteBatch,
-  WriteResult,
+import {
+  type BarColumnSet,
+  type BarQuery,
+  barColumnNames,
+  type Capabilities,
+  type IndicatorRows,
+  type SeriesStatus,
+  type StoreDriver,
+  type TradeColumnSet,
+  type TradeQuery,
+  type WriteBatch,
+  type WriteResult,
 } from '../store.ts';
 import { duckdbCapabilities } from './duckdb-admin.ts';
 import { appendBars, mergeBars, planBars } from './duckdb-bars.ts';
@@ -230,17 +231,7 @@ export class DuckDBStore implements StoreDriver {
     indicators: readonly StoredColumn[],
     full: boolean,
   ): Promise<BarColumnSet> {
-    const names = [
-      'ts',
-      'open',
-      'high',
-      'low',
-      'close',
-      'volume',
-      'vwap',
-      ...indicators,
-      ...(full ? ['adj_close', 'trade_count', 'backfilled', 'source'] : []),
-    ];
+    const names = barColumnNames(indicators, full);
     const B = BAR_READ_SQL;
     const select = [
       B.ts,

@@ -5,8 +5,8 @@
  */
 import type pg from 'pg';
 import { StoreError } from '../../core/errors.ts';
-import type { Interval } from '../../core/time.ts';
-import type { ApiKeyRecord, Capabilities, QuarantineRow } from '../store.ts';
+import { toApiKey, toQuarantineRow } from '../record-rows.ts';
+import type { Capabilities } from '../store.ts';
 import { tsText } from './pg-copy.ts';
 import type { PgSession } from './pg-session.ts';
 
@@ -15,34 +15,8 @@ const ms = (col: string) => `(extract(epoch FROM ${col}) * 1000)::float8`;
 const QUARANTINE_SELECT = `SELECT id, stage, source, symbol, interval, rule, message, payload,
   ${ms('received_at')} AS received_at FROM staging.quarantine`;
 
-function toQuarantineRow(r: Record<string, unknown>): QuarantineRow {
-  return {
-    id: String(r.id),
-    stage: r.stage as QuarantineRow['stage'],
-    source: String(r.source),
-    symbol: r.symbol === null ? null : String(r.symbol),
-    interval: r.interval === null ? null : (String(r.interval) as Interval),
-    rule: String(r.rule),
-    message: String(r.message),
-    payload: String(r.payload),
-    receivedAt: Number(r.received_at),
-  };
-}
-
 const API_KEY_SELECT = `SELECT id, name, scope, salt, hash, ${ms('created_at')} AS created_at,
   ${ms('revoked_at')} AS revoked_at FROM tickline.api_keys`;
-
-function toApiKey(r: Record<string, unknown>): ApiKeyRecord {
-  return {
-    id: String(r.id),
-    name: r.name === null ? null : String(r.name),
-    scope: r.scope === 'admin' ? 'admin' : 'read',
-    salt: String(r.salt),
-    hash: String(r.hash),
-    createdAt: Number(r.created_at),
-    revokedAt: r.revoked_at === null ? null : Number(r.revoked_at),
-  };
-}
 
 /** Type names of the column types a console query most often returns (by type OID). */
 const TYPE_NAMES: Record<number, string> = {

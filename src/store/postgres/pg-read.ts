@@ -6,7 +6,14 @@
  * partition can go quadratic).
  */
 import type { StoredColumn } from '../../transform/enrich.ts';
-import type { BarColumnSet, BarQuery, TradeColumnSet, TradeQuery } from '../store.ts';
+import {
+  type BarColumnSet,
+  type BarQuery,
+  barColumnNames,
+  sourceColumn,
+  type TradeColumnSet,
+  type TradeQuery,
+} from '../store.ts';
 import { tsText } from './pg-copy.ts';
 import type { PgSession } from './pg-session.ts';
 
@@ -58,17 +65,7 @@ export async function readBarColumns(
   indicators: readonly StoredColumn[],
   full: boolean,
 ): Promise<BarColumnSet> {
-  const names = [
-    'ts',
-    'open',
-    'high',
-    'low',
-    'close',
-    'volume',
-    'vwap',
-    ...indicators,
-    ...(full ? ['adj_close', 'trade_count', 'backfilled', 'source'] : []),
-  ];
+  const names = barColumnNames(indicators, full);
   const select = [
     '(extract(epoch FROM b.ts) * 1000)::float8',
     'b.open',
@@ -98,16 +95,9 @@ export async function readBarColumns(
   read.forEach((name, k) => {
     const col = new Float64Array(n);
     if (name === 'source') {
-      const at = new Map<string, number>();
-      for (let i = 0; i < n; i++) {
-        const s = rows[i]![k] as string;
-        let x = at.get(s);
-        if (x === undefined) {
-          x = sources.push(s) - 1;
-          at.set(s, x);
-        }
-        col[i] = x;
-      }
+      const made = sourceColumn(n, (i) => rows[i]![k] as string);
+      col.set(made.column);
+      sources.push(...made.sources);
     } else {
       for (let i = 0; i < n; i++) {
         const v = rows[i]![k];
