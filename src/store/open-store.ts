@@ -6,7 +6,7 @@
  */
 import { type CalendarResolver, calendarResolver } from '../calendar/registry.ts';
 import type { Config } from '../core/config.ts';
-import { databasePath } from '../core/config.ts';
+import { databasePath, StoreSettingsSchema } from '../core/config.ts';
 import { ConfigError } from '../core/errors.ts';
 import { ManagedStore } from './managed-store.ts';
 import type { StoreDriver, StoreKind } from './store.ts';
@@ -63,7 +63,6 @@ export async function openStoreAt(
   where: string,
   settings: Partial<StoreSettings> = {},
 ): Promise<ManagedStore> {
-  const { StoreSettingsSchema } = await import('../core/config.ts');
   const s = StoreSettingsSchema.parse(settings) as StoreSettings;
   const scheme = /^([a-z]+):\/\//.exec(where)?.[1];
   if (scheme === 'postgres' || scheme === 'postgresql') {

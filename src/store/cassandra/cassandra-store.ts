@@ -9,7 +9,7 @@
 import cassandra from 'cassandra-driver';
 import { StoreConnectError } from '../../core/errors.ts';
 import type { Interval } from '../../core/time.ts';
-import type { StoredColumn } from '../../transform/enrich.ts';
+import { STORED_COLUMNS, type StoredColumn } from '../../transform/enrich.ts';
 import {
   type BarColumnSet,
   type BarQuery,
@@ -101,7 +101,6 @@ export class CassandraStore implements StoreDriver {
 
   /** The curated columns of each row from `from` on: one upsert a row, batched per partition. */
   async writeIndicators(parts: readonly IndicatorRows[]): Promise<void> {
-    const { STORED_COLUMNS } = await import('../../transform/enrich.ts');
     const query = `UPDATE bars SET ${STORED_COLUMNS.map((c) => `${c} = ?`).join(', ')}
       WHERE symbol = ? AND interval = ? AND bucket = ? AND ts = ?`;
     const work: Promise<void>[] = [];
