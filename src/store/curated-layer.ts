@@ -16,7 +16,7 @@ import { StoreError } from '../core/errors.ts';
 import { type CuratedState, curateSeries } from '../transform/curate.ts';
 import { deriveColumn, ENRICHED_COLUMNS, STORED_COLUMNS } from '../transform/enrich.ts';
 import type { CuratedTail, ReadCache } from './read-cache.ts';
-import type { BarColumnSet, IndicatorRows, SeriesKey, StoreDriver } from './store.ts';
+import type { BarColumnSet, IndicatorRows, SeriesKey, SeriesPrices, StoreDriver } from './store.ts';
 
 /**
  * Indicator states kept per series, and series kept (least recently refreshed out first):
@@ -102,7 +102,17 @@ export class CuratedLayer {
     const parts: IndicatorRows[] = [];
     const states = new Map<string, CuratedState>();
     const tails = new Map<string, CuratedTail>();
+    // Whole series read at once where the driver can (a backfill refreshes hundreds).
+    const whole = [...work.values()].filter((w) => !w.resume);
+    let batched: Map<string, SeriesPrices> | null = null;
     const one = async (w: Work): Promise<void> => {
+      const prices = w.resume ? undefined : batched?.get(w.key);
+      if (prices) {
+        const done = curateSeries(w, prices, { from: w.from, keepState: w.keepState });
+        if (done.state) states.set(w.key, done.state);
+        parts.push(done.rows);
+        return;
+      }
       const q = {
         symbol: w.symbol,
         interval: w.interval,
@@ -123,6 +133,9 @@ export class CuratedLayer {
       if (w.resume) tails.set(w.key, tailOf(set, done.rows, w.resume.ts + 1));
     };
     try {
+      if (this.#driver.readWholeSeries && whole.length > 1) {
+        batched = await this.#driver.readWholeSeries(whole);
+      }
       const queue = [...work.values()];
       const runner = async () => {
         for (let w = queue.shift(); w; w = queue.shift()) await one(w);

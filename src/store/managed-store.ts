@@ -191,6 +191,7 @@ export class ManagedStore implements Store {
   }
 
   lastBarsBefore(keys: readonly (SeriesKey & { ts: number })[]): Promise<(Bar | null)[]> {
+    if (this.driver.lastBarsBefore) return this.driver.lastBarsBefore(keys);
     return Promise.all(
       keys.map(async (k) => {
         const q = { symbol: k.symbol, interval: k.interval, to: k.ts, order: 'desc', limit: 1 };

@@ -335,6 +335,24 @@ export interface StoreDriver {
   ping(): Promise<void>;
   /** Releases connections and files. */
   close(): Promise<void>;
+  /**
+   * Optional, for speed: per key, the last stored bar of its series strictly before `ts`, all
+   * keys in one read (without it, one `readBarColumns` a key).
+   */
+  lastBarsBefore?(keys: readonly (SeriesKey & { ts: number })[]): Promise<(Bar | null)[]>;
+  /**
+   * Optional, for speed: ts, high, low and close of every bar of many whole series in one read
+   * (a backfill's curated refresh; without it, one `readBarColumns` a series).
+   */
+  readWholeSeries?(series: readonly SeriesKey[]): Promise<Map<string, SeriesPrices>>;
+}
+
+/** A series' bars for the curate step, in ts order. */
+export interface SeriesPrices {
+  ts: Float64Array;
+  high: Float64Array;
+  low: Float64Array;
+  close: Float64Array;
 }
 
 /** What the rest of tickline uses: a driver behind the store-neutral layers. */

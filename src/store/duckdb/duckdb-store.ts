@@ -10,7 +10,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { type DuckDBConnection, DuckDBInstance, listValue } from '@duckdb/node-api';
 import { StoreError } from '../../core/errors.ts';
-import type { Interval } from '../../core/time.ts';
+import type { Bar } from '../../core/records.ts';
 import type { StoredColumn } from '../../transform/enrich.ts';
 import {
   type BarColumnSet,
@@ -18,6 +18,8 @@ import {
   barColumnNames,
   type Capabilities,
   type IndicatorRows,
+  type SeriesKey,
+  type SeriesPrices,
   type SeriesStatus,
   type StoreDriver,
   type TradeColumnSet,
@@ -29,6 +31,7 @@ import { duckdbCapabilities } from './duckdb-admin.ts';
 import { appendBars, mergeBars, planBars } from './duckdb-bars.ts';
 import { prepareConnection, readColumns, resetAfterRollback } from './duckdb-columns.ts';
 import { writeIndicators } from './duckdb-curated.ts';
+import { lastBarsBefore, listSeries, readTradeColumns, readWholeSeries } from './duckdb-reads.ts';
 import { writeRecords } from './duckdb-records.ts';
 import { BAR_READ_SQL, MIGRATIONS } from './duckdb-schema.ts';
 import { DuckDBSession } from './duckdb-session.ts';
@@ -300,54 +303,20 @@ export class DuckDBStore implements StoreDriver {
   }
 
   readTradeColumns(q: TradeQuery): Promise<TradeColumnSet> {
-    return this.#db.serial(async () => {
-      const rows = await this.#db.rows(
-        `SELECT epoch_ms(ts) AS ts, price, size, conditions, trade_id, source FROM trades
-         WHERE symbol = ? AND ts >= epoch_ms(?::BIGINT) AND ts < epoch_ms(?::BIGINT)
-           AND (ts, trade_id) > (epoch_ms(?::BIGINT), ?)
-         ORDER BY ts, trade_id LIMIT ?`,
-        [
-          q.symbol,
-          q.from ?? -6e13,
-          q.to ?? 6e13,
-          q.after?.ts ?? -6e13,
-          q.after?.tradeId ?? '',
-          q.limit ?? 1_000_000_000,
-        ],
-      );
-      return {
-        rows: rows.length,
-        ts: Float64Array.from(rows, (r) => Number(r.ts)),
-        price: Float64Array.from(rows, (r) => Number(r.price)),
-        size: Float64Array.from(rows, (r) => Number(r.size)),
-        conditions: rows.map((r) => String(r.conditions)),
-        tradeId: rows.map((r) => String(r.trade_id)),
-        source: rows.map((r) => String(r.source)),
-      };
-    });
+    return this.#db.serial(() => readTradeColumns(this.#db, q));
   }
 
   listSeries(): Promise<SeriesStatus[]> {
-    return this.#db.serial(async () => {
-      const rows = await this.#db.rows(`
-        WITH b AS (
-          SELECT symbol, interval, count(*) AS n, epoch_ms(min(ts)) AS first_ts, epoch_ms(max(ts)) AS last_ts
-          FROM bars GROUP BY symbol, interval),
-        q AS (SELECT symbol, interval, count(*) AS rejects FROM quarantine GROUP BY symbol, interval)
-        -- Rejects without an interval (trades; bars quarantined before v4) get a row of their own.
-        SELECT coalesce(b.symbol, q.symbol) AS symbol, coalesce(b.interval, q.interval) AS interval,
-          coalesce(b.n, 0) AS n, b.first_ts, b.last_ts, coalesce(q.rejects, 0) AS rejects
-        FROM b FULL OUTER JOIN q ON b.symbol = q.symbol AND b.interval = q.interval
-        ORDER BY symbol, interval`);
-      return rows.map((r) => ({
-        symbol: String(r.symbol ?? '(none)'),
-        interval: (r.interval ?? '-') as Interval,
-        rows: Number(r.n),
-        firstTs: r.first_ts === null ? Number.NaN : Number(r.first_ts),
-        lastTs: r.last_ts === null ? Number.NaN : Number(r.last_ts),
-        rejects: Number(r.rejects),
-      }));
-    });
+    return this.#db.serial(() => listSeries(this.#db));
+  }
+
+  lastBarsBefore(keys: readonly (SeriesKey & { ts: number })[]): Promise<(Bar | null)[]> {
+    if (keys.length === 0) return Promise.resolve([]);
+    return this.#db.serial(() => lastBarsBefore(this.#db, keys));
+  }
+
+  readWholeSeries(series: readonly SeriesKey[]): Promise<Map<string, SeriesPrices>> {
+    return this.#db.serial(() => readWholeSeries(this.#db, series));
   }
 
   ping(): Promise<void> {
