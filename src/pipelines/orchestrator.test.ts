@@ -63,7 +63,7 @@ async function setup(
       Object.fromEntries(Object.entries(pipelines).map(([k, p]) => [k, p.concurrency])),
     pollMs: 20,
     heartbeatMs: 1_000,
-    onEnded: () => void orchestrator.sync(),
+    onEnded: () => void orchestrator.sync().catch(() => {}),
   });
   await orchestrator.resume();
   executor.start();

@@ -188,7 +188,8 @@ export class PipelineService implements PipelinesApi {
       owner: this.owner,
       // Only the leader decides; a worker's report reaches it through the history.
       onEnded: () => {
-        if (!this.#shared || this.#leader) void this.orchestrator.sync();
+        // A sync that fails (the history closing at shutdown) is redone by the next one.
+        if (!this.#shared || this.#leader) void this.orchestrator.sync().catch(() => {});
       },
     });
     this.scheduler = o.schedule && !this.#shared ? this.#newScheduler() : null;

@@ -71,6 +71,7 @@ export class DuckDBRunStore implements RunStore {
   readonly #instance: DuckDBInstance;
   readonly #conn: DuckDBConnection;
   #queue: Promise<unknown> = Promise.resolve();
+  #closed = false;
 
   private constructor(instance: DuckDBInstance, conn: DuckDBConnection) {
     this.#instance = instance;
@@ -98,6 +99,8 @@ export class DuckDBRunStore implements RunStore {
 
   /** One statement or transaction at a time on the one connection. */
   #serial<T>(fn: () => Promise<T>): Promise<T> {
+    // A closed connection's native handle must not be touched again (it would crash the process).
+    if (this.#closed) return Promise.reject(new StoreError('run history: closed', 'closed', []));
     const next = this.#queue.then(fn, fn);
     this.#queue = next.catch(() => {});
     return next;
@@ -514,6 +517,8 @@ export class DuckDBRunStore implements RunStore {
   }
 
   async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
     await this.#queue.catch(() => {});
     try {
       await this.#conn.run('CHECKPOINT');

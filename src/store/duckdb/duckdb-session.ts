@@ -17,11 +17,24 @@ export class DuckDBSession {
     this.conn = conn;
   }
 
+  #closed = false;
+
   /** Runs `fn` after every earlier call on this connection has finished. */
   serial<T>(fn: () => Promise<T>): Promise<T> {
+    // A closed connection's native handle must not be touched again (it would crash the process).
+    if (this.#closed)
+      return Promise.reject(new StoreError('the DuckDB store is closed', 'closed', []));
     const next = this.#queue.then(fn, fn);
     this.#queue = next.catch(() => undefined);
     return next;
+  }
+
+  /** Runs `fn` (the close) after every earlier call; any later call is refused. */
+  closeWith(fn: () => Promise<void>): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    const last = this.serial(fn);
+    this.#closed = true;
+    return last;
   }
 
   async run(query: string, params: DuckDBValue[] = []) {

@@ -326,7 +326,7 @@ export class DuckDBStore implements StoreDriver {
   }
 
   close(): Promise<void> {
-    return this.#db.serial(async () => {
+    return this.#db.closeWith(async () => {
       try {
         await this.#db.conn.run('CHECKPOINT');
       } catch {
