@@ -11,7 +11,12 @@ import { RecordBatchStreamWriter, tableFromArrays } from 'apache-arrow';
 import { z } from 'zod';
 import { intervalMs, isDailyOrLonger } from '../core/time.ts';
 import { sessionsBehind } from '../pipelines/gaps.ts';
-import type { ApiKeyRecord, BarColumnSet, FileExportOptions } from '../store/store.ts';
+import {
+  type ApiKeyRecord,
+  type BarColumnSet,
+  barColumnNames,
+  type FileExportOptions,
+} from '../store/store.ts';
 import {
   BarsQuerySchema,
   BarsResponseSchema,
@@ -75,19 +80,10 @@ function barsJsonBody(
   prior?: RowText,
 ): RowText {
   const c = set.columns;
-  const [ts, open, high, low, close, volume, vwap, adj, count, filled, src] = [
-    'ts',
-    'open',
-    'high',
-    'low',
-    'close',
-    'volume',
-    'vwap',
-    'adj_close',
-    'trade_count',
-    'backfilled',
-    'source',
-  ].map((k) => c[k]!) as Float64Array[];
+  const [ts, open, high, low, close, volume, vwap, adj, count, filled, src] = barColumnNames(
+    [],
+    true,
+  ).map((k) => c[k]!) as Float64Array[];
   // Every key and constant is encoded once, then copied per bar.
   const enc = (t: string) => Buffer.from(t);
   const ind = indicators.map(

@@ -1,4 +1,5 @@
 /** Records from the rows SQL stores answer (timestamps as epoch ms, NULL as null). */
+import type { Bar } from '../core/records.ts';
 import type { Interval } from '../core/time.ts';
 import type { ApiKeyRecord, QuarantineRow } from './store.ts';
 
@@ -28,3 +29,20 @@ export function toApiKey(r: Record<string, unknown>): ApiKeyRecord {
     revokedAt: r.revoked_at === null || r.revoked_at === undefined ? null : Number(r.revoked_at),
   };
 }
+
+/**
+ * A bar's stored values after its key, in the order the shared stores write them: open, high,
+ * low, close, volume, adj_close, source, vwap, trade_count, backfilled (null where absent).
+ */
+export const barValues = (b: Bar): (number | string | boolean | null)[] => [
+  b.open,
+  b.high,
+  b.low,
+  b.close,
+  b.volume,
+  b.adjClose,
+  b.source,
+  b.vwap ?? null,
+  b.tradeCount ?? null,
+  b.backfilled === true,
+];

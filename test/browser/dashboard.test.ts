@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../helpers/browser.ts';
-import { ROOT, runCli, startCli } from '../helpers/cli.ts';
+import { ROOT, type RunningServer, runCli, startServer } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/db.ts';
 import { freshDatabase } from '../helpers/pg.ts';
 import { fixture, type ReplayServer, startReplayServer } from '../helpers/replay-server.ts';
@@ -20,7 +20,7 @@ const ARTIFACTS = join(ROOT, 'test-artifacts');
 let browser: Browser;
 let page: Page;
 let url: string;
-let server: ReturnType<typeof startCli>;
+let server: RunningServer;
 let adminKey: string;
 let yahoo: ReplayServer;
 
@@ -78,29 +78,12 @@ function dashboardSuite(store: string, storeArgs: () => Promise<string[]>): void
             ]
           : undefined,
       );
-      server = startCli(
-        ['up', '--port', '0', '--rate', '200', '--fault-rate', '0.02', ...(await storeArgs())],
-        {
-          TICKLINE_DATA_DIR: dataDir,
-          TICKLINE_YAHOO_URL: yahoo.url,
-          FINNHUB_TOKEN: '',
-        },
+      // Resolves once it prints its address; rejects, with its output, if it exits first.
+      server = await startServer(
+        ['--port', '0', '--rate', '200', '--fault-rate', '0.02', ...(await storeArgs())],
+        { TICKLINE_DATA_DIR: dataDir, TICKLINE_YAHOO_URL: yahoo.url },
       );
-      url = await new Promise<string>((resolve, reject) => {
-        let out = '';
-        const timer = setTimeout(
-          () => reject(new Error(`tickline up did not start:\n${out}`)),
-          60_000,
-        );
-        server.child.stdout?.on('data', (d) => {
-          out += d;
-          const m = /dashboard: (http:\/\/\S+)\/ /.exec(out);
-          if (m) {
-            clearTimeout(timer);
-            resolve(m[1]!);
-          }
-        });
-      });
+      url = server.url;
       browser = await launchChromium();
       page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     }, 120_000);

@@ -11,6 +11,7 @@
 import cassandra from 'cassandra-driver';
 import type { Bar, Quarantined, Trade } from '../../core/records.ts';
 import { quarantineId, rawResponseId } from '../natural-keys.ts';
+import { barValues } from '../record-rows.ts';
 import type { WriteBatch, WriteResult } from '../store.ts';
 import { bucketOf, dayOf } from './cassandra-schema.ts';
 import type { CassandraSession } from './cassandra-session.ts';
@@ -54,20 +55,6 @@ async function inBatches(db: CassandraSession, statements: { query: string; para
 
 const same = (a: unknown, b: unknown): boolean =>
   a === b || (typeof a === 'number' && typeof b === 'number' && Number.isNaN(a) && Number.isNaN(b));
-
-/** The bar's stored values, in the order `BAR_INSERT` takes them after the key. */
-const barValues = (b: Bar): unknown[] => [
-  b.open,
-  b.high,
-  b.low,
-  b.close,
-  b.volume,
-  b.adjClose,
-  b.source,
-  b.vwap ?? null,
-  b.tradeCount ?? null,
-  b.backfilled === true,
-];
 
 export class CassandraWriter {
   readonly #db: CassandraSession;

@@ -10,6 +10,7 @@
 import type pg from 'pg';
 import { StoreError } from '../../core/errors.ts';
 import type { Bar } from '../../core/records.ts';
+import { barValues } from '../record-rows.ts';
 import { type CopyValue, copyRows, tsText } from './pg-copy.ts';
 
 export const BAR_VALUES = [
@@ -34,21 +35,7 @@ export function isUniqueViolation(err: StoreError): boolean {
   return (err.cause as { code?: string } | undefined)?.code === '23505';
 }
 
-const values = (b: Bar): CopyValue[] => [
-  b.symbol,
-  b.interval,
-  tsText(b.ts),
-  b.open,
-  b.high,
-  b.low,
-  b.close,
-  b.volume,
-  b.adjClose,
-  b.source,
-  b.vwap ?? null,
-  b.tradeCount ?? null,
-  b.backfilled === true,
-];
+const values = (b: Bar): CopyValue[] => [b.symbol, b.interval, tsText(b.ts), ...barValues(b)];
 
 /** Per series, its time range in this write; null when a series repeats a ts (or goes back). */
 function ranges(
