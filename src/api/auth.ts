@@ -55,14 +55,7 @@ export class KeyChecker {
     const k = m ? KEY.exec(m[1]!) : null;
     if (!k) return { ok: false, reason: 'malformed' };
     const [, id, secret] = k as unknown as [string, string, string];
-    const now = Date.now();
-    let hit = this.#cache.get(id);
-    if (!hit || hit.until < now) {
-      hit = { record: await this.#store.capability('keys').getApiKey(id), until: now + 5_000 };
-      this.#cache.set(id, hit);
-      if (this.#cache.size > 10_000) this.#cache.clear();
-    }
-    const rec = hit.record;
+    const rec = await this.#record(id);
     if (!rec) return { ok: false, reason: 'unknown' };
     const want = Buffer.from(rec.hash, 'hex');
     const got = Buffer.from(digest(rec.salt, secret), 'hex');
@@ -70,8 +63,28 @@ export class KeyChecker {
       return { ok: false, reason: 'unknown' };
     if (rec.revokedAt !== null) return { ok: false, reason: 'revoked' };
     if (this.#passed.size > 10_000) this.#passed.clear();
-    this.#passed.set(authorization, { id, until: now + 5_000 });
+    this.#passed.set(authorization, { id, until: Date.now() + 5_000 });
     return { ok: true, id, scope: rec.scope };
+  }
+
+  /** A signed-in session's key, checked again (it may have been revoked since). */
+  async checkId(id: string): Promise<AuthResult> {
+    const rec = await this.#record(id);
+    if (!rec) return { ok: false, reason: 'unknown' };
+    if (rec.revokedAt !== null) return { ok: false, reason: 'revoked' };
+    return { ok: true, id, scope: rec.scope };
+  }
+
+  /** The stored record of a key id, cached for a few seconds: a burst of requests costs one lookup. */
+  async #record(id: string): Promise<ApiKeyRecord | null> {
+    const now = Date.now();
+    let hit = this.#cache.get(id);
+    if (!hit || hit.until < now) {
+      hit = { record: await this.#store.capability('keys').getApiKey(id), until: now + 5_000 };
+      this.#cache.set(id, hit);
+      if (this.#cache.size > 10_000) this.#cache.clear();
+    }
+    return hit.record;
   }
 
   /**

@@ -5,6 +5,8 @@ import type { PipelineService } from '../pipelines/pipeline-service.ts';
 import type { StreamPipeline } from '../pipelines/stream.ts';
 import type { Store } from '../store/store.ts';
 import type { KeyChecker } from './auth.ts';
+import type { AuthFailures } from './guard.ts';
+import type { Sessions } from './sessions.ts';
 
 export interface LiveHandle {
   pipeline: StreamPipeline;
@@ -23,4 +25,10 @@ export interface ApiContext {
   /** Pipelines, runs and alerts (POST /api/backfill is a run too). */
   pipelines: PipelineService;
   keys: KeyChecker;
+  /** Dashboard sessions (sign-in with a key). */
+  sessions: Sessions;
+  /** Failed authentications per address (sign-in counts too). */
+  failures: AuthFailures;
+  /** Whether reads need a key (a non-loopback bind). */
+  requireKeyForReads: boolean;
 }

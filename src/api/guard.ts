@@ -16,10 +16,13 @@
  */
 import type { ApiScope } from '../store/store.ts';
 
+/** `public`: anyone (liveness, sign-in, the dashboard's static files, which hold no data). */
+export type RouteScope = ApiScope | 'public';
+
 export interface RouteRef {
   method: string;
   path: string;
-  scope?: ApiScope | undefined;
+  scope?: RouteScope | undefined;
 }
 
 /** Routes outside ROUTES that the server answers (all readable). */
@@ -30,20 +33,24 @@ export const EXTRA_ROUTES: readonly RouteRef[] = [
 ];
 
 /** The scope a request needs, from its method and matched route (see the file comment). */
-export function scopeTable(routes: readonly RouteRef[]): (method: string, url: string) => ApiScope {
-  const exact = new Map<string, ApiScope>();
-  const byPath = new Map<string, ApiScope>();
+export function scopeTable(
+  routes: readonly RouteRef[],
+): (method: string, url: string) => RouteScope {
+  const rank = { public: 0, read: 1, admin: 2 };
+  const exact = new Map<string, RouteScope>();
+  const byPath = new Map<string, RouteScope>();
   for (const r of routes) {
     const scope = r.scope ?? 'read';
     exact.set(`${r.method} ${r.path}`, scope);
-    if (byPath.get(r.path) !== 'admin') byPath.set(r.path, scope);
+    const had = byPath.get(r.path);
+    if (had === undefined || rank[scope] > rank[had]) byPath.set(r.path, scope);
   }
   return (method, url) => {
     const m = method === 'HEAD' ? 'GET' : method;
     const hit = exact.get(`${m} ${url}`) ?? byPath.get(url);
     if (hit) return hit;
-    // Static files of the dashboard are public reads; an unknown API route is not.
-    return url.startsWith('/api') || url.startsWith('/metrics') ? 'admin' : 'read';
+    // The dashboard's static files are public (its sign-in page must load); an unknown API route is admin.
+    return url.startsWith('/api') || url.startsWith('/metrics') ? 'admin' : 'public';
   };
 }
 

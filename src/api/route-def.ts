@@ -10,6 +10,18 @@ export interface RouteReply {
   headers?: Record<string, string>;
 }
 
+/** What a handler may know of the request beyond its parameters. */
+export interface RequestFacts {
+  /** The caller's scope: `public` when it sent no key (or one that is not enough for more). */
+  caller: 'public' | 'read' | 'admin';
+  /** The Cookie header. */
+  cookie: string | undefined;
+  /** Whether the request came over HTTPS (cookies get Secure). */
+  secure: boolean;
+  /** The client's address (failed sign-ins are limited per address). */
+  ip: string;
+}
+
 export interface RouteDef<
   Q extends z.ZodType = z.ZodType,
   B extends z.ZodType = z.ZodType,
@@ -19,8 +31,11 @@ export interface RouteDef<
   /** Fastify syntax: `/api/jobs/:id`. */
   path: string;
   summary: string;
-  /** Who may call it: `read` (any key, or none on a loopback bind) or `admin`. */
-  scope?: 'read' | 'admin';
+  /**
+   * Who may call it: `public` (anyone: liveness, sign-in), `read` (any key or
+   * session, or none on a loopback bind) or `admin`.
+   */
+  scope?: 'public' | 'read' | 'admin';
   query: Q;
   params?: P;
   body?: B;
@@ -32,7 +47,7 @@ export interface RouteDef<
   handler: (
     ctx: ApiContext,
     query: z.output<Q>,
-    extra: { params: z.output<P>; body: z.output<B> },
+    extra: { params: z.output<P>; body: z.output<B>; http: RequestFacts },
   ) => Promise<RouteReply>;
 }
 
@@ -57,7 +72,7 @@ export class BadParameter extends Error {
 /** An answer other than success, with its status: 404 for what does not exist, 409 for a wrong state. */
 export class ApiError extends Error {
   constructor(
-    readonly status: 400 | 404 | 409 | 422 | 503,
+    readonly status: 400 | 401 | 403 | 404 | 409 | 422 | 429 | 503,
     message: string,
     readonly parameter?: string,
   ) {
@@ -67,9 +82,12 @@ export class ApiError extends Error {
   get kind(): string {
     return {
       400: 'bad_parameter',
+      401: 'unauthorized',
+      403: 'forbidden',
       404: 'not_found',
       409: 'conflict',
       422: 'unprocessable',
+      429: 'rate_limited',
       503: 'unavailable',
     }[this.status];
   }

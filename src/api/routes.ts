@@ -46,6 +46,7 @@ import type { ApiContext } from './context.ts';
 import { PIPELINE_ROUTES } from './pipeline-routes.ts';
 import { replayQuarantined } from './replay.ts';
 import { BadParameter, type RouteDef, route } from './route-def.ts';
+import { SESSION_ROUTES } from './session-routes.ts';
 
 export { BadParameter, type RouteDef, type RouteReply, route } from './route-def.ts';
 
@@ -204,6 +205,7 @@ function keyInfo({
 }
 
 export const ROUTES: RouteDef[] = [
+  ...SESSION_ROUTES,
   ...PIPELINE_ROUTES,
   route({
     method: 'POST',
@@ -246,6 +248,7 @@ export const ROUTES: RouteDef[] = [
         return { status: 404, body: { error: 'not_found', message: `no active key ${params.id}` } };
       }
       ctx.keys.forget();
+      ctx.sessions.endForKey(params.id);
       return {
         body: {
           keys: (await ctx.store.capability('keys').listApiKeys())
@@ -258,10 +261,12 @@ export const ROUTES: RouteDef[] = [
   route({
     method: 'GET',
     path: '/api/health',
-    summary: 'Liveness, and readiness of the store and the log',
+    summary:
+      'Liveness, and readiness of the store and the log. Open to all (probes); without a key the reasons and the backlog are left out',
+    scope: 'public',
     query: EmptyQuerySchema,
     response: HealthResponseSchema,
-    handler: async (ctx) => {
+    handler: async (ctx, _q, { http }) => {
       let store: { ready: boolean; kind: string; error?: string } = {
         ready: true,
         kind: ctx.store.kind,
@@ -290,6 +295,12 @@ export const ROUTES: RouteDef[] = [
         }
       }
       const ok = store.ready && log.ready;
+      if (http.caller === 'public') {
+        // Liveness only for an unauthenticated prober: no error texts (they name hosts), no backlog.
+        delete store.error;
+        delete log.error;
+        log.backlog = null;
+      }
       return {
         status: ok ? 200 : 503,
         body: {

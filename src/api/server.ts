@@ -18,10 +18,18 @@ import { DuckDBRunStore } from '../pipelines/runs/duckdb-run-store.ts';
 import { CapabilityError, type Store } from '../store/store.ts';
 import { KeyChecker } from './auth.ts';
 import type { ApiContext, LiveHandle } from './context.ts';
-import { AuthFailures, EXTRA_ROUTES, rebindingProblem, scopeTable } from './guard.ts';
+import { AuthFailures, EXTRA_ROUTES, hostnameOf, rebindingProblem, scopeTable } from './guard.ts';
 import { docsPage, openApiDocument } from './openapi.ts';
-import { ApiError } from './route-def.ts';
+import { ApiError, type RequestFacts } from './route-def.ts';
 import { BadParameter, ROUTES } from './routes.ts';
+import {
+  CSRF_HEADER,
+  csrfMatches,
+  SAFE_METHODS,
+  type Session,
+  Sessions,
+  sessionIdOf,
+} from './sessions.ts';
 import type { StreamHub } from './stream-hub.ts';
 
 export interface ServerOptions {
@@ -82,7 +90,12 @@ export async function createServer(o: ServerOptions): Promise<FastifyInstance> {
       });
   const pipelines = o.pipelines ?? ownPipelines!;
   const keys = o.keys ?? new KeyChecker(o.store);
+  const failures = new AuthFailures(o.cfg.api.authFailuresPerMinute);
+  const sessions = new Sessions();
   const ctx: ApiContext = {
+    sessions,
+    failures,
+    requireKeyForReads: o.requireKeyForReads,
     pipelines,
     keys,
     store: o.store,
@@ -95,7 +108,6 @@ export async function createServer(o: ServerOptions): Promise<FastifyInstance> {
   };
   const doc = openApiDocument(ROUTES, o.version ?? '0.1.0');
   const scopeOf = scopeTable([...ROUTES, ...EXTRA_ROUTES]);
-  const failures = new AuthFailures(o.cfg.api.authFailuresPerMinute);
   const boundHost = o.host ?? '127.0.0.1';
 
   app.addHook('onClose', async () => {
@@ -124,6 +136,21 @@ export async function createServer(o: ServerOptions): Promise<FastifyInstance> {
       if (url.pathname !== '/api/stream') return refuse(404, `no WebSocket at ${url.pathname}`);
       const key = url.searchParams.get('key');
       const header = req.headers.authorization ?? (key ? `Bearer ${key}` : undefined);
+      const session = header ? null : sessions.get(sessionIdOf(req.headers.cookie));
+      if (session) {
+        // A cookie rides along with any page's WebSocket: only this server's pages may use it.
+        const origin = req.headers.origin;
+        const host = req.headers.host;
+        if (origin && host && hostnameOf(origin, true) !== hostnameOf(host, false))
+          return refuse(403, `Origin ${JSON.stringify(origin)} is another site`);
+        void keys.checkId(session.keyId).then((auth) => {
+          if (!auth.ok) {
+            sessions.end(session.id);
+            refuse(401, 'your session ended: sign in again');
+          } else hub.upgrade(req, socket, head);
+        });
+        return;
+      }
       if (!o.requireKeyForReads && !header) {
         const problem = rebindingProblem(req.headers.host, req.headers.origin, boundHost);
         if (problem) return refuse(403, problem);
@@ -146,7 +173,11 @@ export async function createServer(o: ServerOptions): Promise<FastifyInstance> {
     timeWindow: 60_000,
     keyGenerator: (req) => {
       // Per key only for a key that passed: made-up keys share their address's bucket.
-      const id = keys.verifiedId(req.headers.authorization);
+      const id =
+        keys.verifiedId(req.headers.authorization) ??
+        (req.headers.authorization
+          ? null
+          : (sessions.get(sessionIdOf(req.headers.cookie))?.keyId ?? null));
       return id ? `key:${id}` : `ip:${req.ip}`;
     },
     errorResponseBuilder: (_req, c) => ({
@@ -158,13 +189,34 @@ export async function createServer(o: ServerOptions): Promise<FastifyInstance> {
 
   // Who may call what (src/api/guard.ts): by route whatever the method, deny by default;
   // failed authentications limited per address; a keyless server checks Host and Origin.
+  // Who may call what (src/api/guard.ts): by route whatever the method, deny by default;
+  // failed authentications limited per address; a keyless server checks Host and Origin.
+  // A browser signed in on the dashboard sends its session cookie instead of a key.
+  app.decorateRequest('caller', 'public');
   app.addHook('onRequest', async (req, reply) => {
     const url = req.routeOptions.url;
     const need = url ? scopeOf(req.method, url) : 'read';
     const header = req.headers.authorization;
-    if (need === 'read' && !o.requireKeyForReads && !header) {
+    const sid = header ? undefined : sessionIdOf(req.headers.cookie);
+    const session: Session | null = sessions.get(sid);
+    if (need === 'public' || (need === 'read' && !o.requireKeyForReads && !header && !session)) {
+      if (need === 'public') {
+        // Anyone may call it; the caller's scope still decides how much it is told.
+        if (header || session) {
+          const auth = session ? await keys.checkId(session.keyId) : await keys.check(header);
+          if (auth.ok) (req as unknown as { caller: string }).caller = auth.scope;
+        } else if (
+          !o.requireKeyForReads &&
+          !rebindingProblem(req.headers.host, req.headers.origin, boundHost)
+        ) {
+          (req as unknown as { caller: string }).caller = 'read';
+        }
+        return;
+      }
+      // A keyless read: Host and Origin must name this machine.
       const problem = rebindingProblem(req.headers.host, req.headers.origin, boundHost);
       if (problem) return reply.code(403).send({ error: 'forbidden', message: problem });
+      (req as unknown as { caller: string }).caller = 'read';
       return;
     }
     const wait = failures.blockedFor(req.ip);
@@ -177,26 +229,42 @@ export async function createServer(o: ServerOptions): Promise<FastifyInstance> {
           message: `more than ${o.cfg.api.authFailuresPerMinute} failed authentications a minute from ${req.ip}; retry in ${wait} s`,
         });
     }
-    const auth = await keys.check(header);
+    const auth = session ? await keys.checkId(session.keyId) : await keys.check(header);
     if (!auth.ok) {
-      if (auth.reason !== 'missing') failures.fail(req.ip);
-      const why = {
-        missing: 'an API key is required: send Authorization: Bearer <key> (tickline keys create)',
-        malformed: 'the Authorization header is not "Bearer tk_…" with a tickline key',
-        unknown: 'the API key is not valid',
-        revoked: 'the API key was revoked',
-      }[auth.reason];
+      if (session) sessions.end(session.id);
+      else if (auth.reason !== 'missing') failures.fail(req.ip);
+      const why = session
+        ? `your session ended: its key was ${auth.reason === 'revoked' ? 'revoked' : 'removed'}; sign in again`
+        : {
+            missing: sid
+              ? 'your session ended (signed out, expired, or the server restarted): sign in again, or send Authorization: Bearer <key>'
+              : 'an API key is required: send Authorization: Bearer <key> (tickline keys create), or sign in on the dashboard',
+            malformed: 'the Authorization header is not "Bearer tk_…" with a tickline key',
+            unknown: 'the API key is not valid',
+            revoked: 'the API key was revoked',
+          }[auth.reason];
       return reply
         .code(401)
         .header('www-authenticate', 'Bearer realm="tickline"')
         .send({ error: 'unauthorized', message: why });
     }
+    if (
+      session &&
+      !SAFE_METHODS.has(req.method) &&
+      !csrfMatches(session, req.headers[CSRF_HEADER])
+    ) {
+      return reply.code(403).send({
+        error: 'forbidden',
+        message: `${req.method} ${url ?? req.url.split('?')[0]} with a session cookie needs its ${CSRF_HEADER} header (GET /api/session gives the token)`,
+      });
+    }
     if (need === 'admin' && auth.scope !== 'admin') {
       return reply.code(403).send({
         error: 'forbidden',
-        message: `${req.method} ${url ?? req.url.split('?')[0]} needs an admin key; this key can only read`,
+        message: `${req.method} ${url ?? req.url.split('?')[0]} needs an admin key; ${session ? 'this session signed in with a read key' : 'this key can only read'}`,
       });
     }
+    (req as unknown as { caller: string }).caller = auth.scope;
   });
 
   // Server-Timing: the time spent inside the server (routing, handler, serialization).
@@ -242,6 +310,12 @@ export async function createServer(o: ServerOptions): Promise<FastifyInstance> {
           const res = await r.handler(ctx, parsed.data, {
             params: params?.data,
             body: body?.data,
+            http: {
+              caller: (req as unknown as { caller: RequestFacts['caller'] }).caller,
+              cookie: req.headers.cookie,
+              secure: req.protocol === 'https',
+              ip: req.ip,
+            },
           });
           reply.code(res.status ?? 200);
           if (res.contentType) reply.type(res.contentType);

@@ -87,11 +87,19 @@ export async function runLive(o: LiveRunOptions): Promise<StreamStats> {
     onEvent: (e) => {
       if (e.kind === 'source') {
         const ev = e.event;
-        if (ev.kind === 'connected') feed = 'connected';
+        if (ev.kind === 'connected')
+          feed = o.source?.name === 'simulator' ? 'simulating' : 'connected';
+        else if (ev.kind === 'market_closed')
+          feed = `market closed${ev.nextOpen ? `: next trades at ${new Date(ev.nextOpen).toISOString().slice(0, 16)}Z` : ''} (--hours always simulates anyway)`;
         else if (ev.kind === 'disconnected') feed = `reconnecting (${ev.reason})`;
         else if (ev.kind === 'stale')
           feed = `stale: no trade for ${Math.round(ev.silentMs / 1000)} s`;
-        if (ev.kind === 'error' || ev.kind === 'gap_filled' || ev.kind === 'stale') {
+        if (
+          ev.kind === 'error' ||
+          ev.kind === 'gap_filled' ||
+          ev.kind === 'stale' ||
+          ev.kind === 'market_closed'
+        ) {
           const text =
             ev.kind === 'gap_filled'
               ? `gap filled for ${ev.symbol}: ${ev.bars} backfilled 1m bars`

@@ -6,11 +6,16 @@ import { UsageError } from '../core/errors.ts';
 import { FinnhubSource } from '../sources/finnhub/finnhub-source.ts';
 import { ReplaySource } from '../sources/replay/replay-source.ts';
 import { SimulatorSource } from '../sources/simulator/simulator-source.ts';
+import { simulatorStarts } from '../sources/simulator/simulator-starts.ts';
 import type { LiveSource } from '../sources/source.ts';
+import type { Store } from '../store/store.ts';
 import { parseChoice, parsePositiveInt } from './args.ts';
 
 export const LIVE_SOURCES = ['finnhub', 'simulator', 'replay'] as const;
 export type LiveSourceName = (typeof LIVE_SOURCES)[number];
+
+export const HOURS_HELP =
+  'simulator: calendar (a symbol trades only while its exchange is open) | always';
 
 /** Adds the flags that pick and shape a live source. */
 export function liveSourceOptions(cmd: Command, dflt: LiveSourceName): Command {
@@ -24,11 +29,7 @@ export function liveSourceOptions(cmd: Command, dflt: LiveSourceName): Command {
     .option('--fault-rate <x>', 'simulator: fraction of bad records injected (0..1)', '0')
     .option('--duplicate-rate <x>', 'simulator: fraction of messages sent twice (0..1)', '0')
     .option('--seed <n>', 'simulator: random seed', '1')
-    .option(
-      '--hours <h>',
-      'simulator: always | calendar (a symbol trades only while its exchange is open)',
-      'always',
-    )
+    .option('--hours <h>', HOURS_HELP, 'calendar')
     .option('--max-messages <n>', 'simulator: stop after this many messages');
 }
 
@@ -98,7 +99,8 @@ export function liveSourceFromFlags(
       seed: parsePositiveInt('--seed', o.seed, 1, 2 ** 31),
       allowedLatenessMs: cfg.live.allowedLatenessMs,
       ...(maxMessages ? { maxMessages } : {}),
-      ...(parseChoice('--hours', o.hours, ['always', 'calendar'] as const, 'always') === 'calendar'
+      ...(parseChoice('--hours', o.hours, ['calendar', 'always'] as const, 'calendar') ===
+      'calendar'
         ? { hours: calendarHours(cfg) }
         : {}),
     }),
@@ -130,4 +132,28 @@ function calendarHours(cfg: Config) {
       return next && next.open > ts ? next.open : ts + 86_400_000;
     },
   };
+}
+
+/**
+ * A simulator continues from what is stored: each symbol from its last
+ * stored price, with its history's volatility (read when the feed starts).
+ */
+export function startSimulatorFromStore(
+  source: LiveSource,
+  store: Store,
+  symbols: readonly string[],
+  say: (line: string) => void = () => {},
+): void {
+  if (!(source instanceof SimulatorSource)) return;
+  source.startFrom(async () => {
+    const starts = await simulatorStarts(store, symbols);
+    if (starts.size > 0) {
+      say(
+        `simulator starts from the stored prices: ${[...starts]
+          .map(([sym, s]) => `${sym} ${s.price} (${s.from}, σ ${Math.round(s.sigma * 100)} %/yr)`)
+          .join(', ')}`,
+      );
+    }
+    return starts;
+  });
 }

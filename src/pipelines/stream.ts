@@ -142,7 +142,14 @@ export class StreamPipeline {
       corrections: 0,
       barsFinal: 0,
       backfilledBars: 0,
-      events: { connected: 0, disconnected: 0, stale: 0, error: 0, gap_filled: 0 },
+      events: {
+        connected: 0,
+        disconnected: 0,
+        stale: 0,
+        error: 0,
+        gap_filled: 0,
+        market_closed: 0,
+      },
       store: storeStats,
     };
   }

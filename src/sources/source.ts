@@ -61,7 +61,9 @@ export type LiveEvent =
     }
   | { kind: 'stale'; at: number; silentMs: number }
   | { kind: 'error'; at: number; message: string }
-  | { kind: 'gap_filled'; at: number; symbol: string; from: number; to: number; bars: number };
+  | { kind: 'gap_filled'; at: number; symbol: string; from: number; to: number; bars: number }
+  /** No subscribed symbol's market is open: nothing is expected until `nextOpen`. */
+  | { kind: 'market_closed'; at: number; nextOpen: number | null };
 
 /**
  * One unit a live source hands over: the text messages as they arrived,

@@ -10,7 +10,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from '../helpers/browser.ts';
+import { launchChromium, signIn } from '../helpers/browser.ts';
 import { ROOT, type RunningServer, runCli, startServer } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/db.ts';
 import { freshDatabase } from '../helpers/pg.ts';
@@ -86,6 +86,9 @@ function dashboardSuite(store: string, storeArgs: () => Promise<string[]>): void
       url = server.url;
       browser = await launchChromium();
       page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+      // The backfill form and replay are admin actions: a session signed in with an admin key.
+      await page.goto(url);
+      await signIn(page, adminKey);
     }, 120_000);
 
     afterAll(async () => {
@@ -277,7 +280,6 @@ function dashboardSuite(store: string, storeArgs: () => Promise<string[]>): void
         await page.fill('#bfSymbols', 'AAPL');
         await page.fill('#bfFrom', '2020-08-01');
         await page.fill('#bfTo', '2020-11-07');
-        await page.fill('#bfKey', adminKey);
         await page.click('#backfill button[type="submit"]');
         await page.waitForFunction(() => window.__ticklineData?.job()?.state === 'done', null, {
           timeout: 30_000,

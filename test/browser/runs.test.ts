@@ -10,7 +10,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from '../helpers/browser.ts';
+import { launchChromium, signIn } from '../helpers/browser.ts';
 import { ROOT, type RunningServer, runCli, startServer } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/db.ts';
 
@@ -68,6 +68,9 @@ beforeAll(async () => {
   }
   browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
+  // Admin actions (run, retry, cancel) go through a session signed in with an admin key.
+  await page.goto(`${server.url}/#/runs`);
+  await signIn(page, adminKey);
 }, 180_000);
 
 afterAll(async () => {
@@ -130,8 +133,6 @@ describe('the Runs page', () => {
   });
 
   it('lets an admin retry the failed run and start a pipeline; changes arrive live', async () => {
-    await page.fill('#runsKey', adminKey);
-    await page.dispatchEvent('#runsKey', 'change');
     const before = await page.evaluate(() => window.__ticklineRuns!.updates());
     await page.click('#retryRun');
     await page.waitForFunction(

@@ -85,7 +85,11 @@ const table = [...ROUTES, ...EXTRA_ROUTES].map((r) => ({
 const paths = [...new Set(table.map((r) => r.path))];
 /** The strictest scope declared for a path: what any method on it must be held to. */
 const strictest = (path: string) =>
-  table.some((r) => r.path === path && r.scope === 'admin') ? 'admin' : 'read';
+  table.some((r) => r.path === path && r.scope === 'admin')
+    ? 'admin'
+    : table.some((r) => r.path === path && r.scope === 'read')
+      ? 'read'
+      : 'public';
 const registered = (method: string, path: string) =>
   table.some(
     (r) => r.path === path && (r.method === method || (method === 'HEAD' && r.method === 'GET')),
@@ -105,6 +109,7 @@ describe('auth on every route × method × key', () => {
               ...(method === 'POST' ? { 'content-type': 'application/json' } : {}),
             });
             const allowedKey =
+              scope === 'public' ||
               who === 'admin' ||
               (who === 'read' && scope === 'read') ||
               (who === 'none' && scope === 'read' && !requireKeyForReads);

@@ -56,7 +56,9 @@ export async function startServer(
   args: string[],
   env: Record<string, string> = {},
 ): Promise<RunningServer> {
-  const run = startCli(['up', ...args], { FINNHUB_TOKEN: '', ...env });
+  // The simulator keeps to trading hours by default; tests run on any day, so it trades always.
+  const hours = args.includes('--hours') ? [] : ['--hours', 'always'];
+  const run = startCli(['up', ...hours, ...args], { FINNHUB_TOKEN: '', ...env });
   let out = '';
   run.child.stdout?.on('data', (d) => {
     out += d;

@@ -3,7 +3,7 @@
  * freshness, gaps and rejects, with a sparkline of the latest closes; and a
  * backfill form that starts a job and shows its live progress.
  */
-import { getJson, type SeriesInfo } from './api.ts';
+import { adminBlocked, getJson, postJson, type SeriesInfo } from './api.ts';
 
 interface Job {
   id: string;
@@ -66,7 +66,6 @@ export function dataPage(root: HTMLElement): () => void {
       <label>from <input id="bfFrom" type="date" required></label>
       <label>to <input id="bfTo" type="date"></label>
       <select id="bfInterval">${['1d', '1wk', '1mo', '1h', '15m', '5m', '1m'].map((i) => `<option>${i}</option>`).join('')}</select>
-      <input id="bfKey" type="password" placeholder="admin key" size="20" autocomplete="off">
       <button type="submit">Start</button>
     </form>
     <div id="job" class="job" hidden><progress max="1" value="0"></progress> <span class="jobText"></span></div>
@@ -76,8 +75,6 @@ export function dataPage(root: HTMLElement): () => void {
   const $ = <T extends HTMLElement>(sel: string) => root.querySelector(sel) as T;
   const message = $<HTMLParagraphElement>('#message');
   const body = $<HTMLTableSectionElement>('tbody');
-  const key = $<HTMLInputElement>('#bfKey');
-  key.value = sessionStorage.getItem('ticklineAdminKey') ?? '';
   const show = (text: string | null, kind: 'info' | 'error' = 'info') => {
     message.hidden = text === null;
     message.textContent = text ?? '';
@@ -160,7 +157,11 @@ export function dataPage(root: HTMLElement): () => void {
 
   $<HTMLFormElement>('#backfill').addEventListener('submit', (e) => {
     e.preventDefault();
-    sessionStorage.setItem('ticklineAdminKey', key.value.trim());
+    const blocked = adminBlocked('A backfill');
+    if (blocked) {
+      show(blocked, 'error');
+      return;
+    }
     const symbols = $<HTMLInputElement>('#bfSymbols')
       .value.split(',')
       .map((s) => s.trim())
@@ -173,21 +174,12 @@ export function dataPage(root: HTMLElement): () => void {
       ...(to ? { to } : {}),
       interval: $<HTMLSelectElement>('#bfInterval').value,
     };
-    void fetch('/api/backfill', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${key.value.trim()}` },
-      body: JSON.stringify(payload),
-    })
-      .then(async (res) => {
-        const r = (await res.json()) as Job & { message?: string };
-        if (!res.ok) {
-          show(`Backfill not started: ${r.message ?? res.status}`, 'error');
-          return;
-        }
+    void postJson<Job>('/api/backfill', payload)
+      .then(async (r) => {
         show(null);
         await follow(r.id);
       })
-      .catch((err: Error) => show(err.message, 'error'));
+      .catch((err: Error) => show(`Backfill not started: ${err.message}`, 'error'));
   });
 
   window.__ticklineData = {

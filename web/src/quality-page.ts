@@ -5,7 +5,7 @@
  * (the admin key is kept in this tab's sessionStorage only).
  */
 import { createChart, HistogramSeries, type UTCTimestamp } from 'lightweight-charts';
-import { getJson } from './api.ts';
+import { adminBlocked, getJson, postJson } from './api.ts';
 
 interface Reject {
   id: string;
@@ -52,7 +52,6 @@ export function qualityPage(root: HTMLElement): () => void {
     <section class="toolbar">
       <strong>Rejects per rule, per <span id="bucketName">minute</span></strong>
       <span id="legend" class="legend"></span>
-      <label class="admin">Admin key (for replay) <input id="adminKey" type="password" size="28" autocomplete="off"></label>
     </section>
     <p id="message" class="message" hidden></p>
     <div id="rejectChart" class="chart small"></div>
@@ -60,11 +59,6 @@ export function qualityPage(root: HTMLElement): () => void {
     <table class="rejects"><thead><tr><th>received</th><th>rule</th><th>stage</th><th>symbol</th><th>message</th><th>raw payload</th><th></th></tr></thead><tbody></tbody></table>`;
   const message = root.querySelector('#message') as HTMLParagraphElement;
   const body = root.querySelector('tbody') as HTMLTableSectionElement;
-  const keyInput = root.querySelector('#adminKey') as HTMLInputElement;
-  keyInput.value = sessionStorage.getItem('ticklineAdminKey') ?? '';
-  keyInput.addEventListener('change', () =>
-    sessionStorage.setItem('ticklineAdminKey', keyInput.value.trim()),
-  );
   const show = (text: string | null, kind: 'info' | 'error' = 'info') => {
     message.hidden = text === null;
     message.textContent = text ?? '';
@@ -193,25 +187,15 @@ export function qualityPage(root: HTMLElement): () => void {
   body.addEventListener('click', (e) => {
     const id = (e.target as HTMLElement).dataset.id;
     if (!id) return;
-    const key = keyInput.value.trim();
-    if (!key) {
-      show(
-        'Replay needs an admin key: create one with `tickline keys create --scope admin`.',
-        'error',
-      );
+    const blocked = adminBlocked('Replay');
+    if (blocked) {
+      show(blocked, 'error');
       return;
     }
-    void fetch(`/api/quarantine/${id}/replay`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${key}` },
-    })
-      .then(async (res) => {
-        const r = (await res.json()) as { outcome?: string; rule?: string; message?: string };
-        if (res.ok) show(`Replayed: stored, and the bars of its windows rebuilt.`);
-        else show(`Not replayed: ${r.message ?? r.outcome ?? res.status}`, 'error');
-        await refresh();
-      })
-      .catch((err: Error) => show(err.message, 'error'));
+    void postJson<{ outcome?: string }>(`/api/quarantine/${id}/replay`)
+      .then(() => show('Replayed: stored, and the bars of its windows rebuilt.'))
+      .catch((err: Error) => show(`Not replayed: ${err.message}`, 'error'))
+      .then(() => refresh());
   });
 
   window.__ticklineQuality = {

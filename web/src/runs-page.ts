@@ -6,7 +6,7 @@
  * is kept in this tab's sessionStorage only), and the alerts sent. Run and
  * task changes arrive over the WebSocket.
  */
-import { getJson } from './api.ts';
+import { adminBlocked, getJson, postJson } from './api.ts';
 
 interface Pipeline {
   name: string;
@@ -110,7 +110,6 @@ export function runsPage(root: HTMLElement): () => void {
   root.innerHTML = `
     <section class="toolbar">
       <strong>Pipelines</strong>
-      <label class="admin">Admin key (run, retry, cancel) <input id="runsKey" type="password" size="28" autocomplete="off"></label>
     </section>
     <p id="runsMessage" class="message" hidden></p>
     <table class="pipelines"><thead><tr><th>pipeline</th><th>schedule</th><th>calendar</th><th>tasks</th><th>next run</th><th>last state</th><th></th></tr></thead><tbody></tbody></table>
@@ -127,11 +126,6 @@ export function runsPage(root: HTMLElement): () => void {
     <table class="alerts"><thead><tr><th>at</th><th>rule</th><th>state</th><th>channel</th><th>outcome</th><th>subject</th></tr></thead><tbody></tbody></table>`;
   const $ = <T extends Element>(sel: string) => root.querySelector(sel) as T;
   const message = $<HTMLParagraphElement>('#runsMessage');
-  const keyInput = $<HTMLInputElement>('#runsKey');
-  keyInput.value = sessionStorage.getItem('ticklineAdminKey') ?? '';
-  keyInput.addEventListener('change', () =>
-    sessionStorage.setItem('ticklineAdminKey', keyInput.value.trim()),
-  );
   const gridSelect = $<HTMLSelectElement>('#gridPipeline');
   const show = (text: string | null, kind: 'info' | 'error' = 'info') => {
     message.hidden = text === null;
@@ -161,22 +155,19 @@ export function runsPage(root: HTMLElement): () => void {
   };
 
   const admin = async (path: string, what: string): Promise<Run | null> => {
-    const key = keyInput.value.trim();
-    if (!key) {
-      show(
-        `${what} needs an admin key: create one with tickline keys create --scope admin`,
-        'error',
-      );
+    const blocked = adminBlocked(what);
+    if (blocked) {
+      show(blocked, 'error');
       return null;
     }
-    const res = await fetch(path, { method: 'POST', headers: { authorization: `Bearer ${key}` } });
-    const body = await res.json().catch(() => ({}));
-    if (!res.ok) {
-      show(`${what}: ${(body as { message?: string }).message ?? `HTTP ${res.status}`}`, 'error');
+    try {
+      const run = await postJson<Run>(path);
+      show(`${what}: run ${run.id.slice(0, 8)} ${run.state}`);
+      return run;
+    } catch (err) {
+      show(`${what}: ${(err as Error).message}`, 'error');
       return null;
     }
-    show(`${what}: run ${(body as Run).id.slice(0, 8)} ${(body as Run).state}`);
-    return body as Run;
   };
 
   const drawPipelines = () => {

@@ -11,7 +11,12 @@ import { STREAM_STAGES } from '../../pipelines/stream.ts';
 import type { Store } from '../../store/store.ts';
 import { parseSymbols } from '../args.ts';
 import { commandConfig, type GlobalOptions, withStore } from '../context.ts';
-import { liveSourceFromFlags, liveSourceOptions, stopOnSignals } from '../live.ts';
+import {
+  liveSourceFromFlags,
+  liveSourceOptions,
+  startSimulatorFromStore,
+  stopOnSignals,
+} from '../live.ts';
 import { applyLogFlag, parseStages, runLive } from '../live-run.ts';
 
 export function registerStream(program: Command): void {
@@ -48,8 +53,13 @@ export function registerStream(program: Command): void {
       const stop = new AbortController();
       const release = stopOnSignals(stop, 'draining: storing what was received');
       try {
-        const run = (store?: Store) =>
-          runLive({
+        const run = (store?: Store) => {
+          if (store) {
+            startSimulatorFromStore(source, store, symbols, (line) =>
+              process.stderr.write(`tickline: ${line}\n`),
+            );
+          }
+          return runLive({
             cfg,
             ...(store ? { store } : {}),
             source,
@@ -59,6 +69,7 @@ export function registerStream(program: Command): void {
             stop,
             durationArg: o.duration,
           });
+        };
         const stats = stages.includes('store') ? await withStore(cfg, run) : await run();
         if (!stages.includes('store')) {
           process.stdout.write(

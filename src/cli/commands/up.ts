@@ -20,7 +20,12 @@ import { PipelineService } from '../../pipelines/pipeline-service.ts';
 import type { StreamPipeline, StreamStats } from '../../pipelines/stream.ts';
 import { parsePositiveInt, parseSymbols } from '../args.ts';
 import { commandConfig, type GlobalOptions, withStore } from '../context.ts';
-import { liveSourceFromFlags, stopOnSignals } from '../live.ts';
+import {
+  HOURS_HELP,
+  liveSourceFromFlags,
+  startSimulatorFromStore,
+  stopOnSignals,
+} from '../live.ts';
 import { applyLogFlag, runLive } from '../live-run.ts';
 import { loadDemoHistory } from './demo.ts';
 
@@ -52,11 +57,7 @@ export function registerUp(program: Command): void {
     )
     .option('--symbols <list>', 'live symbols', DEFAULT_SYMBOLS)
     .option('--rate <n>', 'simulator: trades per second', '50')
-    .option(
-      '--hours <h>',
-      'simulator: always | calendar (a symbol trades only while its exchange is open)',
-      'always',
-    )
+    .option('--hours <h>', HOURS_HELP, 'calendar')
     .option('--fault-rate <x>', 'simulator: fraction of bad records injected', '0.002')
     .option('--duration <s>', 'stop (and drain) after this many seconds')
     .option('--host <address>', 'address the server binds to', '127.0.0.1')
@@ -161,6 +162,9 @@ export function registerUp(program: Command): void {
               }
               process.stdout.write(
                 `dashboard: ${url}/  (API ${url}/api, docs ${url}/api/docs, metrics ${url}/metrics)\nlive: ${finnhub ? 'Finnhub' : 'simulator (set FINNHUB_TOKEN for the Finnhub feed)'} → ${symbols.join(', ')}; storing into ${storeLocation(cfg)}; Ctrl-C stops\n`,
+              );
+              startSimulatorFromStore(source, store, symbols, (line) =>
+                process.stdout.write(`${line}\n`),
               );
               stats = await runLive({
                 cfg,

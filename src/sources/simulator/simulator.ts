@@ -40,6 +40,12 @@ export interface SimulatorOptions {
    * Trading hours: a symbol trades only while its exchange is open; when none
    * is, event time jumps to the next open. Default: always open.
    */
+  /**
+   * Where each symbol starts: its price and annualised volatility (its last
+   * stored price and its history's volatility; see simulator-starts.ts).
+   * Symbols not named start from a made-up price with a volatility of 30 %.
+   */
+  starts?: ReadonlyMap<string, { price: number; sigma: number }>;
   hours?: {
     isOpen(symbol: string, ts: number): boolean;
     nextOpen(symbol: string, ts: number): number;
@@ -64,6 +70,8 @@ const CONDITIONS = [[], [], [], ['1'], ['12'], ['1', '12'], ['24']];
 interface SymState {
   symbol: string;
   value: number;
+  /** Annualised volatility. */
+  sigma: number;
   lastTs: number;
   /** Trades of the current millisecond, to keep clean trades distinct. */
   sameMs: { p: number | null; v: number; c: string }[];
@@ -79,7 +87,6 @@ export function* simulate(opts: SimulatorOptions): Generator<SimMessage> {
   const dupRate = opts.duplicateRate ?? 0;
   const perMessage = Math.max(1, opts.tradesPerMessage ?? 1);
   const lateness = opts.allowedLatenessMs ?? 2_000;
-  const sigma = 0.3;
   const drift = 0.05;
   const normal = (): number => {
     const u = 1 - rand();
@@ -87,7 +94,8 @@ export function* simulate(opts: SimulatorOptions): Generator<SimMessage> {
   };
   const syms: SymState[] = opts.symbols.map((symbol, i) => ({
     symbol,
-    value: 20 + ((i * 37 + 11) % 480) + rand(),
+    value: opts.starts?.get(symbol)?.price ?? 20 + ((i * 37 + 11) % 480) + rand(),
+    sigma: opts.starts?.get(symbol)?.sigma ?? 0.3,
     lastTs: -Infinity,
     sameMs: [],
     trades: 0,
@@ -126,7 +134,7 @@ export function* simulate(opts: SimulatorOptions): Generator<SimMessage> {
       const dt = s.lastTs === -Infinity ? 1_000 : Math.max(clock - s.lastTs, 1);
       const years = dt / YEAR_MS;
       s.value *= Math.exp(
-        (drift - (sigma * sigma) / 2) * years + sigma * Math.sqrt(years) * normal(),
+        (drift - (s.sigma * s.sigma) / 2) * years + s.sigma * Math.sqrt(years) * normal(),
       );
       const price = Math.round(s.value * 100) / 100;
       const size = Math.max(1, Math.round(Math.exp(3 + 1.2 * normal())));
