@@ -1,7 +1,13 @@
 #!/usr/bin/env node
 // Runs the TypeScript CLI directly (tsx compiles it on the fly); no build step.
 import { register } from 'tsx/esm/api';
+import { nodeTooOld } from './node-floor.js';
 
+const old = nodeTooOld(process.versions.node);
+if (old) {
+  process.stderr.write(`tickline: ${old}\n`);
+  process.exit(2);
+}
 register();
 // Output piped into a command that stops reading (`| head`) ends quietly, as Unix tools do.
 process.stdout.on('error', (err) => {

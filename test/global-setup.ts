@@ -32,9 +32,65 @@ function reachable(hostPort: string): Promise<boolean> {
   });
 }
 
-/** Starts a service with its script when nothing answers at `addr`; returns how to stop it. */
-async function ensure(name: string, addr: string, env: NodeJS.ProcessEnv): Promise<() => void> {
-  if (await reachable(addr)) return () => {};
+/**
+ * What answers at `addr`, asked in the service's own protocol: a line naming
+ * it, or an error when it is not that service (a test would fail obscurely).
+ */
+export async function identify(name: 'kafka' | 'cassandra', addr: string): Promise<string> {
+  if (name === 'kafka') {
+    const { Admin } = await import('@platformatic/kafka');
+    const admin = new Admin({ clientId: 'test-setup', bootstrapBrokers: [addr], timeout: 5_000 });
+    try {
+      const md = await admin.metadata({ topics: [] });
+      return `Kafka cluster ${md.id} (${md.brokers.size} broker${md.brokers.size === 1 ? '' : 's'})`;
+    } finally {
+      await admin.close();
+    }
+  }
+  const { Client } = (await import('cassandra-driver')).default;
+  const [host, port] = [
+    addr.slice(0, addr.lastIndexOf(':')),
+    addr.slice(addr.lastIndexOf(':') + 1),
+  ];
+  const client = new Client({
+    contactPoints: [host],
+    protocolOptions: { port: Number(port) },
+    localDataCenter: 'datacenter1',
+    socketOptions: { connectTimeout: 5_000, readTimeout: 5_000 },
+  });
+  try {
+    const row = (
+      await client.execute('SELECT cluster_name, release_version FROM system.local')
+    ).first();
+    return `Cassandra ${row.release_version} (cluster ${row.cluster_name})`;
+  } finally {
+    await client.shutdown();
+  }
+}
+
+/**
+ * Starts a service with its script when nothing answers at `addr`; returns how
+ * to stop it. What already answers is checked to be that service and named,
+ * never reused silently (each test still works in a namespace or keyspace of
+ * its own).
+ */
+async function ensure(
+  name: 'kafka' | 'cassandra',
+  addr: string,
+  env: NodeJS.ProcessEnv,
+): Promise<() => void> {
+  if (await reachable(addr)) {
+    let what: string;
+    try {
+      what = await identify(name, addr);
+    } catch (err) {
+      throw new Error(
+        `test setup: something answers at ${addr}, but not as ${name} does (${(err as Error).message}); stop it, or point the tests elsewhere (TICKLINE_KAFKA_BROKERS, TICKLINE_CASSANDRA)`,
+      );
+    }
+    console.log(`test setup: using the ${what} already at ${addr} (not stopped afterwards)`);
+    return () => {};
+  }
   console.log(
     `test setup: nothing answers at ${addr}; starting ${name} (scripts/services/${name}/start.sh)`,
   );

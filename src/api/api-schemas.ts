@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { SYMBOL_PATTERN, SYMBOL_RULE } from '../core/limits.ts';
 import { BarSchema, IntervalSchema, QUARANTINE_STAGES, TradeSchema } from '../core/records.ts';
-import { type Interval, parseDateArg, rangeProblem } from '../core/time.ts';
+import { type Interval, parseDateArg, rangeProblem, timeArgProblem } from '../core/time.ts';
 import { ENRICHED_COLUMNS } from '../transform/enrich.ts';
 
 /**
@@ -24,12 +24,9 @@ const symbol = z
 const time = z
   .string()
   .transform((v, ctx) => {
-    const ms = /^-?\d{11,14}$/.test(v.trim()) ? Number(v) : parseDateArg(v);
+    const ms = parseDateArg(v);
     if (!Number.isFinite(ms)) {
-      ctx.addIssue({
-        code: 'custom',
-        message: 'a date (YYYY-MM-DD), an ISO 8601 time or epoch milliseconds',
-      });
+      ctx.addIssue({ code: 'custom', message: timeArgProblem(v) ?? 'a time' });
       return z.NEVER;
     }
     return ms;
@@ -185,6 +182,11 @@ export const QuarantineResponseSchema = z.object({
       message: z.string(),
       payload: z.string().describe('the raw record, untouched'),
       receivedAt: z.number(),
+      replayable: z
+        .boolean()
+        .describe(
+          'whether POST /api/quarantine/{id}/replay can take it (a trade whose payload parses; not a malformed message or a bar)',
+        ),
     }),
   ),
 });
@@ -192,8 +194,15 @@ export const QuarantineResponseSchema = z.object({
 export const SymbolsResponseSchema = z.object({
   symbols: z.array(
     z.object({
-      symbol: z.string(),
-      interval: z.string(),
+      symbol: z
+        .string()
+        .describe("'(none)' counts rejects that had no symbol (malformed messages)"),
+      interval: z.string().describe("a bar interval, or 'trades' for the symbol's trades"),
+      kind: z
+        .enum(['bars', 'trades', 'rejects'])
+        .describe(
+          'bars or trades stored; or rejects only (nothing was stored for it, e.g. an unsubscribed symbol)',
+        ),
       rows: z.number(),
       firstTs: z.number().nullable(),
       lastTs: z.number().nullable(),
@@ -254,14 +263,24 @@ export const StatsResponseSchema = z.object({
 
 export const BackfillBodySchema = z
   .object({
-    source: z.enum(['yahoo', 'stooq']).default('yahoo'),
-    symbols: z.array(symbol).min(1, 'at least one symbol').max(1_000, 'at most 1000 symbols'),
-    interval: z.enum(['1m', '5m', '15m', '30m', '1h', '1d', '1wk', '1mo']).default('1d'),
+    source: z.enum(['yahoo', 'stooq']).default('yahoo').describe('the provider to fetch from'),
+    symbols: z
+      .array(symbol)
+      .min(1, 'at least one symbol')
+      .max(1_000, 'at most 1000 symbols')
+      .describe('the symbols to fetch (1 to 1000)'),
+    interval: z
+      .enum(['1m', '5m', '15m', '30m', '1h', '1d', '1wk', '1mo'])
+      .default('1d')
+      .describe('bar interval'),
     from: time,
     to: time.optional(),
   })
   .strict()
-  .superRefine(checkRange(true));
+  .superRefine(checkRange(true))
+  .meta({
+    examples: [{ source: 'yahoo', symbols: ['AAPL', 'MSFT'], interval: '1d', from: '2024-01-02' }],
+  });
 
 export const JobParamsSchema = z
   .object({ id: z.uuid('a job id returned by POST /api/backfill (a run id)') })
@@ -318,6 +337,12 @@ export const RejectHistogramQuerySchema = z
     bucket: z.enum(['1s', '1m', '5m', '1h', '1d']).default('1m'),
     from: time.optional(),
     to: time.optional(),
+    rule: z
+      .string()
+      .regex(/^[a-z_]{1,64}$/, 'a rule name such as late_trade')
+      .optional(),
+    symbol: symbol.optional(),
+    stage: z.enum(QUARANTINE_STAGES).optional(),
   })
   .strict()
   .superRefine(checkRange(false));
@@ -329,8 +354,11 @@ export const RejectHistogramResponseSchema = z.object({
 
 export const KeyCreateBodySchema = z
   .object({
-    scope: z.enum(['read', 'admin']).default('read'),
-    name: z.string().max(100).nullable().default(null),
+    scope: z
+      .enum(['read', 'admin'])
+      .default('read')
+      .describe('read: every GET; admin: everything, keys and backfills included'),
+    name: z.string().max(100).nullable().default(null).describe('a note: who or what uses it'),
   })
   .strict();
 

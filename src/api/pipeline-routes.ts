@@ -122,15 +122,21 @@ export function jobOf(d: RunDetail) {
   );
   const failed = ended.filter((a) => a.state !== 'succeeded');
   const { run } = d;
+  const running = run.state === 'queued' || run.state === 'running';
+  // A backfill that fetched nothing failed, whatever its tasks' state: every symbol failed.
+  const allFailed = !running && symbols.length > 0 && failed.length === symbols.length;
+  const error =
+    run.error ??
+    (allFailed
+      ? `every symbol failed: ${failed
+          .slice(0, 3)
+          .map((a) => `${a.partition}: ${a.error ?? a.state}`)
+          .join('; ')}${failed.length > 3 ? `; and ${failed.length - 3} more` : ''}`
+      : null);
   return {
     id: run.id,
     kind: 'backfill' as const,
-    state:
-      run.state === 'succeeded'
-        ? 'done'
-        : run.state === 'queued' || run.state === 'running'
-          ? 'running'
-          : 'failed',
+    state: running ? 'running' : run.state === 'succeeded' && !allFailed ? 'done' : 'failed',
     params: run.params,
     progress: {
       done: ended.length,
@@ -142,7 +148,7 @@ export function jobOf(d: RunDetail) {
     errors: failed.map((a) => ({ symbol: a.partition, message: a.error ?? a.state })),
     startedAt: run.startedAt ?? run.createdAt,
     endedAt: run.endedAt,
-    error: run.error,
+    error,
     run: `/api/runs/${run.id}`,
   };
 }
@@ -156,6 +162,7 @@ export const PIPELINE_ROUTES: RouteDef[] = [
     scope: 'admin',
     query: EmptyQuerySchema,
     body: BackfillBodySchema,
+    bodyExample: { source: 'yahoo', symbols: ['AAPL', 'MSFT'], interval: '1d', from: '2024-01-02' },
     response: JobResponseSchema,
     status: 202,
     handler: async (ctx: ApiContext, _q, { body }) => {

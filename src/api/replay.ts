@@ -44,6 +44,10 @@ function tradeIn(row: QuarantineRow): CandidateTrade | null {
   };
 }
 
+/** Whether a quarantined record can be replayed: a trade whose payload can still be read. */
+export const isReplayable = (row: QuarantineRow): boolean =>
+  row.stage === 'validate' && tradeIn(row) !== null;
+
 export async function replayQuarantined(
   store: Store,
   cfg: Config,

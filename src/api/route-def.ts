@@ -36,9 +36,13 @@ export interface RouteDef<
    * session, or none on a loopback bind) or `admin`.
    */
   scope?: 'public' | 'read' | 'admin';
+  /** The store capability it needs (a store without it answers 501). */
+  capability?: 'quarantine' | 'keys' | 'export' | 'sql' | 'analytics';
   query: Q;
   params?: P;
   body?: B;
+  /** A request body as a user would send it (shown in the API reference). */
+  bodyExample?: unknown;
   response: z.ZodType;
   /** The status of a success (default 200). */
   status?: number;

@@ -11,11 +11,15 @@ import { RecordBatchStreamWriter, tableFromArrays } from 'apache-arrow';
 import { z } from 'zod';
 import { intervalMs, isDailyOrLonger } from '../core/time.ts';
 import { sessionsBehind } from '../pipelines/gaps.ts';
+import { ruleProblem } from '../quality/rules.ts';
 import {
   type ApiKeyRecord,
   type BarColumnSet,
   barColumnNames,
   type FileExportOptions,
+  isBarSeries,
+  statusKind,
+  TRADES_ROW,
 } from '../store/store.ts';
 import {
   BarsQuerySchema,
@@ -44,7 +48,7 @@ import { type AsciiWriter, type RowText, writeRows } from './ascii-writer.ts';
 import { newApiKey } from './auth.ts';
 import type { ApiContext } from './context.ts';
 import { PIPELINE_ROUTES } from './pipeline-routes.ts';
-import { replayQuarantined } from './replay.ts';
+import { isReplayable, replayQuarantined } from './replay.ts';
 import { BadParameter, type RouteDef, route } from './route-def.ts';
 import { SESSION_ROUTES } from './session-routes.ts';
 
@@ -204,16 +208,30 @@ function keyInfo({
   return info;
 }
 
+/**
+ * A rule filter, refused (400) when it names no rule: the same check as the
+ * CLI's --rule (src/quality/rules.ts), so a typo is not answered with nothing.
+ */
+async function knownRule(ctx: ApiContext, rule: string | undefined): Promise<{ rule?: string }> {
+  if (rule === undefined) return {};
+  const stored = Object.keys(await ctx.store.capability('quarantine').rejectCounts());
+  const bad = ruleProblem(rule, stored);
+  if (bad) throw new BadParameter('rule', bad);
+  return { rule };
+}
+
 export const ROUTES: RouteDef[] = [
   ...SESSION_ROUTES,
   ...PIPELINE_ROUTES,
   route({
     method: 'POST',
     path: '/api/keys',
+    capability: 'keys',
     summary: 'Creates an API key (admin); the key is in this answer only',
     scope: 'admin',
     query: EmptyQuerySchema,
     body: KeyCreateBodySchema,
+    bodyExample: { scope: 'read', name: 'grafana' },
     response: KeyCreatedResponseSchema,
     status: 201,
     handler: async (ctx, _q, { body }) => {
@@ -225,6 +243,7 @@ export const ROUTES: RouteDef[] = [
   route({
     method: 'GET',
     path: '/api/keys',
+    capability: 'keys',
     summary: 'Lists API keys: ids, scopes, names (admin; never the keys)',
     scope: 'admin',
     query: EmptyQuerySchema,
@@ -238,6 +257,7 @@ export const ROUTES: RouteDef[] = [
   route({
     method: 'POST',
     path: '/api/keys/:id/revoke',
+    capability: 'keys',
     summary: 'Revokes an API key (admin)',
     scope: 'admin',
     query: EmptyQuerySchema,
@@ -336,18 +356,19 @@ export const ROUTES: RouteDef[] = [
         body: {
           symbols: rows.map((r) => ({
             symbol: r.symbol,
-            interval: r.interval,
+            interval: r.interval === TRADES_ROW ? 'trades' : r.interval,
+            kind: statusKind(r),
             rows: r.rows,
             firstTs: num(r.firstTs),
             lastTs: num(r.lastTs),
             freshnessMs: Number.isFinite(r.lastTs) ? now - r.lastTs : null,
             calendar: ctx.pipelines.calendars.nameFor(r.symbol),
             sessionsBehind:
-              Number.isFinite(r.lastTs) && r.rows > 0
+              Number.isFinite(r.lastTs) && isBarSeries(r)
                 ? sessionsBehind(ctx.pipelines.calendars, r.symbol, r.interval, r.lastTs, now)
                 : null,
             gaps:
-              r.rows > 0 && (r.interval === '1d' || !isDailyOrLonger(r.interval))
+              isBarSeries(r) && (r.interval === '1d' || !isDailyOrLonger(r.interval))
                 ? (gaps.get(`${r.symbol}\u0000${r.interval}`) ?? 0)
                 : null,
             rejects: r.rejects,
@@ -443,6 +464,7 @@ export const ROUTES: RouteDef[] = [
   route({
     method: 'GET',
     path: '/api/export',
+    capability: 'export',
     summary:
       'A layer (or trades) as one Parquet or CSV file, filtered by symbol, interval and time',
     query: ExportQuerySchema,
@@ -519,41 +541,51 @@ export const ROUTES: RouteDef[] = [
   route({
     method: 'GET',
     path: '/api/quarantine',
+    capability: 'quarantine',
     summary: 'Quarantined records, newest first, with the rule they broke and their raw payload',
     query: QuarantineQuerySchema,
     response: QuarantineResponseSchema,
     handler: async (ctx, q) => ({
       body: {
-        rows: await ctx.store.capability('quarantine').readQuarantine({
-          limit: q.limit,
-          ...(q.rule ? { rule: q.rule } : {}),
-          ...(q.symbol ? { symbol: q.symbol } : {}),
-          ...(q.interval ? { interval: q.interval } : {}),
-          ...(q.stage ? { stage: q.stage } : {}),
-          ...(q.from !== undefined ? { from: q.from } : {}),
-          ...(q.to !== undefined ? { to: q.to } : {}),
-        }),
+        rows: (
+          await ctx.store.capability('quarantine').readQuarantine({
+            ...(await knownRule(ctx, q.rule)),
+            limit: q.limit,
+            ...(q.rule ? { rule: q.rule } : {}),
+            ...(q.symbol ? { symbol: q.symbol } : {}),
+            ...(q.interval ? { interval: q.interval } : {}),
+            ...(q.stage ? { stage: q.stage } : {}),
+            ...(q.from !== undefined ? { from: q.from } : {}),
+            ...(q.to !== undefined ? { to: q.to } : {}),
+          })
+        ).map((r) => ({ ...r, replayable: isReplayable(r) })),
       },
     }),
   }),
   route({
     method: 'GET',
     path: '/api/quarantine/histogram',
+    capability: 'analytics',
     summary: 'Rejects per rule per time bucket (for the quality chart)',
     query: RejectHistogramQuerySchema,
     response: RejectHistogramResponseSchema,
     handler: async (ctx, q) => ({
       body: {
         bucket: q.bucket,
-        points: await ctx.store
-          .capability('analytics')
-          .rejectHistogram(intervalMs(q.bucket), q.from, q.to),
+        points: await ctx.store.capability('analytics').rejectHistogram(intervalMs(q.bucket), {
+          ...(await knownRule(ctx, q.rule)),
+          from: q.from,
+          to: q.to,
+          symbol: q.symbol,
+          stage: q.stage,
+        }),
       },
     }),
   }),
   route({
     method: 'POST',
     path: '/api/quarantine/:id/replay',
+    capability: 'quarantine',
     summary:
       'Re-validates a quarantined trade under the current record rules and stores it if it passes (admin)',
     scope: 'admin',

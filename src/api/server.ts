@@ -367,7 +367,9 @@ export async function createServer(o: ServerOptions): Promise<FastifyInstance> {
 
   app.get('/api/openapi.json', async () => doc);
   app.get('/api/docs', async (_req, reply) =>
-    reply.type('text/html; charset=utf-8').send(docsPage(doc)),
+    reply
+      .type('text/html; charset=utf-8')
+      .send(docsPage(existsSync(join(web, 'vendor', 'redoc.standalone.js')))),
   );
   app.get('/metrics', async (_req, reply) =>
     reply.type(o.metrics.registry.contentType).send(await o.metrics.registry.metrics()),

@@ -55,6 +55,7 @@ export const SESSION_ROUTES: RouteDef[] = [
     scope: 'public',
     query: EmptyQuery,
     body: SignInSchema,
+    bodyExample: { key: 'tk_0123456789ab_…' },
     response: SessionInfoSchema,
     handler: async (ctx, _q, { body, http }) => {
       const wait = ctx.failures.blockedFor(http.ip);

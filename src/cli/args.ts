@@ -8,6 +8,7 @@ import {
   isInterval,
   parseDateArg,
   rangeProblem,
+  timeArgProblem,
 } from '../core/time.ts';
 
 export function parseInterval(
@@ -26,12 +27,7 @@ export function parseInterval(
 
 export function parseDate(flag: string, value: string): number {
   const ms = parseDateArg(value);
-  if (!Number.isFinite(ms)) {
-    throw new UsageError(
-      flag,
-      `"${value}" is not a date; expected YYYY-MM-DD, an ISO 8601 timestamp or epoch seconds`,
-    );
-  }
+  if (!Number.isFinite(ms)) throw new UsageError(flag, `expected ${timeArgProblem(value)}`);
   return ms;
 }
 

@@ -1,6 +1,6 @@
 /** The `tickline` command. One file per command under commands/. */
 import { Command, CommanderError } from 'commander';
-import { ConfigError, errorMessage, StoreError, UsageError } from '../core/errors.ts';
+import { ConfigError, errorMessage, SqlError, StoreError, UsageError } from '../core/errors.ts';
 import { CapabilityError } from '../store/store.ts';
 import { registerBackfill } from './commands/backfill.ts';
 import { registerCalendar } from './commands/calendar.ts';
@@ -67,7 +67,12 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof CommanderError) {
       return err.exitCode === 0 ? 0 : 2;
     }
-    if (err instanceof UsageError || err instanceof ConfigError || err instanceof CapabilityError) {
+    if (
+      err instanceof UsageError ||
+      err instanceof ConfigError ||
+      err instanceof CapabilityError ||
+      err instanceof SqlError
+    ) {
       process.stderr.write(`tickline: ${err.message}\n`);
       return 2;
     }

@@ -17,6 +17,7 @@ import { deserialize, serialize } from 'node:v8';
 import {
   ConfigError,
   SourceError,
+  SqlError,
   StoreConnectError,
   StoreError,
   TicklineError,
@@ -101,6 +102,7 @@ const CLASSES: Record<string, { prototype: object }> = {
   UsageError,
   ConfigError,
   StoreError,
+  SqlError,
   SourceError,
   ValidationError,
   TicklineError,

@@ -47,6 +47,18 @@ export class ValidationError extends TicklineError {
   }
 }
 
+/**
+ * SQL a user wrote (tickline query) failed, or would change the store when
+ * only reading was asked: the database's reason, on one line.
+ */
+export class SqlError extends TicklineError {
+  readonly query: string;
+  constructor(message: string, query: string, options?: { cause?: unknown }) {
+    super('SQL_ERROR', message.replace(/\s*\n\s*/g, ' ').trim(), options);
+    this.query = query;
+  }
+}
+
 /** A query or write against the store failed. */
 export class StoreError extends TicklineError {
   readonly query: string;

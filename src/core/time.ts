@@ -176,6 +176,12 @@ export function rangeProblem(
  * Parses a CLI/API date: `YYYY-MM-DD` (00:00 UTC), a full ISO 8601 timestamp,
  * or epoch seconds. Returns NaN when it is none of these.
  */
+/**
+ * The one rule for times given to tickline, on the CLI and in the API alike:
+ * a date (YYYY-MM-DD, UTC midnight), an ISO 8601 time (2024-01-02T14:30:00Z),
+ * or epoch milliseconds (the unit of every ts tickline stores and answers).
+ * Returns NaN for anything else; `timeArgProblem` says why.
+ */
 export function parseDateArg(value: string): number {
   const v = value.trim();
   const m = ISO_DATE.exec(v);
@@ -185,9 +191,19 @@ export function parseDateArg(value: string): number {
     if (back.getUTCDate() !== Number(m[3])) return Number.NaN;
     return ms;
   }
-  if (/^\d{9,10}$/.test(v)) return Number(v) * 1000;
+  if (/^-?\d{11,15}$/.test(v)) return Number(v);
   if (/^\d{4}-\d{2}-\d{2}T/.test(v)) return Date.parse(v);
   return Number.NaN;
+}
+
+/** What a time argument was expected to be, with why this one is not (null when it reads). */
+export function timeArgProblem(value: string): string | null {
+  if (Number.isFinite(parseDateArg(value))) return null;
+  const v = value.trim();
+  const want = 'a date (YYYY-MM-DD), an ISO 8601 time or epoch milliseconds';
+  return /^\d{9,10}$/.test(v)
+    ? `${want}; "${v}" looks like epoch seconds (${v}000 in milliseconds)`
+    : `${want}, not "${v}"`;
 }
 
 /** `2024-10-02` for daily stamps, full ISO otherwise. */

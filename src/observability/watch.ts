@@ -10,7 +10,7 @@ import type { CalendarResolver } from '../calendar/registry.ts';
 import { durationMs } from '../core/pipeline-schema.ts';
 import { isDailyOrLonger } from '../core/time.ts';
 import { sessionsBehind } from '../pipelines/gaps.ts';
-import type { Store } from '../store/store.ts';
+import { isBarSeries, type Store } from '../store/store.ts';
 import type { Alerter } from './alerts.ts';
 
 export interface LiveCounts {
@@ -76,7 +76,8 @@ export class ConditionWatch {
       const series = await this.#o.store.status();
       for (const rule of stale) {
         for (const s of series) {
-          if (s.interval !== rule.interval || s.rows === 0 || !Number.isFinite(s.lastTs)) continue;
+          if (s.interval !== rule.interval || !isBarSeries(s) || !Number.isFinite(s.lastTs))
+            continue;
           const behind = sessionsBehind(this.#o.calendars, s.symbol, s.interval, s.lastTs, now);
           const key = `series:${s.symbol}:${s.interval}`;
           const last = isDailyOrLonger(s.interval)

@@ -7,7 +7,7 @@
  */
 import type { CalendarResolver } from '../calendar/registry.ts';
 import { type Interval, intervalMs, isDailyOrLonger } from '../core/time.ts';
-import type { Store } from '../store/store.ts';
+import { isBarSeries, type Store } from '../store/store.ts';
 
 export interface GapRange {
   symbol: string;
@@ -73,7 +73,7 @@ export async function findGaps(
 ): Promise<GapRange[]> {
   const series = (await store.status()).filter(
     (s) =>
-      s.rows > 0 &&
+      isBarSeries(s) &&
       (!q.symbol || s.symbol === q.symbol) &&
       (!q.interval || s.interval === q.interval) &&
       (s.interval === '1d' || !isDailyOrLonger(s.interval)),

@@ -16,7 +16,7 @@ import { CsvSource } from '../sources/csv/csv-source.ts';
 import type { Source } from '../sources/source.ts';
 import { StooqSource } from '../sources/stooq/stooq-source.ts';
 import { YahooSource } from '../sources/yahoo/yahoo-source.ts';
-import type { Store } from '../store/store.ts';
+import { isBarSeries, type Store } from '../store/store.ts';
 import type { TaskContext, TaskOutcome } from './executor.ts';
 import { findGaps, type GapRange, knownGaps } from './gaps.ts';
 import { ingest } from './ingest.ts';
@@ -113,7 +113,7 @@ export function taskRunner(env: TaskEnv): (ctx: TaskContext) => Promise<TaskOutc
         return importFile(env, ctx, t);
       case 'curate': {
         const series = (await env.store.status()).filter(
-          (s) => s.rows > 0 && (!t.symbols || t.symbols.includes(s.symbol)),
+          (s) => isBarSeries(s) && (!t.symbols || t.symbols.includes(s.symbol)),
         );
         await env.store.refreshCurated(
           series.map((s) => ({ symbol: s.symbol, interval: s.interval })),
@@ -139,7 +139,7 @@ export function taskRunner(env: TaskEnv): (ctx: TaskContext) => Promise<TaskOutc
         const from = to - durationMs(t.lookback);
         const rows = await env.store
           .capability('analytics')
-          .rejectHistogram(Math.max(1, to - from), from, to);
+          .rejectHistogram(Math.max(1, to - from), { from, to });
         const byRule = new Map<string, number>();
         for (const r of rows) byRule.set(r.rule, (byRule.get(r.rule) ?? 0) + r.n);
         const total = [...byRule.values()].reduce((a, b) => a + b, 0);

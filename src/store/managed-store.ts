@@ -96,8 +96,8 @@ export class ManagedStore implements Store {
     if (sql) {
       // SQL that may have written anything: every cached result and refresh state goes.
       this.#capabilities.sql = {
-        sql: async (query) => {
-          const res = await sql.sql(query);
+        sql: async (query, opts) => {
+          const res = await sql.sql(query, opts);
           if (res.wrote !== false) {
             this.#cache?.clear();
             this.#curated.reset();

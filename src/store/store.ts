@@ -104,6 +104,13 @@ export interface QuarantineRow extends Quarantined {
   interval: Interval | null;
 }
 
+/**
+ * One row of `status()`: a bar series (symbol, interval), or a symbol's
+ * trades (interval TRADES_ROW, which also counts the rejects that have no
+ * interval), with its rows, first and last ts and rejects. A row with no
+ * rows holds only rejects (a symbol nothing was stored for). Symbol
+ * '(none)' counts rejects that had no symbol (malformed messages).
+ */
 export interface SeriesStatus {
   symbol: string;
   interval: Interval;
@@ -112,6 +119,18 @@ export interface SeriesStatus {
   lastTs: number;
   rejects: number;
 }
+
+/** The interval of a symbol's trades row in `status()`. */
+export const TRADES_ROW = '-' as Interval;
+
+/** What a status row is: bars stored, trades stored, or rejects only. */
+export function statusKind(s: SeriesStatus): 'bars' | 'trades' | 'rejects' {
+  if (s.rows === 0) return 'rejects';
+  return s.interval === TRADES_ROW ? 'trades' : 'bars';
+}
+
+/** Whether a status row is a bar series with bars stored. */
+export const isBarSeries = (s: SeriesStatus): boolean => statusKind(s) === 'bars';
 
 export interface SqlResult {
   columns: string[];
@@ -148,7 +167,8 @@ export interface ApiKeyRecord {
 }
 
 export interface ExportOptions {
-  layer: Layer;
+  /** A layer, or the trades (partitioned by symbol and year). */
+  layer: Layer | 'trades';
   format: 'parquet' | 'csv';
   outDir: string;
 }
@@ -244,17 +264,31 @@ export interface LakeExport {
 
 /** SQL over the store's own tables. */
 export interface SqlConsole {
-  /** Runs one statement; `wrote` is false only for a statement that cannot change anything. */
-  sql(query: string): Promise<SqlResult & { wrote?: boolean }>;
+  /**
+   * Runs SQL; `wrote` is false only for a statement that cannot change
+   * anything. With `readOnly`, SQL that would change the store is refused
+   * (SqlError) and changes nothing. A failure is a SqlError ("SQL failed: …").
+   */
+  sql(query: string, opts?: { readOnly?: boolean }): Promise<SqlResult & { wrote?: boolean }>;
+}
+
+/** Which rejects a histogram counts: received in [from, to), of one rule, symbol or stage. */
+export interface RejectFilter {
+  from?: number | undefined;
+  to?: number | undefined;
+  rule?: string | undefined;
+  symbol?: string | undefined;
+  stage?: string | undefined;
+  /** Only records meant for bars of this interval. */
+  interval?: string | undefined;
 }
 
 /** Aggregates over the layers. */
 export interface Analytics {
-  /** Rejects per rule per time bucket (by received_at), oldest first. */
+  /** Rejects per rule per time bucket (by received_at), oldest first; only buckets with rejects. */
   rejectHistogram(
     bucketMs: number,
-    from?: number,
-    to?: number,
+    filter?: RejectFilter,
   ): Promise<{ ts: number; rule: string; n: number }[]>;
   /** Rows per table: raw_responses, trades, bars, corporate_actions, bar_indicators, quarantine. */
   layerCounts(): Promise<Record<string, number>>;

@@ -39,15 +39,17 @@ declare global {
   interface Window {
     __tickline?: ChartProbe;
     __ticklineData?: {
-      series: () => { symbol: string; interval: string; rows: number }[];
+      series: () => { symbol: string; interval: string; kind: string; rows: number }[];
       job: () => { state: string; progress: { done: number; total: number; rows: number } } | null;
       sparksLoaded: () => boolean;
     };
     __ticklineQuality?: {
-      rows: () => { rule: string; payload: string }[];
+      rows: () => { rule: string; payload: string; replayable: boolean }[];
       rules: () => string[];
       bucket: () => string;
       totals: () => Record<string, number>;
+      times: () => number[];
+      filter: () => Record<string, string>;
     };
   }
 }
@@ -265,7 +267,30 @@ function dashboardSuite(store: string, storeArgs: () => Promise<string[]>): void
         await expect(page.locator('#legend span').count()).resolves.toBe(
           Object.keys(chart.totals).length,
         );
+        // A real time axis: every second from the first reject to now, the empty ones too.
+        const times = await page.evaluate(() => window.__ticklineQuality!.times());
+        expect(times.length).toBeGreaterThan(1);
+        expect(times.every((t, i) => i === 0 || t - times[i - 1]! === 1_000)).toBe(true);
+        // Replay is offered only on what can be replayed: never on a malformed message.
+        const all = await page.evaluate(() => window.__ticklineQuality!.rows());
+        expect(all.filter((r) => r.rule === 'malformed_message').every((r) => !r.replayable)).toBe(
+          true,
+        );
+        await expect(page.locator('table.rejects button.replay').count()).resolves.toBe(
+          all.filter((r) => r.replayable).length,
+        );
         await page.screenshot({ path: join(ARTIFACTS, `quality${suffix}.png`), fullPage: true });
+        // Filters by rule (and symbol, stage) go into the URL and narrow the chart and the table.
+        const rule = all[0]!.rule;
+        await page.selectOption('#qRule', rule);
+        await page.waitForFunction(
+          (r) =>
+            window.__ticklineQuality!.filter().rule === r &&
+            Object.keys(window.__ticklineQuality!.totals()).join() === r &&
+            window.__ticklineQuality!.rows().every((x) => x.rule === r),
+          rule,
+        );
+        expect(page.url()).toContain(`rule=${rule}`);
       });
 
       it('lists the stored series and runs a backfill from the form to 100 %', async () => {
@@ -292,9 +317,14 @@ function dashboardSuite(store: string, storeArgs: () => Promise<string[]>): void
         );
         // Every series with two bars or more has its sparkline of the latest closes.
         await page.waitForFunction(() => window.__ticklineData!.sparksLoaded());
-        const multi = (await page.evaluate(() => window.__ticklineData!.series())).filter(
-          (s) => s.rows >= 2,
-        ).length;
+        const listed = await page.evaluate(() => window.__ticklineData!.series());
+        const multi = listed.filter((s) => s.kind === 'bars' && s.rows >= 2).length;
+        // The live trades are counted on a row of their own, never "0 rows".
+        const trades = listed.filter((s) => s.kind === 'trades');
+        expect(trades.length).toBeGreaterThan(0);
+        expect(trades.every((s) => s.interval === 'trades' && s.rows > 0)).toBe(true);
+        // Rejects-only symbols (the simulator's unsubscribed ones) are not listed as data.
+        expect(listed.some((s) => s.symbol.endsWith('.UNSUBSCRIBED'))).toBe(false);
         await expect(page.locator('table.series svg.spark polyline').count()).resolves.toBe(multi);
         await page.screenshot({ path: join(ARTIFACTS, `data${suffix}.png`), fullPage: true });
       });

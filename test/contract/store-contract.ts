@@ -253,6 +253,23 @@ export function storeContract(
       ]);
     });
 
+    it('counts stored trades per symbol on the row of no interval, with their first and last ts', async () => {
+      const trades = Array.from({ length: 7 }, (_, i) => trade(i, i < 5 ? 'AAA' : 'BBB'));
+      await store.write(batch({ trades, rejects: [{ ...reject('t1'), rule: 'late_trade' }] }));
+      const status = (await store.status()).map((s) => [
+        s.symbol,
+        s.interval,
+        s.rows,
+        s.firstTs,
+        s.lastTs,
+        s.rejects,
+      ]);
+      expect(status).toEqual([
+        ['AAA', '-', 5, trades[0]!.ts, trades[4]!.ts, 1],
+        ['BBB', '-', 2, trades[5]!.ts, trades[6]!.ts, 0],
+      ]);
+    });
+
     it('reads bar columns by range, order and limit, with curated indicators equal to the kernels', async () => {
       const rand = seededRandom(5);
       let close = 100;
@@ -406,7 +423,17 @@ export function storeContract(
       expect((await store.write(batch({ trades }))).tradesInserted).toBe(T);
       const rowsOf = async () =>
         (await store.status()).map((s) => [s.symbol, s.interval, s.rows, s.firstTs, s.lastTs]);
-      const want = ['AAA', 'BBB', 'CCC'].map((s) => [s, '1m', N, T0, T0 + (N - 1) * 60_000]);
+      // Each symbol's bars, then its trades (the row of no interval), counted in full.
+      const tradesRow = (s: string) => {
+        const ts = trades.filter((t) => t.symbol === s).map((t) => t.ts);
+        const lo = ts.reduce((a, b) => Math.min(a, b), Infinity);
+        const hi = ts.reduce((a, b) => Math.max(a, b), -Infinity);
+        return ts.length ? [[s, '-', ts.length, lo, hi]] : [];
+      };
+      const want = ['AAA', 'BBB', 'CCC'].flatMap((s) => [
+        [s, '1m', N, T0, T0 + (N - 1) * 60_000],
+        ...tradesRow(s),
+      ]);
       expect(await rowsOf()).toEqual(want);
       for (const [k, symbol] of ['AAA', 'BBB', 'CCC'].entries()) {
         const back = await store.readBars({ symbol, interval: '1m' });
@@ -590,9 +617,14 @@ export function storeContract(
           { ts: T0 + 60_000, rule: 'missing_value', n: 1 },
           { ts: T0 + 180_000, rule: 'non_positive_price', n: 1 },
         ]);
-        expect(await a.rejectHistogram(60_000, T0 + 60_000, T0 + 120_000)).toEqual([
+        expect(await a.rejectHistogram(60_000, { from: T0 + 60_000, to: T0 + 120_000 })).toEqual([
           { ts: T0 + 60_000, rule: 'missing_value', n: 1 },
         ]);
+        expect(await a.rejectHistogram(60_000, { rule: 'non_positive_price' })).toEqual([
+          { ts: T0, rule: 'non_positive_price', n: 2 },
+          { ts: T0 + 180_000, rule: 'non_positive_price', n: 1 },
+        ]);
+        expect(await a.rejectHistogram(60_000, { symbol: 'ZZZ' })).toEqual([]);
         expect((await a.layerCounts()).quarantine).toBe(4);
       });
     });

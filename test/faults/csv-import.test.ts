@@ -91,6 +91,8 @@ describe('CSV import keeps data as written or quarantines it', () => {
     writeFileSync(empty, '');
     const e = await runCli(['import', empty, '--symbol', 'AAPL'], env('empty'));
     expect(e.code).toBe(2);
-    expect(e.stderr.trim()).toBe(`tickline: ${empty}: a CSV file of bars, not an empty file`);
+    expect(e.stderr.trim()).toBe(
+      `tickline: ${empty}: expected a CSV file of bars, not an empty file`,
+    );
   });
 });

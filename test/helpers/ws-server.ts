@@ -12,6 +12,8 @@ export interface FinnhubServer {
   url: string;
   /** The query token of each connection, in order. */
   tokens: string[];
+  /** Upgrades refused (refuseToken). */
+  refused: number;
   /** The messages the client sent on each connection. */
   received: string[][];
   /** Messages sent so far (over all connections), and when each was sent. */
@@ -46,8 +48,10 @@ export async function startFinnhubServer(
     port: 0,
     verifyClient: (info, done) => {
       const token = new URL(info.req.url ?? '/', 'http://x').searchParams.get('token');
-      if (o.refuseToken !== undefined && token === o.refuseToken) done(false, 401, 'Unauthorized');
-      else done(true);
+      if (o.refuseToken !== undefined && token === o.refuseToken) {
+        server.refused++;
+        done(false, 401, 'Unauthorized');
+      } else done(true);
     },
   });
   await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
@@ -59,6 +63,7 @@ export async function startFinnhubServer(
   const server = {
     url: `ws://127.0.0.1:${port}`,
     tokens: [] as string[],
+    refused: 0,
     received: [] as string[][],
     sent: 0,
     sentAt: [] as number[],

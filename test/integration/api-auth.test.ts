@@ -112,7 +112,9 @@ describe('API keys', () => {
 
   it('off loopback every endpoint needs a valid key (401), and a read key reads', async () => {
     const base = await serve({ requireKeyForReads: true });
-    for (const path of ['/api/symbols', '/api/health', '/metrics', '/api/openapi.json']) {
+    // Liveness stays open for probes (no data); everything else needs a key.
+    expect((await call(base, '/api/health')).status).toBe(200);
+    for (const path of ['/api/symbols', '/metrics', '/api/openapi.json']) {
       const r = await call(base, path);
       expect(r.status, path).toBe(401);
       expect(r.headers.get('www-authenticate')).toBe('Bearer realm="tickline"');
@@ -186,6 +188,25 @@ describe('API keys', () => {
     expect(new Set(seen).size).toBeGreaterThan(1);
     expect((await call(base, '/api/jobs/7d1c5b8e-0000-4000-8000-000000000000')).status).toBe(404);
     expect((await call(base, '/api/jobs/42')).body).toMatchObject({ parameter: 'id' });
+  });
+
+  it('reports a backfill whose every symbol failed as failed, naming them', async () => {
+    const base = await serve({ requireKeyForReads: false });
+    const started = await call(base, '/api/backfill', adminKey, {
+      method: 'POST',
+      body: JSON.stringify({ symbols: ['NOPE', 'NADA'], from: '2020-08-01', to: '2020-12-31' }),
+    });
+    expect(started.status).toBe(202);
+    let job: Record<string, unknown> = started.body;
+    while (job.state === 'running') {
+      await new Promise((r) => setTimeout(r, 20));
+      job = (await call(base, `/api/jobs/${started.body.id}`)).body;
+    }
+    expect(job).toMatchObject({
+      state: 'failed',
+      progress: { done: 2, total: 2, rows: 0, errors: 2 },
+    });
+    expect(job.error).toMatch(/NOPE|NADA|every symbol failed/);
   });
 
   it('replays a quarantined trade that passes the record rules: stored, bars rebuilt, row gone', async () => {

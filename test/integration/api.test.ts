@@ -380,6 +380,19 @@ describe('REST API', () => {
       ['/api/bars?symbol=AAPL&limit=0', 'limit', /limit: expected a whole number from 1 to 100000/],
       ['/api/bars?symbol=AAPL&limit=200000', 'limit', /from 1 to 100000/],
       ['/api/bars?symbol=AAPL&from=yesterday', 'from', /from: expected a date \(YYYY-MM-DD\)/],
+      // One rule for times on the CLI and in the API: epoch milliseconds, seconds named as such.
+      [
+        '/api/bars?symbol=AAPL&from=1700000000',
+        'from',
+        /from: expected .*"1700000000" looks like epoch seconds \(1700000000000 in milliseconds\)/,
+      ],
+      // An unknown rule is refused, as the CLI's --rule is, not answered with nothing.
+      [
+        '/api/quarantine?rule=bogus_rule',
+        'rule',
+        /rule: "bogus_rule" is not a rule; expected one of/,
+      ],
+      ['/api/quarantine/histogram?rule=bogus_rule', 'rule', /"bogus_rule" is not a rule/],
       ['/api/bars?symbol=AAPL&indicators=sma_20,foo', 'indicators', /"foo" is not an indicator/],
       [
         '/api/bars?symbol=AAPL&format=xml',
@@ -518,9 +531,50 @@ describe('REST API', () => {
       'application/vnd.apache.arrow.stream',
     ]);
     expect(doc.paths['/api/export'].get).toBeDefined();
+    // Every parameter and body field says what it means; bodies, security and errors are described.
+    for (const [path, ops] of Object.entries(doc.paths as Record<string, Record<string, Json>>)) {
+      for (const op of Object.values(ops)) {
+        for (const p of op.parameters) expect(p.description, `${path} ${p.name}`).toMatch(/\w/);
+        if (op.requestBody) {
+          const props = op.requestBody.content['application/json'].schema.properties ?? {};
+          for (const [k, v] of Object.entries(props as Record<string, Json>)) {
+            expect(v.description, `${path} body ${k}`).toMatch(/\w/);
+          }
+        }
+      }
+    }
+    expect(doc.components.securitySchemes.bearerKey).toMatchObject({
+      type: 'http',
+      scheme: 'bearer',
+    });
+    expect(doc.paths['/api/backfill'].post.security).toEqual([{ bearerKey: [] }, { session: [] }]);
+    expect(Object.keys(doc.paths['/api/backfill'].post.responses)).toEqual(
+      expect.arrayContaining(['400', '401', '403', '429']),
+    );
+    expect(doc.paths['/api/health'].get.security).toEqual([]);
+    expect(doc.paths['/api/backfill'].post.requestBody.content['application/json'].example).toEqual(
+      {
+        source: 'yahoo',
+        symbols: ['AAPL', 'MSFT'],
+        interval: '1d',
+        from: '2024-01-02',
+      },
+    );
+    // Redocly's own linter finds nothing to say with its recommended rules.
+    const { createConfig, lintFromString } = await import('@redocly/openapi-core');
+    const problems = await lintFromString({
+      source: JSON.stringify(doc),
+      absoluteRef: '/api/openapi.json',
+      config: await createConfig({ extends: ['recommended'] }),
+    });
+    expect(problems.map((p) => `${p.ruleId}: ${p.message}`)).toEqual([]);
+    // The reference page is Redoc, served from this server (no CDN).
     const page = await get('/api/docs');
     expect(page.type).toContain('text/html');
-    expect(page.body).toContain('<code>/api/bars</code>');
+    expect(page.body).toContain('<script src="/vendor/redoc.standalone.js"></script>');
+    expect(page.body).not.toMatch(/https?:\/\//);
+    const bundle = await fetch(`${base}/vendor/redoc.standalone.js`);
+    expect(bundle.status).toBe(200);
   });
 
   it('exposes Prometheus metrics: stages, rejects by rule, store writes, HTTP requests, process', async () => {

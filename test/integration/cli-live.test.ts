@@ -25,6 +25,8 @@ describe('tickline record and replay', () => {
         'AAPL,MSFT',
         '--rate',
         '5000',
+        '--hours',
+        'always',
         '--max-messages',
         '400',
         '--out',
@@ -160,26 +162,76 @@ describe('tickline stream and up on a terminal', () => {
 
   it('stream shows a live status line: trades/s, trades, bars, rejects, lag, feed state', async () => {
     const r = await onTerminal(
-      'stream --symbols AAPL,MSFT --rate 400 --fault-rate 0.05 --duration 3.5',
+      'stream --symbols AAPL,MSFT --rate 400 --fault-rate 0.05 --hours always --duration 3.5',
       env('tty'),
     );
     expect(r.code).toBe(0);
     const frames = r.out.split('\r').filter((f) => f.includes('trades/s'));
     expect(frames.length).toBeGreaterThanOrEqual(2);
+    // The simulator's feed state is "simulating" once it runs (it used to stay "starting").
     expect(frames.at(-1)).toMatch(
-      /[\d,]+ trades\/s \| [\d,]+ trades \| [\d,]+ bars \| [\d,]+ rejects \| [\d,]+ dups \| lag [\d,]+ ms \([\d,]+ queued\) \| starting/,
+      /[\d,]+ trades\/s \| [\d,]+ trades \| [\d,]+ bars \| [\d,]+ rejects \| [\d,]+ dups \| lag [\d,]+ ms \([\d,]+ queued\) \| simulating/,
     );
-    expect(r.out).toMatch(/stored into .*tickline\.duckdb: \d+ new trades/);
+    const stored = Number(/stored into .*tickline\.duckdb: (\d+) new trades/.exec(r.out)?.[1]);
+    expect(stored).toBeGreaterThan(0);
+    // status counts the trades per symbol (not "rows 0"), and lists rejects-only symbols apart.
+    const status = JSON.parse(
+      (await runCli(['status', '--format', 'json'], env('tty'))).stdout,
+    ) as {
+      symbol: string;
+      interval: string;
+      kind: string;
+      rows: number;
+    }[];
+    const trades = status.filter((x) => x.kind === 'trades');
+    expect(trades.map((x) => x.symbol).sort()).toEqual(['AAPL', 'MSFT']);
+    expect(trades.reduce((a, x) => a + x.rows, 0)).toBe(stored);
+    expect(trades.every((x) => x.interval === 'trades')).toBe(true);
+    const text = (await runCli(['status'], env('tty'))).stdout;
+    const [data, rejected = ''] = text.split('rejected, nothing stored');
+    expect(data).toMatch(/AAPL\s+trades\s+[1-9]/);
+    expect(data).not.toMatch(/UNSUBSCRIBED|\(none\)/);
+    expect(rejected).toMatch(/\.UNSUBSCRIBED/);
+    // The trades export as the API's does, partitioned by symbol and year; the path reads cleanly.
+    const lake = join(dir, 'tty-lake');
+    const ex = await runCli(['export', '--layer', 'trades', '--out', `${lake}/`], env('tty'));
+    expect(ex.code, ex.stderr).toBe(0);
+    expect(ex.stdout).toMatch(new RegExp(`^wrote \\d+ parquet files? under ${lake}/trades\n$`));
+    const [n] = await withDb(join(dir, 'tty', 'tickline.duckdb'), (q) =>
+      q(
+        `SELECT count(*)::INT AS n FROM read_parquet('${lake}/trades/**/*.parquet', hive_partitioning = true)`,
+      ),
+    );
+    expect(n!.n).toBe(stored);
+  });
+
+  it('up checks its port first: one line naming --port, before importing any history', async () => {
+    const { createServer } = await import('node:net');
+    const { existsSync } = await import('node:fs');
+    const holder = createServer();
+    await new Promise<void>((r) => holder.listen({ host: '127.0.0.1', port: 0 }, r));
+    const port = (holder.address() as { port: number }).port;
+    try {
+      const r = await runCli(['up', '--port', String(port), '--duration', '1'], env('busy'));
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim()).toBe(
+        `tickline: --port: ${port} on 127.0.0.1 is in use (another tickline, or another program); pick another with --port <n>, or --port 0 for any free port`,
+      );
+      expect(r.stdout).not.toContain('loaded the bundled history');
+      expect(existsSync(join(dir, 'busy', 'tickline.duckdb'))).toBe(false);
+    } finally {
+      holder.close();
+    }
   });
 
   it('up loads the bundled history once, then runs the simulator when no Finnhub token is set', async () => {
     const vars = env('up');
-    const first = await runCli(['up', '--duration', '2'], vars);
+    const first = await runCli(['up', '--hours', 'always', '--duration', '2'], vars);
     expect(first.code, first.stderr).toBe(0);
     expect(first.stdout).toContain('loaded the bundled history');
     expect(first.stdout).toMatch(/live: simulator .* → AAPL, MSFT, NVDA, TSLA, SPY/);
     expect(first.stdout).toMatch(/stopped: \d+ new trades and \d+ bars stored/);
-    const again = await runCli(['up', '--duration', '1'], vars);
+    const again = await runCli(['up', '--hours', 'always', '--duration', '1'], vars);
     expect(again.code).toBe(0);
     expect(again.stdout).not.toContain('loaded the bundled history');
     const counts = await withDb(join(dir, 'up', 'tickline.duckdb'), (q) =>

@@ -211,13 +211,16 @@ describe('tickline import, query, quarantine, status, export', () => {
     expect(await checksums(join(dir, 'tickline.duckdb'))).toEqual(once);
 
     const q = await runCli(['quarantine', '--rule', 'high_low_inconsistent'], env(dir));
-    expect(q.stdout).toMatch(/quarantined: 1 \(high_low_inconsistent 1\)/);
+    expect(q.stdout).toMatch(
+      /^quarantined: 1 matching --rule high_low_inconsistent, of 1 in all \(high_low_inconsistent 1\)/,
+    );
     expect(q.stdout).toMatch(/2013-05-20,62.0,60.0,61.0,61.5,48.0,100/);
     const s = await runCli(['status', '--format', 'json'], env(dir));
     expect(JSON.parse(s.stdout)).toEqual([
       {
         symbol: 'AAPL',
         interval: '1d',
+        kind: 'bars',
         rows: 1260,
         first: '2013-05-13',
         last: '2018-05-11',
@@ -234,6 +237,56 @@ describe('tickline import, query, quarantine, status, export', () => {
       env(dir),
     );
     expect(csv.stdout).toBe('symbol,close\nAAPL,64.96\nAAPL,63.41\n');
+
+    // The header counts what the filter selects, not the whole quarantine.
+    const none = await runCli(['quarantine', '--symbol', 'MSFT'], env(dir));
+    expect(none.code).toBe(0);
+    expect(none.stdout).toMatch(/^quarantined: 0 matching --symbol MSFT, of 1 in all\n/);
+    // Unknown values are refused like any bad flag: exit 2, one line naming the flag.
+    const rule = await runCli(['quarantine', '--rule', 'bogus_rule'], env(dir));
+    expect(rule.code).toBe(2);
+    expect(rule.stderr).toMatch(
+      /^tickline: --rule: "bogus_rule" is not a rule; expected one of .*high_low_inconsistent/,
+    );
+    const stage = await runCli(['quarantine', '--stage', 'foo'], env(dir));
+    expect(stage.code).toBe(2);
+    expect(stage.stderr).toMatch(
+      /^tickline: --stage: "foo" is not one of parse, validate, decode, process, store/,
+    );
+
+    // query reads only, unless --write; a write then recomputes the indicators.
+    const count = async () =>
+      JSON.parse(
+        (
+          await runCli(
+            ['query', 'SELECT count(*)::INT AS n FROM bars', '--format', 'json'],
+            env(dir),
+          )
+        ).stdout,
+      )[0].n as number;
+    const refused = await runCli(['query', 'DELETE FROM bars'], env(dir));
+    expect(refused.code).toBe(2);
+    expect(refused.stderr.trim().split('\n')).toHaveLength(1);
+    expect(refused.stderr).toMatch(/^tickline: SQL refused: .*DELETE.*add --write/);
+    expect(await count()).toBe(1260);
+    const cut = await runCli(
+      ['query', "DELETE FROM bars WHERE ts >= TIMESTAMP '2018-01-01'", '--write'],
+      env(dir),
+    );
+    expect(cut.code, cut.stderr).toBe(0);
+    expect(cut.stderr).toMatch(/indicators recomputed for 1 series/);
+    const check = await runCli(
+      [
+        'query',
+        `SELECT count(*)::INT AS n, max(ts) < TIMESTAMP '2018-01-01' AS cut FROM bars_enriched WHERE sma_20 IS NOT NULL`,
+        '--format',
+        'json',
+      ],
+      env(dir),
+    );
+    const [after] = JSON.parse(check.stdout) as { n: number; cut: boolean }[];
+    expect(after!.cut).toBe(true);
+    expect(after!.n).toBe((await count()) - 19);
   });
 
   it('exports staging and curated as hive-partitioned Parquet and CSV that DuckDB reads back identically', async () => {
@@ -302,7 +355,7 @@ describe('bad input: one line naming the flag, exit 2', () => {
     [
       'a bad date',
       ['backfill', '--symbols', 'AAPL', '--from', '2020-13-45'],
-      /^tickline: --from: "2020-13-45" is not a date/,
+      /^tickline: --from: expected a date \(YYYY-MM-DD\), an ISO 8601 time or epoch milliseconds, not "2020-13-45"/,
     ],
     [
       'from after to',
@@ -327,12 +380,12 @@ describe('bad input: one line naming the flag, exit 2', () => {
     [
       'a missing file',
       ['import', '/nonexistent/x.csv', '--symbol', 'X'],
-      /^tickline: \/nonexistent\/x.csv: an existing CSV file/,
+      /^tickline: \/nonexistent\/x.csv: expected an existing CSV file/,
     ],
     [
       'a file that is not CSV',
       ['import', 'package-lock.json', '--symbol', 'X'],
-      /^tickline: package-lock.json: a CSV file of bars with columns date, open, high, low, close/,
+      /^tickline: package-lock.json: expected a CSV file of bars with columns date, open, high, low, close/,
     ],
     [
       'a bad limit',
@@ -369,9 +422,22 @@ describe('bad input: one line naming the flag, exit 2', () => {
     expect(r.stderr).toMatch(/tickline\.config\.yaml: quality\.maxJump: expected/);
   });
 
-  it('bad SQL is an error naming the query, not a crash', async () => {
+  it('bad SQL is one line with the database’s reason, exit 2', async () => {
     const r = await runCli(['query', 'SELEC nope'], env(tempDir()));
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/SQL failed: Parser Error/);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(
+      /^tickline: SQL failed: Parser Error: syntax error at or near "SELEC"/,
+    );
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('takes epoch milliseconds, as the API does, and names epoch seconds as such', async () => {
+    const r = await runCli(['quarantine', '--from', '1700000000'], env(tempDir()));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(
+      /^tickline: --from: expected .* epoch milliseconds; "1700000000" looks like epoch seconds \(1700000000000 in milliseconds\)/,
+    );
+    const ok = await runCli(['quarantine', '--from', '1700000000000'], env(tempDir()));
+    expect(ok.code, ok.stderr).toBe(0);
   });
 });

@@ -237,7 +237,19 @@ describe('workers over Kafka', () => {
     const ns = namespace();
     const data = join(dir, 'up');
     const up = startCli(
-      ['up', '--log', 'kafka', '--port', '0', '--duration', '8', '--rate', '400'],
+      [
+        'up',
+        '--log',
+        'kafka',
+        '--port',
+        '0',
+        '--duration',
+        '8',
+        '--rate',
+        '400',
+        '--hours',
+        'always',
+      ],
       {
         TICKLINE_CONFIG: kafkaConfig(dir),
         TICKLINE_KAFKA_NAMESPACE: ns,

@@ -15,7 +15,10 @@ export interface ApiBar {
 
 export interface SeriesInfo {
   symbol: string;
+  /** A bar interval, or 'trades'. */
   interval: string;
+  /** Bars or trades stored, or rejects only (nothing stored for it). */
+  kind: 'bars' | 'trades' | 'rejects';
   rows: number;
   firstTs: number | null;
   lastTs: number | null;

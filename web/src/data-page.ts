@@ -71,7 +71,12 @@ export function dataPage(root: HTMLElement): () => void {
     <div id="job" class="job" hidden><progress max="1" value="0"></progress> <span class="jobText"></span></div>
     <p id="message" class="message" hidden></p>
     <table class="series"><thead><tr><th>symbol</th><th>interval</th><th>rows</th><th>first</th><th>last</th>
-      <th>freshness</th><th>gaps</th><th>rejects</th><th>latest closes</th></tr></thead><tbody></tbody></table>`;
+      <th>freshness</th><th>gaps</th><th>rejects</th><th>latest closes</th></tr></thead><tbody></tbody></table>
+    <section id="rejectedOnly" hidden>
+      <h3>Rejected, nothing stored</h3>
+      <p class="muted">Symbols whose every record was rejected (an unsubscribed symbol, a malformed message with no symbol). Their records are in the quarantine.</p>
+      <table class="rejected"><thead><tr><th>symbol</th><th>of</th><th>rejects</th></tr></thead><tbody></tbody></table>
+    </section>`;
   const $ = <T extends HTMLElement>(sel: string) => root.querySelector(sel) as T;
   const message = $<HTMLParagraphElement>('#message');
   const body = $<HTMLTableSectionElement>('tbody');
@@ -88,10 +93,17 @@ export function dataPage(root: HTMLElement): () => void {
 
   async function refresh(): Promise<void> {
     try {
-      // A row with no bars is a symbol's rejects of no interval (its trades'): shown for them.
-      series = (await getJson<{ symbols: SeriesInfo[] }>('/api/symbols')).symbols.filter(
-        (s) => s.rows > 0 || s.rejects > 0,
-      );
+      const all = (await getJson<{ symbols: SeriesInfo[] }>('/api/symbols')).symbols;
+      series = all.filter((s) => s.kind !== 'rejects');
+      const rejectedOnly = all.filter((s) => s.kind === 'rejects');
+      const section = $<HTMLElement>('#rejectedOnly');
+      section.hidden = rejectedOnly.length === 0;
+      section.querySelector('tbody')!.innerHTML = rejectedOnly
+        .map(
+          (s) =>
+            `<tr><td>${s.symbol === '(none)' ? '<span class="muted">(no symbol: malformed)</span>' : `<a href="#/quality?symbol=${encodeURIComponent(s.symbol)}">${esc(s.symbol)}</a>`}</td><td>${esc(s.interval)}</td><td>${s.rejects}</td></tr>`,
+        )
+        .join('');
       if (series.length === 0) {
         body.innerHTML = '';
         show(
@@ -112,14 +124,14 @@ export function dataPage(root: HTMLElement): () => void {
           (
             s,
             i,
-          ) => `<tr><td>${esc(s.symbol)}</td><td>${s.rows > 0 ? esc(s.interval) : '<span title="rejected trades, and bars quarantined before intervals were kept">trades</span>'}</td><td>${s.rows.toLocaleString('en-US')}</td>
+          ) => `<tr><td>${esc(s.symbol)}</td><td>${esc(s.interval)}</td><td>${s.rows.toLocaleString('en-US')}</td>
             <td>${fmt(s.firstTs, s.interval)}</td><td>${fmt(s.lastTs, s.interval)}</td><td>${ago(s.freshnessMs)}</td>
             <td>${(s as SeriesInfo & { gaps?: number | null }).gaps ?? ''}</td><td>${s.rejects}</td><td data-spark="${i}">${sparks.get(`${s.symbol} ${s.interval}`) ?? ''}</td></tr>`,
         )
         .join('');
       await Promise.all(
         series.map(async (s, i) => {
-          if (s.rows === 0) return;
+          if (s.kind !== 'bars') return;
           const q = new URLSearchParams({
             symbol: s.symbol,
             interval: s.interval,
@@ -186,7 +198,7 @@ export function dataPage(root: HTMLElement): () => void {
     series: () => series,
     job: () => job,
     sparksLoaded: () =>
-      series.every((s) => s.rows === 0 || sparks.has(`${s.symbol} ${s.interval}`)),
+      series.every((s) => s.kind !== 'bars' || sparks.has(`${s.symbol} ${s.interval}`)),
   };
   void refresh();
   const timer = setInterval(() => void refresh(), 10_000);

@@ -1,8 +1,9 @@
 /**
  * The data quality page: rejects per rule over time (stacked bars, one colour
- * per rule, in buckets sized to the time the rejects span), the
- * latest rejects with their raw payload, and a replay button for admins
- * (the admin key is kept in this tab's sessionStorage only).
+ * per rule, on a real time axis: buckets sized to the time the rejects span,
+ * empty buckets drawn empty, up to now), filters by rule, symbol and stage
+ * (kept in the URL), the latest rejects with their raw payload, and Replay
+ * on the records that can be replayed (an admin session's action).
  */
 import { createChart, HistogramSeries, type UTCTimestamp } from 'lightweight-charts';
 import { adminBlocked, getJson, postJson } from './api.ts';
@@ -16,7 +17,12 @@ interface Reject {
   message: string;
   payload: string;
   receivedAt: number;
+  replayable: boolean;
 }
+
+const STAGES = ['parse', 'validate', 'decode', 'process', 'store'] as const;
+/** Buckets drawn at most: the bucket is the finest that covers the span in this many. */
+const MAX_BUCKETS = 720;
 
 const COLOURS = [
   '#e03131',
@@ -43,71 +49,101 @@ declare global {
       bucket: () => string;
       /** Per rule, the rejects the chart shows. */
       totals: () => Record<string, number>;
+      /** The buckets drawn (ms), empty ones included, oldest first. */
+      times: () => number[];
+      filter: () => Record<string, string>;
     };
   }
 }
 
 export function qualityPage(root: HTMLElement): () => void {
+  // The filter lives in the URL (#/quality?rule=…&symbol=…&stage=…), so a view can be shared.
+  const params = new URLSearchParams(location.hash.split('?')[1] ?? '');
+  const filter: Record<string, string> = {};
+  for (const k of ['rule', 'symbol', 'stage']) {
+    const v = params.get(k);
+    if (v) filter[k] = v;
+  }
   root.innerHTML = `
     <section class="toolbar">
       <strong>Rejects per rule, per <span id="bucketName">minute</span></strong>
+      <label>rule <select id="qRule"><option value="">all</option></select></label>
+      <label>symbol <input id="qSymbol" size="10" placeholder="all" value="${esc(filter.symbol ?? '')}"></label>
+      <label>stage <select id="qStage"><option value="">all</option>${STAGES.map((st) => `<option${filter.stage === st ? ' selected' : ''}>${st}</option>`).join('')}</select></label>
       <span id="legend" class="legend"></span>
     </section>
     <p id="message" class="message" hidden></p>
-    <div id="rejectChart" class="chart small"></div>
+    <div id="rejectChart" class="chart small" role="img" aria-label="Rejects per rule over time"></div>
     <h3>Latest rejects</h3>
     <table class="rejects"><thead><tr><th>received</th><th>rule</th><th>stage</th><th>symbol</th><th>message</th><th>raw payload</th><th></th></tr></thead><tbody></tbody></table>`;
   const message = root.querySelector('#message') as HTMLParagraphElement;
   const body = root.querySelector('tbody') as HTMLTableSectionElement;
+  const ruleSelect = root.querySelector('#qRule') as HTMLSelectElement;
   const show = (text: string | null, kind: 'info' | 'error' = 'info') => {
     message.hidden = text === null;
     message.textContent = text ?? '';
     message.className = `message ${kind}`;
   };
+  const dark = matchMedia('(prefers-color-scheme: dark)').matches;
   const chart = createChart(root.querySelector('#rejectChart') as HTMLElement, {
     autoSize: true,
-    layout: { background: { color: '#ffffff' }, textColor: '#343a40' },
+    layout: {
+      background: { color: dark ? '#1a1b1e' : '#ffffff' },
+      textColor: dark ? '#c1c2c5' : '#343a40',
+      attributionLogo: false,
+    },
+    grid: {
+      vertLines: { color: dark ? '#2c2e33' : '#f1f3f5' },
+      horzLines: { color: dark ? '#2c2e33' : '#f1f3f5' },
+    },
     timeScale: { timeVisible: true, secondsVisible: false },
   });
   // Stacked bars: series k draws, per bucket, the sum of rules 0..k; later series are drawn over
   // earlier ones, so each rule's own count is the band of its colour.
   const stacks: ReturnType<typeof chart.addSeries<'Histogram'>>[] = [];
   const colour = new Map<string, string>();
+  const knownRules = new Set<string>();
   let rows: Reject[] = [];
   let bucket = '1m';
   let totals: Record<string, number> = {};
+  let times: number[] = [];
   let fitted = false;
   const BUCKETS = [
     ['1s', 'second', 1_000],
     ['1m', 'minute', 60_000],
+    ['5m', '5 minutes', 300_000],
     ['1h', 'hour', 3_600_000],
     ['1d', 'day', 86_400_000],
   ] as const;
 
   type Point = { ts: number; rule: string; n: number };
-  const histogram = (b: string) =>
-    getJson<{ points: Point[] }>(`/api/quarantine/histogram?bucket=${b}`).then((r) => r.points);
+  const query = (extra: Record<string, string>) =>
+    new URLSearchParams({ ...filter, ...extra }).toString();
+  const histogram = (b: string, from?: number) =>
+    getJson<{ points: Point[] }>(
+      `/api/quarantine/histogram?${query({ bucket: b, ...(from !== undefined ? { from: String(from) } : {}) })}`,
+    ).then((r) => r.points);
 
-  /** The coarsest bucket that still gives 20 bars or more (or per second, for a short span). */
-  async function loadHistogram(): Promise<Point[]> {
-    let points: Point[] = [];
-    let pick: (typeof BUCKETS)[number] = BUCKETS[0];
-    for (const b of [...BUCKETS].reverse()) {
-      pick = b;
-      points = await histogram(b[0]);
-      if (points.length === 0 || new Set(points.map((p) => p.ts)).size >= 20) break;
-    }
-    const [name, label] = pick;
+  /**
+   * The finest bucket that covers the rejects' span (first reject to now) in at most
+   * MAX_BUCKETS buckets, and its points.
+   */
+  async function loadHistogram(now: number): Promise<{ points: Point[]; step: number }> {
+    const daily = await histogram('1d');
+    if (daily.length === 0) return { points: [], step: 86_400_000 };
+    const first = Math.min(...daily.map((p) => p.ts));
+    const pick = BUCKETS.find((b) => (now - first) / b[2] <= MAX_BUCKETS) ?? BUCKETS[4];
+    const [name, label, step] = pick;
     if (name !== bucket) {
       bucket = name;
       fitted = false;
       chart.applyOptions({ timeScale: { secondsVisible: name === '1s' } });
       (root.querySelector('#bucketName') as HTMLElement).textContent = label;
     }
-    return points;
+    return { points: name === '1d' ? daily : await histogram(name, first), step };
   }
 
-  function draw(points: Point[]): void {
+  function draw(points: Point[], step: number, now: number): void {
     totals = {};
     for (const p of points) totals[p.rule] = (totals[p.rule] ?? 0) + p.n;
     const rules = Object.keys(totals).sort();
@@ -120,7 +156,13 @@ export function qualityPage(root: HTMLElement): () => void {
       m.set(p.rule, p.n);
       byTs.set(p.ts, m);
     }
-    const times = [...byTs.keys()].sort((a, b) => a - b);
+    // Every bucket from the first reject to now, empty ones too: the axis is time, not rejects.
+    times = [];
+    if (points.length > 0) {
+      const first = Math.min(...byTs.keys());
+      const last = Math.max(Math.floor(now / step) * step, ...byTs.keys());
+      for (let t = first; t <= last; t += step) times.push(t);
+    }
     // The tallest stack (every rule) first, so that the smaller ones are drawn over it.
     while (stacks.length < rules.length) {
       stacks.push(
@@ -140,9 +182,9 @@ export function qualityPage(root: HTMLElement): () => void {
       series.applyOptions({ color: colour.get(rules[top]!)! });
       series.setData(
         times.map((t) => {
-          const m = byTs.get(t)!;
+          const m = byTs.get(t);
           let v = 0;
-          for (let r = 0; r <= top; r++) v += m.get(rules[r]!) ?? 0;
+          for (let r = 0; r <= top; r++) v += m?.get(rules[r]!) ?? 0;
           return { time: (t / 1000) as UTCTimestamp, value: v };
         }),
       );
@@ -160,14 +202,25 @@ export function qualityPage(root: HTMLElement): () => void {
     }
   }
 
+  function drawRuleOptions(): void {
+    for (const r of Object.keys(totals)) knownRules.add(r);
+    if (filter.rule) knownRules.add(filter.rule);
+    ruleSelect.innerHTML = `<option value="">all</option>${[...knownRules]
+      .sort()
+      .map((r) => `<option${filter.rule === r ? ' selected' : ''}>${esc(r)}</option>`)
+      .join('')}`;
+  }
+
   async function refresh(): Promise<void> {
     try {
-      const [points, latest] = await Promise.all([
-        loadHistogram(),
-        getJson<{ rows: Reject[] }>('/api/quarantine?limit=50'),
+      const now = Date.now();
+      const [{ points, step }, latest] = await Promise.all([
+        loadHistogram(now),
+        getJson<{ rows: Reject[] }>(`/api/quarantine?${query({ limit: '50' })}`),
       ]);
       rows = latest.rows;
-      draw(points);
+      draw(points, step, now);
+      drawRuleOptions();
       body.innerHTML = rows
         .map(
           (
@@ -175,14 +228,40 @@ export function qualityPage(root: HTMLElement): () => void {
           ) => `<tr data-id="${r.id}"><td>${new Date(r.receivedAt).toISOString().replace('T', ' ').slice(0, 19)}</td>
             <td class="rule">${esc(r.rule)}</td><td>${esc(r.stage)}</td><td>${esc(r.symbol ?? '')}</td>
             <td>${esc(r.message)}</td><td><code>${esc(r.payload)}</code></td>
-            <td><button type="button" class="replay" data-id="${r.id}">Replay</button></td></tr>`,
+            <td>${r.replayable ? `<button type="button" class="replay" data-id="${r.id}">Replay</button>` : '<span class="muted" title="not a trade that can be read again (a malformed message, or a bar: run its import again)">—</span>'}</td></tr>`,
         )
         .join('');
-      show(rows.length === 0 ? 'No rejects: every record so far passed its rules.' : null);
+      const filtered = Object.keys(filter).length > 0;
+      show(
+        rows.length === 0
+          ? filtered
+            ? 'No rejects match this filter.'
+            : 'No rejects: every record so far passed its rules.'
+          : null,
+      );
     } catch (err) {
       show(`Could not load the quarantine: ${(err as Error).message}`, 'error');
     }
   }
+
+  /** Applies the filter controls: into the URL (shareable) and the page. */
+  const applyFilter = () => {
+    const next: Record<string, string> = {};
+    const sym = (root.querySelector('#qSymbol') as HTMLInputElement).value.trim().toUpperCase();
+    const stage = (root.querySelector('#qStage') as HTMLSelectElement).value;
+    if (ruleSelect.value) next.rule = ruleSelect.value;
+    if (sym) next.symbol = sym;
+    if (stage) next.stage = stage;
+    for (const k of Object.keys(filter)) delete filter[k];
+    Object.assign(filter, next);
+    const qs = new URLSearchParams(filter).toString();
+    history.replaceState(null, '', `#/quality${qs ? `?${qs}` : ''}`);
+    fitted = false;
+    void refresh();
+  };
+  ruleSelect.addEventListener('change', applyFilter);
+  root.querySelector('#qStage')!.addEventListener('change', applyFilter);
+  root.querySelector('#qSymbol')!.addEventListener('change', applyFilter);
 
   body.addEventListener('click', (e) => {
     const id = (e.target as HTMLElement).dataset.id;
@@ -203,6 +282,8 @@ export function qualityPage(root: HTMLElement): () => void {
     rules: () => Object.keys(totals),
     bucket: () => bucket,
     totals: () => totals,
+    times: () => times,
+    filter: () => ({ ...filter }),
   };
   void refresh();
   const timer = setInterval(() => void refresh(), 3_000);

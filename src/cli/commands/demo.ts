@@ -14,7 +14,7 @@ import type { Store } from '../../store/store.ts';
 import { commandConfig, type GlobalOptions, withStore } from '../context.ts';
 import { formatTable } from '../output.ts';
 import { ingestReport } from '../report.ts';
-import { statusRows } from './status.ts';
+import { statusRows, statusText } from './status.ts';
 
 /** The bundled datasets: file path and the symbol stored for it. */
 export function demoDatasets(): { symbol: string; file: string }[] {
@@ -49,12 +49,7 @@ export function registerDemo(program: Command): void {
         process.stdout.write(
           `loaded bundled history into ${cfg.dataDir}\n${ingestReport(summary)}\n`,
         );
-        process.stdout.write(
-          formatTable(
-            ['symbol', 'interval', 'rows', 'first', 'last', 'rejects'],
-            await statusRows(store),
-          ),
-        );
+        process.stdout.write(statusText(await statusRows(store)));
         // The newest three enriched bars of each daily series, read through the store contract.
         const cols = [
           'sma_20',

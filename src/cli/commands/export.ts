@@ -1,4 +1,4 @@
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../../core/errors.ts';
 import { parseChoice } from '../args.ts';
@@ -7,15 +7,17 @@ import { commandConfig, type GlobalOptions, withStore } from '../context.ts';
 export function registerExport(program: Command): void {
   program
     .command('export')
-    .description('write a layer as hive-partitioned files (interval=…/symbol=…/year=…)')
-    .option('--layer <l>', 'raw | staging | curated', 'curated')
+    .description(
+      'write a layer as hive-partitioned files (interval=…/symbol=…/year=…; trades: symbol=…/year=…)',
+    )
+    .option('--layer <l>', 'raw | staging | curated | trades', 'curated')
     .option('--format <f>', 'parquet | csv', 'parquet')
     .option('--out <dir>', 'output folder (the layer is written to <dir>/<layer>/, replacing it)')
     .action(async (o: Record<string, string | undefined>, cmd: Command) => {
       const layer = parseChoice(
         '--layer',
         o.layer,
-        ['raw', 'staging', 'curated'] as const,
+        ['raw', 'staging', 'curated', 'trades'] as const,
         'curated',
       );
       const format = parseChoice('--format', o.format, ['parquet', 'csv'] as const, 'parquet');
@@ -24,6 +26,9 @@ export function registerExport(program: Command): void {
       const files = await withStore(cfg, (store) =>
         store.capability('export').exportLake({ layer, format, outDir: resolve(o.out!) }),
       );
-      process.stdout.write(`wrote ${files.length} ${format} files under ${o.out}/${layer}\n`);
+      const n = files.length;
+      process.stdout.write(
+        `wrote ${n} ${format} file${n === 1 ? '' : 's'} under ${join(resolve(o.out), layer)}\n`,
+      );
     });
 }

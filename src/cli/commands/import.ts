@@ -53,7 +53,7 @@ export function registerImport(program: Command): void {
     .option('--interval <i>', 'bar interval', '1d')
     .option(
       '--mapping <m>',
-      'column mapping: a JSON/YAML file or key=value,… (date, open, high, low, close, adjClose, volume, symbol, delimiter, dateFormat, timezone)',
+      'column mapping: a JSON/YAML file or key=value,… (date, open, high, low, close, adjClose, volume, symbol, delimiter, decimal, dateFormat, timezone), e.g. delimiter=;,decimal=,,dateFormat=DD.MM.YYYY',
     )
     .action(async (file: string, o: Record<string, string | undefined>, cmd: Command) => {
       const global = cmd.optsWithGlobals() as GlobalOptions;
@@ -63,9 +63,8 @@ export function registerImport(program: Command): void {
       try {
         checkCsvHeader(await readCsvText(file), mapping, file, symbol !== '*');
       } catch (err) {
-        if (err instanceof ConfigError) {
-          throw new UsageError(err.path === '--symbol' ? '--symbol' : file, err.expected);
-        }
+        // "<file>: expected a CSV text file, not binary data (…)", "--symbol: expected a symbol …".
+        if (err instanceof ConfigError) throw new UsageError(err.path, `expected ${err.expected}`);
         throw err;
       }
       const cfg = commandConfig(global);

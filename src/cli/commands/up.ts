@@ -4,6 +4,7 @@
  * Finnhub feed when FINNHUB_TOKEN is set, the simulator otherwise. (The API
  * server and dashboard join this command when they land.)
  */
+import { createServer as createNetServer } from 'node:net';
 import type { Command } from 'commander';
 import { KeyChecker } from '../../api/auth.ts';
 import type { LiveHandle } from '../../api/context.ts';
@@ -13,6 +14,7 @@ import { ControlServer } from '../../control/control-server.ts';
 import { pipelinesService } from '../../control/pipelines-service.ts';
 import { storeService } from '../../control/store-service.ts';
 import { storeLocation } from '../../core/config.ts';
+import { UsageError } from '../../core/errors.ts';
 import { durationMs } from '../../core/pipeline-schema.ts';
 import { Metrics } from '../../observability/metrics.ts';
 import { ConditionWatch } from '../../observability/watch.ts';
@@ -49,6 +51,27 @@ function rateOf(p: StreamPipeline): () => number {
   };
 }
 
+/** Refuses a port that another program holds (EADDRINUSE), or an address this machine lacks. */
+export async function checkPortFree(host: string, port: number): Promise<void> {
+  if (port === 0) return;
+  await new Promise<void>((resolve, reject) => {
+    const probe = createNetServer();
+    probe.once('error', (err: NodeJS.ErrnoException) => {
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new UsageError(
+              '--port',
+              `${port} on ${host} is in use (another tickline, or another program); pick another with --port <n>, or --port 0 for any free port`,
+            )
+          : err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND'
+            ? new UsageError('--host', `${host} is not an address of this machine`)
+            : err,
+      );
+    });
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve()));
+  });
+}
+
 export function registerUp(program: Command): void {
   program
     .command('up')
@@ -70,6 +93,8 @@ export function registerUp(program: Command): void {
       const host = o.host ?? '127.0.0.1';
       const open = isLoopback(host);
       const port = o.port === '0' ? 0 : parsePositiveInt('--port', o.port, 7070, 65_535);
+      // Before anything slow (the history import): a port in use is said at once, naming --port.
+      await checkPortFree(host, port);
       const finnhub = Boolean(process.env.FINNHUB_TOKEN);
       const { source } = liveSourceFromFlags(
         { ...o, source: finnhub ? 'finnhub' : 'simulator', seed: String(Date.now() % 2 ** 31) },
@@ -125,7 +150,11 @@ export function registerUp(program: Command): void {
             let stats: StreamStats;
             let control: ControlServer | null = null;
             try {
-              await server.listen({ host, port });
+              await server.listen({ host, port }).catch(async (err: NodeJS.ErrnoException) => {
+                // Taken since the check at start: said the same way.
+                if (err.code === 'EADDRINUSE') await checkPortFree(host, port);
+                throw err;
+              });
               const addr = server.server.address();
               const url = `http://${host.includes(':') ? `[${host}]` : host}:${typeof addr === 'object' && addr ? addr.port : port}`;
               // Other tickline commands on this machine go through this process from now on.

@@ -5,6 +5,45 @@ import { parseBarsCsv, splitCsvLine } from './csv-format.ts';
 const opts = { interval: '1d' as const, source: 'csv', file: 'x.csv', receivedAt: 0 };
 
 describe('parseBarsCsv', () => {
+  it('reads decimal-comma files (decimal=,): 62,5 and 1.234,56, split by ";"', () => {
+    const text =
+      'Datum;Eröffnung;Hoch;Tief;Schluss;Volumen\n' +
+      '02.01.2024;1.234,50;1.240,00;1.230,25;1.238,75;12.345\n' +
+      '03.01.2024;62,5;63;61,9;62,1;800\n' +
+      '04.01.2024;62,5;abc;61,9;62,1;800\n';
+    const { bars, rejects } = parseBarsCsv(text, {
+      ...opts,
+      symbol: 'SAP',
+      mapping: {
+        decimal: ',',
+        dateFormat: 'DD.MM.YYYY',
+        date: 'Datum',
+        open: 'Eröffnung',
+        high: 'Hoch',
+        low: 'Tief',
+        close: 'Schluss',
+        volume: 'Volumen',
+      },
+    });
+    expect(bars.map((b) => [b.open, b.high, b.low, b.close, b.volume])).toEqual([
+      [1234.5, 1240, 1230.25, 1238.75, 12345],
+      [62.5, 63, 61.9, 62.1, 800],
+    ]);
+    expect(rejects.map((r) => r.message)).toEqual([
+      expect.stringMatching(/high "abc" is not a decimal number/),
+    ]);
+  });
+
+  it('refuses "," as the delimiter when it is the decimal mark', () => {
+    expect(() =>
+      parseBarsCsv('date,open,high,low,close\n', {
+        ...opts,
+        symbol: 'X',
+        mapping: { decimal: ',', delimiter: ',' },
+      }),
+    ).toThrow(/mapping.delimiter: expected a delimiter other than ","/);
+  });
+
   it('recognises Yahoo headers without a mapping', () => {
     const { bars, rejects } = parseBarsCsv(
       'Date,Open,High,Low,Close,Adj Close,Volume\n2013-05-13,64.5,65.4,64.5,64.96,50.96,79237200\n',

@@ -30,6 +30,11 @@ export const CsvMappingSchema = z
     volume: z.string().optional(),
     symbol: z.string().optional(),
     delimiter: z.string().length(1).optional(),
+    /**
+     * The decimal mark of the numbers: '.' (default) or ',' (62,5 and 1.234,56; the
+     * columns are then split by ';' or a tab, as such files are).
+     */
+    decimal: z.enum(['.', ',']).optional(),
     /** `auto`, or tokens YYYY MM DD HH mm ss, e.g. `DD.MM.YYYY` or `MM/DD/YYYY HH:mm`. */
     dateFormat: z.string().optional(),
     /** IANA zone of wall-clock times without an offset (default UTC). */
@@ -91,8 +96,8 @@ export function splitCsvLine(line: string, delim: string): string[] | null {
   return out;
 }
 
-function guessDelimiter(header: string): string {
-  const counts = [',', ';', '\t', '|'].map((d) => [d, header.split(d).length] as const);
+function guessDelimiter(header: string, among = [',', ';', '\t', '|']): string {
+  const counts = among.map((d) => [d, header.split(d).length] as const);
   counts.sort((a, b) => b[1] - a[1]);
   return counts[0]![0];
 }
@@ -109,7 +114,18 @@ export function resolveColumns(
   mapping: CsvMapping,
   file: string,
 ): ColumnLayout {
-  const delimiter = mapping.delimiter ?? guessDelimiter(headerLine);
+  const delimiter =
+    mapping.delimiter ??
+    (mapping.decimal === ','
+      ? guessDelimiter(headerLine, [';', '\t', '|'])
+      : guessDelimiter(headerLine));
+  if (mapping.decimal === ',' && delimiter === ',') {
+    throw new ConfigError(
+      'mapping.delimiter',
+      'a delimiter other than "," when the decimal mark is "," (e.g. delimiter=;)',
+      delimiter,
+    );
+  }
   const header = (splitCsvLine(headerLine, delimiter) ?? headerLine.split(delimiter)).map((h) =>
     h.trim(),
   );
@@ -219,9 +235,19 @@ const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 const NON_FINITE = /^[+-]?(?:nan|inf|infinity)$/i;
 
 /** A field as a number; null when empty; NaN (the not_finite rule) when it is not a decimal number. */
-function parseNumber(v: string | undefined): number | null {
+/**
+ * A number written with a decimal comma, in the usual form: '62,5' or
+ * '1.234,56' (points or spaces group thousands) → '1234.56'.
+ */
+function fromDecimalComma(s: string): string {
+  const t = s.replace(/[\s\u00a0\u202f']/g, '');
+  if (/^[+-]?\d{1,3}(\.\d{3})+(,\d*)?$/.test(t)) return t.replaceAll('.', '').replace(',', '.');
+  return t.includes('.') ? s : t.replace(',', '.');
+}
+
+function parseNumber(v: string | undefined, decimal: '.' | ','): number | null {
   if (v === undefined) return null;
-  const s = v.trim();
+  const s = decimal === ',' ? fromDecimalComma(v.trim()) : v.trim();
   if (s === '' || s.toLowerCase() === 'null' || s === '-') return null;
   if (DECIMAL.test(s)) return Number(s);
   return NON_FINITE.test(s) ? Number(s.replace(/^([+-]?)inf$/i, '$1Infinity')) : Number.NaN;
@@ -231,11 +257,12 @@ function parseNumber(v: string | undefined): number | null {
 function notDecimal(
   f: readonly string[],
   index: Partial<Record<Field, number>>,
+  decimal: '.' | ',',
 ): { field: Field; text: string } | null {
   for (const field of ['open', 'high', 'low', 'close', 'adjClose', 'volume'] as const) {
     const i = index[field];
     if (i === undefined) continue;
-    const s = f[i]!.trim();
+    const s = decimal === ',' ? fromDecimalComma(f[i]!.trim()) : f[i]!.trim();
     if (s === '' || s.toLowerCase() === 'null' || s === '-') continue;
     if (!DECIMAL.test(s) && !NON_FINITE.test(s)) return { field, text: s };
   }
@@ -258,7 +285,7 @@ export function checkCsvHeader(
   if (index.symbol === undefined && !hasSymbol) {
     throw new ConfigError(
       '--symbol',
-      `a symbol: ${file} has no symbol column (header: ${header.join(delimiter)})`,
+      `a symbol for its rows, since ${file} has no symbol column (header: ${header.join(delimiter)})`,
     );
   }
 }
@@ -291,10 +318,11 @@ export function parseBarsCsv(
   if (index.symbol === undefined && !opts.symbol) {
     throw new ConfigError(
       '--symbol',
-      `a symbol: ${opts.file} has no symbol column (header: ${header.join(delimiter)})`,
+      `a symbol for its rows, since ${opts.file} has no symbol column (header: ${header.join(delimiter)})`,
     );
   }
   const parseDate = compileDateParser(mapping.dateFormat);
+  const decimal = mapping.decimal ?? '.';
   const daily = isDailyOrLonger(opts.interval);
   const bars: CandidateBar[] = [];
   const rejects: Quarantined[] = [];
@@ -353,7 +381,7 @@ export function parseBarsCsv(
       );
       continue;
     }
-    const nd = notDecimal(f, index);
+    const nd = notDecimal(f, index, decimal);
     if (nd) {
       reject(
         'not_finite',
@@ -371,17 +399,17 @@ export function parseBarsCsv(
       if (daily) ts -= ((ts % 86_400_000) + 86_400_000) % 86_400_000;
       else if (!hasOffset) ts = wallTimeToUtc(ts, tz);
     }
-    const volume = index.volume === undefined ? 0 : parseNumber(f[index.volume]);
+    const volume = index.volume === undefined ? 0 : parseNumber(f[index.volume], decimal);
     bars.push({
       symbol: symbol.toUpperCase(),
       interval: opts.interval,
       ts,
-      open: parseNumber(f[index.open!]),
-      high: parseNumber(f[index.high!]),
-      low: parseNumber(f[index.low!]),
-      close: parseNumber(f[index.close!]),
+      open: parseNumber(f[index.open!], decimal),
+      high: parseNumber(f[index.high!], decimal),
+      low: parseNumber(f[index.low!], decimal),
+      close: parseNumber(f[index.close!], decimal),
       volume,
-      adjClose: index.adjClose === undefined ? null : parseNumber(f[index.adjClose]),
+      adjClose: index.adjClose === undefined ? null : parseNumber(f[index.adjClose], decimal),
       source: opts.source,
       payload: line,
     });

@@ -5,7 +5,7 @@
  * (daily closes, else 1-minute closes). A symbol with nothing stored starts
  * from a made-up price and a volatility of 30 % a year.
  */
-import type { Store } from '../../store/store.ts';
+import { isBarSeries, type Store } from '../../store/store.ts';
 
 export interface SymbolStart {
   price: number;
@@ -45,7 +45,7 @@ export async function simulatorStarts(
   const status = await store.status();
   const starts = new Map<string, SymbolStart>();
   for (const symbol of symbols) {
-    const series = status.filter((s) => s.symbol === symbol && s.rows > 0);
+    const series = status.filter((s) => s.symbol === symbol && isBarSeries(s));
     if (series.length === 0) continue;
     const newest = series.reduce((a, b) => (b.lastTs > a.lastTs ? b : a));
     const [last] = await store.readBars({

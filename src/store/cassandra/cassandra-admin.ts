@@ -6,6 +6,8 @@
  * trades is a scan, as in any Cassandra cluster.
  */
 import type cassandra from 'cassandra-driver';
+import type { QuarantineStage } from '../../core/records.ts';
+import type { Interval } from '../../core/time.ts';
 import { toApiKey, toQuarantineRow } from '../record-rows.ts';
 import type { ApiKeyRecord, Capabilities, QuarantineQuery, QuarantineRow } from '../store.ts';
 import { dayOf } from './cassandra-schema.ts';
@@ -139,10 +141,14 @@ export function cassandraCapabilities(db: CassandraSession): Partial<Capabilitie
       },
     },
     analytics: {
-      rejectHistogram: async (bucketMs, from, to) => {
+      rejectHistogram: async (bucketMs, f = {}) => {
         const rows = await readQuarantine(db, {
-          ...(from !== undefined ? { from } : {}),
-          ...(to !== undefined ? { to } : {}),
+          ...(f.from !== undefined ? { from: f.from } : {}),
+          ...(f.to !== undefined ? { to: f.to } : {}),
+          ...(f.rule !== undefined ? { rule: f.rule } : {}),
+          ...(f.symbol !== undefined ? { symbol: f.symbol } : {}),
+          ...(f.stage !== undefined ? { stage: f.stage as QuarantineStage } : {}),
+          ...(f.interval !== undefined ? { interval: f.interval as Interval } : {}),
           limit: Number.MAX_SAFE_INTEGER,
         });
         const counts = new Map<string, { ts: number; rule: string; n: number }>();

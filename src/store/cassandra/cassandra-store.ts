@@ -269,6 +269,33 @@ export class CassandraStore implements StoreDriver {
         });
       }),
     );
+    // Trades are a row per symbol without an interval, beside the rejects without one.
+    const tradeDays = new Map<string, number[]>();
+    for (const r of await this.#db.all('SELECT symbol, day FROM trade_days')) {
+      const list = tradeDays.get(r.symbol as string) ?? [];
+      list.push(r.day as number);
+      tradeDays.set(r.symbol as string, list);
+    }
+    await Promise.all(
+      [...tradeDays].map(async ([symbol, days]) => {
+        const [agg] = await this.#db.all(
+          'SELECT count(*) AS n, min(ts) AS lo, max(ts) AS hi FROM trades WHERE symbol = ? AND day IN ?',
+          [symbol, days],
+        );
+        const n = Number(agg?.n ?? 0);
+        if (n === 0) return;
+        out.set(key(symbol, null), {
+          sym: symbol,
+          iv: null,
+          symbol,
+          interval: '-' as Interval,
+          rows: n,
+          firstTs: ms(agg!.lo),
+          lastTs: ms(agg!.hi),
+          rejects: 0,
+        });
+      }),
+    );
     for (const r of await scanQuarantine(this.#db, ['symbol', 'interval'])) {
       const sym = (r.symbol as string | null) ?? null;
       const iv = (r.interval as string | null) ?? null;

@@ -3,7 +3,7 @@
  * API keys, the SQL console, analytics and lake export.
  */
 import { type DuckDBValue, StatementType } from '@duckdb/node-api';
-import { StoreError } from '../../core/errors.ts';
+import { SqlError } from '../../core/errors.ts';
 import { toApiKey, toQuarantineRow } from '../record-rows.ts';
 import type { Capabilities } from '../store.ts';
 import { exportFile, exportLake } from './duckdb-export.ts';
@@ -95,7 +95,7 @@ export function duckdbCapabilities(db: DuckDBSession): Capabilities {
         }),
     },
     sql: {
-      sql: (query) =>
+      sql: (query, opts = {}) =>
         s(async () => {
           try {
             // One SELECT (or EXPLAIN) changes nothing: what is kept about the tables stays.
@@ -104,6 +104,15 @@ export function duckdbCapabilities(db: DuckDBSession): Capabilities {
             const readOnly =
               one?.statementType === StatementType.SELECT ||
               one?.statementType === StatementType.EXPLAIN;
+            if (!readOnly && opts.readOnly) {
+              const kind = one
+                ? StatementType[one.statementType]
+                : `${statements.count} statements`;
+              throw new SqlError(
+                `SQL refused: only one SELECT (or EXPLAIN) is run when reading, and this is ${kind}; add --write to change the store`,
+                query,
+              );
+            }
             if (!readOnly) db.onUserWrite();
             const reader = one ? await one.runAndReadAll() : await db.conn.runAndReadAll(query);
             return {
@@ -113,23 +122,34 @@ export function duckdbCapabilities(db: DuckDBSession): Capabilities {
               wrote: !readOnly,
             };
           } catch (err) {
+            if (err instanceof SqlError) throw err;
             // DuckDB's own message, without the client's step that found it.
             const why = (err as Error).message.replace(
               /^Failed to (extract statements|prepare)[^:]*: /,
               '',
             );
-            throw new StoreError(`SQL failed: ${why}`, query, [], err);
+            throw new SqlError(`SQL failed: ${why}`, query, { cause: err });
           }
         }),
     },
     analytics: {
-      rejectHistogram: (bucketMs, from, to) =>
+      rejectHistogram: (bucketMs, f = {}) =>
         s(async () => {
           const rows = await db.rows(
             `SELECT (epoch_ms(received_at) // $1) * $1 AS ts, rule, count(*) AS n FROM quarantine
              WHERE received_at >= epoch_ms($2::BIGINT) AND received_at < epoch_ms($3::BIGINT)
+               AND ($4::VARCHAR IS NULL OR rule = $4) AND ($5::VARCHAR IS NULL OR symbol = $5)
+               AND ($6::VARCHAR IS NULL OR stage = $6) AND ($7::VARCHAR IS NULL OR interval = $7)
              GROUP BY ALL ORDER BY ts, rule`,
-            [bucketMs, from ?? -6e13, to ?? 6e13],
+            [
+              bucketMs,
+              f.from ?? -6e13,
+              f.to ?? 6e13,
+              f.rule ?? null,
+              f.symbol ?? null,
+              f.stage ?? null,
+              f.interval ?? null,
+            ],
           );
           return rows.map((r) => ({ ts: Number(r.ts), rule: String(r.rule), n: Number(r.n) }));
         }),

@@ -5,7 +5,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import type { ExportOptions, FileExportOptions, Layer } from '../store.ts';
 
 /** What each layer exports and how it is partitioned. */
-export const LAYER_EXPORTS: Record<Layer, { query: string; partitionBy: string[] }> = {
+export const LAYER_EXPORTS: Record<Layer | 'trades', { query: string; partitionBy: string[] }> = {
   raw: {
     query:
       'SELECT *, year(received_at) AS year FROM raw_responses ORDER BY source, received_at, id',
@@ -18,6 +18,10 @@ export const LAYER_EXPORTS: Record<Layer, { query: string; partitionBy: string[]
   curated: {
     query: 'SELECT *, year(ts) AS year FROM bars_enriched ORDER BY interval, symbol, ts',
     partitionBy: ['interval', 'symbol', 'year'],
+  },
+  trades: {
+    query: 'SELECT *, year(ts) AS year FROM trades ORDER BY symbol, ts, trade_id',
+    partitionBy: ['symbol', 'year'],
   },
 };
 

@@ -144,12 +144,15 @@ export async function listSeries(db: DuckDBSession): Promise<SeriesStatus[]> {
     const rows = await db.rows(`
       WITH b AS (
         SELECT symbol, interval, count(*) AS n, epoch_ms(min(ts)) AS first_ts, epoch_ms(max(ts)) AS last_ts
-        FROM bars GROUP BY symbol, interval),
+        FROM bars GROUP BY symbol, interval
+        -- Trades are a row per symbol without an interval, beside the rejects without one.
+        UNION ALL
+        SELECT symbol, NULL, count(*), epoch_ms(min(ts)), epoch_ms(max(ts)) FROM trades GROUP BY symbol),
       q AS (SELECT symbol, interval, count(*) AS rejects FROM quarantine GROUP BY symbol, interval)
-      -- Rejects without an interval (trades; bars quarantined before v4) get a row of their own.
       SELECT coalesce(b.symbol, q.symbol) AS symbol, coalesce(b.interval, q.interval) AS interval,
         coalesce(b.n, 0) AS n, b.first_ts, b.last_ts, coalesce(q.rejects, 0) AS rejects
-      FROM b FULL OUTER JOIN q ON b.symbol = q.symbol AND b.interval = q.interval
+      FROM b FULL OUTER JOIN q
+        ON b.symbol IS NOT DISTINCT FROM q.symbol AND b.interval IS NOT DISTINCT FROM q.interval
       ORDER BY symbol, interval`);
     return rows.map((r) => ({
       symbol: String(r.symbol ?? '(none)'),

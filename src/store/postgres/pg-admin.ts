@@ -4,7 +4,7 @@
  * analytics. Lake export is the embedded store's (DuckDB writes the Parquet).
  */
 import type pg from 'pg';
-import { StoreError } from '../../core/errors.ts';
+import { SqlError } from '../../core/errors.ts';
 import { toApiKey, toQuarantineRow } from '../record-rows.ts';
 import type { Capabilities } from '../store.ts';
 import { tsText } from './pg-copy.ts';
@@ -102,12 +102,26 @@ export function pgCapabilities(db: PgSession): Partial<Capabilities> {
         ).rowCount ?? 0) > 0,
     },
     sql: {
-      sql: async (query) => {
+      sql: async (query, opts = {}) => {
         let res: pg.QueryResult | pg.QueryResult[];
+        const client = await db.pool.connect();
         try {
-          res = (await db.pool.query(query)) as pg.QueryResult | pg.QueryResult[];
+          // Reading only: a READ ONLY transaction, so PostgreSQL itself refuses any change.
+          if (opts.readOnly) await client.query('BEGIN TRANSACTION READ ONLY');
+          res = (await client.query(query)) as pg.QueryResult | pg.QueryResult[];
+          if (opts.readOnly) await client.query('COMMIT');
         } catch (err) {
-          throw new StoreError(`SQL failed: ${(err as Error).message}`, query, [], err);
+          if (opts.readOnly) await client.query('ROLLBACK').catch(() => undefined);
+          const why = (err as Error).message;
+          throw new SqlError(
+            /read-only transaction/.test(why)
+              ? `SQL refused: ${why}; add --write to change the store`
+              : `SQL failed: ${why}`,
+            query,
+            { cause: err },
+          );
+        } finally {
+          client.release();
         }
         // Several statements answer one result each: the last one's rows are shown.
         const last = Array.isArray(res) ? res.at(-1)! : res;
@@ -124,12 +138,22 @@ export function pgCapabilities(db: PgSession): Partial<Capabilities> {
       },
     },
     analytics: {
-      rejectHistogram: async (bucketMs, from, to) => {
+      rejectHistogram: async (bucketMs, f = {}) => {
         const { rows } = await db.query(
           `SELECT floor(${ms('received_at')} / $1) * $1 AS ts, rule, count(*)::float8 AS n
            FROM staging.quarantine WHERE received_at >= $2 AND received_at < $3
+             AND ($4::text IS NULL OR rule = $4) AND ($5::text IS NULL OR symbol = $5)
+             AND ($6::text IS NULL OR stage = $6) AND ($7::text IS NULL OR interval = $7)
            GROUP BY 1, 2 ORDER BY 1, rule COLLATE "C"`,
-          [bucketMs, tsText(from ?? -6e13), tsText(to ?? 6e13)],
+          [
+            bucketMs,
+            tsText(f.from ?? -6e13),
+            tsText(f.to ?? 6e13),
+            f.rule ?? null,
+            f.symbol ?? null,
+            f.stage ?? null,
+            f.interval ?? null,
+          ],
         );
         return rows.map((r) => ({ ts: Number(r.ts), rule: String(r.rule), n: Number(r.n) }));
       },

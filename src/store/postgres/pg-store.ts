@@ -301,12 +301,16 @@ export class PostgresStore implements StoreDriver {
     const rows = await this.#db.arrays(`
       WITH b AS (
         SELECT symbol, interval, count(*) AS n, min(ts) AS first_ts, max(ts) AS last_ts
-        FROM staging.bars GROUP BY symbol, interval),
+        FROM staging.bars GROUP BY symbol, interval
+        -- Trades are a row per symbol without an interval, beside the rejects without one.
+        UNION ALL
+        SELECT symbol, NULL, count(*), min(ts), max(ts) FROM staging.trades GROUP BY symbol),
       q AS (SELECT symbol, interval, count(*) AS rejects FROM staging.quarantine GROUP BY symbol, interval)
       SELECT coalesce(b.symbol, q.symbol) AS symbol, coalesce(b.interval, q.interval) AS interval,
         coalesce(b.n, 0)::float8, (extract(epoch FROM b.first_ts) * 1000)::float8,
         (extract(epoch FROM b.last_ts) * 1000)::float8, coalesce(q.rejects, 0)::float8
-      FROM b FULL OUTER JOIN q ON b.symbol = q.symbol AND b.interval = q.interval
+      FROM b FULL OUTER JOIN q -- (a FULL JOIN needs an equality: '' stands for NULL, never a name)
+        ON coalesce(b.symbol, '') = coalesce(q.symbol, '') AND coalesce(b.interval, '') = coalesce(q.interval, '')
       ORDER BY coalesce(b.symbol, q.symbol) COLLATE "C", coalesce(b.interval, q.interval) COLLATE "C"`);
     return rows.map((r) => ({
       symbol: r[0] === null ? '(none)' : String(r[0]),
