@@ -247,12 +247,27 @@ export const StatsResponseSchema = z.object({
       duplicates: z.number(),
       latencyP50Ms: z.number().nullable(),
       latencyP99Ms: z.number().nullable(),
+      lagMs: z
+        .number()
+        .nullable()
+        .describe('now − the receive time of the newest trade stored (null before one is)'),
+      backlog: z.number().nullable().describe('records waiting in the log'),
+      feed: z
+        .object({
+          source: z.string(),
+          state: z.enum(['starting', 'live', 'reconnecting', 'stale', 'market_closed', 'error']),
+          since: z.number(),
+          detail: z.string().nullable(),
+        })
+        .nullable()
+        .describe('what the live source said last'),
     })
     .nullable(),
   queryCache: z
     .object({
       hits: z.number(),
       misses: z.number(),
+      stale: z.number().describe('lookups answered by re-reading only what changed'),
       entries: z.number(),
       bytes: z.number(),
       maxBytes: z.number(),

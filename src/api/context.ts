@@ -13,6 +13,18 @@ export interface LiveHandle {
   logKind: string;
   /** Valid trades per second over the last few seconds. */
   rate(): number;
+  /** The feed's state, as its source last reported it. */
+  feed?(): FeedState;
+}
+
+/** What the live source said last: for the status line and the home page. */
+export interface FeedState {
+  source: string;
+  state: 'starting' | 'live' | 'reconnecting' | 'stale' | 'market_closed' | 'error';
+  /** When it came to this state. */
+  since: number;
+  /** The reason, the next open, or the error. */
+  detail: string | null;
 }
 
 export interface ApiContext {

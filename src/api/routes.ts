@@ -634,6 +634,11 @@ export const ROUTES: RouteDef[] = [
                 duplicates: live.stats.duplicates,
                 latencyP50Ms: lat && Number.isFinite(lat.p50) ? lat.p50 : null,
                 latencyP99Ms: lat && Number.isFinite(lat.p99) ? lat.p99 : null,
+                lagMs: live.stats.store.lastStoredReceivedAt
+                  ? Math.max(0, Date.now() - live.stats.store.lastStoredReceivedAt)
+                  : null,
+                backlog: await live.backlog().catch(() => null),
+                feed: ctx.live!.feed?.() ?? null,
               }
             : null,
           queryCache: ctx.store.queryCacheStats?.() ?? null,

@@ -57,6 +57,7 @@ describe('the dashboard on a non-loopback bind', () => {
 
     await signIn(page, readKey);
     // The chart draws the bundled AAPL history through the session cookie.
+    await page.goto(`${url}/#/chart`);
     await page.waitForFunction(() => {
       const t = (window as unknown as { __tickline?: { bars: () => unknown[] } }).__tickline;
       return (t?.bars().length ?? 0) > 100;

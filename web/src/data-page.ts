@@ -61,11 +61,11 @@ export function dataPage(root: HTMLElement): () => void {
   root.innerHTML = `
     <form id="backfill" class="toolbar backfill">
       <strong>Backfill</strong>
-      <select id="bfSource"><option value="yahoo">Yahoo</option><option value="stooq">Stooq</option></select>
+      <select id="bfSource" aria-label="source"><option value="yahoo">Yahoo</option><option value="stooq">Stooq</option></select>
       <input id="bfSymbols" placeholder="AAPL,MSFT" size="16" required>
       <label>from <input id="bfFrom" type="date" required></label>
       <label>to <input id="bfTo" type="date"></label>
-      <select id="bfInterval">${['1d', '1wk', '1mo', '1h', '15m', '5m', '1m'].map((i) => `<option>${i}</option>`).join('')}</select>
+      <select id="bfInterval" aria-label="interval">${['1d', '1wk', '1mo', '1h', '15m', '5m', '1m'].map((i) => `<option>${i}</option>`).join('')}</select>
       <button type="submit">Start</button>
     </form>
     <div id="job" class="job" hidden><progress max="1" value="0"></progress> <span class="jobText"></span></div>

@@ -2,6 +2,7 @@ import './style.css';
 import { loadSession, onSignInNeeded, type SessionInfo, session, signIn, signOut } from './api.ts';
 import { chartPage } from './chart-page.ts';
 import { dataPage } from './data-page.ts';
+import { homePage } from './home-page.ts';
 import { qualityPage } from './quality-page.ts';
 import { runsPage } from './runs-page.ts';
 
@@ -67,7 +68,7 @@ function route(): void {
     signInPage();
     return;
   }
-  const page = location.hash.replace(/^#\//, '').split('?')[0] || 'chart';
+  const page = location.hash.replace(/^#\//, '').split('?')[0] || 'home';
   for (const a of document.querySelectorAll<HTMLAnchorElement>('nav a')) {
     a.classList.toggle('active', a.dataset.page === page);
   }
@@ -78,7 +79,9 @@ function route(): void {
         ? dataPage(app)
         : page === 'runs'
           ? runsPage(app)
-          : chartPage(app, feed);
+          : page === 'chart'
+            ? chartPage(app, feed)
+            : homePage(app);
 }
 
 onSignInNeeded((message) => {

@@ -62,14 +62,15 @@ interface Alert {
   at: number;
 }
 
+/** State colours, dark enough for white text on them (WCAG AA, 4.5:1). */
 export const STATE_COLOURS: Record<string, string> = {
-  succeeded: '#2f9e44',
-  failed: '#e03131',
-  running: '#1c7ed6',
-  queued: '#adb5bd',
-  retrying: '#f59f00',
-  skipped: '#ced4da',
-  cancelled: '#868e96',
+  succeeded: '#2b8a3e',
+  failed: '#c92a2a',
+  running: '#1864ab',
+  queued: '#5c636a',
+  retrying: '#a35200',
+  skipped: '#6c757d',
+  cancelled: '#495057',
 };
 
 declare global {
@@ -113,7 +114,7 @@ export function runsPage(root: HTMLElement): () => void {
     </section>
     <p id="runsMessage" class="message" hidden></p>
     <table class="pipelines"><thead><tr><th>pipeline</th><th>schedule</th><th>calendar</th><th>tasks</th><th>next run</th><th>last state</th><th></th></tr></thead><tbody></tbody></table>
-    <h3>Grid: <select id="gridPipeline"></select></h3>
+    <h3>Grid: <select id="gridPipeline" aria-label="pipeline"></select></h3>
     <div id="grid" class="grid"></div>
     <div class="runs-split">
       <div>

@@ -7,7 +7,7 @@
 import { createServer as createNetServer } from 'node:net';
 import type { Command } from 'commander';
 import { KeyChecker } from '../../api/auth.ts';
-import type { LiveHandle } from '../../api/context.ts';
+import type { FeedState, LiveHandle } from '../../api/context.ts';
 import { createServer } from '../../api/server.ts';
 import { StreamHub } from '../../api/stream-hub.ts';
 import { ControlServer } from '../../control/control-server.ts';
@@ -19,7 +19,7 @@ import { durationMs } from '../../core/pipeline-schema.ts';
 import { Metrics } from '../../observability/metrics.ts';
 import { ConditionWatch } from '../../observability/watch.ts';
 import { PipelineService } from '../../pipelines/pipeline-service.ts';
-import type { StreamPipeline, StreamStats } from '../../pipelines/stream.ts';
+import type { StreamEvent, StreamPipeline, StreamStats } from '../../pipelines/stream.ts';
 import { parsePositiveInt, parseSymbols } from '../args.ts';
 import { commandConfig, type GlobalOptions, withStore } from '../context.ts';
 import {
@@ -49,6 +49,32 @@ function rateOf(p: StreamPipeline): () => number {
     const last = samples[samples.length - 1]!;
     return last.at > first.at ? ((last.n - first.n) * 1000) / (last.at - first.at) : 0;
   };
+}
+
+/** The feed's state after a live event (trades make it live; the source's events say the rest). */
+export function nextFeedState(f: FeedState, e: StreamEvent, now = Date.now()): FeedState {
+  const to = (state: FeedState['state'], detail: string | null): FeedState =>
+    f.state === state && f.detail === detail ? f : { ...f, state, since: now, detail };
+  if (e.kind === 'trades') return f.state === 'live' ? f : to('live', null);
+  if (e.kind !== 'source') return f;
+  const ev = e.event;
+  switch (ev.kind) {
+    case 'connected':
+      return to('live', null);
+    case 'disconnected':
+      return to('reconnecting', ev.reason);
+    case 'stale':
+      return to('stale', `no trade for ${Math.round(ev.silentMs / 1000)} s`);
+    case 'market_closed':
+      return to(
+        'market_closed',
+        ev.nextOpen ? `next trades at ${new Date(ev.nextOpen).toISOString().slice(0, 16)}Z` : null,
+      );
+    case 'error':
+      return to('error', ev.message);
+    default:
+      return f;
+  }
 }
 
 /** Refuses a port that another program holds (EADDRINUSE), or an address this machine lacks. */
@@ -148,6 +174,12 @@ export function registerUp(program: Command): void {
               hub,
             });
             let stats: StreamStats;
+            let feed: FeedState = {
+              source: source.name,
+              state: 'starting',
+              since: Date.now(),
+              detail: null,
+            };
             let control: ControlServer | null = null;
             try {
               await server.listen({ host, port }).catch(async (err: NodeJS.ErrnoException) => {
@@ -206,6 +238,7 @@ export function registerUp(program: Command): void {
                 onFlush: (ms) => metrics.storeWrite.observe(ms / 1000),
                 onEvent: (e) => {
                   hub.publish(e);
+                  feed = nextFeedState(feed, e);
                   if (e.kind === 'source' && e.event.kind === 'stale') {
                     watch.feed(
                       source.name,
@@ -216,7 +249,7 @@ export function registerUp(program: Command): void {
                 },
                 onPipeline: (pipeline, logKind) => {
                   metrics.watch(pipeline);
-                  live = { pipeline, logKind, rate: rateOf(pipeline) };
+                  live = { pipeline, logKind, rate: rateOf(pipeline), feed: () => feed };
                 },
               });
             } finally {
