@@ -78,9 +78,7 @@ describe('trading calendars against the exchanges’ history', () => {
     expect(unknown.stderr).toMatch(/no calendar "XTKS"; expected one of XNYS, XLON, XETR, 24\/7/);
     const bad = await runCli(['calendar', 'XNYS', '--from', '2024-02-30']);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(
-      /--from: expected a date \(YYYY-MM-DD\), an ISO 8601 time or epoch milliseconds, not "2024-02-30"/,
-    );
+    expect(bad.stderr).toMatch(/--from: "2024-02-30" is not a date/);
     const far = await runCli(['calendar', 'XNYS', '--from', '1980-01-01', '--to', '1980-12-31']);
     expect(far.code).toBe(2);
     expect(far.stderr).toMatch(/--from: the calendars cover 1990-01-01/);

@@ -388,6 +388,21 @@ describe('bad input: one line naming the flag, exit 2', () => {
       /^tickline: package-lock.json: expected a CSV file of bars with columns date, open, high, low, close/,
     ],
     [
+      'a binary file',
+      ['import', process.execPath, '--symbol', 'X'],
+      /^tickline: \S+: expected a CSV text file, not binary data \(a NUL byte at offset \d+\)\n$/,
+    ],
+    [
+      'a CSV without a symbol column, and no --symbol',
+      ['import', join(ROOT, 'test', 'fixtures', 'csv', 'no-symbol.csv')],
+      /^tickline: --symbol: expected a symbol for its rows, since \S+no-symbol.csv has no symbol column \(header: Date,Open,High,Low,Close,Volume\)\n$/,
+    ],
+    [
+      'an unknown rule',
+      ['quarantine', '--rule', 'bogus_rule'],
+      /^tickline: --rule: "bogus_rule" is not a rule; expected one of /,
+    ],
+    [
       'a bad limit',
       ['quarantine', '--limit', '-3'],
       /^tickline: --limit: "-3" is not a whole number/,

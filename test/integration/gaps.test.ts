@@ -84,6 +84,7 @@ describe('the gap loop', () => {
         'query',
         `DELETE FROM bars WHERE symbol = 'MSFT' AND interval = '1d' AND ts IN
           ('2021-03-03', '2021-03-04', '2021-03-05', '2021-07-02', '2021-07-06')`,
+        '--write',
       ],
       env,
     );

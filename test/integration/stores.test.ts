@@ -39,6 +39,8 @@ beforeAll(async () => {
   session = join(dir, 'session.ndjson');
   const rec = await runCli(
     ['record', '--source', 'simulator', '--symbols', 'AAPL,MSFT', '--rate', '5000'].concat([
+      '--hours',
+      'always',
       '--max-messages',
       '300',
       '--out',

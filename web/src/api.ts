@@ -51,7 +51,10 @@ async function answer<T>(res: Response, path: string): Promise<T> {
   const body = await res.json().catch(() => ({}));
   if (!res.ok) {
     const message = (body as { message?: string }).message ?? `HTTP ${res.status} for ${path}`;
-    if (res.status === 401) for (const cb of signInNeeded) cb(message);
+    // A refused sign-in is the form's to show; any other 401 means the session ended.
+    if (res.status === 401 && !path.startsWith('/api/session')) {
+      for (const cb of signInNeeded) cb(message);
+    }
     throw new Error(message);
   }
   return body as T;

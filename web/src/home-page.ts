@@ -122,9 +122,15 @@ export function homePage(root: HTMLElement): () => void {
   });
   const samples: { time: UTCTimestamp; value: number }[] = [];
   let loaded = false;
+  // What is stored changes slowly and costs a count over the store: read every fifth refresh.
+  let storedRead: Promise<{ symbols: SeriesInfo[] }> | null = null;
+  let refreshes = 0;
 
   async function refresh(): Promise<void> {
     try {
+      if (refreshes++ % 5 === 0 || !storedRead) {
+        storedRead = getJson<{ symbols: SeriesInfo[] }>('/api/symbols');
+      }
       const [health, stats, runs, alerts, symbols] = await Promise.all([
         getJson<Health>('/api/health').catch(
           (e: Error) => ({ status: 'down', error: e.message }) as unknown as Health,
@@ -132,7 +138,7 @@ export function homePage(root: HTMLElement): () => void {
         getJson<Stats>('/api/stats'),
         getJson<{ runs: Run[] }>('/api/runs?limit=8'),
         getJson<{ alerts: Alert[] }>('/api/alerts?limit=8'),
-        getJson<{ symbols: SeriesInfo[] }>('/api/symbols'),
+        storedRead,
       ]);
       const live = stats.live;
       const feed = live?.feed;

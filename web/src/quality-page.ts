@@ -119,10 +119,41 @@ export function qualityPage(root: HTMLElement): () => void {
   type Point = { ts: number; rule: string; n: number };
   const query = (extra: Record<string, string>) =>
     new URLSearchParams({ ...filter, ...extra }).toString();
-  const histogram = (b: string, from?: number) =>
+  const histogram = (b: string, from?: number, to?: number) =>
     getJson<{ points: Point[] }>(
-      `/api/quarantine/histogram?${query({ bucket: b, ...(from !== undefined ? { from: String(from) } : {}) })}`,
+      `/api/quarantine/histogram?${query({
+        bucket: b,
+        ...(from !== undefined ? { from: String(from) } : {}),
+        ...(to !== undefined ? { to: String(to) } : {}),
+      })}`,
     ).then((r) => r.points);
+
+  /**
+   * When the first matching reject came, to the second: the day, then the hour, the minute and
+   * the second of it, each read within the one before. Kept while the filter and the rejects
+   * before it stay (a replay or a new filter reads it again).
+   */
+  let first: { key: string; total: number; ts: number } | null = null;
+  async function firstReject(daily: Point[]): Promise<number> {
+    const key = JSON.stringify(filter);
+    const total = daily.reduce((a, p) => a + p.n, 0);
+    if (first && first.key === key && first.total <= total) {
+      first.total = total;
+      return first.ts;
+    }
+    let ts = Math.min(...daily.map((p) => p.ts));
+    for (const [b, width] of [
+      ['1h', 86_400_000],
+      ['1m', 3_600_000],
+      ['1s', 60_000],
+    ] as const) {
+      const finer = await histogram(b, ts, ts + width);
+      if (finer.length === 0) break;
+      ts = Math.min(...finer.map((p) => p.ts));
+    }
+    first = { key, total, ts };
+    return ts;
+  }
 
   /**
    * The finest bucket that covers the rejects' span (first reject to now) in at most
@@ -131,8 +162,8 @@ export function qualityPage(root: HTMLElement): () => void {
   async function loadHistogram(now: number): Promise<{ points: Point[]; step: number }> {
     const daily = await histogram('1d');
     if (daily.length === 0) return { points: [], step: 86_400_000 };
-    const first = Math.min(...daily.map((p) => p.ts));
-    const pick = BUCKETS.find((b) => (now - first) / b[2] <= MAX_BUCKETS) ?? BUCKETS[4];
+    const since = await firstReject(daily);
+    const pick = BUCKETS.find((b) => (now - since) / b[2] <= MAX_BUCKETS) ?? BUCKETS[4];
     const [name, label, step] = pick;
     if (name !== bucket) {
       bucket = name;
@@ -140,7 +171,10 @@ export function qualityPage(root: HTMLElement): () => void {
       chart.applyOptions({ timeScale: { secondsVisible: name === '1s' } });
       (root.querySelector('#bucketName') as HTMLElement).textContent = label;
     }
-    return { points: name === '1d' ? daily : await histogram(name, first), step };
+    return {
+      points: name === '1d' ? daily : await histogram(name, Math.floor(since / step) * step),
+      step,
+    };
   }
 
   function draw(points: Point[], step: number, now: number): void {
