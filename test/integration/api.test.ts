@@ -575,6 +575,8 @@ describe('REST API', () => {
     expect(page.body).not.toMatch(/https?:\/\//);
     const bundle = await fetch(`${base}/vendor/redoc.standalone.js`);
     expect(bundle.status).toBe(200);
+    // Read whole: an unread body would hold the connection, and the server's close would wait.
+    expect((await bundle.arrayBuffer()).byteLength).toBeGreaterThan(100_000);
   });
 
   it('exposes Prometheus metrics: stages, rejects by rule, store writes, HTTP requests, process', async () => {
