@@ -166,7 +166,7 @@ describe('kill -9 at random points, then the same command to the end', () => {
     expect(check.bars).toBeGreaterThan(0);
     expect(check.differing).toBe(0);
     await sameTwice(args, r.killed);
-  });
+  }, 600_000);
 
   it('import: 6 kill points of a 300k-row CSV, then identical to one clean import', async () => {
     const file = join(dir, 'big.csv');
@@ -187,7 +187,7 @@ describe('kill -9 at random points, then the same command to the end', () => {
     console.log(`import: ${r.kills.join(', ')}`);
     expect(await content(r.killed)).toEqual(await content(r.reference));
     await sameTwice(args, r.killed);
-  });
+  }, 600_000);
 
   it('backfill: 6 kill points of 60 symbols × 13 years, then identical to one clean backfill', async () => {
     const symbols = Array.from({ length: 60 }, (_, i) => `SYM${i}`).join(',');
@@ -207,7 +207,7 @@ describe('kill -9 at random points, then the same command to the end', () => {
     console.log(`backfill: ${r.kills.join(', ')}`);
     expect(await content(r.killed)).toEqual(await content(r.reference));
     await sameTwice(args, r.killed, env);
-  });
+  }, 600_000);
 });
 
 afterAll(() => {
