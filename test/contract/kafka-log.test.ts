@@ -56,14 +56,13 @@ describe('KafkaLog', () => {
       },
       { onPoison: async (p) => void poison.push(p) },
     );
-    const t0 = Date.now();
-    while (got.length < 2 && Date.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 20));
+    while (got.length < 2) await new Promise((r) => setTimeout(r, 20));
     expect(got).toEqual([1, 2]);
     expect(poison).toHaveLength(1);
     expect(Buffer.from(poison[0]!.bytes)).toEqual(Buffer.from([0xde, 0xad, 0x7b]));
     expect(poison[0]!.reason).toMatch(/not JSON/);
     expect(poison[0]!.key).toBe('K');
-    while ((await log.lag(topic, 'g')) > 0 && Date.now() - t0 < 20_000) {
+    while ((await log.lag(topic, 'g')) > 0) {
       await new Promise((r) => setTimeout(r, 50));
     }
     expect(await log.lag(topic, 'g')).toBe(0);
@@ -104,8 +103,7 @@ describe('KafkaLog checkpoints', () => {
     const sub = await log.consume<{ key: string }>(topic, 'g', async (b) => {
       seen += b.records.length;
     });
-    const t0 = Date.now();
-    while (seen < 3 && Date.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 20));
+    while (seen < 3) await new Promise((r) => setTimeout(r, 20));
     await sub.commit(p, 2, 'state-at-2');
     // A writer that died between writing its checkpoint and committing its offset:
     await log.writeCheckpoint(topic, 'g', p, { offset: 3, state: 'state-at-3' });
@@ -144,8 +142,7 @@ describe('KafkaLog over SASL/PLAIN (the test broker’s SASL listener: port + 2)
     const sub = await log.consume<{ n: number }>('t', 'g', async (b) => {
       got.push(...b.records.map((r) => r.n));
     });
-    const t0 = Date.now();
-    while (got.length < 2 && Date.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 20));
+    while (got.length < 2) await new Promise((r) => setTimeout(r, 20));
     expect(got.sort()).toEqual([1, 2]);
     await sub.close();
     await log.close();
