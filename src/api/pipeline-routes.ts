@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { UsageError } from '../core/errors.ts';
 import { SYMBOL_PATTERN, SYMBOL_RULE } from '../core/limits.ts';
+import { AlertmanagerWebhookSchema, alertmanagerRecord } from '../observability/alertmanager.ts';
 import type { RunDetail } from '../pipelines/pipeline-service.ts';
 import type { AttemptRecord } from '../pipelines/runs/run-store.ts';
 import {
@@ -333,6 +334,37 @@ export const PIPELINE_ROUTES: RouteDef[] = [
         }),
       },
     }),
+  }),
+  route({
+    method: 'POST',
+    path: '/api/alerts/alertmanager',
+    summary:
+      'Receives Alertmanager notifications (admin; its webhook_config): each alert joins the alert history, once per alert, state and start',
+    scope: 'admin',
+    query: EmptyQuerySchema,
+    body: AlertmanagerWebhookSchema,
+    bodyExample: {
+      version: '4',
+      status: 'firing',
+      receiver: 'ops',
+      groupKey: '{}:{alertname="TicklineFeedStale"}',
+      alerts: [
+        {
+          status: 'firing',
+          labels: { alertname: 'TicklineFeedStale', feed: 'finnhub', severity: 'warning' },
+          annotations: { summary: 'the finnhub feed on tickline:7070 is stale' },
+          startsAt: '2026-12-04T15:02:11Z',
+          endsAt: '0001-01-01T00:00:00Z',
+          fingerprint: 'c1a4b0b5d9e0f2a3',
+        },
+      ],
+    },
+    response: z.object({ recorded: z.number().int() }),
+    handler: async (ctx, _q, { body }) => {
+      const records = body.alerts.map((a) => alertmanagerRecord(a, body.receiver));
+      for (const r of records) await ctx.pipelines.recordAlert(r);
+      return { body: { recorded: records.length } };
+    },
   }),
   route({
     method: 'GET',

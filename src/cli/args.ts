@@ -82,6 +82,11 @@ export function parsePositiveInt(
   return n;
 }
 
+/** A TCP port: 0 (any free one) or 1–65535. */
+export function parsePort(value: string, flag = '--port'): number {
+  return value === '0' ? 0 : parsePositiveInt(flag, value, 0, 65_535);
+}
+
 export function parseChoice<T extends string>(
   flag: string,
   value: string | undefined,

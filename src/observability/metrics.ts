@@ -1,10 +1,57 @@
 /**
  * Prometheus metrics (prom-client): per stage records in, stored and
  * quarantined by rule, ingest lag, batch latency, HTTP requests by route and
- * status, WebSocket clients, and the process metrics.
+ * status, WebSocket clients, the live feed's state, the data directory's
+ * disk, and the process metrics. Names follow Prometheus' conventions
+ * (`_total` on counters only, base units): `promtool check metrics` is clean.
  */
+import { readdir, stat, statfs } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { StreamPipeline } from '../pipelines/stream.ts';
+
+/** The states a live feed reports (one series each on `tickline_feed_state`, 1 for the current). */
+export const FEED_STATES = [
+  'starting',
+  'live',
+  'reconnecting',
+  'stale',
+  'market_closed',
+  'error',
+] as const;
+
+/** What the metrics read from the live feed. */
+export interface FeedReading {
+  source: string;
+  state: (typeof FEED_STATES)[number];
+  /** When the last trade arrived (epoch ms), or null. */
+  lastTradeAt: number | null;
+}
+
+/**
+ * prom-client's default gauges that end in `_total` although they are not
+ * counters (promtool: 'non-counter metrics should not have "_total" suffix').
+ * Each repeats the sum of a gauge it also exports by type
+ * (`tickline_nodejs_active_handles{type}` …), so they are left out:
+ * `sum(tickline_nodejs_active_handles)` gives the total.
+ */
+const MISNAMED_DEFAULTS = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
+
+/** Bytes of the files under a directory (recursively); 0 when it is missing. */
+async function treeBytes(dir: string): Promise<number> {
+  let total = 0;
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  for (const e of entries) {
+    const path = join(dir, e.name);
+    if (e.isDirectory()) total += await treeBytes(path);
+    else if (e.isFile()) total += (await stat(path).catch(() => null))?.size ?? 0;
+  }
+  return total;
+}
 
 export class Metrics {
   readonly registry = new Registry();
@@ -27,6 +74,7 @@ export class Metrics {
   constructor() {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'tickline_' });
+    for (const name of MISNAMED_DEFAULTS) this.registry.removeSingleMetric(`tickline_${name}`);
     this.httpRequests = new Counter({
       name: 'tickline_http_requests_total',
       help: 'HTTP requests by route, method and status',
@@ -68,7 +116,7 @@ export class Metrics {
       name: 'tickline_scheduler_lag_seconds',
       help: 'From a run being due (its schedule time) to it being started',
       labelNames: ['pipeline'],
-      buckets: [0.001, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 60],
+      buckets: [0.001, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 60, 300, 900, 3600],
       registers,
     });
     const metrics = this;
@@ -134,7 +182,78 @@ export class Metrics {
         this.set(self.#pipeline ? await self.#pipeline.backlog() : 0);
       },
     });
+    new Gauge({
+      name: 'tickline_feed_state',
+      help: 'The live feed state: 1 on the current state, 0 on the others',
+      labelNames: ['feed', 'state'],
+      registers,
+      collect() {
+        const f = self.#feed?.();
+        this.reset();
+        if (!f) return;
+        for (const state of FEED_STATES)
+          this.set({ feed: f.source, state }, f.state === state ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'tickline_feed_last_trade_timestamp_seconds',
+      help: 'When the live feed last brought a trade (Unix time)',
+      labelNames: ['feed'],
+      registers,
+      collect() {
+        const f = self.#feed?.();
+        this.reset();
+        if (f?.lastTradeAt) this.set({ feed: f.source }, f.lastTradeAt / 1000);
+      },
+    });
+    new Gauge({
+      name: 'tickline_data_dir_bytes',
+      help: 'Bytes of the files under the data directory (database, log, lake)',
+      registers,
+      async collect() {
+        if (self.#dataDir) this.set(await treeBytes(self.#dataDir));
+      },
+    });
+    const fsGauge = (
+      name: string,
+      help: string,
+      pick: (s: { bsize: number; blocks: number; bavail: number }) => number,
+    ) =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        async collect() {
+          if (!self.#dataDir) return;
+          const s = await statfs(self.#dataDir).catch(() => null);
+          if (s) this.set(pick(s));
+        },
+      });
+    fsGauge(
+      'tickline_data_dir_filesystem_size_bytes',
+      'Size of the filesystem holding the data directory',
+      (s) => s.blocks * s.bsize,
+    );
+    fsGauge(
+      'tickline_data_dir_filesystem_avail_bytes',
+      'Bytes free for tickline on the filesystem holding the data directory',
+      (s) => s.bavail * s.bsize,
+    );
   }
+
+  /** Reports the live feed: its state and when it last brought a trade. */
+  watchFeed(read: () => FeedReading | null): void {
+    this.#feed = read;
+  }
+
+  #feed: (() => FeedReading | null) | null = null;
+
+  /** Reports the data directory: the bytes under it and its filesystem's size and free space. */
+  watchDataDir(dir: string): void {
+    this.#dataDir = dir;
+  }
+
+  #dataDir: string | null = null;
 
   /** Where the pipeline queue's depth is read from. */
   watchQueue(depth: () => Promise<number>): void {

@@ -452,6 +452,11 @@ export class PipelineService implements PipelinesApi {
     return findGaps(this.#store, this.calendars, q, knownGaps(await this.runStore.unfillable()));
   }
 
+  /** Records an alert raised elsewhere (Alertmanager's webhook); the same id twice is kept once. */
+  recordAlert(a: AlertRecord): Promise<void> {
+    return this.runStore.recordAlert(a);
+  }
+
   alerts(limit = 100): Promise<AlertRecord[]> {
     return this.runStore.listAlerts({ limit });
   }

@@ -20,7 +20,7 @@ import { Metrics } from '../../observability/metrics.ts';
 import { ConditionWatch } from '../../observability/watch.ts';
 import { PipelineService } from '../../pipelines/pipeline-service.ts';
 import type { StreamEvent, StreamPipeline, StreamStats } from '../../pipelines/stream.ts';
-import { parsePositiveInt, parseSymbols } from '../args.ts';
+import { parsePort, parseSymbols } from '../args.ts';
 import { commandConfig, type GlobalOptions, withStore } from '../context.ts';
 import {
   HOURS_HELP,
@@ -118,7 +118,7 @@ export function registerUp(program: Command): void {
       const symbols = parseSymbols(o.symbols);
       const host = o.host ?? '127.0.0.1';
       const open = isLoopback(host);
-      const port = o.port === '0' ? 0 : parsePositiveInt('--port', o.port, 7070, 65_535);
+      const port = o.port === undefined ? 7070 : parsePort(o.port);
       // Before anything slow (the history import): a port in use is said at once, naming --port.
       await checkPortFree(host, port);
       const finnhub = Boolean(process.env.FINNHUB_TOKEN);
@@ -180,6 +180,9 @@ export function registerUp(program: Command): void {
               since: Date.now(),
               detail: null,
             };
+            let lastTradeAt: number | null = null;
+            metrics.watchFeed(() => ({ source: feed.source, state: feed.state, lastTradeAt }));
+            metrics.watchDataDir(cfg.dataDir);
             let control: ControlServer | null = null;
             try {
               await server.listen({ host, port }).catch(async (err: NodeJS.ErrnoException) => {
@@ -245,7 +248,10 @@ export function registerUp(program: Command): void {
                       true,
                       `no trade for ${Math.round(e.event.silentMs / 1000)} s`,
                     );
-                  } else if (e.kind === 'trades') watch.feed(source.name, false);
+                  } else if (e.kind === 'trades') {
+                    lastTradeAt = Date.now();
+                    watch.feed(source.name, false);
+                  }
                 },
                 onPipeline: (pipeline, logKind) => {
                   metrics.watch(pipeline);

@@ -14,10 +14,12 @@ import type { Command } from 'commander';
 import { type Config, storeLocation } from '../../core/config.ts';
 import { UsageError } from '../../core/errors.ts';
 import { runnerOf } from '../../core/pipeline-schema.ts';
+import { Metrics } from '../../observability/metrics.ts';
+import { serveMetrics } from '../../observability/metrics-server.ts';
 import { PipelineService } from '../../pipelines/pipeline-service.ts';
 import type { StreamStats } from '../../pipelines/stream.ts';
 import type { Store } from '../../store/store.ts';
-import { parseSymbols } from '../args.ts';
+import { parsePort, parseSymbols } from '../args.ts';
 import { commandConfig, type GlobalOptions, withStore } from '../context.ts';
 import { stopOnSignals } from '../live.ts';
 import { applyLogFlag, parseStages, runLive } from '../live-run.ts';
@@ -33,12 +35,26 @@ export function registerWorker(program: Command): void {
     .option('--symbols <list>', 'symbols the quality stage accepts (default: any the feed sends)')
     .option('--duration <s>', 'stop after this many seconds')
     .option(
+      '--metrics-port <n>',
+      'serve /metrics and /api/health on this port (for Prometheus; 0 picks one)',
+    )
+    .option('--metrics-host <host>', 'the address --metrics-port listens on', '127.0.0.1')
+    .option(
       '--pipelines',
       'run pipeline tasks from the shared PostgreSQL queue (and stand for scheduler leader)',
     )
     .action(async (o: Record<string, string | boolean | undefined>, cmd: Command) => {
       const cfg = commandConfig(cmd.optsWithGlobals() as GlobalOptions);
-      if (o.pipelines) return pipelineWorker(cfg, o.duration as string | undefined);
+      const metrics = new Metrics();
+      if (o.metricsPort !== undefined) {
+        const port = parsePort(o.metricsPort as string, '--metrics-port');
+        const server = await serveMetrics(metrics, o.metricsHost as string, port);
+        const addr = server.address();
+        process.stdout.write(
+          `metrics: http://${o.metricsHost}:${typeof addr === 'object' && addr ? addr.port : port}/metrics\n`,
+        );
+      }
+      if (o.pipelines) return pipelineWorker(cfg, o.duration as string | undefined, metrics);
       applyLogFlag(cfg, o.log as string | undefined);
       if (cfg.log.kind !== 'kafka') {
         throw new UsageError(
@@ -69,6 +85,8 @@ export function registerWorker(program: Command): void {
             accept: symbols.length > 0 ? new Set(symbols) : null,
             stop,
             durationArg: o.duration as string | undefined,
+            onFlush: (ms) => metrics.storeWrite.observe(ms / 1000),
+            onPipeline: (pipeline) => metrics.watch(pipeline),
           });
         const stats = stages.includes('store') ? await withStore(cfg, run) : await run();
         process.stdout.write(
@@ -85,7 +103,11 @@ export function registerWorker(program: Command): void {
  * history (PostgreSQL) and runs them; stands for scheduler leader, so when
  * the leader dies one of the workers takes over within two lease periods.
  */
-async function pipelineWorker(cfg: Config, durationArg: string | undefined): Promise<void> {
+async function pipelineWorker(
+  cfg: Config,
+  durationArg: string | undefined,
+  metrics: Metrics,
+): Promise<void> {
   const settings = runnerOf(cfg.pipelines);
   if (settings.runner !== 'postgres') {
     throw new UsageError(
@@ -100,7 +122,7 @@ async function pipelineWorker(cfg: Config, durationArg: string | undefined): Pro
   const release = stopOnSignals(stop, 'stopping: finishing running tasks');
   try {
     await withStore(cfg, async (store) => {
-      const svc = await PipelineService.open({ cfg, store, schedule: true });
+      const svc = await PipelineService.open({ cfg, store, schedule: true, metrics });
       process.stdout.write(
         `worker ${svc.owner}: pipeline tasks from PostgreSQL (${settings.concurrency} at once)\n`,
       );
