@@ -20,6 +20,7 @@ import { KeyChecker } from './auth.ts';
 import type { ApiContext, LiveHandle } from './context.ts';
 import { AuthFailures, EXTRA_ROUTES, hostnameOf, rebindingProblem, scopeTable } from './guard.ts';
 import { docsPage, openApiDocument } from './openapi.ts';
+import { answerAsPlainRequest, isWebSocketUpgrade } from './plain-upgrade.ts';
 import { ApiError, type RequestFacts } from './route-def.ts';
 import { BadParameter, ROUTES } from './routes.ts';
 import {
@@ -121,6 +122,7 @@ export async function createServer(o: ServerOptions): Promise<FastifyInstance> {
   const hub = o.hub;
   if (hub) {
     app.server.on('upgrade', (req, socket, head) => {
+      if (!isWebSocketUpgrade(req)) return answerAsPlainRequest(app.server, req, socket, head);
       const url = new URL(req.url ?? '/', 'http://localhost');
       const refuse = (status: 401 | 403 | 404 | 429, message: string): void => {
         const [reason, error] = {
