@@ -3,10 +3,12 @@
  * definitions as the records (core/records.ts). They validate every
  * parameter and generate the OpenAPI document.
  */
+
 import { z } from 'zod';
 import { SYMBOL_PATTERN, SYMBOL_RULE } from '../core/limits.ts';
 import { BarSchema, IntervalSchema, QUARANTINE_STAGES, TradeSchema } from '../core/records.ts';
 import { type Interval, parseDateArg, rangeProblem, timeArgProblem } from '../core/time.ts';
+import { EXPORT_LAYERS } from '../store/store.ts';
 import { ENRICHED_COLUMNS } from '../transform/enrich.ts';
 
 /**
@@ -105,8 +107,8 @@ export const BarsQuerySchema = z
 export const ExportQuerySchema = z
   .object({
     layer: z
-      .enum(['raw', 'staging', 'curated', 'trades'])
-      .describe('raw, staging (bars), curated (bars_enriched) or trades'),
+      .enum(EXPORT_LAYERS)
+      .describe('raw, staging (bars), curated (bars_enriched), trades or corporate_actions'),
     symbol: symbol.optional(),
     interval: IntervalSchema.optional(),
     from: time.optional(),

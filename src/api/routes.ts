@@ -7,7 +7,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { RecordBatchStreamWriter, tableFromArrays } from 'apache-arrow';
+import { RecordBatchStreamWriter } from 'apache-arrow';
 import { z } from 'zod';
 import { intervalMs, isDailyOrLonger } from '../core/time.ts';
 import { sessionsBehind } from '../pipelines/gaps.ts';
@@ -44,6 +44,7 @@ import {
   TradesQuerySchema,
   TradesResponseSchema,
 } from './api-schemas.ts';
+import { BAR_VALUE_COLUMNS, barsArrowTable } from './arrow-bars.ts';
 import { type AsciiWriter, type RowText, writeRows } from './ascii-writer.ts';
 import { newApiKey } from './auth.ts';
 import type { ApiContext } from './context.ts';
@@ -169,32 +170,50 @@ function encodedOnce(
 
 /** The CSV body of a bars page (empty cells for NULL), written like barsJsonBody. */
 function barsCsvBody(
+  symbol: string,
   set: BarColumnSet,
   n: number,
   indicators: readonly string[],
   prior?: RowText,
 ): RowText {
-  const names = ['open', 'high', 'low', 'close', 'volume', 'adj_close', 'vwap', 'trade_count'];
-  const cols = [...names, ...indicators].map((k) => set.columns[k]!);
+  const names = [...BAR_VALUE_COLUMNS];
+  const cols = names.map((k) => set.columns[k]!);
+  const ind = indicators.map((k) => set.columns[k]!);
   const ts = set.columns.ts!;
-  const row = (w: AsciiWriter, i: number) => {
-    w.ascii(new Date(ts[i]!).toISOString());
-    for (const c of cols) {
+  const src = set.columns.source!;
+  const symbolCell = Buffer.from(`${csvCell(symbol)},`);
+  const sources = set.sources.map((x) => Buffer.from(csvCell(x)));
+  const cells = (w: AsciiWriter, i: number, of: readonly Float64Array[]) => {
+    for (const c of of) {
       w.ascii(',');
       if (!Number.isNaN(c[i]!)) w.number(c[i]!);
     }
+  };
+  const row = (w: AsciiWriter, i: number) => {
+    w.bytes(symbolCell);
+    w.ascii(new Date(ts[i]!).toISOString());
+    cells(w, i, cols);
+    w.ascii(',');
+    const source = sources[src[i]!];
+    if (source) w.bytes(source);
+    cells(w, i, ind);
     w.ascii('\n');
   };
   return writeRows(
-    Buffer.from(`ts,${[...names, ...indicators].join(',')}\n`),
+    Buffer.from(`symbol,ts,${names.join(',')},source${indicators.map((k) => `,${k}`).join('')}\n`),
     NOTHING,
     n,
     NOTHING,
     row,
-    30 + 20 * cols.length,
+    60 + 20 * (cols.length + ind.length),
     prior,
     set.reused,
   );
+}
+
+/** A CSV cell: quoted when it holds a comma, quote or line break. */
+function csvCell(v: string): string {
+  return /[",\r\n]/.test(v) ? `"${v.replaceAll('"', '""')}"` : v;
 }
 
 const NOTHING = Buffer.alloc(0);
@@ -413,24 +432,25 @@ export const ROUTES: RouteDef[] = [
           ...(from !== undefined ? { from } : {}),
           ...(to !== undefined ? { to } : {}),
           limit: q.limit,
+          // The CSV and Arrow answers' columns, the requested indicators among them.
+          columns: ['symbol', 'ts', ...BAR_VALUE_COLUMNS, 'source', ...(q.indicators ?? [])],
         });
         return { contentType: 'application/vnd.apache.parquet', body };
       }
       if (q.format === 'arrow') {
         // Columns straight from the store into Arrow: no object per bar.
-        const set = await ctx.store.readBarColumns(query, q.indicators ?? []);
+        const set = await ctx.store.readBarColumns(query, q.indicators ?? [], true);
         const n = Math.min(set.rows, q.limit);
-        const cols = Object.fromEntries(
-          Object.entries(set.columns).map(([k, v]) => [k, n < set.rows ? v.subarray(0, n) : v]),
-        );
-        const more = set.rows > q.limit;
         return {
           contentType: 'application/vnd.apache.arrow.stream',
-          headers: more
-            ? ({ 'x-next-cursor': b64(String(cols.ts![n - 1])) } as Record<string, string>)
-            : {},
+          headers:
+            set.rows > q.limit
+              ? ({ 'x-next-cursor': b64(String(set.columns.ts![n - 1])) } as Record<string, string>)
+              : {},
           // The IPC stream's chunks are the columns' own memory: written out, not concatenated.
-          body: RecordBatchStreamWriter.writeAll(tableFromArrays(cols)).toNodeStream(),
+          body: RecordBatchStreamWriter.writeAll(
+            barsArrowTable(q.symbol, set, n, q.indicators ?? []),
+          ).toNodeStream(),
         };
       }
       if (q.format === 'json') {
@@ -449,7 +469,7 @@ export const ROUTES: RouteDef[] = [
       const set = await ctx.store.readBarColumns(query, q.indicators ?? [], true);
       const n = Math.min(set.rows, q.limit);
       const { body, headers } = encodedOnce(ctx, set, `csv ${q.limit}`, (prior) =>
-        barsCsvBody(set, n, q.indicators ?? [], prior),
+        barsCsvBody(q.symbol, set, n, q.indicators ?? [], prior),
       );
       return {
         contentType: 'text/csv; charset=utf-8',
@@ -473,7 +493,10 @@ export const ROUTES: RouteDef[] = [
     handler: async (ctx, q) => {
       if (q.layer === 'raw' && q.symbol)
         throw new BadParameter('symbol', 'the raw layer is not split by symbol');
-      if ((q.layer === 'raw' || q.layer === 'trades') && q.interval) {
+      if (
+        (q.layer === 'raw' || q.layer === 'trades' || q.layer === 'corporate_actions') &&
+        q.interval
+      ) {
         throw new BadParameter('interval', `the ${q.layer} layer has no interval`);
       }
       const body = await viaFile(ctx, {

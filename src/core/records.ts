@@ -172,6 +172,7 @@ export const RawResponseSchema = z.object({
   receivedAt: z.number().int(),
   status: z.number().int(),
   body: z.string(),
+  dataFrom: z.number().int().nullable().optional(),
 });
 
 /** A record that broke a rule, kept with its raw payload. */
@@ -216,6 +217,11 @@ export interface RawResponse {
   receivedAt: number;
   status: number;
   body: string;
+  /**
+   * The time of the first bar or action it holds (epoch ms), when known: the
+   * lake partitions raw responses by the data's year, not the year received.
+   */
+  dataFrom?: number | null;
 }
 
 const idF64 = new Float64Array(1);

@@ -22,16 +22,20 @@ export const AlertmanagerAlertSchema = z.object({
 });
 
 export const AlertmanagerWebhookSchema = z.object({
-  version: z.literal('4'),
-  status: z.enum(['firing', 'resolved']),
-  receiver: z.string().max(200),
-  groupKey: z.string().optional(),
-  truncatedAlerts: z.number().int().optional(),
-  groupLabels: labels.optional(),
-  commonLabels: labels.optional(),
-  commonAnnotations: labels.optional(),
-  externalURL: z.string().optional(),
-  alerts: z.array(AlertmanagerAlertSchema).min(1).max(1_000),
+  version: z.literal('4').describe('the payload version Alertmanager sends ("4")'),
+  status: z.enum(['firing', 'resolved']).describe('the group’s state'),
+  receiver: z.string().max(200).describe('the receiver in alertmanager.yml that sent it'),
+  groupKey: z.string().optional().describe('the group’s key'),
+  truncatedAlerts: z.number().int().optional().describe('alerts left out (max_alerts)'),
+  groupLabels: labels.optional().describe('the labels the group is made by'),
+  commonLabels: labels.optional().describe('labels every alert of the group has'),
+  commonAnnotations: labels.optional().describe('annotations every alert of the group has'),
+  externalURL: z.string().optional().describe('Alertmanager’s address'),
+  alerts: z
+    .array(AlertmanagerAlertSchema)
+    .min(1)
+    .max(1_000)
+    .describe('the alerts: status, labels (alertname), annotations, startsAt, endsAt, fingerprint'),
 });
 
 export type AlertmanagerAlert = z.output<typeof AlertmanagerAlertSchema>;

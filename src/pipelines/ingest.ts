@@ -7,7 +7,7 @@
 import pLimit from 'p-limit';
 import { append } from '../core/arrays.ts';
 import { errorMessage } from '../core/errors.ts';
-import type { Instrument } from '../core/records.ts';
+import type { Instrument, RawResponse } from '../core/records.ts';
 import { type BarQualityOptions, BarValidator } from '../quality/bar-validator.ts';
 import type { HistoryRequest, Source } from '../sources/source.ts';
 import type { SeriesKey, Store, WriteBatch } from '../store/store.ts';
@@ -94,7 +94,7 @@ export async function ingest(tasks: IngestTask[], opts: IngestOptions): Promise<
         const rejects = [...batch.rejects, ...checked.rejected];
         const instruments: Instrument[] = batch.instrument ? [batch.instrument] : [];
         await buffer.add({
-          raw: batch.raw ? [batch.raw] : [],
+          raw: batch.raw ? [withDataFrom(batch.raw, batch.bars, batch.actions)] : [],
           bars: checked.valid,
           rejects,
           actions: batch.actions,
@@ -195,6 +195,19 @@ class WriteBuffer {
     });
     return this.#flushing;
   }
+}
+
+/** A raw response with the time of the first record it held (its data's year in the lake). */
+function withDataFrom(
+  raw: RawResponse,
+  bars: readonly { ts: number }[],
+  actions: readonly { ts: number }[],
+): RawResponse {
+  if (raw.dataFrom != null) return raw;
+  let first = Number.POSITIVE_INFINITY;
+  for (const b of bars) if (Number.isFinite(b.ts) && b.ts < first) first = b.ts;
+  for (const a of actions) if (a.ts < first) first = a.ts;
+  return Number.isFinite(first) ? { ...raw, dataFrom: first } : raw;
 }
 
 function emptyWrite(): WriteBatch {

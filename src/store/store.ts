@@ -140,18 +140,24 @@ export interface SqlResult {
 
 export type Layer = 'raw' | 'staging' | 'curated';
 
+/** What can be exported: the layers, the trades, and the corporate actions (splits, dividends). */
+export const EXPORT_LAYERS = ['raw', 'staging', 'curated', 'trades', 'corporate_actions'] as const;
+export type ExportLayer = (typeof EXPORT_LAYERS)[number];
+
 export type ApiScope = 'read' | 'admin';
 
 /** One file of one table, filtered: what `GET /api/export` downloads. */
 export interface FileExportOptions {
-  /** raw = raw_responses, staging = bars, curated = bars_enriched, trades = trades. */
-  layer: Layer | 'trades';
+  /** raw = raw_responses, staging = bars, curated = bars_enriched, trades, corporate_actions. */
+  layer: ExportLayer;
   format: 'parquet' | 'csv';
   symbol?: string;
   interval?: Interval;
   from?: number;
   to?: number;
   limit?: number;
+  /** These columns, in this order (default: all). */
+  columns?: readonly string[];
   file: string;
 }
 
@@ -167,8 +173,8 @@ export interface ApiKeyRecord {
 }
 
 export interface ExportOptions {
-  /** A layer, or the trades (partitioned by symbol and year). */
-  layer: Layer | 'trades';
+  /** A layer, the trades or the corporate actions (partitioned by symbol and year). */
+  layer: ExportLayer;
   format: 'parquet' | 'csv';
   outDir: string;
 }

@@ -6,6 +6,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
 import type { FastifyInstance } from 'fastify';
+import { parquetMetadata, parquetReadObjects, parquetSchema } from 'hyparquet';
+import { compressors } from 'hyparquet-compressors';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer } from '../../src/api/server.ts';
 import { loadDemoHistory } from '../../src/cli/commands/demo.ts';
@@ -192,7 +194,7 @@ describe('REST API', () => {
             .trim()
             .split('\n')
             .slice(1)
-            .map((l) => Number(l.split(',')[4]));
+            .map((l) => Number(l.split(',')[5]));
     };
     expect(await closes('json')).toEqual([11, 12, 13]);
     expect(await closes('csv')).toEqual([11, 12, 13]);
@@ -232,9 +234,11 @@ describe('REST API', () => {
     const r = await get('/api/bars?symbol=AAPL&interval=1d&limit=3&format=csv&indicators=sma_20');
     expect(r.type).toContain('text/csv');
     const lines = (r.body as string).trim().split('\n');
-    expect(lines[0]).toBe('ts,open,high,low,close,volume,adj_close,vwap,trade_count,sma_20');
+    expect(lines[0]).toBe(
+      'symbol,ts,open,high,low,close,volume,adj_close,vwap,trade_count,source,sma_20',
+    );
     expect(lines.length).toBe(4);
-    expect(lines[1]).toMatch(/^2013-05-13T00:00:00.000Z,/);
+    expect(lines[1]).toMatch(/^AAPL,2013-05-13T00:00:00.000Z,/);
     // Every cell is the JSON answer's value (empty for null), a live series with vwap included.
     for (const [symbol, interval] of [
       ['AAPL', '1s'],
@@ -248,7 +252,10 @@ describe('REST API', () => {
       // where String(x) may print 16: the same double).
       const cell = (v: string) => (v === '' ? null : Number(v));
       bars.forEach((b, i) => {
-        const [ts, ...rest] = csv[i + 1]!.split(',');
+        const [sym, ts, ...rest] = csv[i + 1]!.split(',');
+        const source = rest.splice(8, 1)[0];
+        expect(sym).toBe(symbol);
+        expect(source).toBe(b.source);
         expect([ts, ...rest.map(cell)]).toEqual(
           [
             new Date(b.ts).toISOString(),
@@ -268,28 +275,46 @@ describe('REST API', () => {
     }
   });
 
-  it('answers bars as Parquet and Arrow that read back to the same values', async () => {
-    const url =
-      '/api/bars?symbol=SPX&interval=1d&from=2019-01-01&to=2019-12-31&limit=10000&indicators=sma_50';
+  it('answers bars as Parquet and Arrow with the CSV’s columns, UTC timestamps and nulls', async () => {
+    // The series' first bars: sma_50 is missing (null) until its window is full.
+    const url = '/api/bars?symbol=SPX&interval=1d&limit=300&indicators=sma_50';
     const json = (await get(url)).body.bars;
+    const csvHeader = ((await get(`${url}&format=csv`)).body as string).split('\n')[0]!.split(',');
+    const want = json.map((b: Json) => [b.ts, b.close, b.indicators.sma_50 ?? null]);
+    expect(want.some((r: unknown[]) => r[2] === null)).toBe(true);
+
+    // Parquet, read by an independent reader (hyparquet).
     const pq = await fetch(`${base}${url}&format=parquet`);
     expect(pq.headers.get('content-type')).toBe('application/vnd.apache.parquet');
-    const file = join(tempDir(), 'bars.parquet');
-    writeFileSync(file, Buffer.from(await pq.arrayBuffer()));
-    const back = (
-      await store
-        .capability('sql')
-        .sql(`SELECT epoch_ms(ts) AS ts, close, sma_50 FROM read_parquet('${file}') ORDER BY ts`)
-    ).rows;
-    expect(back.map((r) => [Number(r.ts), r.close, r.sma_50])).toEqual(
-      json.map((b: Json) => [b.ts, b.close, b.indicators.sma_50]),
-    );
+    const buf = await pq.arrayBuffer();
+    const meta = parquetMetadata(buf);
+    const schema = parquetSchema(meta);
+    expect(schema.children.map((c) => c.element.name)).toEqual(csvHeader);
+    const ts = schema.children.find((c) => c.element.name === 'ts')!.element;
+    expect(ts.logical_type).toMatchObject({ type: 'TIMESTAMP', isAdjustedToUTC: true });
+    const rows = (await parquetReadObjects({ file: buf, compressors })) as Json[];
+    expect(rows.map((r) => [(r.ts as Date).getTime(), r.close, r.sma_50])).toEqual(want);
+    expect(rows[0]).toMatchObject({ symbol: 'SPX', source: json[0].source });
+
+    // Arrow, read with apache-arrow.
     const ar = await fetch(`${base}${url}&format=arrow`);
     expect(ar.headers.get('content-type')).toBe('application/vnd.apache.arrow.stream');
     const table = tableFromIPC(new Uint8Array(await ar.arrayBuffer()));
     expect(table.numRows).toBe(json.length);
-    expect([...table.getChild('close')!.toArray()]).toEqual(json.map((b: Json) => b.close));
-    expect([...table.getChild('ts')!.toArray()]).toEqual(json.map((b: Json) => b.ts));
+    expect(table.schema.fields.map((f) => f.name)).toEqual(csvHeader);
+    const field = (name: string) => table.schema.fields.find((f) => f.name === name)!;
+    expect(String(field('ts').type)).toBe('Timestamp<MILLISECOND, UTC>');
+    expect(field('ts').nullable).toBe(false);
+    expect(field('close').nullable).toBe(false);
+    expect(field('sma_50').nullable).toBe(true);
+    expect(String(field('symbol').type)).toBe('Dictionary<Int32, Utf8>');
+    expect(String(field('trade_count').type)).toBe('Int32');
+    expect(table.getChild('sma_50')!.nullCount).toBe(
+      want.filter((r: unknown[]) => r[2] === null).length,
+    );
+    const back = table.toArray().map((r) => r.toJSON() as Json);
+    expect(back.map((r) => [r.ts, r.close, r.sma_50])).toEqual(want);
+    expect(back[0]).toMatchObject({ symbol: 'SPX', source: json[0].source, vwap: null });
   });
 
   it('exports a layer as one file download, filtered', async () => {
@@ -310,6 +335,9 @@ describe('REST API', () => {
       await store.capability('sql').sql(`SELECT count(*) AS n FROM read_parquet('${file}')`)
     ).rows;
     expect(Number(row!.n)).toBe((await store.readTrades({ symbol: 'MSFT' })).length);
+    const actions = await fetch(`${base}/api/export?layer=corporate_actions&format=csv`);
+    expect(actions.status).toBe(200);
+    expect((await actions.text()).split('\n')[0]).toBe('symbol,ts,kind,value,source');
     const bad = await get('/api/export?layer=trades&interval=1m');
     expect(bad.status).toBe(400);
     expect(bad.body.message).toBe('interval: the trades layer has no interval');

@@ -289,7 +289,7 @@ describe('tickline import, query, quarantine, status, export', () => {
     expect(after!.n).toBe((await count()) - 19);
   });
 
-  it('exports staging and curated as hive-partitioned Parquet and CSV that DuckDB reads back identically', async () => {
+  it('exports every layer as hive-partitioned Parquet and CSV that DuckDB reads back identically', async () => {
     const dir = tempDir();
     await runCli(
       ['backfill', '--symbols', 'AAPL,MSFT', '--from', '2020-08-01', '--to', '2022-01-31'],
@@ -301,6 +301,7 @@ describe('tickline import, query, quarantine, status, export', () => {
       ['curated', 'parquet'],
       ['curated', 'csv'],
       ['raw', 'parquet'],
+      ['corporate_actions', 'parquet'],
     ] as const) {
       const to = format === 'csv' ? `${out}-csv` : out;
       const r = await runCli(
@@ -346,6 +347,30 @@ describe('tickline import, query, quarantine, status, export', () => {
         `SELECT count(*)::INTEGER AS n FROM read_csv('${out}-csv/curated/**/*.csv', hive_partitioning = true)`,
       );
       expect(n!.n).toBe(301);
+      // Raw responses go by their data's year (AAPL's from 2020, MSFT's from 2021, as the bars
+      // above), not the year they were received.
+      const raw = await sql(`SELECT DISTINCT regexp_extract(filename, 'raw/(.*)/part', 1) AS p
+        FROM read_parquet('${out}/raw/**/*.parquet', filename = true) ORDER BY p`);
+      expect(raw.map((p) => p.p)).toEqual(['source=yahoo/year=2020', 'source=yahoo/year=2021']);
+      // The corporate actions (AAPL's 4:1 split of 2020-08-31) are a layer too.
+      expect(
+        await diff(
+          'corporate_actions',
+          `read_parquet('${out}/corporate_actions/**/*.parquet', hive_partitioning = true)`,
+        ),
+      ).toBe(0);
+      const [split] = await sql(
+        `SELECT symbol, strftime(ts, '%Y-%m-%d') AS day, kind, value FROM read_parquet('${out}/corporate_actions/**/*.parquet', hive_partitioning = true) WHERE kind = 'split'`,
+      );
+      expect(split).toMatchObject({ symbol: 'AAPL', day: '2020-08-31', value: 4 });
+      // Times are instants in UTC: TIMESTAMP with isAdjustedToUTC in every layer's files.
+      for (const layer of ['staging', 'curated', 'raw', 'corporate_actions']) {
+        const types =
+          await sql(`SELECT DISTINCT logical_type FROM parquet_schema('${out}/${layer}/**/*.parquet')
+          WHERE name IN ('ts', 'received_at', 'ingested_at', 'data_from')`);
+        expect(types.length, layer).toBeGreaterThan(0);
+        for (const t of types) expect(String(t.logical_type), layer).toContain('isAdjustedToUTC=1');
+      }
     });
   });
 });

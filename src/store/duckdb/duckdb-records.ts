@@ -16,7 +16,7 @@ const STAGE_TABLES = {
   stage_instruments:
     'symbol VARCHAR, name VARCHAR, exchange VARCHAR, currency VARCHAR, timezone VARCHAR',
   stage_raw:
-    'id VARCHAR, source VARCHAR, request VARCHAR, status DOUBLE, received_ms DOUBLE, body VARCHAR',
+    'id VARCHAR, source VARCHAR, request VARCHAR, status DOUBLE, received_ms DOUBLE, body VARCHAR, data_from_ms DOUBLE',
 } as const;
 
 /**
@@ -48,10 +48,19 @@ export async function writeRecords(db: DuckDBSession, batch: WriteBatch): Promis
     await stage(
       db,
       'stage_raw',
-      batch.raw.map((r) => [rawResponseId(r), r.source, r.request, r.status, r.receivedAt, r.body]),
+      batch.raw.map((r) => [
+        rawResponseId(r),
+        r.source,
+        r.request,
+        r.status,
+        r.receivedAt,
+        r.body,
+        r.dataFrom ?? null,
+      ]),
     );
     await db.run(`INSERT INTO raw_responses
-      SELECT DISTINCT ON (id) id, source, request, status::INTEGER, epoch_ms(received_ms::BIGINT), body
+      SELECT DISTINCT ON (id) id, source, request, status::INTEGER, epoch_ms(received_ms::BIGINT), body,
+        epoch_ms(data_from_ms::BIGINT)
       FROM stage_raw s WHERE s.id NOT IN (SELECT id FROM raw_responses)`);
   }
   let quarantined = 0;

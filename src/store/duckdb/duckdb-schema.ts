@@ -162,4 +162,13 @@ CREATE TABLE api_keys (
 ALTER TABLE quarantine ADD COLUMN interval VARCHAR;
 `,
   },
+  {
+    version: 5,
+    name: 'the time of the first record a raw response holds',
+    sql: `
+-- The lake partitions raw responses by their data's year; NULL (received before this version,
+-- or a response with no dated record) falls back to the year received.
+ALTER TABLE raw_responses ADD COLUMN data_from TIMESTAMP;
+`,
+  },
 ];

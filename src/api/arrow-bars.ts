@@ -1,0 +1,118 @@
+/**
+ * Bars as an Arrow IPC stream with the CSV answer's columns and proper types:
+ * `symbol` and `source` as dictionary-encoded strings, `ts` as
+ * Timestamp(ms, "UTC"), prices and indicators as nullable Float64 (null where
+ * a value is missing, never NaN), `trade_count` as a nullable Int32. The
+ * numeric columns are the store's typed arrays, shared, not copied.
+ */
+import {
+  type Data,
+  Dictionary,
+  Field,
+  Float64,
+  Int32,
+  makeData,
+  RecordBatch,
+  Schema,
+  Struct,
+  Table,
+  TimestampMillisecond,
+  Utf8,
+  vectorFromArray,
+} from 'apache-arrow';
+import type { BarColumnSet } from '../store/store.ts';
+
+/** The value columns of a bars answer after symbol and ts, in CSV and Arrow alike. */
+export const BAR_VALUE_COLUMNS = [
+  'open',
+  'high',
+  'low',
+  'close',
+  'volume',
+  'adj_close',
+  'vwap',
+  'trade_count',
+] as const;
+
+/** Columns that are never missing in a stored bar. */
+const REQUIRED = new Set(['open', 'high', 'low', 'close', 'volume']);
+
+/** A validity bitmap for `x` (bit set = present) and how many are missing; none when all are. */
+function validity(x: Float64Array, n: number): { bitmap?: Uint8Array; nulls: number } {
+  let nulls = 0;
+  for (let i = 0; i < n; i++) if (Number.isNaN(x[i]!)) nulls++;
+  if (nulls === 0) return { nulls };
+  const bitmap = new Uint8Array((n + 7) >> 3);
+  for (let i = 0; i < n; i++) if (!Number.isNaN(x[i]!)) bitmap[i >> 3]! |= 1 << (i & 7);
+  return { bitmap, nulls };
+}
+
+function dictionary(values: readonly string[], indices: Int32Array): Data {
+  return makeData({
+    type: new Dictionary(new Utf8(), new Int32()),
+    length: indices.length,
+    nullCount: 0,
+    data: indices,
+    dictionary: vectorFromArray([...values], new Utf8()),
+  });
+}
+
+/** The first `n` bars of `set` (read with `full`) as an Arrow table. */
+export function barsArrowTable(
+  symbol: string,
+  set: BarColumnSet,
+  n: number,
+  indicators: readonly string[],
+): Table {
+  const c = set.columns;
+  const fields: Field[] = [];
+  const children: Data[] = [];
+  const add = (name: string, data: Data, nullable: boolean) => {
+    fields.push(new Field(name, data.type, nullable));
+    children.push(data);
+  };
+  add('symbol', dictionary([symbol], new Int32Array(n)), false);
+  const ts = new BigInt64Array(n);
+  for (let i = 0; i < n; i++) ts[i] = BigInt(c.ts![i]!);
+  add(
+    'ts',
+    makeData({ type: new TimestampMillisecond('UTC'), length: n, nullCount: 0, data: ts }),
+    false,
+  );
+  for (const name of [...BAR_VALUE_COLUMNS, ...indicators]) {
+    const x = c[name]!.subarray(0, n);
+    const { bitmap, nulls } = validity(x, n);
+    if (name === 'trade_count') {
+      const counts = new Int32Array(n);
+      for (let i = 0; i < n; i++) counts[i] = Number.isNaN(x[i]!) ? 0 : x[i]!;
+      add(
+        'trade_count',
+        makeData({
+          type: new Int32(),
+          length: n,
+          nullCount: nulls,
+          nullBitmap: bitmap,
+          data: counts,
+        }),
+        true,
+      );
+    } else {
+      add(
+        name,
+        makeData({ type: new Float64(), length: n, nullCount: nulls, nullBitmap: bitmap, data: x }),
+        !REQUIRED.has(name),
+      );
+    }
+    if (name === 'trade_count') {
+      const src = new Int32Array(n);
+      for (let i = 0; i < n; i++) src[i] = c.source![i]!;
+      add('source', dictionary(set.sources, src), false);
+    }
+  }
+  const schema = new Schema(fields);
+  const batch = new RecordBatch(
+    schema,
+    makeData({ type: new Struct(fields), length: n, nullCount: 0, children }),
+  );
+  return new Table(schema, [batch]);
+}
