@@ -1,10 +1,15 @@
 /** Terminal output: tables, CSV, JSON and the progress bar. */
 import cliProgress from 'cli-progress';
 
-const cell = (v: unknown): string => {
+/**
+ * A value as text. A table rounds numbers to 10 significant digits for the
+ * eye; CSV (`exact`) writes the shortest text that reads back as the same
+ * double (212.69000244140625 stays so), as the API's CSV does.
+ */
+const cell = (v: unknown, exact = false): string => {
   if (v === null || v === undefined) return '';
   if (typeof v === 'number')
-    return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(10)));
+    return exact || Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(10)));
   if (typeof v === 'object') return JSON.stringify(v);
   return String(v);
 };
@@ -22,7 +27,7 @@ export function formatTable(columns: string[], rows: Record<string, unknown>[]):
 }
 
 const csvField = (v: unknown): string => {
-  const s = cell(v);
+  const s = cell(v, true);
   return /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
 };
 

@@ -471,6 +471,18 @@ describe('bad input: one line naming the flag, exit 2', () => {
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
   });
 
+  it('query --format csv writes numbers that read back as the same doubles; the table rounds', async () => {
+    const sql =
+      'SELECT 212.69000244140625::DOUBLE AS price, 1 / 3 AS third, 0.1::DOUBLE + 0.2::DOUBLE AS sum';
+    const csv = await runCli(['query', sql, '--format', 'csv'], env(tempDir()));
+    expect(csv.code, csv.stderr).toBe(0);
+    const [, row] = csv.stdout.trim().split('\n');
+    expect(row!.split(',').map(Number)).toEqual([212.69000244140625, 1 / 3, 0.1 + 0.2]);
+    const table = await runCli(['query', sql], env(tempDir()));
+    expect(table.stdout).toContain('212.6900024');
+    expect(table.stdout).not.toContain('212.69000244140625');
+  });
+
   it('takes epoch milliseconds, as the API does, and names epoch seconds as such', async () => {
     const r = await runCli(['quarantine', '--from', '1700000000'], env(tempDir()));
     expect(r.code).toBe(2);
