@@ -32,6 +32,7 @@ import {
   sessionIdOf,
 } from './sessions.ts';
 import type { StreamHub } from './stream-hub.ts';
+import { readTls } from './tls.ts';
 
 export interface ServerOptions {
   store: Store;
@@ -72,14 +73,19 @@ function expected(issue: z.core.$ZodIssue): string {
 }
 
 export async function createServer(o: ServerOptions): Promise<FastifyInstance> {
-  const app = Fastify({
+  const common = {
     logger: false,
     // A request must arrive whole within 30 s (half-sent requests cannot hold sockets for
     // ever), and a connection idle for 2 minutes (a client that stopped reading an answer)
     // is closed. WebSockets are taken over before either applies.
     requestTimeout: 30_000,
     connectionTimeout: 120_000,
-  });
+  };
+  const tls = await readTls(o.cfg.api.tls);
+  // An https.Server is an http.Server with TLS: the same routes, upgrades and hooks.
+  const app = (tls
+    ? Fastify({ ...common, https: tls })
+    : Fastify(common)) as unknown as FastifyInstance;
   const ownPipelines = o.pipelines
     ? null
     : await PipelineService.open({

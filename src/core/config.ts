@@ -144,6 +144,18 @@ export const ConfigSchema = z
         rateLimitPerMinute: z.number().int().min(1).default(600),
         /** Failed authentications (bad, unknown or revoked keys) per client address per minute before 429. */
         authFailuresPerMinute: z.number().int().min(1).default(30),
+        /**
+         * HTTPS (and WSS) for the API, dashboard and /metrics: PEM files of the certificate
+         * (with its chain) and the private key. Unset: plain HTTP.
+         */
+        tls: z
+          .object({
+            cert: z.string().min(1).describe('the certificate chain, PEM'),
+            key: z.string().min(1).describe('the private key, PEM'),
+          })
+          .strict()
+          .nullable()
+          .default(null),
       })
       .strict()
       .prefault({}),

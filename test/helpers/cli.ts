@@ -65,7 +65,7 @@ export async function startServer(
   });
   const url = await new Promise<string>((resolve, reject) => {
     const onData = (): void => {
-      const m = /dashboard: (http:\/\/\S+)\/ /.exec(out);
+      const m = /dashboard: (https?:\/\/\S+)\/ /.exec(out);
       if (m) {
         run.child.stdout?.off('data', onData);
         resolve(m[1]!);

@@ -14,30 +14,7 @@ import { openStoreAt } from '../../src/store/open-store.ts';
 import { runCli } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/db.ts';
 import { freshDatabase, PG_ADMIN_URL } from '../helpers/pg.ts';
-
-const ssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
-
-/** A CA (key and self-signed certificate) in `dir`. */
-function makeCa(dir: string, name: string): string {
-  const key = join(dir, `${name}.key`);
-  const crt = join(dir, `${name}.crt`);
-  ssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-days',
-    '2',
-    '-subj',
-    `/CN=${name}`,
-    '-keyout',
-    key,
-    '-out',
-    crt,
-  );
-  return crt;
-}
+import { issueServerCert, makeCa } from '../helpers/tls.ts';
 
 async function admin(sql: string): Promise<pg.QueryResult> {
   const c = new pg.Client({ connectionString: PG_ADMIN_URL });
@@ -68,40 +45,7 @@ beforeAll(async () => {
   ca = makeCa(dir, 'tickline-test-ca');
   wrongCa = makeCa(dir, 'some-other-ca');
   // The server's key and certificate, signed by the CA, naming localhost and 127.0.0.1.
-  const key = join(dir, 'server.key');
-  const csr = join(dir, 'server.csr');
-  const crt = join(dir, 'server.crt');
-  const ext = join(dir, 'san.ext');
-  writeFileSync(ext, 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
-  ssl(
-    'req',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-subj',
-    '/CN=localhost',
-    '-keyout',
-    key,
-    '-out',
-    csr,
-  );
-  ssl(
-    'x509',
-    '-req',
-    '-in',
-    csr,
-    '-CA',
-    ca,
-    '-CAkey',
-    join(dir, 'tickline-test-ca.key'),
-    '-CAcreateserial',
-    '-days',
-    '2',
-    '-extfile',
-    ext,
-    '-out',
-    crt,
-  );
+  const { key, crt } = issueServerCert(dir, ca);
   // PostgreSQL reads them as its own user and wants the key private to it.
   const served = join(dir, 'served');
   mkdirSync(served);

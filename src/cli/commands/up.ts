@@ -9,6 +9,7 @@ import type { Command } from 'commander';
 import { KeyChecker } from '../../api/auth.ts';
 import type { FeedState, LiveHandle } from '../../api/context.ts';
 import { createServer } from '../../api/server.ts';
+import { readTls } from '../../api/tls.ts';
 import { StreamHub } from '../../api/stream-hub.ts';
 import { ControlServer } from '../../control/control-server.ts';
 import { pipelinesService } from '../../control/pipelines-service.ts';
@@ -121,6 +122,7 @@ export function registerUp(program: Command): void {
       const port = o.port === undefined ? 7070 : parsePort(o.port);
       // Before anything slow (the history import): a port in use is said at once, naming --port.
       await checkPortFree(host, port);
+      await readTls(cfg.api.tls);
       const finnhub = Boolean(process.env.FINNHUB_TOKEN);
       const { source } = liveSourceFromFlags(
         { ...o, source: finnhub ? 'finnhub' : 'simulator', seed: String(Date.now() % 2 ** 31) },
@@ -191,7 +193,7 @@ export function registerUp(program: Command): void {
                 throw err;
               });
               const addr = server.server.address();
-              const url = `http://${host.includes(':') ? `[${host}]` : host}:${typeof addr === 'object' && addr ? addr.port : port}`;
+              const url = `${cfg.api.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${typeof addr === 'object' && addr ? addr.port : port}`;
               // Other tickline commands on this machine go through this process from now on.
               pipelines.alerter.setBaseUrl(url);
               const plan = (await pipelines.list())
