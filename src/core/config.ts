@@ -76,6 +76,13 @@ export const StoreSettingsSchema = z
      * process holds of them; a larger value checkpoints less often.
      */
     checkpointThreshold: size.default('64MB'),
+    /**
+     * Where DuckDB loads its extensions from, offline (nothing is downloaded). Encryption at
+     * rest (TICKLINE_STORE_KEY) needs httpfs from here: DuckDB writes encrypted files only
+     * with httpfs's OpenSSL loaded. Laid out as DuckDB's own:
+     * <dir>/v<duckdb version>/<platform>/httpfs.duckdb_extension.
+     */
+    extensionDirectory: z.string().min(1).nullable().default(null),
     /** Bytes of bar query results kept in memory (dropped when their series is written); 0 = none. */
     queryCacheMB: z.number().min(0).max(65_536).default(128),
   })

@@ -18,9 +18,13 @@ type Open = (s: StoreSettings, path: string, calendars?: CalendarResolver) => Pr
 const DRIVERS: Record<StoreKind, Open> = {
   duckdb: async (s, path) => {
     const { DuckDBStore } = await import('./duckdb/duckdb-store.ts');
+    // The key is a secret: from the environment only, never the config file.
+    const key = process.env.TICKLINE_STORE_KEY;
     return DuckDBStore.open(path, {
       memoryLimit: s.memoryLimit,
       checkpointThreshold: s.checkpointThreshold,
+      extensionDirectory: s.extensionDirectory,
+      ...(key ? { encryptionKey: key } : {}),
     });
   },
   postgres: async (s, _path, calendars) => {

@@ -37,6 +37,69 @@ import { BAR_READ_SQL, MIGRATIONS } from './duckdb-schema.ts';
 import { DuckDBSession } from './duckdb-session.ts';
 import { type TradeEdge, writeTrades } from './duckdb-trades.ts';
 
+async function openPlain(
+  path: string,
+): Promise<{ instance: DuckDBInstance; conn: DuckDBConnection }> {
+  try {
+    const instance = await DuckDBInstance.create(path);
+    return { instance, conn: await instance.connect() };
+  } catch (err) {
+    const message = (err as Error).message;
+    const hint = /encrypt/i.test(message)
+      ? 'it is encrypted: set TICKLINE_STORE_KEY to its key'
+      : 'is another tickline process using it?';
+    throw new StoreError(`cannot open DuckDB file ${path}: ${message} (${hint})`, 'open', [], err);
+  }
+}
+
+/**
+ * The file attached with DuckDB's database encryption. DuckDB writes encrypted
+ * files only with httpfs's OpenSSL loaded (its built-in crypto reads them
+ * only), so httpfs is loaded from the configured extension directory, never
+ * downloaded; without it this fails here, before anything is written.
+ * DuckDB's `force_mbedtls_unsafe` is never switched on.
+ */
+async function openEncrypted(
+  path: string,
+  key: string,
+  extensionDirectory: string | null,
+): Promise<{ instance: DuckDBInstance; conn: DuckDBConnection }> {
+  const instance = await DuckDBInstance.create(':memory:', {
+    autoinstall_known_extensions: 'false',
+    autoload_known_extensions: 'false',
+    ...(extensionDirectory ? { extension_directory: extensionDirectory } : {}),
+  });
+  const conn = await instance.connect();
+  const fail = (message: string, err: unknown): never => {
+    conn.closeSync();
+    instance.closeSync();
+    throw new StoreError(message, 'open', [], err);
+  };
+  try {
+    await conn.run('LOAD httpfs');
+  } catch (err) {
+    const where = extensionDirectory
+      ? `store.extensionDirectory (${extensionDirectory})`
+      : 'store.extensionDirectory (not set)';
+    fail(
+      `TICKLINE_STORE_KEY is set, so the DuckDB file is to be encrypted, but DuckDB's httpfs extension (its OpenSSL crypto, which encrypted writes need) is not in ${where}: ${(err as Error).message.split('\n')[0]} Put httpfs.duckdb_extension there, or unset TICKLINE_STORE_KEY and encrypt the filesystem instead (LUKS, fscrypt)`,
+      err,
+    );
+  }
+  const quoted = (s: string) => `'${s.replaceAll("'", "''")}'`;
+  try {
+    await conn.run(`ATTACH ${quoted(path)} AS tickline (ENCRYPTION_KEY ${quoted(key)})`);
+    await conn.run('USE tickline');
+  } catch (err) {
+    // DuckDB's message names the file, never the key.
+    fail(
+      `cannot open DuckDB file ${path} encrypted with TICKLINE_STORE_KEY: ${(err as Error).message.replaceAll(key, '***')}`,
+      err,
+    );
+  }
+  return { instance, conn };
+}
+
 export class DuckDBStore implements StoreDriver {
   readonly kind = 'duckdb';
   readonly exclusive = true;
@@ -70,21 +133,15 @@ export class DuckDBStore implements StoreDriver {
     opts: {
       memoryLimit?: string | null;
       checkpointThreshold?: string;
+      /** Encrypt the file (AES-256-GCM, DuckDB's own); needs httpfs in `extensionDirectory`. */
+      encryptionKey?: string;
+      extensionDirectory?: string | null;
     } = {},
   ): Promise<DuckDBStore> {
     if (path !== ':memory:') await mkdir(dirname(path), { recursive: true });
-    let instance: DuckDBInstance;
-    try {
-      instance = await DuckDBInstance.create(path);
-    } catch (err) {
-      throw new StoreError(
-        `cannot open DuckDB file ${path}: ${(err as Error).message} (is another tickline process using it?)`,
-        'open',
-        [],
-        err,
-      );
-    }
-    const conn = await instance.connect();
+    const { instance, conn } = opts.encryptionKey
+      ? await openEncrypted(path, opts.encryptionKey, opts.extensionDirectory ?? null)
+      : await openPlain(path);
     prepareConnection(conn);
     const store = new DuckDBStore(path, instance, conn);
     // Checkpoint in larger steps than DuckDB's 16MB (fewer checkpoints during a backfill's many
