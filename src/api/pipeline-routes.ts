@@ -158,6 +158,7 @@ export const PIPELINE_ROUTES: RouteDef[] = [
   route({
     method: 'POST',
     path: '/api/backfill',
+    audit: 'backfill',
     summary:
       'Starts a backfill (admin): a run of a one-off pipeline, one partition per symbol; returns it as a job',
     scope: 'admin',
@@ -202,6 +203,7 @@ export const PIPELINE_ROUTES: RouteDef[] = [
   route({
     method: 'POST',
     path: '/api/pipelines/:name/runs',
+    audit: 'pipelines.run',
     summary: 'Starts a run of a pipeline now (admin)',
     scope: 'admin',
     query: EmptyQuerySchema,
@@ -274,6 +276,7 @@ export const PIPELINE_ROUTES: RouteDef[] = [
   route({
     method: 'POST',
     path: '/api/runs/:id/retry',
+    audit: 'runs.retry',
     summary: 'Retries the failed partitions of an ended run (admin)',
     scope: 'admin',
     query: EmptyQuerySchema,
@@ -288,6 +291,7 @@ export const PIPELINE_ROUTES: RouteDef[] = [
   route({
     method: 'POST',
     path: '/api/runs/:id/cancel',
+    audit: 'runs.cancel',
     summary: 'Cancels a queued or running run (admin)',
     scope: 'admin',
     query: EmptyQuerySchema,
@@ -365,6 +369,45 @@ export const PIPELINE_ROUTES: RouteDef[] = [
       for (const r of records) await ctx.pipelines.recordAlert(r);
       return { body: { recorded: records.length } };
     },
+  }),
+  route({
+    method: 'GET',
+    path: '/api/audit',
+    summary:
+      'The audit log (admin): admin actions, refused ones included, with who (key id or cli:<user>), what, when and how it ended; newest first',
+    scope: 'admin',
+    query: z
+      .object({
+        limit: z.coerce
+          .number()
+          .int()
+          .min(1)
+          .max(10_000)
+          .default(100)
+          .describe('at most this many'),
+        action: z
+          .string()
+          .regex(/^[a-z][a-z_.]{0,63}$/, 'an action such as keys.create')
+          .optional()
+          .describe('only this action, e.g. keys.create, runs.retry'),
+      })
+      .strict(),
+    response: z.object({
+      entries: z.array(
+        z.object({
+          id: z.string(),
+          at: z.number().describe('epoch ms'),
+          actor: z.string().describe('key:<id> over the API, cli:<user> from the CLI, anonymous'),
+          action: z.string(),
+          target: z.string().nullable(),
+          outcome: z.enum(['ok', 'failed']),
+          detail: z.string().nullable(),
+        }),
+      ),
+    }),
+    handler: async (ctx, q) => ({
+      body: { entries: await ctx.pipelines.auditLog(q.limit, q.action) },
+    }),
   }),
   route({
     method: 'GET',

@@ -36,6 +36,11 @@ export interface RouteDef<
    * session, or none on a loopback bind) or `admin`.
    */
   scope?: 'public' | 'read' | 'admin';
+  /**
+   * An admin action written to the audit log under this name (who, what, when, outcome),
+   * refused attempts included.
+   */
+  audit?: string;
   /** The store capability it needs (a store without it answers 501). */
   capability?: 'quarantine' | 'keys' | 'export' | 'sql' | 'analytics';
   query: Q;

@@ -245,6 +245,7 @@ export const ROUTES: RouteDef[] = [
   route({
     method: 'POST',
     path: '/api/keys',
+    audit: 'keys.create',
     capability: 'keys',
     summary: 'Creates an API key (admin); the key is in this answer only',
     scope: 'admin',
@@ -276,6 +277,7 @@ export const ROUTES: RouteDef[] = [
   route({
     method: 'POST',
     path: '/api/keys/:id/revoke',
+    audit: 'keys.revoke',
     capability: 'keys',
     summary: 'Revokes an API key (admin)',
     scope: 'admin',
@@ -608,6 +610,7 @@ export const ROUTES: RouteDef[] = [
   route({
     method: 'POST',
     path: '/api/quarantine/:id/replay',
+    audit: 'quarantine.replay',
     capability: 'quarantine',
     summary:
       'Re-validates a quarantined trade under the current record rules and stores it if it passes (admin)',

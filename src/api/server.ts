@@ -16,6 +16,7 @@ import type { PipelineEvent } from '../pipelines/orchestrator.ts';
 import { PipelineService } from '../pipelines/pipeline-service.ts';
 import { DuckDBRunStore } from '../pipelines/runs/duckdb-run-store.ts';
 import { CapabilityError, type Store } from '../store/store.ts';
+import { registerAuditLog } from './audit-log.ts';
 import { KeyChecker } from './auth.ts';
 import type { ApiContext, LiveHandle } from './context.ts';
 import { AuthFailures, EXTRA_ROUTES, hostnameOf, rebindingProblem, scopeTable } from './guard.ts';
@@ -256,6 +257,8 @@ export async function createServer(o: ServerOptions): Promise<FastifyInstance> {
         .header('www-authenticate', 'Bearer realm="tickline"')
         .send({ error: 'unauthorized', message: why });
     }
+    // Who it is (the audit log names refused callers too).
+    (req as unknown as { keyId: string }).keyId = auth.id;
     if (
       session &&
       !SAFE_METHODS.has(req.method) &&
@@ -280,6 +283,8 @@ export async function createServer(o: ServerOptions): Promise<FastifyInstance> {
     reply.header('server-timing', `app;dur=${reply.elapsedTime.toFixed(2)}`);
     return payload;
   });
+
+  registerAuditLog(app, ROUTES, ctx);
 
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';

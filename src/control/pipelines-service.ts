@@ -13,6 +13,8 @@ const METHODS = [
   'retry',
   'cancel',
   'alerts',
+  'audit',
+  'auditLog',
 ] as const;
 
 export function pipelinesService(svc: PipelineService): ControlService {

@@ -4,6 +4,7 @@
  * and the control socket make (list, run, wait, backfill, runs, show, logs,
  * retry, cancel, alerts).
  */
+import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { type CalendarResolver, calendarResolver } from '../calendar/registry.ts';
@@ -26,6 +27,7 @@ import { PgRunStore } from './runs/pg-run-store.ts';
 import type {
   AlertRecord,
   AttemptRecord,
+  AuditEntry,
   LogLine,
   RunQuery,
   RunRecord,
@@ -52,6 +54,16 @@ export interface RunDetail {
   attempts: AttemptRecord[];
 }
 
+/** An admin action as its caller tells it (id and time are added). */
+export interface NewAuditEntry {
+  actor: string;
+  action: string;
+  target?: string | null;
+  outcome?: 'ok' | 'failed';
+  detail?: string | null;
+  at?: number;
+}
+
 /** What the CLI, the API and the control socket call. */
 export interface PipelinesApi {
   list(): Promise<PipelineInfo[]>;
@@ -64,6 +76,10 @@ export interface PipelinesApi {
   retry(id: string): Promise<RunRecord>;
   cancel(id: string): Promise<RunRecord>;
   alerts(limit?: number): Promise<AlertRecord[]>;
+  /** Records an admin action in the audit log. */
+  audit(e: NewAuditEntry): Promise<void>;
+  /** The audit log, newest first. */
+  auditLog(limit?: number, action?: string): Promise<AuditEntry[]>;
   /** Expected bars (by each symbol's calendar) not stored, as ranges; unfillable ones with their reason. */
   gaps(q: GapQuery): Promise<GapRange[]>;
 }
@@ -450,6 +466,22 @@ export class PipelineService implements PipelinesApi {
 
   async gaps(q: GapQuery): Promise<GapRange[]> {
     return findGaps(this.#store, this.calendars, q, knownGaps(await this.runStore.unfillable()));
+  }
+
+  audit(e: NewAuditEntry): Promise<void> {
+    return this.runStore.recordAudit({
+      id: randomUUID(),
+      at: e.at ?? Date.now(),
+      actor: e.actor,
+      action: e.action,
+      target: e.target ?? null,
+      outcome: e.outcome ?? 'ok',
+      detail: e.detail ?? null,
+    });
+  }
+
+  auditLog(limit = 100, action?: string): Promise<AuditEntry[]> {
+    return this.runStore.listAudit({ limit, ...(action ? { action } : {}) });
   }
 
   /** Records an alert raised elsewhere (Alertmanager's webhook); the same id twice is kept once. */

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { newApiKey } from '../../api/auth.ts';
 import { UsageError } from '../../core/errors.ts';
 import { parseChoice } from '../args.ts';
+import { recordAudit } from '../audit.ts';
 import { commandConfig, type GlobalOptions, withStore } from '../context.ts';
 import { formatTable } from '../output.ts';
 
@@ -21,6 +22,12 @@ export function registerKeys(program: Command): void {
       process.stdout.write(`${key}\n`);
       process.stderr.write(
         `created ${scope} key ${record.id}${o.name ? ` (${o.name})` : ''}; it is shown only now: send it as "Authorization: Bearer <key>"\n`,
+      );
+      await recordAudit(
+        cfg,
+        'keys.create',
+        record.id,
+        `${scope} key${o.name ? ` "${o.name}"` : ''}`,
       );
     });
   keys
@@ -49,6 +56,7 @@ export function registerKeys(program: Command): void {
       const cfg = commandConfig(cmd.optsWithGlobals() as GlobalOptions);
       const done = await withStore(cfg, (store) => store.capability('keys').revokeApiKey(id));
       if (!done) throw new UsageError('id', `no active key ${id} (see tickline keys list)`);
+      await recordAudit(cfg, 'keys.revoke', id);
       process.stdout.write(`revoked ${id}\n`);
     });
 }

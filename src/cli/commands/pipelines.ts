@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { UsageError } from '../../core/errors.ts';
 import type { AttemptRecord, RunRecord, RunState } from '../../pipelines/runs/run-store.ts';
 import { parseChoice, parseDate, parsePositiveInt } from '../args.ts';
+import { audited } from '../audit.ts';
 import { commandConfig, type GlobalOptions } from '../context.ts';
 import { formatJson, formatTable, progressBar } from '../output.ts';
 import { withPipelines } from '../pipelines-access.ts';
@@ -104,7 +105,13 @@ export function registerPipelines(program: Command): void {
       const ended = await withPipelines(
         global(cmd),
         async (api, where) => {
-          const run = await api.run(name);
+          const run = await audited(
+            api,
+            'pipelines.run',
+            name,
+            () => api.run(name),
+            (r) => `run ${r.id}`,
+          );
           if (format === 'table') process.stdout.write(`${run.id}\n`);
           // With no server the run happens here, so this process stays until it ends.
           if (!o.wait && where === 'server') return run;
@@ -139,8 +146,12 @@ export function registerPipelines(program: Command): void {
         global(cmd),
         async (api, where) => {
           const bar = progressBar(1, ' {bar} {value}/{total} runs made');
-          const made = await api.backfill(name, from, to, (done, total) =>
-            bar.update({ total }, done),
+          const made = await audited(
+            api,
+            'pipelines.backfill',
+            name,
+            () => api.backfill(name, from, to, (done, total) => bar.update({ total }, done)),
+            (runs) => `${runs.length} runs from ${o.from} to ${o.to}`,
           );
           bar.stop();
           if (where === 'server') return made;
@@ -273,7 +284,9 @@ export function registerPipelines(program: Command): void {
         const run = await withPipelines(
           global(cmd),
           async (api, where) => {
-            const r = verb === 'retry' ? await api.retry(id) : await api.cancel(id);
+            const r = await audited(api, `runs.${verb}`, id, () =>
+              verb === 'retry' ? api.retry(id) : api.cancel(id),
+            );
             return verb === 'retry' && (o.wait || where === 'here') ? api.wait(r.id) : r;
           },
           { work: verb === 'retry' },
@@ -284,6 +297,28 @@ export function registerPipelines(program: Command): void {
         if (verb === 'retry' && o.wait && run.state !== 'succeeded') process.exitCode = 1;
       });
   }
+
+  program
+    .command('audit')
+    .description(
+      'the audit log of admin actions (keys, replays, runs, retries, cancels, backfills), newest first',
+    )
+    .option('--limit <n>', 'at most this many', '50')
+    .option('--action <a>', 'only this action, e.g. keys.create')
+    .option('--format <f>', 'table | json', 'table')
+    .action(async (o: Record<string, string | undefined>, cmd: Command) => {
+      const format = parseChoice('--format', o.format, FORMATS, 'table');
+      const limit = parsePositiveInt('--limit', o.limit, 50, 10_000);
+      const list = await withPipelines(global(cmd), (api) => api.auditLog(limit, o.action));
+      if (format === 'json') process.stdout.write(`${JSON.stringify(list)}\n`);
+      else
+        process.stdout.write(
+          formatTable(
+            ['at', 'actor', 'action', 'target', 'outcome', 'detail'],
+            list.map((a) => ({ ...a, at: iso(a.at), detail: clip(a.detail, 80) })),
+          ),
+        );
+    });
 
   program
     .command('alerts')

@@ -13,6 +13,7 @@ import {
   resultValues,
   rowToAlert,
   rowToAttempt,
+  rowToAudit,
   rowToLog,
   rowToRun,
   rowToTick,
@@ -21,6 +22,7 @@ import type {
   AlertRecord,
   AttemptRecord,
   AttemptResult,
+  AuditEntry,
   ClaimLimits,
   LogLine,
   NewAttempt,
@@ -55,6 +57,9 @@ const SCHEMA = [
     id VARCHAR PRIMARY KEY, rule VARCHAR NOT NULL, key VARCHAR NOT NULL, state VARCHAR NOT NULL,
     channel VARCHAR NOT NULL, outcome VARCHAR NOT NULL, subject VARCHAR NOT NULL, body VARCHAR NOT NULL,
     sent_at BIGINT NOT NULL, error VARCHAR)`,
+  `CREATE TABLE IF NOT EXISTS audit_log (
+    id VARCHAR PRIMARY KEY, recorded_at BIGINT NOT NULL, actor VARCHAR NOT NULL, action VARCHAR NOT NULL,
+    target VARCHAR, outcome VARCHAR NOT NULL, detail VARCHAR)`,
   `CREATE TABLE IF NOT EXISTS imported_files (
     pipeline VARCHAR NOT NULL, task VARCHAR NOT NULL, hash VARCHAR NOT NULL, file VARCHAR NOT NULL,
     imported_at BIGINT NOT NULL, PRIMARY KEY (pipeline, task, hash))`,
@@ -428,6 +433,26 @@ export class DuckDBRunStore implements RunStore {
           BigInt(opts.limit ?? 100),
         ])
       ).map(rowToAlert),
+    );
+  }
+
+  recordAudit(e: AuditEntry): Promise<void> {
+    return this.#serial(() =>
+      this.#exec(
+        'INSERT INTO audit_log VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING',
+        [e.id, n(e.at), e.actor, e.action, e.target, e.outcome, e.detail],
+      ),
+    );
+  }
+
+  listAudit(opts: { limit?: number; action?: string } = {}): Promise<AuditEntry[]> {
+    return this.#serial(async () =>
+      (
+        await this.#rows(
+          'SELECT * FROM audit_log WHERE $2 IS NULL OR action = $2 ORDER BY recorded_at DESC, id DESC LIMIT $1',
+          [BigInt(opts.limit ?? 100), opts.action ?? null],
+        )
+      ).map(rowToAudit),
     );
   }
 

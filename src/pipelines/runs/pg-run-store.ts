@@ -14,6 +14,7 @@ import {
   resultValues,
   rowToAlert,
   rowToAttempt,
+  rowToAudit,
   rowToLog,
   rowToRun,
   rowToTick,
@@ -22,6 +23,7 @@ import type {
   AlertRecord,
   AttemptRecord,
   AttemptResult,
+  AuditEntry,
   ClaimLimits,
   LogLine,
   NewAttempt,
@@ -72,6 +74,16 @@ const MIGRATIONS: { version: number; name: string; sql: string[] }[] = [
         symbol TEXT NOT NULL, interval TEXT NOT NULL, ts BIGINT NOT NULL, reason TEXT NOT NULL,
         checked_at BIGINT NOT NULL, PRIMARY KEY (symbol, interval, ts))`,
       'CREATE TABLE leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at BIGINT NOT NULL)',
+    ],
+  },
+  {
+    version: 2,
+    name: 'audit log of admin actions',
+    sql: [
+      `CREATE TABLE audit_log (
+        id TEXT PRIMARY KEY, recorded_at BIGINT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+        target TEXT, outcome TEXT NOT NULL, detail TEXT)`,
+      'CREATE INDEX audit_log_at ON audit_log (recorded_at DESC)',
     ],
   },
 ];
@@ -432,6 +444,22 @@ export class PgRunStore implements RunStore {
         opts.limit ?? 100,
       ])
     ).map(rowToAlert);
+  }
+
+  async recordAudit(e: AuditEntry): Promise<void> {
+    await this.#rows(
+      'INSERT INTO audit_log VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING',
+      [e.id, e.at, e.actor, e.action, e.target, e.outcome, e.detail],
+    );
+  }
+
+  async listAudit(opts: { limit?: number; action?: string } = {}): Promise<AuditEntry[]> {
+    return (
+      await this.#rows(
+        'SELECT * FROM audit_log WHERE $2::text IS NULL OR action = $2 ORDER BY recorded_at DESC, id DESC LIMIT $1',
+        [opts.limit ?? 100, opts.action ?? null],
+      )
+    ).map(rowToAudit);
   }
 
   async importedFiles(pipeline: string, task: string): Promise<Set<string>> {

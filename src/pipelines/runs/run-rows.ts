@@ -5,6 +5,7 @@ import type {
   AttemptRecord,
   AttemptResult,
   AttemptState,
+  AuditEntry,
   ClaimLimits,
   LogLine,
   NewAttempt,
@@ -87,6 +88,18 @@ export function rowToTick(r: Record<string, unknown>): TickRecord {
     outcome: String(r.outcome),
     reason: str(r.reason),
     runId: str(r.run_id),
+  };
+}
+
+export function rowToAudit(r: Record<string, unknown>): AuditEntry {
+  return {
+    id: String(r.id),
+    at: num(r.recorded_at),
+    actor: String(r.actor),
+    action: String(r.action),
+    target: str(r.target),
+    outcome: r.outcome as AuditEntry['outcome'],
+    detail: str(r.detail),
   };
 }
 

@@ -123,6 +123,21 @@ export interface TickRecord {
   runId: string | null;
 }
 
+/** One admin action, for the audit log: who (a key id, or `cli:<user>`), what, when, how it ended. */
+export interface AuditEntry {
+  id: string;
+  at: number;
+  /** `key:<id>` over the API (a key or a session signed in with it), `cli:<os user>` from the CLI. */
+  actor: string;
+  /** e.g. keys.create, keys.revoke, quarantine.replay, pipelines.run, runs.retry, runs.cancel, backfill. */
+  action: string;
+  /** What it acted on: a key id, a run id, a pipeline, a quarantined record. */
+  target: string | null;
+  outcome: 'ok' | 'failed';
+  /** The status and error of a failed action, or what a successful one did. */
+  detail: string | null;
+}
+
 export interface AlertRecord {
   id: string;
   /** What fired: run_failed, feed_stale, … */
@@ -212,6 +227,10 @@ export interface RunStore {
   recordAlert(a: AlertRecord): Promise<void>;
   /** Newest first. */
   listAlerts(opts?: { limit?: number }): Promise<AlertRecord[]>;
+  /** Appends to the audit log (kept when runs are pruned). */
+  recordAudit(e: AuditEntry): Promise<void>;
+  /** Newest first; `action` filters by action. */
+  listAudit(opts?: { limit?: number; action?: string }): Promise<AuditEntry[]>;
   /** Files an import task has taken, by content hash. */
   importedFiles(pipeline: string, task: string): Promise<Set<string>>;
   markImported(
