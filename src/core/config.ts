@@ -470,9 +470,8 @@ export function databasePath(cfg: Config): string {
 /** Where the store is, for messages: the DuckDB file, or the URL without its password. */
 export function storeLocation(cfg: Config): string {
   if (cfg.store.kind === 'duckdb') return databasePath(cfg);
-  const url = cfg.store.url ?? '';
-  if (cfg.store.kind === 'cassandra') return url;
-  const u = new URL(url);
+  const u = new URL(cfg.store.url ?? '');
+  // A password in the URL is a secret: never shown.
   if (u.password) u.password = '***';
   return u.toString();
 }

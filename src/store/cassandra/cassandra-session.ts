@@ -12,17 +12,31 @@ import { StoreError } from '../../core/errors.ts';
 export type Params = unknown[];
 
 /** host:port list and keyspace of a cassandra:// URL. */
-export function parseCassandraUrl(url: string): { contactPoints: string[]; keyspace: string } {
-  const m = /^cassandra:\/\/([^/?#]+)\/([A-Za-z][A-Za-z0-9_]{0,47})\/?$/.exec(url);
+export function parseCassandraUrl(url: string): {
+  contactPoints: string[];
+  keyspace: string;
+  /** user:password@ in the URL: a login (PasswordAuthenticator). */
+  credentials: { username: string; password: string } | null;
+} {
+  const m =
+    /^cassandra:\/\/(?:([^:@/]*)(?::([^@/]*))?@)?([^/?#@]+)\/([A-Za-z][A-Za-z0-9_]{0,47})\/?$/.exec(
+      url,
+    );
   if (!m) {
+    // The URL may hold a password: shown without it.
+    const shown = url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
     throw new StoreError(
-      `not a Cassandra URL: ${url} (cassandra://host[:port][,host[:port]…]/keyspace)`,
+      `not a Cassandra URL: ${shown} (cassandra://[user:password@]host[:port][,host[:port]…]/keyspace)`,
       'connect',
       [],
     );
   }
-  const contactPoints = m[1]!.split(',').map((h) => (h.includes(':') ? h : `${h}:9042`));
-  return { contactPoints, keyspace: m[2]! };
+  const contactPoints = m[3]!.split(',').map((h) => (h.includes(':') ? h : `${h}:9042`));
+  const credentials =
+    m[1] !== undefined
+      ? { username: decodeURIComponent(m[1]), password: decodeURIComponent(m[2] ?? '') }
+      : null;
+  return { contactPoints, keyspace: m[4]!, credentials };
 }
 
 export class CassandraSession {

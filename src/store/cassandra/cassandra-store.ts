@@ -54,9 +54,21 @@ export class CassandraStore implements StoreDriver {
   }
 
   static async open(url: string, settings: CassandraSettings): Promise<CassandraStore> {
-    const { contactPoints, keyspace } = parseCassandraUrl(url);
+    const { contactPoints, keyspace, credentials } = parseCassandraUrl(url);
     const where = `${contactPoints.join(',')}/${keyspace}`;
-    const boot = new cassandra.Client({ contactPoints, localDataCenter: settings.localDataCenter });
+    const auth = credentials
+      ? {
+          authProvider: new cassandra.auth.PlainTextAuthProvider(
+            credentials.username,
+            credentials.password,
+          ),
+        }
+      : {};
+    const boot = new cassandra.Client({
+      contactPoints,
+      localDataCenter: settings.localDataCenter,
+      ...auth,
+    });
     try {
       await boot.connect();
       const replication = JSON.stringify(settings.replication).replaceAll('"', "'");
@@ -65,12 +77,16 @@ export class CassandraStore implements StoreDriver {
       );
     } catch (err) {
       await boot.shutdown().catch(() => undefined);
-      throw new StoreConnectError('Cassandra', where, (err as Error).message, err);
+      const why = credentials?.password
+        ? (err as Error).message.replaceAll(credentials.password, '***')
+        : (err as Error).message;
+      throw new StoreConnectError('Cassandra', where, why, err);
     }
     await boot.shutdown();
     const client = new cassandra.Client({
       contactPoints,
       localDataCenter: settings.localDataCenter,
+      ...auth,
       keyspace,
       pooling: { coreConnectionsPerHost: { [cassandra.types.distance.local]: 2 } },
     });
