@@ -342,7 +342,7 @@ describe('a running tickline, Prometheus, Alertmanager and an SMTP server', () =
     // Prometheus as shipped, scraping this tickline every second; the stale rule's `for` is 1 s.
     const prom = parse(readFileSync(join(PROM, 'prometheus.yml'), 'utf8'));
     prom.global = { scrape_interval: '1s', evaluation_interval: '1s' };
-    prom.alerting.alertmanagers[0].static_configs[0].targets = [`127.0.0.1:${amPort}`];
+    prom.alerting.alertmanagers = [{ static_configs: [{ targets: [`127.0.0.1:${amPort}`] }] }];
     prom.scrape_configs = prom.scrape_configs
       .filter((s: { job_name: string }) => s.job_name === 'tickline')
       .map((s: Record<string, unknown>) => ({

@@ -9,6 +9,8 @@
 #   KAFKA_DIR=/tmp/tickline-kafka-$KAFKA_PORT   storage, config, log and pid file;
 #                               an existing formatted dir is reused (a restart keeps the data)
 #   KAFKA_HEAP=512m             JVM heap
+#   KAFKA_SSL_KEYSTORE=file.pem also listen with TLS on KAFKA_PORT+3: the PEM file holds the
+#                               broker's private key (PKCS#8) and certificate chain
 #
 # Prints the bootstrap address on its last line once the broker answers a metadata request.
 set -euo pipefail
@@ -16,6 +18,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 port="${KAFKA_PORT:-19092}"
 cport="${KAFKA_CONTROLLER_PORT:-$((port + 1))}"
 sport="${KAFKA_SASL_PORT:-$((port + 2))}"
+tport="${KAFKA_SSL_PORT:-$((port + 3))}"
 dir="${KAFKA_DIR:-/tmp/tickline-kafka-$port}"
 lib="$here/.cache/lib"
 
@@ -34,15 +37,27 @@ if [ -f "$dir/broker.pid" ] && kill -0 "$(cat "$dir/broker.pid")" 2>/dev/null; t
 fi
 
 mkdir -p "$dir/data"
+listeners="PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport,SASL_PLAINTEXT://127.0.0.1:$sport"
+advertised="PLAINTEXT://127.0.0.1:$port,SASL_PLAINTEXT://127.0.0.1:$sport"
+protocols="PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT"
+ssl=""
+if [ -n "${KAFKA_SSL_KEYSTORE:-}" ]; then
+  listeners="$listeners,SSL://127.0.0.1:$tport"
+  advertised="$advertised,SSL://127.0.0.1:$tport"
+  protocols="$protocols,SSL:SSL"
+  ssl="ssl.keystore.type=PEM
+ssl.keystore.location=$KAFKA_SSL_KEYSTORE"
+fi
 cat > "$dir/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$cport
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport,SASL_PLAINTEXT://127.0.0.1:$sport
-advertised.listeners=PLAINTEXT://127.0.0.1:$port,SASL_PLAINTEXT://127.0.0.1:$sport
+listeners=$listeners
+advertised.listeners=$advertised
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT
+listener.security.protocol.map=$protocols
+$ssl
 sasl.enabled.mechanisms=PLAIN
 listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_tickline="tickline-test";
 log.dirs=$dir/data

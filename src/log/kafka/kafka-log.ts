@@ -246,8 +246,8 @@ export class KafkaLog implements Log {
         return await work();
       } catch (err) {
         if (this.#closed) throw err;
-        const auth = authFailure(err);
-        if (auth) throw auth;
+        const refused = authFailure(err) ?? tlsFailure(err);
+        if (refused) throw refused;
         this.#onError(err, `${what} (attempt ${attempt + 1}; retrying)`);
         await sleep(Math.min(5_000, 200 * 2 ** Math.min(attempt, 5)) * (0.5 + Math.random()));
       }
@@ -800,7 +800,6 @@ export class KafkaLog implements Log {
   }
 }
 
-/** A refused login, anywhere in an error's causes: retrying cannot help. */
 /** The first error in `err`'s causes and aggregated errors (depth-first) that `match` accepts. */
 function findError(err: unknown, match: (e: object) => boolean, depth = 0): object | null {
   if (!err || typeof err !== 'object' || depth > 6) return null;
@@ -813,11 +812,34 @@ function findError(err: unknown, match: (e: object) => boolean, depth = 0): obje
   return null;
 }
 
+/** A refused login, anywhere in an error's causes: retrying cannot help. */
 function authFailure(err: unknown): Error | null {
   const found = findError(err, (e) => e instanceof AuthenticationError);
   if (!(found instanceof AuthenticationError)) return null;
   return new Error(
     `Kafka refused the login (${found.message}${found.cause instanceof Error ? ` ${found.cause.message}` : ''}): check log.sasl and TICKLINE_KAFKA_PASSWORD`,
+  );
+}
+
+/** Node's codes for a certificate the client does not accept (TLS verification). */
+const TLS_VERIFY_CODES = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_SIGNATURE_FAILURE',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/** A broker certificate the client refuses, anywhere in an error's causes: retrying cannot help. */
+function tlsFailure(err: unknown): Error | null {
+  const found = findError(err, (e) => TLS_VERIFY_CODES.has(String((e as { code?: unknown }).code)));
+  if (!found) return null;
+  return new Error(
+    `Kafka's TLS certificate was not accepted (${(found as Error).message}): check log.ssl.caFile, the CA that signed the brokers' certificates, and that the broker's name is in its certificate`,
   );
 }
 
