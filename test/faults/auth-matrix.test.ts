@@ -11,6 +11,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newApiKey } from '../../src/api/auth.ts';
 import { EXTRA_ROUTES } from '../../src/api/guard.ts';
+import { openApiDocument } from '../../src/api/openapi.ts';
 import { ROUTES } from '../../src/api/routes.ts';
 import { createServer } from '../../src/api/server.ts';
 import { loadConfig } from '../../src/core/config.ts';
@@ -18,6 +19,7 @@ import { Metrics } from '../../src/observability/metrics.ts';
 import { openStoreAt } from '../../src/store/open-store.ts';
 import type { Store } from '../../src/store/store.ts';
 import { tempDir } from '../helpers/db.ts';
+import { ResponseChecker } from '../helpers/openapi-check.ts';
 
 let store: Store;
 const servers: FastifyInstance[] = [];
@@ -76,6 +78,10 @@ afterAll(async () => {
   await store.close();
 });
 
+const checker = new ResponseChecker(
+  openApiDocument([...ROUTES], '0.0.0') as Record<string, unknown>,
+);
+
 // The table under test, with sample values for path parameters.
 const table = [...ROUTES, ...EXTRA_ROUTES].map((r) => ({
   method: r.method,
@@ -115,6 +121,15 @@ describe('auth on every route × method × key', () => {
               (who === 'none' && scope === 'read' && !requireKeyForReads);
             const ok = r.status >= 200 && r.status < 400;
             const where = `${method} ${path} with ${who} key → ${r.status}`;
+            // Every answer is one the OpenAPI document describes: its status and its body.
+            const documented = checker.check(
+              method,
+              path,
+              r.status,
+              String(r.headers['content-type'] ?? ''),
+              r.body,
+            );
+            if (documented) failures.push(`${where}: ${documented}`);
             // Never an answer the key does not allow, whatever the method.
             if (ok && !allowedKey) failures.push(`${where} (should be refused)`);
             // A key that is not enough is told so: 401 without a valid key, 403 with a read key.

@@ -9,6 +9,8 @@ import type { FastifyInstance } from 'fastify';
 import { parquetMetadata, parquetReadObjects, parquetSchema } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openApiDocument } from '../../src/api/openapi.ts';
+import { ROUTES } from '../../src/api/routes.ts';
 import { createServer } from '../../src/api/server.ts';
 import { loadDemoHistory } from '../../src/cli/commands/demo.ts';
 import { loadConfig } from '../../src/core/config.ts';
@@ -20,6 +22,7 @@ import { openStoreAt } from '../../src/store/open-store.ts';
 import type { Store } from '../../src/store/store.ts';
 import { tempDir } from '../helpers/db.ts';
 import { LIVE_DEFAULTS, messageSource } from '../helpers/live.ts';
+import { ResponseChecker } from '../helpers/openapi-check.ts';
 
 const cfg = loadConfig({ cwd: '/', env: {} });
 let store: Store;
@@ -69,14 +72,15 @@ afterAll(async () => {
 
 // biome-ignore lint/suspicious/noExplicitAny: response bodies are checked field by field
 type Json = any;
+let checker: ResponseChecker;
+/** A GET whose answer is held to the OpenAPI document (status and schema). */
 const get = async (path: string): Promise<{ status: number; type: string; body: Json }> => {
   const res = await fetch(`${base}${path}`);
   const type = res.headers.get('content-type') ?? '';
-  return {
-    status: res.status,
-    type,
-    body: type.includes('json') ? await res.json() : await res.text(),
-  };
+  const text = await res.text();
+  checker ??= new ResponseChecker(openApiDocument(ROUTES, '0.0.0') as Record<string, unknown>);
+  expect(checker.check('GET', path, res.status, type, text), path).toBeNull();
+  return { status: res.status, type, body: type.includes('json') ? JSON.parse(text) : text };
 };
 
 describe('REST API', () => {
