@@ -1,39 +1,55 @@
 /** The few API calls the dashboard makes; errors become readable messages. */
 
-export interface ApiBar {
-  symbol: string;
-  interval: string;
-  ts: number;
-  open: number;
-  high: number;
-  low: number;
-  close: number;
-  volume: number;
-  vwap?: number | null;
-  indicators?: Record<string, number | null>;
+import type { paths } from './generated/api-types.ts';
+
+/*
+ * Every answer is typed from the API's OpenAPI document (generated/api-types.ts, made by
+ * `npm run gen:api`): a server change the dashboard does not follow fails `tsc -p web`.
+ */
+type Responses<O> = O extends { responses: infer R } ? R : never;
+type JsonOf<R> = R extends { content: { 'application/json': infer J } } ? J : never;
+/** The JSON of an operation's 2xx answer (per operation, for a union of them). */
+type Success<O> = O extends unknown
+  ?
+      | JsonOf<Responses<O>[200 & keyof Responses<O>]>
+      | JsonOf<Responses<O>[201 & keyof Responses<O>]>
+      | JsonOf<Responses<O>[202 & keyof Responses<O>]>
+  : never;
+type WithMethod<M extends 'get' | 'post'> = {
+  [P in keyof paths]: paths[P] extends Record<M, object> ? P : never;
+}[keyof paths];
+export type GetPath = WithMethod<'get'>;
+export type PostPath = WithMethod<'post'>;
+/** What a GET of this path answers (its 200 JSON). */
+export type ApiGet<P extends GetPath> = Success<paths[P]['get']>;
+/** What a POST to this path answers (its 2xx JSON). */
+export type ApiPost<P extends PostPath> = Success<paths[P]['post']>;
+
+/** Fills a path template's {params} and appends a query. */
+function apiUrl(
+  template: string,
+  o: {
+    params?: Record<string, string>;
+    query?: string | Record<string, string | number | undefined>;
+  } = {},
+): string {
+  const path = template.replace(/\{(\w+)\}/g, (_m, k: string) =>
+    encodeURIComponent(o.params?.[k] ?? ''),
+  );
+  if (o.query === undefined) return path;
+  const q =
+    typeof o.query === 'string'
+      ? o.query
+      : new URLSearchParams(
+          Object.entries(o.query).flatMap(([k, v]) => (v === undefined ? [] : [[k, String(v)]])),
+        ).toString();
+  return q ? `${path}?${q}` : path;
 }
 
-export interface SeriesInfo {
-  symbol: string;
-  /** A bar interval, or 'trades'. */
-  interval: string;
-  /** Bars or trades stored, or rejects only (nothing stored for it). */
-  kind: 'bars' | 'trades' | 'rejects';
-  rows: number;
-  firstTs: number | null;
-  lastTs: number | null;
-  freshnessMs: number | null;
-  rejects: number;
-}
-
+export type ApiBar = ApiGet<'/api/bars'>['bars'][number];
+export type SeriesInfo = ApiGet<'/api/symbols'>['symbols'][number];
 /** The dashboard's sign-in (GET /api/session): a session cookie stands in for a key. */
-export interface SessionInfo {
-  keyRequired: boolean;
-  signedIn: boolean;
-  scope: 'read' | 'admin' | null;
-  keyId: string | null;
-  csrf: string | null;
-}
+export type SessionInfo = ApiGet<'/api/session'>;
 
 let current: SessionInfo | null = null;
 const signInNeeded = new Set<(message: string) => void>();
@@ -60,15 +76,27 @@ async function answer<T>(res: Response, path: string): Promise<T> {
   return body as T;
 }
 
-export async function getJson<T>(path: string): Promise<T> {
-  return answer<T>(await fetch(path, { credentials: 'same-origin' }), path);
+export async function getJson<P extends GetPath>(
+  template: P,
+  o?: {
+    params?: Record<string, string>;
+    query?: string | Record<string, string | number | undefined>;
+  },
+): Promise<ApiGet<P>> {
+  const path = apiUrl(template, o);
+  return answer<ApiGet<P>>(await fetch(path, { credentials: 'same-origin' }), path);
 }
 
 /** POSTs JSON with the session's CSRF token (the cookie goes along by itself). */
-export async function postJson<T>(path: string, body?: unknown): Promise<T> {
+export async function postJson<P extends PostPath>(
+  template: P,
+  body?: unknown,
+  o?: { params?: Record<string, string> },
+): Promise<ApiPost<P>> {
+  const path = apiUrl(template, o);
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (current?.csrf) headers['x-csrf-token'] = current.csrf;
-  return answer<T>(
+  return answer<ApiPost<P>>(
     await fetch(path, {
       method: 'POST',
       credentials: 'same-origin',
@@ -80,17 +108,17 @@ export async function postJson<T>(path: string, body?: unknown): Promise<T> {
 }
 
 export async function loadSession(): Promise<SessionInfo> {
-  current = await answer<SessionInfo>(await fetch('/api/session'), '/api/session');
+  current = await getJson('/api/session');
   return current;
 }
 
 export async function signIn(key: string): Promise<SessionInfo> {
-  current = await postJson<SessionInfo>('/api/session', { key });
+  current = await postJson('/api/session', { key });
   return current;
 }
 
 export async function signOut(): Promise<SessionInfo> {
-  current = await postJson<SessionInfo>('/api/session/logout');
+  current = await postJson('/api/session/logout');
   return current;
 }
 
@@ -133,6 +161,6 @@ export async function latestBars(
     indicators: INDICATORS.join(','),
   });
   if (before !== undefined) q.set('to', String(before));
-  const r = await getJson<{ bars: ApiBar[] }>(`/api/bars?${q}`);
+  const r = await getJson('/api/bars', { query: q.toString() });
   return r.bars.reverse();
 }

@@ -517,7 +517,7 @@ export function chartPage(root: HTMLElement, feed: HTMLElement): () => void {
     },
   };
 
-  void getJson<{ symbols: SeriesInfo[] }>('/api/symbols')
+  void getJson('/api/symbols')
     .then((r) => {
       series = r.symbols.filter((s) => s.kind === 'bars'); // not trades or rejects only
       const names = [...new Set(series.map((s) => s.symbol))].sort();

@@ -3,15 +3,9 @@
  * freshness, gaps and rejects, with a sparkline of the latest closes; and a
  * backfill form that starts a job and shows its live progress.
  */
-import { adminBlocked, getJson, postJson, type SeriesInfo } from './api.ts';
+import { type ApiGet, adminBlocked, getJson, postJson, type SeriesInfo } from './api.ts';
 
-interface Job {
-  id: string;
-  state: 'running' | 'done' | 'failed';
-  progress: { done: number; total: number; rows: number; rejects: number; errors: number };
-  errors: { symbol: string; message: string }[];
-  error: string | null;
-}
+type Job = ApiGet<'/api/jobs/{id}'>;
 
 const esc = (s: string) =>
   s
@@ -93,7 +87,7 @@ export function dataPage(root: HTMLElement): () => void {
 
   async function refresh(): Promise<void> {
     try {
-      const all = (await getJson<{ symbols: SeriesInfo[] }>('/api/symbols')).symbols;
+      const all = (await getJson('/api/symbols')).symbols;
       series = all.filter((s) => s.kind !== 'rejects');
       const rejectedOnly = all.filter((s) => s.kind === 'rejects');
       const section = $<HTMLElement>('#rejectedOnly');
@@ -138,7 +132,7 @@ export function dataPage(root: HTMLElement): () => void {
             order: 'desc',
             limit: '60',
           });
-          const r = await getJson<{ bars: { close: number }[] }>(`/api/bars?${q}`);
+          const r = await getJson('/api/bars', { query: q.toString() });
           const svg = sparkline(r.bars.map((b) => b.close).reverse());
           sparks.set(`${s.symbol} ${s.interval}`, svg);
           const cell = body.querySelector(`[data-spark="${i}"]`);
@@ -156,7 +150,7 @@ export function dataPage(root: HTMLElement): () => void {
     const text = box.querySelector('.jobText') as HTMLSpanElement;
     box.hidden = false;
     while (!stopped) {
-      job = await getJson<Job>(`/api/jobs/${id}`);
+      job = await getJson('/api/jobs/{id}', { params: { id } });
       const p = job.progress;
       bar.max = Math.max(1, p.total);
       bar.value = p.done;
@@ -186,7 +180,7 @@ export function dataPage(root: HTMLElement): () => void {
       ...(to ? { to } : {}),
       interval: $<HTMLSelectElement>('#bfInterval').value,
     };
-    void postJson<Job>('/api/backfill', payload)
+    void postJson('/api/backfill', payload)
       .then(async (r) => {
         show(null);
         await follow(r.id);

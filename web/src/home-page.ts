@@ -5,43 +5,11 @@
  * rejects by rule, what is stored, the last runs and the latest alerts.
  */
 import { AreaSeries, createChart, type UTCTimestamp } from 'lightweight-charts';
-import { getJson, type SeriesInfo } from './api.ts';
+import { type ApiGet, getJson } from './api.ts';
 import { STATE_COLOURS } from './runs-page.ts';
 import { chartColours, followTheme } from './theme.ts';
 
-interface Stats {
-  rows: Record<string, number>;
-  rejectsByRule: Record<string, number>;
-  live: {
-    tradesPerSecond: number;
-    tradesIn: number;
-    tradesStored: number;
-    barsClosed: number;
-    lagMs: number | null;
-    backlog: number | null;
-    feed: { source: string; state: string; since: number; detail: string | null } | null;
-  } | null;
-}
-interface Health {
-  status: string;
-  store: { ready: boolean; kind: string; error?: string };
-  log: { ready: boolean; kind: string | null; backlog: number | null };
-}
-interface Run {
-  id: string;
-  pipeline: string;
-  state: string;
-  startedAt: number | null;
-  endedAt: number | null;
-  error: string | null;
-}
-interface Alert {
-  rule: string;
-  state: string;
-  subject: string;
-  at: number;
-}
-
+type Health = ApiGet<'/api/health'>;
 declare global {
   interface Window {
     __ticklineHome?: {
@@ -123,21 +91,21 @@ export function homePage(root: HTMLElement): () => void {
   const samples: { time: UTCTimestamp; value: number }[] = [];
   let loaded = false;
   // What is stored changes slowly and costs a count over the store: read every fifth refresh.
-  let storedRead: Promise<{ symbols: SeriesInfo[] }> | null = null;
+  let storedRead: Promise<ApiGet<'/api/symbols'>> | null = null;
   let refreshes = 0;
 
   async function refresh(): Promise<void> {
     try {
       if (refreshes++ % 5 === 0 || !storedRead) {
-        storedRead = getJson<{ symbols: SeriesInfo[] }>('/api/symbols');
+        storedRead = getJson('/api/symbols');
       }
       const [health, stats, runs, alerts, symbols] = await Promise.all([
-        getJson<Health>('/api/health').catch(
+        getJson('/api/health').catch(
           (e: Error) => ({ status: 'down', error: e.message }) as unknown as Health,
         ),
-        getJson<Stats>('/api/stats'),
-        getJson<{ runs: Run[] }>('/api/runs?limit=8'),
-        getJson<{ alerts: Alert[] }>('/api/alerts?limit=8'),
+        getJson('/api/stats'),
+        getJson('/api/runs', { query: { limit: 8 } }),
+        getJson('/api/alerts', { query: { limit: 8 } }),
         storedRead,
       ]);
       const live = stats.live;

@@ -6,19 +6,9 @@
  * on the records that can be replayed (an admin session's action).
  */
 import { createChart, HistogramSeries, type UTCTimestamp } from 'lightweight-charts';
-import { adminBlocked, getJson, postJson } from './api.ts';
+import { type ApiGet, adminBlocked, getJson, postJson } from './api.ts';
 
-interface Reject {
-  id: string;
-  stage: string;
-  source: string;
-  symbol: string | null;
-  rule: string;
-  message: string;
-  payload: string;
-  receivedAt: number;
-  replayable: boolean;
-}
+type Reject = ApiGet<'/api/quarantine'>['rows'][number];
 
 const STAGES = ['parse', 'validate', 'decode', 'process', 'store'] as const;
 /** Buckets drawn at most: the bucket is the finest that covers the span in this many. */
@@ -116,17 +106,17 @@ export function qualityPage(root: HTMLElement): () => void {
     ['1d', 'day', 86_400_000],
   ] as const;
 
-  type Point = { ts: number; rule: string; n: number };
+  type Point = ApiGet<'/api/quarantine/histogram'>['points'][number];
   const query = (extra: Record<string, string>) =>
     new URLSearchParams({ ...filter, ...extra }).toString();
   const histogram = (b: string, from?: number, to?: number) =>
-    getJson<{ points: Point[] }>(
-      `/api/quarantine/histogram?${query({
+    getJson('/api/quarantine/histogram', {
+      query: query({
         bucket: b,
         ...(from !== undefined ? { from: String(from) } : {}),
         ...(to !== undefined ? { to: String(to) } : {}),
-      })}`,
-    ).then((r) => r.points);
+      }),
+    }).then((r) => r.points);
 
   /**
    * When the first matching reject came, to the second: the day, then the hour, the minute and
@@ -250,7 +240,7 @@ export function qualityPage(root: HTMLElement): () => void {
       const now = Date.now();
       const [{ points, step }, latest] = await Promise.all([
         loadHistogram(now),
-        getJson<{ rows: Reject[] }>(`/api/quarantine?${query({ limit: '50' })}`),
+        getJson('/api/quarantine', { query: query({ limit: '50' }) }),
       ]);
       rows = latest.rows;
       draw(points, step, now);
@@ -305,7 +295,7 @@ export function qualityPage(root: HTMLElement): () => void {
       show(blocked, 'error');
       return;
     }
-    void postJson<{ outcome?: string }>(`/api/quarantine/${id}/replay`)
+    void postJson('/api/quarantine/{id}/replay', undefined, { params: { id } })
       .then(() => show('Replayed: stored, and the bars of its windows rebuilt.'))
       .catch((err: Error) => show(`Not replayed: ${err.message}`, 'error'))
       .then(() => refresh());

@@ -6,61 +6,15 @@
  * is kept in this tab's sessionStorage only), and the alerts sent. Run and
  * task changes arrive over the WebSocket.
  */
-import { adminBlocked, getJson, postJson } from './api.ts';
+import { type ApiGet, adminBlocked, getJson, postJson } from './api.ts';
 
-interface Pipeline {
-  name: string;
-  description: string | null;
-  schedule: string | null;
-  timezone: string;
-  calendar: string | null;
-  paused: boolean;
-  tasks: { name: string; kind: string; needs: string[]; partitions: number | null }[];
-  nextRun: number | null;
-  lastRun: { id: string; state: string; scheduledFor: number; endedAt: number | null } | null;
-}
-interface Run {
-  id: string;
-  pipeline: string;
-  trigger: string;
-  state: string;
-  scheduledFor: number;
-  createdAt: number;
-  startedAt: number | null;
-  endedAt: number | null;
-  rows: number;
-  rejects: number;
-  error: string | null;
-}
-interface Attempt {
-  id: string;
-  task: string;
-  partition: string;
-  attempt: number;
-  state: string;
-  trigger: string;
-  startedAt: number | null;
-  endedAt: number | null;
-  rows: number;
-  error: string | null;
-  owner: string | null;
-}
-interface LogLine {
-  task: string;
-  partition: string;
-  attempt: number;
-  ts: number;
-  level: string;
-  message: string;
-}
-interface Alert {
-  rule: string;
-  state: string;
-  channel: string;
-  outcome: string;
-  subject: string;
-  at: number;
-}
+type Pipeline = ApiGet<'/api/pipelines'>['pipelines'][number];
+type Run = ApiGet<'/api/runs'>['runs'][number];
+type Attempt = ApiGet<'/api/runs/{id}'>['attempts'][number];
+type LogLine = ApiGet<'/api/runs/{id}/logs'>['logs'][number];
+type Alert = ApiGet<'/api/alerts'>['alerts'][number];
+/** The admin actions on runs: each answers the run it made or changed. */
+type RunAction = '/api/runs/{id}/retry' | '/api/runs/{id}/cancel' | '/api/pipelines/{name}/runs';
 
 /** State colours, dark enough for white text on them (WCAG AA, 4.5:1). */
 export const STATE_COLOURS: Record<string, string> = {
@@ -155,14 +109,18 @@ export function runsPage(root: HTMLElement): () => void {
     updates: () => updates,
   };
 
-  const admin = async (path: string, what: string): Promise<Run | null> => {
+  const admin = async (
+    path: RunAction,
+    params: Record<string, string>,
+    what: string,
+  ): Promise<Run | null> => {
     const blocked = adminBlocked(what);
     if (blocked) {
       show(blocked, 'error');
       return null;
     }
     try {
-      const run = await postJson<Run>(path);
+      const run = await postJson(path, undefined, { params });
       show(`${what}: run ${run.id.slice(0, 8)} ${run.state}`);
       return run;
     } catch (err) {
@@ -209,7 +167,7 @@ export function runsPage(root: HTMLElement): () => void {
       .slice(0, 20)
       .reverse();
     const details = await Promise.all(
-      cols.map((r) => getJson<{ attempts: Attempt[] }>(`/api/runs/${r.id}`)),
+      cols.map((r) => getJson('/api/runs/{id}', { params: { id: r.id } })),
     );
     const rows: string[] = [];
     const latest = details.map((d) => {
@@ -288,11 +246,11 @@ export function runsPage(root: HTMLElement): () => void {
       <pre class="logs">${logs.map((l) => `${time(l.ts)} ${l.level.padEnd(5)} ${esc(label(l))}#${l.attempt} ${esc(l.message)}`).join('\n') || 'no log lines'}</pre>`;
     el.querySelector('#retryRun')?.addEventListener(
       'click',
-      () => void admin(`/api/runs/${run.id}/retry`, 'Retry').then(() => refresh()),
+      () => void admin('/api/runs/{id}/retry', { id: run.id }, 'Retry').then(() => refresh()),
     );
     el.querySelector('#cancelRun')?.addEventListener(
       'click',
-      () => void admin(`/api/runs/${run.id}/cancel`, 'Cancel').then(() => refresh()),
+      () => void admin('/api/runs/{id}/cancel', { id: run.id }, 'Cancel').then(() => refresh()),
     );
     el.querySelector('#logTask')?.addEventListener('change', (e) => {
       logTask = (e.target as HTMLSelectElement).value;
@@ -301,10 +259,9 @@ export function runsPage(root: HTMLElement): () => void {
   };
 
   const select = async (id: string) => {
-    const q = logTask ? `?task=${encodeURIComponent(logTask)}` : '';
     const [detail, l] = await Promise.all([
-      getJson<{ run: Run; attempts: Attempt[] }>(`/api/runs/${id}`),
-      getJson<{ logs: LogLine[] }>(`/api/runs/${id}/logs${q}`),
+      getJson('/api/runs/{id}', { params: { id } }),
+      getJson('/api/runs/{id}/logs', { params: { id }, query: logTask ? { task: logTask } : {} }),
     ]);
     selected = detail;
     logs = l.logs;
@@ -327,9 +284,9 @@ export function runsPage(root: HTMLElement): () => void {
     refreshing ??= (async () => {
       try {
         const [p, r, a] = await Promise.all([
-          getJson<{ pipelines: Pipeline[] }>('/api/pipelines'),
-          getJson<{ runs: Run[] }>('/api/runs?limit=50'),
-          getJson<{ alerts: Alert[] }>('/api/alerts?limit=20'),
+          getJson('/api/pipelines'),
+          getJson('/api/runs', { query: { limit: 50 } }),
+          getJson('/api/alerts', { query: { limit: 20 } }),
         ]);
         pipelines = p.pipelines;
         runs = r.runs;
@@ -352,7 +309,8 @@ export function runsPage(root: HTMLElement): () => void {
     const trigger = t.closest<HTMLButtonElement>('button[data-trigger]');
     if (trigger) {
       void admin(
-        `/api/pipelines/${encodeURIComponent(trigger.dataset.trigger!)}/runs`,
+        '/api/pipelines/{name}/runs',
+        { name: trigger.dataset.trigger! },
         `Run ${trigger.dataset.trigger}`,
       ).then(() => refresh());
       return;
