@@ -121,6 +121,7 @@ export function openApiDocument(routes: readonly RouteDef[], version: string): J
                 ),
               }),
           ...(r.params ? { 404: errorBody('No such id') } : {}),
+          ...(r.conflict ? { 409: errorBody(r.conflict) } : {}),
           429: errorBody('Too many requests (per key or address), or too many failed sign-ins'),
           ...(r.capability
             ? { 501: errorBody(`This store has no ${r.capability} capability`) }

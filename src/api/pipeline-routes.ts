@@ -104,7 +104,7 @@ async function answer<T>(fn: () => Promise<T>): Promise<T> {
   } catch (err) {
     if (err instanceof UsageError) {
       const message = err.message.replace(/^[^:]+: /, '');
-      throw new ApiError(/^no (run|pipeline)/.test(message) ? 404 : 409, message);
+      throw new ApiError(/^no (run|pipeline)|has no task/.test(message) ? 404 : 409, message);
     }
     throw err;
   }
@@ -204,6 +204,7 @@ export const PIPELINE_ROUTES: RouteDef[] = [
     method: 'POST',
     path: '/api/pipelines/:name/runs',
     audit: 'pipelines.run',
+    conflict: 'The pipeline cannot start a run now (its state says why)',
     summary: 'Starts a run of a pipeline now (admin)',
     scope: 'admin',
     query: EmptyQuerySchema,
@@ -277,6 +278,7 @@ export const PIPELINE_ROUTES: RouteDef[] = [
     method: 'POST',
     path: '/api/runs/:id/retry',
     audit: 'runs.retry',
+    conflict: 'The run has not ended, or nothing of it failed',
     summary: 'Retries the failed partitions of an ended run (admin)',
     scope: 'admin',
     query: EmptyQuerySchema,
@@ -292,6 +294,7 @@ export const PIPELINE_ROUTES: RouteDef[] = [
     method: 'POST',
     path: '/api/runs/:id/cancel',
     audit: 'runs.cancel',
+    conflict: 'The run has ended already',
     summary: 'Cancels a queued or running run (admin)',
     scope: 'admin',
     query: EmptyQuerySchema,

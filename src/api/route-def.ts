@@ -41,6 +41,8 @@ export interface RouteDef<
    * refused attempts included.
    */
   audit?: string;
+  /** When it answers 409: the state that does not allow it (documented in the OpenAPI document). */
+  conflict?: string;
   /** The store capability it needs (a store without it answers 501). */
   capability?: 'quarantine' | 'keys' | 'export' | 'sql' | 'analytics';
   query: Q;
