@@ -6,17 +6,11 @@
  */
 import { userInfo } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AuditEntry } from '../../src/pipelines/runs/run-store.ts';
 import { type RunningServer, runCli, startServer } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/db.ts';
 
-interface Entry {
-  at: number;
-  actor: string;
-  action: string;
-  target: string | null;
-  outcome: 'ok' | 'failed';
-  detail: string | null;
-}
+type Entry = AuditEntry;
 
 let server: RunningServer;
 let admin: string;
