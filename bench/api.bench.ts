@@ -1,6 +1,6 @@
 /**
  * The API: one year of 1-minute bars for one symbol (98,280 bars with their
- * indicators) as JSON and as Arrow, timed inside the server (Server-Timing),
+ * indicators) as JSON, Arrow and CSV, timed inside the server (Server-Timing),
  * and WebSocket fan-out: the live path's ingest rate with 200 subscribed clients
  * against none.
  */
@@ -101,7 +101,7 @@ export async function benchApiBars(dir: string, runs = 15) {
     'repeated: from the query cache': 'repeat',
   } as const;
   let next = bars[bars.length - 1]!;
-  for (const format of ['json', 'arrow'] as const) {
+  for (const format of ['json', 'arrow', 'csv'] as const) {
     for (const [label, kind] of Object.entries(kinds)) {
       const server: number[] = [];
       const trip: number[] = [];
