@@ -79,35 +79,29 @@ export function barsArrowTable(
     makeData({ type: new TimestampMillisecond('UTC'), length: n, nullCount: 0, data: ts }),
     false,
   );
-  for (const name of [...BAR_VALUE_COLUMNS, ...indicators]) {
+  const float = (name: string) => {
     const x = c[name]!.subarray(0, n);
     const { bitmap, nulls } = validity(x, n);
-    if (name === 'trade_count') {
-      const counts = new Int32Array(n);
-      for (let i = 0; i < n; i++) counts[i] = Number.isNaN(x[i]!) ? 0 : x[i]!;
-      add(
-        'trade_count',
-        makeData({
-          type: new Int32(),
-          length: n,
-          nullCount: nulls,
-          nullBitmap: bitmap,
-          data: counts,
-        }),
-        true,
-      );
-    } else {
-      add(
-        name,
-        makeData({ type: new Float64(), length: n, nullCount: nulls, nullBitmap: bitmap, data: x }),
-        !REQUIRED.has(name),
-      );
+    const data = { length: n, nullCount: nulls, ...(bitmap ? { nullBitmap: bitmap } : {}) };
+    return { x, data };
+  };
+  for (const name of BAR_VALUE_COLUMNS) {
+    const { x, data } = float(name);
+    if (name !== 'trade_count') {
+      add(name, makeData({ type: new Float64(), ...data, data: x }), !REQUIRED.has(name));
+      continue;
     }
-    if (name === 'trade_count') {
-      const src = new Int32Array(n);
-      for (let i = 0; i < n; i++) src[i] = c.source![i]!;
-      add('source', dictionary(set.sources, src), false);
-    }
+    // A count, as an integer; then the source, as the CSV has it after the values.
+    const counts = new Int32Array(n);
+    for (let i = 0; i < n; i++) counts[i] = Number.isNaN(x[i]!) ? 0 : x[i]!;
+    add(name, makeData({ type: new Int32(), ...data, data: counts }), true);
+    const src = new Int32Array(n);
+    for (let i = 0; i < n; i++) src[i] = c.source![i]!;
+    add('source', dictionary(set.sources, src), false);
+  }
+  for (const name of indicators) {
+    const { x, data } = float(name);
+    add(name, makeData({ type: new Float64(), ...data, data: x }), true);
   }
   const schema = new Schema(fields);
   const batch = new RecordBatch(
