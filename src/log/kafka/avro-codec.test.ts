@@ -183,13 +183,32 @@ describe('Avro codec', () => {
       }),
     ]);
     expect(() => avroCodec().decode(TOPICS.raw, bytes)).toThrow(/unknown Avro schema/);
+    // Resolved to this build's schema: a field the writer lacked takes its default.
     expect(avroCodec([{ topic: TOPICS.raw, schema: older }]).decode(TOPICS.raw, bytes)).toEqual({
       source: 's',
       request: 'r',
       receivedAt: 1,
       status: 200,
       body: 'b',
+      dataFrom: null,
     });
+  });
+
+  it('reads raw responses the previous release wrote (before dataFrom)', () => {
+    const previous = EARLIER_SCHEMAS.find(
+      (e) => e.topic === TOPICS.raw && !JSON.stringify(e.schema).includes('dataFrom'),
+    )!;
+    const t = avro.Type.forSchema(previous.schema);
+    const record = { source: 's', request: 'r', receivedAt: 1, status: 200, body: 'b' };
+    const bytes = Buffer.concat([
+      Buffer.from([0xc3, 0x01]),
+      rabinFingerprint(JSON.stringify(t.schema())),
+      t.toBuffer(record),
+    ]);
+    expect(avroCodec().decode(TOPICS.raw, bytes)).toEqual({ ...record, dataFrom: null });
+    // And what this build writes reads back with its dataFrom.
+    const now = { ...record, dataFrom: 1_600_000_000_000 };
+    expect(avroCodec().decode(TOPICS.raw, avroCodec().encode(TOPICS.raw, now))).toEqual(now);
   });
 });
 

@@ -214,6 +214,21 @@ export const EARLIER_SCHEMAS: { topic: string; schema: AvroSchema }[] = [
   { topic: TOPICS.quarantine, schema: pinnedQuarantined(['interval']) },
   // Before quarantined records kept their bar interval.
   { topic: TOPICS.quarantine, schema: pinnedQuarantined([]) },
+  // Before raw responses carried the time of their first record (dataFrom).
+  {
+    topic: TOPICS.raw,
+    schema: {
+      type: 'record',
+      name: 'tickline.RawResponse',
+      fields: [
+        { name: 'source', type: 'string' },
+        { name: 'request', type: 'string' },
+        { name: 'receivedAt', type: 'long' },
+        { name: 'status', type: 'long' },
+        { name: 'body', type: 'string' },
+      ],
+    },
+  },
 ];
 
 /**
