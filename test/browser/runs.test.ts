@@ -142,7 +142,13 @@ describe('the Runs page', () => {
       null,
       { timeout: 30_000 },
     );
-    expect(await page.evaluate(() => window.__ticklineRuns!.updates())).toBeGreaterThan(before);
+    // The retry's own answer may redraw the run before its WebSocket message is read (a loaded
+    // machine); the change must still arrive live, so wait for it rather than assume its order.
+    await page.waitForFunction(
+      (b) => (window.__ticklineRuns?.updates() ?? 0) > b,
+      before,
+      { timeout: 30_000 },
+    );
     await page.click('button[data-trigger="nightly-load"]');
     await page.waitForFunction(
       () =>
