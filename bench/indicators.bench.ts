@@ -78,11 +78,11 @@ export function benchIndicators(n: number, nLib: number): IndicatorRow[] {
     });
   };
   add(
-    'SMA(20)',
-    () => sma(big.c, 20),
-    () => sma(big.c, 20, o1),
-    () => TI.SMA.calculate({ period: 20, values: arr }),
-    tsRun(() => new TS.SMA(20), arr),
+    'SMA(50)',
+    () => sma(big.c, 50),
+    () => sma(big.c, 50, o1),
+    () => TI.SMA.calculate({ period: 50, values: arr }),
+    tsRun(() => new TS.SMA(50), arr),
   );
   add(
     'EMA(12)',

@@ -40,29 +40,33 @@ say();
 say(
   row([
     'indicator',
-    'tickline, new output',
-    'tickline, reused output',
+    'tickline (a new output array per call)',
     'technicalindicators',
     'trading-signals',
-    '× technicalindicators',
-    '× trading-signals',
+    '× technicalindicators (goal ≥ 50×)',
+    '× trading-signals (goal ≥ 10×)',
   ]),
 );
-say('|---|---:|---:|---:|---:|---:|---:|');
-for (const r of benchIndicators(N, NLIB)) {
-  const best = Math.max(r.tickline, r.ticklineReused);
+say('|---|---:|---:|---:|---:|---:|');
+const indicatorRows = benchIndicators(N, NLIB);
+for (const r of indicatorRows) {
   say(
     row([
       r.indicator,
       fmt(r.tickline),
-      fmt(r.ticklineReused),
       fmt(r.technicalindicators),
       fmt(r.tradingSignals),
-      `${(best / r.technicalindicators).toFixed(0)}×`,
-      `${(best / r.tradingSignals).toFixed(0)}×`,
+      `${(r.tickline / r.technicalindicators).toFixed(0)}×`,
+      `${(r.tickline / r.tradingSignals).toFixed(0)}×`,
     ]),
   );
 }
+say();
+say(
+  `tickline with its output buffers allocated once and reused (as the curated refresh runs): ${indicatorRows
+    .map((r) => `${r.indicator} ${fmt(r.ticklineReused)}`)
+    .join(', ')} values/s. The goal for every kernel is ≥ 200M values/s with new output arrays.`,
+);
 say();
 const copy = copyReference(N);
 say(

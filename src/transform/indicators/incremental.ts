@@ -10,7 +10,7 @@ import {
   SMA_RESYNC,
   wilderCoefficients,
 } from './moving-averages.ts';
-import { BB_RESYNC, trueRange } from './volatility.ts';
+import { BB_RESYNC, bandVariance, trueRange } from './volatility.ts';
 
 /**
  * An exponential smoothing e' = a·e + k·x seeded with the mean of its first `n` inputs: EMA (as
@@ -99,9 +99,10 @@ export class IncrementalIndicators {
   #sum20 = 0;
   #sum50 = 0;
   #sum200 = 0;
-  /** The Bollinger window's mean and sum of squared deviations (batch `bollinger`). */
-  #bbMean = 0;
-  #bbM2 = 0;
+  /** The Bollinger window's centre and running sums of deviations from it, and of their squares. */
+  #bbCentre = 0;
+  #bbS1 = 0;
+  #bbS2 = 0;
   #ema12 = new RunningSmoothing(12, 'ema');
   #ema26 = new RunningSmoothing(26, 'ema');
   #signal = new RunningSmoothing(9, 'ema');
@@ -134,7 +135,7 @@ export class IncrementalIndicators {
     v.sma_50 = this.#sma(50, i, this.#sum50);
     v.sma_200 = this.#sma(200, i, this.#sum200);
     v.bb_middle = sma20;
-    const sd = this.#bbStdev(i);
+    const sd = this.#bbStdev(i, sma20);
     v.bb_upper = sma20 + 2 * sd;
     v.bb_lower = sma20 - 2 * sd;
     const e12 = this.#ema12.push(close);
@@ -162,8 +163,9 @@ export class IncrementalIndicators {
     c.#sum20 = this.#sum20;
     c.#sum50 = this.#sum50;
     c.#sum200 = this.#sum200;
-    c.#bbMean = this.#bbMean;
-    c.#bbM2 = this.#bbM2;
+    c.#bbCentre = this.#bbCentre;
+    c.#bbS1 = this.#bbS1;
+    c.#bbS2 = this.#bbS2;
     c.#ema12 = this.#ema12.clone();
     c.#ema26 = this.#ema26.clone();
     c.#signal = this.#signal.clone();
@@ -191,35 +193,33 @@ export class IncrementalIndicators {
     return sum * (1 / n);
   }
 
-  /** The population σ of the 20 closes to bar i, as `bollinger` slides it. */
-  #bbStdev(i: number): number {
+  /**
+   * The population σ of the 20 closes to bar i (whose mean is `mean`), as `bollinger` slides it:
+   * re-centred on the mean and re-summed at the SMA's re-sums, summed afresh where the sums cancel.
+   */
+  #bbStdev(i: number, mean: number): number {
     const n = 20;
+    const inv = 1 / n;
     if (i < n - 1) return Number.NaN;
-    if (i === n - 1 || (i - n + 1) % BB_RESYNC === 0) this.#bbExact(i);
-    else {
-      const xn = this.#x(i);
-      const xo = this.#x(i - n);
-      const mean = this.#bbMean;
-      const newMean = mean + (xn - xo) / n;
-      this.#bbM2 += (xn - xo) * (xn - newMean + xo - mean);
-      this.#bbMean = newMean;
-      if (this.#bbM2 < n * 1e-12 * newMean * newMean) this.#bbExact(i);
+    if ((i - n + 1) % BB_RESYNC === 0) {
+      let s1 = 0;
+      let s2 = 0;
+      for (let j = i - n + 1; j <= i; j++) {
+        const d = this.#x(j) - mean;
+        s1 += d;
+        s2 += d * d;
+      }
+      this.#bbCentre = mean;
+      this.#bbS1 = s1;
+      this.#bbS2 = s2;
+    } else {
+      const c = this.#bbCentre;
+      const dn = this.#x(i) - c;
+      const dd = this.#x(i - n) - c;
+      this.#bbS1 += dn - dd;
+      this.#bbS2 += dn * dn - dd * dd;
     }
-    return Math.sqrt(this.#bbM2 / n);
-  }
-
-  #bbExact(end: number): void {
-    const n = 20;
-    let mean = 0;
-    for (let j = end - n + 1; j <= end; j++) mean += this.#x(j);
-    mean /= n;
-    let m2 = 0;
-    for (let j = end - n + 1; j <= end; j++) {
-      const d = this.#x(j) - mean;
-      m2 += d * d;
-    }
-    this.#bbMean = mean;
-    this.#bbM2 = m2;
+    return Math.sqrt(bandVariance(this.#bbS1, this.#bbS2, inv, this.#closes, i, n, MASK));
   }
 
   /** RSI(14) at bar i, as `rsi`: the first averages are means of 14 changes, then Wilder's. */

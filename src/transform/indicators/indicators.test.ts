@@ -288,6 +288,30 @@ describe('SMA, Bollinger and returns against DuckDB window functions', () => {
     );
   });
 
+  it('keeps σ exact where the window is flat or barely moves far from the running centre', () => {
+    // A walk, then a jump to 10× and a stretch whose σ is ~1e-9 of its price, then a flat run:
+    // the running sums of deviations cancel there, and those windows are summed afresh.
+    const { c } = walk(3_000, 5);
+    const x = Float64Array.from(c);
+    for (let i = 1_000; i < 2_000; i++) x[i] = 1_000 * (1 + Math.sin(i) * 1e-9);
+    x.fill(x[2_000]!, 2_000, 2_100);
+    const bb = bollinger(x, 20, 2);
+    let worst = 0;
+    for (let i = 19; i < x.length; i++) {
+      let mean = 0;
+      for (let j = i - 19; j <= i; j++) mean += x[j]!;
+      mean /= 20;
+      let m2 = 0;
+      for (let j = i - 19; j <= i; j++) m2 += (x[j]! - mean) ** 2;
+      const sd = Math.sqrt(m2 / 20);
+      const ours = (bb.upper[i]! - bb.lower[i]!) / 4;
+      if (sd === 0) expect(ours, `σ at ${i}`).toBe(0);
+      else worst = Math.max(worst, Math.abs(ours - sd) / sd);
+    }
+    expect(worst).toBeLessThan(1e-6);
+    expect(bb.upper[2_090]).toBe(bb.middle[2_090]);
+  });
+
   it('returns NaN everywhere when the series is shorter than the window', () => {
     expect(sma(Float64Array.of(1, 2), 3).every(Number.isNaN)).toBe(true);
     expect(() => sma(Float64Array.of(1), 0)).toThrow(/period/);

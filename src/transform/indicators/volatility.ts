@@ -1,5 +1,11 @@
 /** Bollinger bands, ATR and returns over Float64Array. */
-import { blockTail, checkOut, checkPeriod, sma, wilderCoefficients } from './moving-averages.ts';
+import {
+  blockTail,
+  checkOut,
+  checkPeriod,
+  SMA_RESYNC,
+  wilderCoefficients,
+} from './moving-averages.ts';
 
 export interface Bands {
   middle: Float64Array;
@@ -7,14 +13,59 @@ export interface Bands {
   lower: Float64Array;
 }
 
-/** Rolling window variance is re-computed exactly every this many steps to stop drift. */
-export const BB_RESYNC = 1024;
+/**
+ * The bands' running sums are re-centred and re-summed exactly at the same bars as `sma`'s (every
+ * `SMA_RESYNC` steps), so rounding never builds up.
+ */
+export const BB_RESYNC = SMA_RESYNC;
 
 /**
- * Bollinger bands: middle = SMA(n), upper/lower = middle ± k·σ, σ the
- * population standard deviation of the window. The variance slides with a
- * Welford-style update and is re-computed exactly every 1024 steps, and for
- * any window so flat that σ < 1e-6 of its mean.
+ * A window's variance from running sums of its deviations from a centre `c` (s1 = Σ(x − c),
+ * s2 = Σ(x − c)²) loses digits to cancellation when σ is tiny beside the window's distance from
+ * c; past this share of s2 the window is summed afresh (two passes) instead.
+ */
+const BB_CANCELLATION = 1e-8;
+
+/**
+ * The population variance of the `n` values ending at `end`, in two passes (mean first), for
+ * windows where the running sums cancel. `mask` wraps a ring buffer's index (-1 for an array).
+ */
+export function windowVariance(x: Float64Array, end: number, n: number, mask: number): number {
+  let mean = 0;
+  for (let j = end - n + 1; j <= end; j++) mean += x[j & mask]!;
+  mean /= n;
+  let m2 = 0;
+  for (let j = end - n + 1; j <= end; j++) {
+    const d = x[j & mask]! - mean;
+    m2 += d * d;
+  }
+  return m2 / n;
+}
+
+/**
+ * The population variance of the window of `n` ending at `end`, from its running sums
+ * s1 = Σ(x − c), s2 = Σ(x − c)² (1/n given as `inv`); summed afresh where they cancel.
+ */
+export function bandVariance(
+  s1: number,
+  s2: number,
+  inv: number,
+  x: Float64Array,
+  end: number,
+  n: number,
+  mask: number,
+): number {
+  const m2 = s2 - s1 * s1 * inv;
+  return m2 > s2 * BB_CANCELLATION ? m2 * inv : windowVariance(x, end, n, mask);
+}
+
+/**
+ * Bollinger bands: middle = SMA(n), upper/lower = middle ± k·σ, σ the population standard
+ * deviation of the window. One pass: the SMA's running sum (the same arithmetic as `sma`, so the
+ * middle band is `sma`'s to the bit) beside running sums of the deviations from a centre and of
+ * their squares. At each re-sum (every `BB_RESYNC` steps) the centre moves to the window's mean
+ * and both sums are summed afresh; a window whose σ is so small beside its distance from the
+ * centre that the sums cancel (a flat stretch) is summed afresh on its own.
  */
 export function bollinger(
   x: Float64Array,
@@ -28,44 +79,47 @@ export function bollinger(
 ): Bands {
   checkPeriod(n);
   const len = x.length;
-  const middle = sma(x, n, out.middle);
-  const { upper, lower } = out;
+  const { middle, upper, lower } = out;
+  checkOut(middle, len);
   checkOut(upper, len);
   checkOut(lower, len);
-  upper.fill(Number.NaN, 0, Math.min(n - 1, len));
-  lower.fill(Number.NaN, 0, Math.min(n - 1, len));
-  if (len < n) return { middle, upper, lower };
-  let mean = 0;
-  let m2 = 0;
-  const exact = (end: number): void => {
-    mean = 0;
-    for (let j = end - n + 1; j <= end; j++) mean += x[j]!;
-    mean /= n;
-    m2 = 0;
-    for (let j = end - n + 1; j <= end; j++) {
-      const d = x[j]! - mean;
-      m2 += d * d;
+  const lead = Math.min(n - 1, len);
+  middle.fill(Number.NaN, 0, lead);
+  upper.fill(Number.NaN, 0, lead);
+  lower.fill(Number.NaN, 0, lead);
+  const inv = 1 / n;
+  let i = n - 1;
+  while (i < len) {
+    // A re-sum: the SMA's sum as `sma` takes it, the centre at the window's mean.
+    let sum = 0;
+    for (let j = i - n + 1; j <= i; j++) sum += x[j]!;
+    const c = sum * inv;
+    let s1 = 0;
+    let s2 = 0;
+    for (let j = i - n + 1; j <= i; j++) {
+      const d = x[j]! - c;
+      s1 += d;
+      s2 += d * d;
     }
-  };
-  exact(n - 1);
-  for (let i = n - 1; i < len; i++) {
-    if (i > n - 1) {
-      if ((i - n + 1) % BB_RESYNC === 0) exact(i);
-      else {
-        const xn = x[i]!;
-        const xo = x[i - n]!;
-        const newMean = mean + (xn - xo) / n;
-        m2 += (xn - xo) * (xn - newMean + xo - mean);
-        mean = newMean;
-        // A nearly flat window (σ below 1e-6 of the mean): the square root magnifies what the
-        // sliding update left of rounding, so this window is summed afresh.
-        if (m2 < n * 1e-12 * mean * mean) exact(i);
-      }
+    middle[i] = c;
+    let w = k * Math.sqrt(bandVariance(s1, s2, inv, x, i, n, -1));
+    upper[i] = c + w;
+    lower[i] = c - w;
+    const stop = Math.min(len, i + BB_RESYNC);
+    for (i = i + 1; i < stop; i++) {
+      const xn = x[i]!;
+      const xo = x[i - n]!;
+      sum += xn - xo;
+      const dn = xn - c;
+      const dd = xo - c;
+      s1 += dn - dd;
+      s2 += dn * dn - dd * dd;
+      const mid = sum * inv;
+      middle[i] = mid;
+      w = k * Math.sqrt(bandVariance(s1, s2, inv, x, i, n, -1));
+      upper[i] = mid + w;
+      lower[i] = mid - w;
     }
-    const sd = Math.sqrt(m2 / n);
-    const mid = middle[i]!;
-    upper[i] = mid + k * sd;
-    lower[i] = mid - k * sd;
   }
   return { middle, upper, lower };
 }
