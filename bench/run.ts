@@ -13,6 +13,7 @@ import { benchIndicators, copyReference } from './indicators.bench.ts';
 import { benchKafkaClients } from './kafka-clients.bench.ts';
 import { benchKafkaPipeline } from './kafka-pipeline.bench.ts';
 import { benchLive, duckdbTradesAlone, liveMessages, parseBound, parseOwn } from './live.bench.ts';
+import { benchQuestDb, questdbReachable } from './questdb.bench.ts';
 import { benchScheduler } from './scheduler.bench.ts';
 import { benchBulkLoad } from './store.bench.ts';
 import { benchStores } from './stores.bench.ts';
@@ -177,6 +178,62 @@ say(
     `${alone.cpuMicrosPerTrade.toFixed(1)} µs of CPU per trade (all threads).`,
 );
 say();
+
+{
+  // QuestDB side by side: started from Maven Central by its script when none answers, and stopped
+  // again after (TICKLINE_QUESTDB points at a running one instead).
+  const http = process.env.TICKLINE_QUESTDB ?? '127.0.0.1:19900';
+  const services = join(import.meta.dirname, '..', 'scripts', 'services', 'questdb');
+  let started = false;
+  if (!(await questdbReachable(http))) {
+    try {
+      execFileSync('bash', [join(services, 'start.sh')], {
+        stdio: ['ignore', 'ignore', 'inherit'],
+      });
+      started = true;
+    } catch {
+      say(
+        `### QuestDB side by side: skipped (scripts/services/questdb/start.sh failed; Java 17 and Maven are needed)`,
+      );
+    }
+  }
+  if (started || (await questdbReachable(http))) {
+    try {
+      const q = await benchQuestDb(dir, LIVE, http);
+      say(
+        `### QuestDB 8.1.4 side by side: the same ${fmt(q.trades)} trades (10 symbols), ILP over TCP into QuestDB, JSON messages into tickline's live path`,
+      );
+      say();
+      say(row(['what', 'tickline', 'QuestDB', 'tickline / QuestDB', 'goal']));
+      say('|---|---:|---:|---:|---|');
+      say(
+        row([
+          'ingest, trades/s (QuestDB: ready-made ILP until count() shows every row; tickline: parse, validate, 1s and 1m bars, trades and bars stored)',
+          fmt(q.ticklineTradesPerSec),
+          fmt(q.questdbRowsPerSec),
+          (q.ticklineTradesPerSec / q.questdbRowsPerSec).toFixed(2),
+          '≥ 0.5 now, ≥ 1 next',
+        ]),
+      );
+      say(
+        row([
+          `trades → 1m bars, ms (best of 5; QuestDB SAMPLE BY 1m over HTTP, tickline's aggregator in memory; ${q.bars.questdb} / ${q.bars.tickline} bars)`,
+          q.ticklineBarsMs.toFixed(0),
+          q.questdbBarsMs.toFixed(0),
+          (q.questdbBarsMs / q.ticklineBarsMs).toFixed(2),
+          '',
+        ]),
+      );
+      say();
+      say(
+        `Reference: DuckDB's GROUP BY time_bucket over the same trades stored by tickline: ${q.duckdbBarsMs.toFixed(0)} ms (${q.bars.duckdb} bars). The bars ratio is QuestDB's time over tickline's (above 1: tickline is faster).`,
+      );
+      say();
+    } finally {
+      if (started) execFileSync('bash', [join(services, 'stop.sh')], { stdio: 'ignore' });
+    }
+  }
+}
 
 const RSS = quick ? 1_000_000 : 10_000_000;
 say(
