@@ -190,7 +190,10 @@ export const ConfigSchema = z
           })
           .strict()
           .prefault({}),
-        /** Queue bound per log partition, in records: a slower stage slows its producer. */
+        /**
+         * Queue bound per log partition, in records, counted over a topic's partitions together
+         * (one busy symbol gets the room of all): a slower stage slows its producer.
+         */
         queueRecords: z.number().int().min(1_000).default(16_384),
         /**
          * Over Kafka: how often the process stage checkpoints its state and

@@ -144,11 +144,9 @@ describe('the Runs page', () => {
     );
     // The retry's own answer may redraw the run before its WebSocket message is read (a loaded
     // machine); the change must still arrive live, so wait for it rather than assume its order.
-    await page.waitForFunction(
-      (b) => (window.__ticklineRuns?.updates() ?? 0) > b,
-      before,
-      { timeout: 30_000 },
-    );
+    await page.waitForFunction((b) => (window.__ticklineRuns?.updates() ?? 0) > b, before, {
+      timeout: 30_000,
+    });
     await page.click('button[data-trigger="nightly-load"]');
     await page.waitForFunction(
       () =>

@@ -5,7 +5,31 @@ import { logContract } from './log-contract.ts';
 logContract('memory', async () => new MemoryLog({ partitions: 4 }));
 
 describe('MemoryLog', () => {
-  it('makes a publisher wait while a partition is full, and lets it go once the group commits', async () => {
+  it('gives one busy key the room of every partition: the topic holds capacity × partitions', async () => {
+    const log = new MemoryLog({ partitions: 4, capacity: 1_000 });
+    const sub = await log.consume<number>('t', 'g', async () => {});
+    const publish = (n: number) =>
+      log.publish(
+        't',
+        Array.from({ length: n }, (_, i) => i),
+        () => 'one-symbol',
+      );
+    await publish(4_000); // one key, one partition: still within the topic's room
+    let done = false;
+    const blocked = publish(1).then(() => {
+      done = true;
+    });
+    for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+    expect(done).toBe(false);
+    expect(await log.lag('t', 'g')).toBe(4_001);
+    await sub.commit(0, 10); // the first key takes partition 0
+    await blocked;
+    expect(done).toBe(true);
+    await sub.close();
+    await log.close();
+  });
+
+  it('makes a publisher wait while the topic is full, and lets it go once the group commits', async () => {
     const log = new MemoryLog({ partitions: 1, capacity: 1_000 });
     const pending: { offset: number; n: number }[] = [];
     const sub = await log.consume<number>('t', 'g', async (b) => {

@@ -1,8 +1,10 @@
 /**
  * The in-process log: bounded queues per partition in this process's memory.
  * It keeps a record until every group on its topic has committed it (records
- * of a topic no group consumes are not kept), and a publish waits while a
- * partition holds more than `capacity` records. Nothing survives the
+ * of a topic no group consumes are not kept), and a publish waits while the
+ * topic holds more than `capacity` records per partition, counted over the
+ * whole topic: one busy key gets the room of all partitions, so a single
+ * symbol is not held to a quarter of the buffering ten get. Nothing survives the
  * process: the embedded pipeline bounds what a hard kill can lose by
  * committing (storing) at least every flush interval.
  */
@@ -23,8 +25,7 @@ interface Partition {
   base: number;
   records: unknown[];
   head: number;
-  /** Wakes publishers waiting for room and consumers waiting for records. */
-  spaceWaiters: (() => void)[];
+  /** Wakes consumers waiting for records. */
   dataWaiters: (() => void)[];
 }
 
@@ -49,12 +50,18 @@ interface Topic {
   name: string;
   partitions: Partition[];
   groups: Map<string, Group>;
+  /** Records held over all partitions, and publishers waiting for room. */
+  held: number;
+  spaceWaiters: (() => void)[];
 }
 
 export interface MemoryLogOptions {
   /** Partitions per topic (default 4). */
   partitions?: number;
-  /** Records a partition holds before publishers wait (default 65 536). */
+  /**
+   * Records per partition a topic holds before publishers wait (default 65 536): the topic
+   * holds at most `capacity × partitions`, however its keys spread over the partitions.
+   */
   capacity?: number;
   /**
    * Called when a handler throws, with what happens next (src/log/delivery.ts:
@@ -128,10 +135,11 @@ export class MemoryLog implements Log {
           base: 0,
           records: [],
           head: 0,
-          spaceWaiters: [],
           dataWaiters: [],
         })),
         groups: new Map(),
+        held: 0,
+        spaceWaiters: [],
       };
       this.#topics.set(name, t);
     }
@@ -148,17 +156,18 @@ export class MemoryLog implements Log {
     if (records.length === 0) return;
     const touched = new Set<Partition>();
     const n = this.#partitions;
+    const keep = t.groups.size > 0;
     for (const r of records) {
       const p = t.partitions[n === 1 ? 0 : this.#partitionOf(key(r))]!;
-      if (t.groups.size === 0) p.base++;
-      else p.records.push(r);
+      if (keep) p.records.push(r);
+      else p.base++;
       touched.add(p);
     }
-    for (const p of touched) {
-      wake(p.dataWaiters);
-      while (p.records.length - p.head > this.#capacity && !this.#closed && t.groups.size > 0) {
-        await new Promise<void>((resolve) => p.spaceWaiters.push(resolve));
-      }
+    if (keep) t.held += records.length;
+    for (const p of touched) wake(p.dataWaiters);
+    const room = this.#capacity * n;
+    while (t.held > room && !this.#closed && t.groups.size > 0) {
+      await new Promise<void>((resolve) => t.spaceWaiters.push(resolve));
     }
   }
 
@@ -273,12 +282,13 @@ export class MemoryLog implements Log {
     if (low > p.base) {
       const newBase = Math.min(low, end(p));
       p.head += newBase - p.base;
+      t.held -= newBase - p.base;
       p.base = newBase;
       if (p.head > 4096 && p.head * 2 > p.records.length) {
         p.records = p.records.slice(p.head);
         p.head = 0;
       }
-      if (p.records.length - p.head <= this.#capacity) wake(p.spaceWaiters);
+      if (t.held <= this.#capacity * this.#partitions) wake(t.spaceWaiters);
     }
   }
 
@@ -292,10 +302,8 @@ export class MemoryLog implements Log {
   async close(_opts?: { now?: boolean }): Promise<void> {
     this.#closed = true;
     for (const t of this.#topics.values()) {
-      for (const p of t.partitions) {
-        wake(p.dataWaiters);
-        wake(p.spaceWaiters);
-      }
+      wake(t.spaceWaiters);
+      for (const p of t.partitions) wake(p.dataWaiters);
     }
   }
 }
