@@ -46,7 +46,7 @@ export interface PoisonRecord {
 }
 
 export interface ConsumeOptions {
-  /** Most records per batch (default 8192). */
+  /** Most records per batch (default 8192; by `publish`'s weight in the in-process log). */
   maxBatch?: number;
   /**
    * Told about each record that cannot be decoded, before the batch it was
@@ -104,6 +104,9 @@ export interface Publication {
   records: readonly unknown[];
   // biome-ignore lint/suspicious/noExplicitAny: each publication's records are of one type, which the caller's key function knows
   key: (record: any) => string;
+  /** How many records one stands for (see Log.publish). */
+  // biome-ignore lint/suspicious/noExplicitAny: as `key`
+  weight?: (record: any) => number;
 }
 
 /** One member of a consumer group. */
@@ -144,9 +147,15 @@ export interface Log {
    * are accepted; while a partition is full (its slowest group is too far
    * behind) it waits: backpressure, not memory growth. Records of successive
    * calls land in call order per key, even when a call is made before the
-   * previous one resolved.
+   * previous one resolved. `weight` says how many records one stands for (a chunk of trades):
+   * the in-process log bounds its queues and batches by it; a broker's log ignores it.
    */
-  publish<T>(topic: string, records: readonly T[], key: (record: T) => string): Promise<void>;
+  publish<T>(
+    topic: string,
+    records: readonly T[],
+    key: (record: T) => string,
+    weight?: (record: T) => number,
+  ): Promise<void>;
   /**
    * Joins `group` on `topic`. The handler gets one batch at a time per
    * partition, in offset order; batches of different partitions may run

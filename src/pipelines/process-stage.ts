@@ -50,9 +50,10 @@ export interface FeedEnd {
 }
 
 /**
- * Trades of one symbol, in arrival order, as one log record. Over Kafka the
- * path moves trades in chunks: every Kafka message costs the client several
- * microseconds, so one per trade would bound the path by the client.
+ * Trades of one symbol, in arrival order, as one log record: the path moves
+ * trades in chunks, so what a log costs per record (several microseconds per
+ * Kafka message; a partition look-up and a queue slot in the in-process log)
+ * is paid once per chunk.
  */
 export interface TradeChunk {
   symbol: string;
@@ -64,6 +65,10 @@ export type RawTradeRecord = CandidateTrade | TradeChunk | FeedEnd;
 export const isFeedEnd = (r: RawTradeRecord): r is FeedEnd => (r as FeedEnd).end === true;
 export const isChunk = (r: unknown): r is TradeChunk =>
   Array.isArray((r as TradeChunk | null)?.trades);
+
+/** A chunk's log key (its symbol) and weight (its trades, against the in-process log's bounds). */
+export const chunkKey = (c: { symbol: string }): string => c.symbol;
+export const chunkWeight = (c: { trades?: readonly unknown[] }): number => c.trades?.length ?? 1;
 
 /**
  * Trades in chunks of one symbol each, order kept per symbol, at most `max`
@@ -372,13 +377,12 @@ export class ProcessStage {
     for (const e of out.events)
       if (e.kind === 'close' || e.kind === 'correction') toStore.push(e.bar);
     return [
-      this.#o.log.durable
-        ? {
-            topic: TOPICS.trades,
-            records: chunkBySymbol(out.valid),
-            key: (c: TradeChunk) => c.symbol,
-          }
-        : { topic: TOPICS.trades, records: out.valid, key: bySymbol },
+      {
+        topic: TOPICS.trades,
+        records: chunkBySymbol(out.valid),
+        key: chunkKey,
+        weight: chunkWeight,
+      },
       { topic: TOPICS.quarantine, records: out.rejects, key: bySymbol },
       { topic: TOPICS.bars, records: toStore, key: bySymbol },
     ];
@@ -387,7 +391,9 @@ export class ProcessStage {
   /** Publishes a batch's output, and reports it. */
   async #publish(out: ProcessOutput): Promise<void> {
     const log = this.#o.log;
-    await Promise.all(this.#publications(out).map((p) => log.publish(p.topic, p.records, p.key)));
+    await Promise.all(
+      this.#publications(out).map((p) => log.publish(p.topic, p.records, p.key, p.weight)),
+    );
     this.#o.onOutput?.(out);
   }
 

@@ -26,6 +26,8 @@ import {
 import type { BarEvent } from '../transform/trade-bars.ts';
 import {
   chunkBySymbol,
+  chunkKey,
+  chunkWeight,
   type FeedEnd,
   PROCESS_GROUP,
   type ProcessOutput,
@@ -388,9 +390,7 @@ export class StreamPipeline {
         await send(log.publish<RawResponse>(TOPICS.raw, batch.raw, (r) => r.source));
         await send(log.publish(TOPICS.quarantine, batch.rejects, bySymbol));
         await send(
-          log.durable
-            ? log.publish(TOPICS.rawTrades, chunkBySymbol(batch.trades), (c) => c.symbol)
-            : log.publish(TOPICS.rawTrades, batch.trades, bySymbol),
+          log.publish(TOPICS.rawTrades, chunkBySymbol(batch.trades), chunkKey, chunkWeight),
         );
         // Let timers and sockets run between batches: a fast source must not starve them.
         await new Promise<void>((resolve) => setImmediate(resolve));

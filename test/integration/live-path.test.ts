@@ -131,12 +131,17 @@ describe('live path: trades → bars → store', () => {
     // validating it again would drop every trade as a duplicate.
     class FlakyLog extends MemoryLog {
       failures = 3;
-      override publish<T>(topic: string, recs: readonly T[], key: (r: T) => string) {
+      override publish<T>(
+        topic: string,
+        recs: readonly T[],
+        key: (r: T) => string,
+        weight?: (r: T) => number,
+      ) {
         if (topic === TOPICS.trades && recs.length > 0 && this.failures > 0) {
           this.failures--;
           return Promise.reject(new Error('broker away'));
         }
-        return super.publish(topic, recs, key);
+        return super.publish(topic, recs, key, weight);
       }
     }
     const log = new FlakyLog({ partitions: 4, retryMs: 1, onError: () => {} });

@@ -24,6 +24,8 @@ interface Partition {
   /** Offset of records[head]. */
   base: number;
   records: unknown[];
+  /** What each record stands for against the bound (`publish`'s weight; 1 without one). */
+  weights: number[];
   head: number;
   /** Wakes consumers waiting for records. */
   dataWaiters: (() => void)[];
@@ -134,6 +136,7 @@ export class MemoryLog implements Log {
         partitions: Array.from({ length: this.#partitions }, () => ({
           base: 0,
           records: [],
+          weights: [],
           head: 0,
           dataWaiters: [],
         })),
@@ -150,6 +153,7 @@ export class MemoryLog implements Log {
     topic: string,
     records: readonly T[],
     key: (record: T) => string,
+    weight?: (record: T) => number,
   ): Promise<void> {
     if (this.#closed) throw new Error(`log is closed; cannot publish to ${topic}`);
     const t = this.#topic(topic);
@@ -159,11 +163,14 @@ export class MemoryLog implements Log {
     const keep = t.groups.size > 0;
     for (const r of records) {
       const p = t.partitions[n === 1 ? 0 : this.#partitionOf(key(r))]!;
-      if (keep) p.records.push(r);
-      else p.base++;
+      if (keep) {
+        const w = weight ? weight(r) : 1;
+        p.records.push(r);
+        p.weights.push(w);
+        t.held += w;
+      } else p.base++;
       touched.add(p);
     }
-    if (keep) t.held += records.length;
     for (const p of touched) wake(p.dataWaiters);
     const room = this.#capacity * n;
     while (t.held > room && !this.#closed && t.groups.size > 0) {
@@ -245,8 +252,13 @@ export class MemoryLog implements Log {
           await new Promise<void>((resolve) => p.dataWaiters.push(resolve));
           continue;
         }
+        // Up to maxBatch records' worth (by weight), at least one record.
         const from = p.head + (position - p.base);
-        const records = p.records.slice(from, from + Math.min(avail, m.maxBatch));
+        let to = from + 1;
+        for (let w = p.weights[from]!; to < from + avail && w < m.maxBatch; to++) {
+          w += p.weights[to]!;
+        }
+        const records = p.records.slice(from, to);
         const batch = {
           topic: t.name,
           partition: pi,
@@ -281,11 +293,13 @@ export class MemoryLog implements Log {
     for (const other of t.groups.values()) low = Math.min(low, other.committed[pi]!);
     if (low > p.base) {
       const newBase = Math.min(low, end(p));
-      p.head += newBase - p.base;
-      t.held -= newBase - p.base;
+      const head = p.head + newBase - p.base;
+      for (let i = p.head; i < head; i++) t.held -= p.weights[i]!;
+      p.head = head;
       p.base = newBase;
       if (p.head > 4096 && p.head * 2 > p.records.length) {
         p.records = p.records.slice(p.head);
+        p.weights = p.weights.slice(p.head);
         p.head = 0;
       }
       if (t.held <= this.#capacity * this.#partitions) wake(t.spaceWaiters);
