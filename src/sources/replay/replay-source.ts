@@ -29,8 +29,12 @@ export interface RecordedMessage {
   message: string;
 }
 
-/** The recording time of a line: its envelope's receivedAt, or its newest trade's ts. */
-function lineTime(line: string): { text: string; at: number; source: string | null } {
+/**
+ * A line's message and source: an envelope's, or the line itself (a bare message). `at` is the
+ * envelope's receivedAt; a bare message's time is read only when the replay is paced
+ * (`newestTradeTs`), so a replay at max speed does not scan every line for it.
+ */
+function lineMessage(line: string): { text: string; at: number; source: string | null } {
   if (line.startsWith('{"receivedAt":')) {
     try {
       const env = JSON.parse(line) as RecordedMessage;
@@ -41,11 +45,16 @@ function lineTime(line: string): { text: string; at: number; source: string | nu
       // Not an envelope after all: a message of its own.
     }
   }
+  return { text: line, at: Number.NaN, source: null };
+}
+
+/** The newest trade ts in a bare message (its recording time), or NaN. */
+function newestTradeTs(line: string): number {
   const m = /"t":(\d{10,})/g;
   let at = Number.NaN;
   for (let x = m.exec(line); x; x = m.exec(line))
     at = Math.max(Number.isNaN(at) ? 0 : at, Number(x[1]));
-  return { text: line, at, source: null };
+  return at;
 }
 
 export class ReplaySource implements LiveSource {
@@ -89,7 +98,9 @@ export class ReplaySource implements LiveSource {
         if (opts.signal?.aborted) break;
         const line = raw.trim();
         if (line === '') continue;
-        const { text, at, source } = lineTime(line);
+        const { text, at: envelopeAt, source } = lineMessage(line);
+        const at =
+          o.speed === 'max' || !Number.isNaN(envelopeAt) ? envelopeAt : newestTradeTs(line);
         if (o.speed !== 'max' && Number.isFinite(at)) {
           if (Number.isNaN(firstAt)) firstAt = at;
           const due = t0 + (at - firstAt) / o.speed;
