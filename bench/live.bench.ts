@@ -29,9 +29,13 @@ export const LIVE_SYMBOLS = [
   'NFLX',
 ];
 
-export function liveMessages(trades: number, perMessage: number): string[] {
+export function liveMessages(
+  trades: number,
+  perMessage: number,
+  symbols: readonly string[] = LIVE_SYMBOLS,
+): string[] {
   const gen = simulate({
-    symbols: LIVE_SYMBOLS,
+    symbols: [...symbols],
     seed: 1,
     tradesPerSecond: 20_000,
     burstiness: 0.3,
