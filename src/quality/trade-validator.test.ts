@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../core/random.ts';
 import type { CandidateTrade } from '../core/records.ts';
-import { RollingMedian, type TradeQualityOptions, TradeValidator } from './trade-validator.ts';
+import {
+  checkTrade,
+  RollingMedian,
+  type TradeQualityOptions,
+  TradeValidator,
+} from './trade-validator.ts';
 
 const NOW = Date.UTC(2024, 0, 2, 15);
 const opts = (o: Partial<TradeQualityOptions> = {}): TradeQualityOptions => ({
@@ -136,5 +141,59 @@ describe('RollingMedian', () => {
       }
       expect(m.values()).toEqual(all.slice(-size));
     }
+  });
+});
+
+describe('TradeValidator over runs of one symbol', () => {
+  it('gives a batch the verdicts it gives the same trades one at a time', () => {
+    // Runs of one symbol (as the log's chunks deliver them) with every kind of bad record mixed
+    // in: bad symbols, unsubscribed ones, oversized conditions, duplicates, late and outlier
+    // prices, conditions that change within a run.
+    const rand = seededRandom(11);
+    const symbols = ['AAPL', 'MSFT', 'NOPE', 'bad symbol', ''];
+    const batch: CandidateTrade[] = [];
+    let ts = T - 600_000;
+    for (let run = 0; run < 300; run++) {
+      const symbol = symbols[Math.floor(rand() * symbols.length)]!;
+      for (let k = Math.floor(rand() * 8); k >= 0; k--) {
+        ts += rand() < 0.01 ? -3_000 : Math.floor(rand() * 400) - 50; // now and then late
+        const c = rand();
+        const t = trade(
+          rand() < 0.01 ? NOW + 60_000 : ts,
+          rand() < 0.05 ? 150 : 100 + rand(),
+          1 + Math.floor(rand() * 3),
+          { symbol, conditions: c < 0.05 ? 'x'.repeat(300) : c < 0.4 ? '1,12' : '' },
+        );
+        batch.push(t);
+        if (rand() < 0.1) batch.push({ ...t });
+      }
+    }
+    const o = opts({ subscribed: new Set(['AAPL', 'MSFT', 'bad symbol']) });
+    const whole = new TradeValidator(o).validate(batch.map((t) => ({ ...t })));
+    const single = new TradeValidator(o);
+    const one = { valid: [] as CandidateTrade[], rules: [] as string[], duplicates: 0 };
+    for (const t of batch) {
+      const r = single.validate([{ ...t }]);
+      one.valid.push(...r.valid);
+      one.rules.push(...r.rejects.map((q) => `${q.rule}:${q.symbol}`));
+      one.duplicates += r.duplicates;
+    }
+    expect([...new Set(one.rules.map((r) => r.split(':')[0]))].sort()).toEqual([
+      'bad_symbol',
+      'future_timestamp',
+      'late_trade',
+      'oversized_field',
+      'price_outlier',
+      'unsubscribed_symbol',
+    ]);
+    expect(whole.rejects.map((q) => `${q.rule}:${q.symbol}`)).toEqual(one.rules);
+    // The single-trade rules come first, in checkTrade's order, whatever the symbol's state.
+    const alone = new Set(['future_timestamp', 'bad_symbol', 'oversized_field', 'not_finite']);
+    expect(whole.rejects.filter((q) => alone.has(q.rule)).map((q) => q.rule)).toEqual(
+      batch.map((t) => checkTrade(t, NOW + 1_000)?.rule).filter((r) => r && alone.has(r)),
+    );
+    expect(whole.valid).toEqual(one.valid);
+    expect(whole.duplicates).toBe(one.duplicates);
+    expect(one.duplicates).toBeGreaterThan(0);
   });
 });

@@ -215,30 +215,56 @@ export class TradeValidator {
         receivedAt: t.receivedAt,
       });
     };
+    const latest = now + o.futureSkewMs;
+    // Trades come in runs of one symbol (the log carries chunks) and mostly one conditions
+    // string: the symbol's checks and state, and the conditions' code, are looked up once a run.
+    let runSymbol: string | undefined;
+    let named: Broken = null;
+    let subscribed = true;
+    let s: SymbolState | undefined;
+    let runConditions: string | undefined;
+    let cond = 0;
     for (const t of batch) {
-      const single = checkTrade(t, now + o.futureSkewMs);
-      if (single) {
-        reject(t, single.rule, single.message);
+      const numbers = checkTradeNumbers(t, latest);
+      if (numbers) {
+        reject(t, numbers.rule, numbers.message);
         continue;
       }
-      if (o.subscribed && !o.subscribed.has(t.symbol)) {
+      if (t.symbol !== runSymbol) {
+        runSymbol = t.symbol;
+        named = checkTradeSymbol(t);
+        subscribed = named !== null || !o.subscribed || o.subscribed.has(t.symbol);
+        s = undefined;
+      }
+      const broken = named ?? checkTradeFields(t);
+      if (broken) {
+        reject(t, broken.rule, broken.message);
+        continue;
+      }
+      if (!subscribed) {
         reject(t, 'unsubscribed_symbol', `${t.symbol} was not subscribed`);
         continue;
       }
-      let s = this.#symbols.get(t.symbol);
-      if (!s) {
-        s = {
-          maxTs: -Infinity,
-          median: new RollingMedian(o.outlier.window),
-          seen: new Map(),
-          evictedTo: -Infinity,
-        };
-        this.#symbols.set(t.symbol, s);
+      if (s === undefined) {
+        s = this.#symbols.get(t.symbol);
+        if (!s) {
+          s = {
+            maxTs: -Infinity,
+            median: new RollingMedian(o.outlier.window),
+            seen: new Map(),
+            evictedTo: -Infinity,
+          };
+          this.#symbols.set(t.symbol, s);
+        }
       }
-      let cond = this.#conditions.get(t.conditions);
-      if (cond === undefined) {
-        cond = this.#conditions.size;
-        this.#conditions.set(t.conditions, cond);
+      if (t.conditions !== runConditions) {
+        let c = this.#conditions.get(t.conditions);
+        if (c === undefined) {
+          c = this.#conditions.size;
+          this.#conditions.set(t.conditions, c);
+        }
+        runConditions = t.conditions;
+        cond = c;
       }
       const sameTs = s.seen.get(t.ts);
       if (sameTs && seenBefore(sameTs, t.price, t.size, cond)) {
@@ -296,11 +322,15 @@ function seenBefore(triples: number[], price: number, size: number, cond: number
   return false;
 }
 
+type Broken = { rule: TradeRule; message: string } | null;
+
 /** The rules that look at one trade alone; the first broken one, or null. */
-export function checkTrade(
-  t: CandidateTrade,
-  latestAllowedTs: number,
-): { rule: TradeRule; message: string } | null {
+export function checkTrade(t: CandidateTrade, latestAllowedTs: number): Broken {
+  return checkTradeNumbers(t, latestAllowedTs) ?? checkTradeSymbol(t) ?? checkTradeFields(t);
+}
+
+/** The single-trade rules on its numbers: price, size and timestamp. */
+function checkTradeNumbers(t: CandidateTrade, latestAllowedTs: number): Broken {
   if (!Number.isFinite(t.price)) return { rule: 'not_finite', message: `price is ${t.price}` };
   if (t.price <= 0) {
     return { rule: 'non_positive_price', message: `price is ${t.price}, must be > 0` };
@@ -316,9 +346,19 @@ export function checkTrade(
       message: `ts ${new Date(t.ts).toISOString()} is in the future beyond the allowed clock skew`,
     };
   }
+  return null;
+}
+
+/** The single-trade rules on its symbol (the same for every trade of a symbol). */
+function checkTradeSymbol(t: CandidateTrade): Broken {
   if (t.symbol === '') return { rule: 'unsubscribed_symbol', message: 'symbol is missing' };
   const bad = symbolProblem(t.symbol);
   if (bad) return { rule: 'bad_symbol', message: bad };
+  return null;
+}
+
+/** The single-trade rules on its other fields. */
+function checkTradeFields(t: CandidateTrade): Broken {
   if (t.conditions.length > MAX_CONDITIONS_LENGTH) {
     return {
       rule: 'oversized_field',

@@ -84,13 +84,17 @@ export class BarAggregator {
    */
   add(trades: readonly Trade[]): BarEvent[] {
     const touched = new Set<SymbolWindows>();
+    // Trades come in runs of one symbol (the log's chunks): its windows are looked up once a run.
+    let s: SymbolWindows | undefined;
     for (const t of trades) {
-      let s = this.#symbols.get(t.symbol);
-      if (!s) {
-        s = { symbol: t.symbol, maxTs: -Infinity, open: this.#ms.map(() => new Map()) };
-        this.#symbols.set(t.symbol, s);
+      if (s === undefined || t.symbol !== s.symbol) {
+        s = this.#symbols.get(t.symbol);
+        if (!s) {
+          s = { symbol: t.symbol, maxTs: -Infinity, open: this.#ms.map(() => new Map()) };
+          this.#symbols.set(t.symbol, s);
+        }
+        touched.add(s);
       }
-      touched.add(s);
       for (let k = 0; k < this.#ms.length; k++) {
         const ms = this.#ms[k]!;
         const start = Math.floor(t.ts / ms) * ms;
