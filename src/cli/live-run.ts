@@ -71,7 +71,7 @@ export async function runLive(o: LiveRunOptions): Promise<StreamStats> {
     );
   }
   applyHeapGrowth(o.cfg.live.heapGrowthPercent);
-  const log = openLog(o.cfg);
+  const log = await openLog(o.cfg);
   let feed = stages.includes('ingest') ? 'starting' : `worker: ${stages.join(', ')}`;
   const pipeline = new StreamPipeline({
     ...(o.source ? { source: o.source } : {}),

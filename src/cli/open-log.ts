@@ -2,15 +2,19 @@
 import { readFileSync } from 'node:fs';
 import type { Config } from '../core/config.ts';
 import { ConfigError } from '../core/errors.ts';
-import { avroCodec } from '../log/kafka/avro-codec.ts';
-import { jsonCodec } from '../log/kafka/codec.ts';
-import { KafkaLog } from '../log/kafka/kafka-log.ts';
+import type { KafkaLog } from '../log/kafka/kafka-log.ts';
 import type { Log } from '../log/log.ts';
 import { MemoryLog } from '../log/memory/memory-log.ts';
 
-export function openLog(cfg: Config, env: NodeJS.ProcessEnv = process.env): Log {
+/** The Kafka client and codecs are loaded only for `log.kind: kafka` (a large part of startup). */
+export async function openLog(cfg: Config, env: NodeJS.ProcessEnv = process.env): Promise<Log> {
   const c = cfg.log;
   if (c.kind === 'memory') return new MemoryLog({ capacity: cfg.live.queueRecords });
+  const [{ avroCodec }, { jsonCodec }, { KafkaLog }] = await Promise.all([
+    import('../log/kafka/avro-codec.ts'),
+    import('../log/kafka/codec.ts'),
+    import('../log/kafka/kafka-log.ts'),
+  ]);
   let sasl: ConstructorParameters<typeof KafkaLog>[0]['sasl'];
   if (c.sasl) {
     const password = env.TICKLINE_KAFKA_PASSWORD;

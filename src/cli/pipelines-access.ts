@@ -4,9 +4,8 @@
  * happen here, alerts included; nothing is scheduled).
  */
 
-import { remotePipelines } from '../control/pipelines-service.ts';
 import type { Config } from '../core/config.ts';
-import { PipelineService, type PipelinesApi } from '../pipelines/pipeline-service.ts';
+import type { PipelinesApi } from '../pipelines/pipeline-service.ts';
 import { connectServer, openLocalStore } from './context.ts';
 
 export type PipelinesHandle = PipelinesApi & {
@@ -25,12 +24,15 @@ export async function withPipelines<T>(
 ): Promise<T> {
   const client = await connectServer(cfg);
   if (client) {
+    const { remotePipelines } = await import('../control/pipelines-service.ts');
     try {
       return await fn(remotePipelines(client), 'server');
     } finally {
       client.close();
     }
   }
+  // Loaded when needed: the scheduler, run store and task runners are a large part of startup.
+  const { PipelineService } = await import('../pipelines/pipeline-service.ts');
   const store = await openLocalStore(cfg);
   try {
     const svc = await PipelineService.open({ cfg, store, work: opts.work ?? false });

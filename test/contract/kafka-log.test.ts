@@ -129,7 +129,7 @@ describe('KafkaLog over SASL/PLAIN (the test broker’s SASL listener: port + 2)
 
   it('logs in with the password from TICKLINE_KAFKA_PASSWORD, and publishes and consumes', async () => {
     const { c, env } = cfg('tickline-test');
-    const log = openLog(c, env);
+    const log = await openLog(c, env);
     await log.publish(
       't',
       [
@@ -148,14 +148,14 @@ describe('KafkaLog over SASL/PLAIN (the test broker’s SASL listener: port + 2)
     await log.close();
   });
 
-  it('refuses to start without the password, naming the variable', () => {
+  it('refuses to start without the password, naming the variable', async () => {
     const { c, env } = cfg();
-    expect(() => openLog(c, env)).toThrow(/TICKLINE_KAFKA_PASSWORD/);
+    await expect(openLog(c, env)).rejects.toThrow(/TICKLINE_KAFKA_PASSWORD/);
   });
 
   it('fails a wrong password at once with the broker’s reason, instead of retrying', async () => {
     const { c, env } = cfg('wrong');
-    const log = openLog(c, env);
+    const log = await openLog(c, env);
     await expect(log.publish('t', [{ key: 'A' }], (r) => r.key)).rejects.toThrow(
       /auth|SASL|credentials|password/i,
     );

@@ -6,20 +6,12 @@
  */
 import { createServer as createNetServer } from 'node:net';
 import type { Command } from 'commander';
-import { KeyChecker } from '../../api/auth.ts';
 import type { FeedState, LiveHandle } from '../../api/context.ts';
-import { createServer } from '../../api/server.ts';
-import { StreamHub } from '../../api/stream-hub.ts';
 import { readTls } from '../../api/tls.ts';
-import { ControlServer } from '../../control/control-server.ts';
-import { pipelinesService } from '../../control/pipelines-service.ts';
-import { storeService } from '../../control/store-service.ts';
+import type { ControlServer } from '../../control/control-server.ts';
 import { storeLocation } from '../../core/config.ts';
 import { UsageError } from '../../core/errors.ts';
 import { durationMs } from '../../core/pipeline-schema.ts';
-import { Metrics } from '../../observability/metrics.ts';
-import { ConditionWatch } from '../../observability/watch.ts';
-import { PipelineService } from '../../pipelines/pipeline-service.ts';
 import type { StreamEvent, StreamPipeline, StreamStats } from '../../pipelines/stream.ts';
 import { parsePort, parseSymbols } from '../args.ts';
 import { commandConfig, type GlobalOptions, withStore } from '../context.ts';
@@ -33,6 +25,33 @@ import { applyLogFlag, runLive } from '../live-run.ts';
 import { loadDemoHistory } from './demo.ts';
 
 const DEFAULT_SYMBOLS = 'AAPL,MSFT,NVDA,TSLA,SPY';
+
+/** What only `up` runs: the API server, the stream hub, metrics, the scheduler and the control socket. */
+async function loadUpModules() {
+  const [auth, server, hub, metrics, watch, pipelines, control, pipelinesSvc, storeSvc] =
+    await Promise.all([
+      import('../../api/auth.ts'),
+      import('../../api/server.ts'),
+      import('../../api/stream-hub.ts'),
+      import('../../observability/metrics.ts'),
+      import('../../observability/watch.ts'),
+      import('../../pipelines/pipeline-service.ts'),
+      import('../../control/control-server.ts'),
+      import('../../control/pipelines-service.ts'),
+      import('../../control/store-service.ts'),
+    ]);
+  return {
+    KeyChecker: auth.KeyChecker,
+    createServer: server.createServer,
+    StreamHub: hub.StreamHub,
+    Metrics: metrics.Metrics,
+    ConditionWatch: watch.ConditionWatch,
+    PipelineService: pipelines.PipelineService,
+    ControlServer: control.ControlServer,
+    pipelinesService: pipelinesSvc.pipelinesService,
+    storeService: storeSvc.storeService,
+  };
+}
 
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
@@ -123,6 +142,9 @@ export function registerUp(program: Command): void {
       // Before anything slow (the history import): a port in use is said at once, naming --port.
       await checkPortFree(host, port);
       await readTls(cfg.api.tls);
+      // The server, scheduler and metrics, loaded while the store opens (other commands never do).
+      const upModules = loadUpModules();
+      upModules.catch(() => undefined);
       const finnhub = Boolean(process.env.FINNHUB_TOKEN);
       const { source } = liveSourceFromFlags(
         { ...o, source: finnhub ? 'finnhub' : 'simulator', seed: String(Date.now() % 2 ** 31) },
@@ -139,6 +161,8 @@ export function registerUp(program: Command): void {
               const summary = await loadDemoHistory(store, cfg.quality);
               process.stdout.write(`loaded the bundled history: ${summary.rows} daily bars\n`);
             }
+            const { Metrics, StreamHub, KeyChecker, PipelineService, ConditionWatch } =
+              await upModules;
             const metrics = new Metrics();
             const hub = new StreamHub({ store, onClients: (n) => metrics.wsClients.set(n) });
             let live: LiveHandle | null = null;
@@ -164,6 +188,7 @@ export function registerUp(program: Command): void {
               },
             });
             watch.start(durationMs(cfg.alerts.evaluateEvery));
+            const { createServer, ControlServer, pipelinesService, storeService } = await upModules;
             const server = await createServer({
               pipelines,
               keys,

@@ -14,9 +14,7 @@ import type { Command } from 'commander';
 import { type Config, storeLocation } from '../../core/config.ts';
 import { UsageError } from '../../core/errors.ts';
 import { runnerOf } from '../../core/pipeline-schema.ts';
-import { Metrics } from '../../observability/metrics.ts';
-import { serveMetrics } from '../../observability/metrics-server.ts';
-import { PipelineService } from '../../pipelines/pipeline-service.ts';
+import type { Metrics } from '../../observability/metrics.ts';
 import type { StreamStats } from '../../pipelines/stream.ts';
 import type { Store } from '../../store/store.ts';
 import { parsePort, parseSymbols } from '../args.ts';
@@ -45,6 +43,10 @@ export function registerWorker(program: Command): void {
     )
     .action(async (o: Record<string, string | boolean | undefined>, cmd: Command) => {
       const cfg = commandConfig(cmd.optsWithGlobals() as GlobalOptions);
+      const [{ Metrics }, { serveMetrics }] = await Promise.all([
+        import('../../observability/metrics.ts'),
+        import('../../observability/metrics-server.ts'),
+      ]);
       const metrics = new Metrics();
       if (o.metricsPort !== undefined) {
         const port = parsePort(o.metricsPort as string, '--metrics-port');
@@ -122,6 +124,7 @@ async function pipelineWorker(
   const release = stopOnSignals(stop, 'stopping: finishing running tasks');
   try {
     await withStore(cfg, async (store) => {
+      const { PipelineService } = await import('../../pipelines/pipeline-service.ts');
       const svc = await PipelineService.open({ cfg, store, schedule: true, metrics });
       process.stdout.write(
         `worker ${svc.owner}: pipeline tasks from PostgreSQL (${settings.concurrency} at once)\n`,
