@@ -20,7 +20,7 @@ const symbols =
     : Array.from({ length: count }, (_, i) => `S${String(i + 1).padStart(4, '0')}`);
 const file = createWriteStream(out);
 for (const m of liveMessages(trades, perMessage, symbols)) {
-  if (!file.write(`${m}\n`)) await new Promise((r) => file.once('drain', r));
+  if (!file.write(`${m}\n`)) await new Promise<void>((r) => file.once('drain', () => r()));
 }
-await new Promise((r) => file.end(r));
+await new Promise<void>((r) => file.end(() => r()));
 console.log(symbols.join(','));
