@@ -73,3 +73,16 @@ export async function benchBackfill(
     await server.close();
   }
 }
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  // node --import tsx bench/backfill.bench.ts 50 500: Store.write time against the symbol count.
+  const dir = join(import.meta.dirname, '.data');
+  for (const n of process.argv.slice(2).map(Number)) {
+    const r = await benchBackfill(dir, n, 8);
+    const write = r.storeSeconds.write ?? 0;
+    console.log(
+      `${n} symbols: ${r.bars} bars in ${r.seconds.toFixed(1)} s; Store.write ${write.toFixed(2)} s ` +
+        `(${((write * 1e3) / n).toFixed(1)} ms per symbol), refreshCurated ${(r.storeSeconds.refreshCurated ?? 0).toFixed(2)} s`,
+    );
+  }
+}

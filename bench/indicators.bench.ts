@@ -163,3 +163,27 @@ export function copyReference(n: number): { loop: number; loop4: number; set: nu
   };
   return { loop: rate(n, 7, loop), loop4: rate(n, 7, loop4), set: rate(n, 7, () => out.set(x)) };
 }
+
+/**
+ * The floor of a kernel with one new output: allocating a Float64Array of `n` and writing every
+ * slot once (the page faults of fresh memory are most of it), values/s, best of 7.
+ */
+export function newArrayReference(n: number): number {
+  return rate(n, 7, () => new Float64Array(n).fill(1));
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  // node --expose-gc --import tsx bench/indicators.bench.ts [n=10M] [n for the libraries=1M]
+  const n = Number(process.argv[2] ?? 10_000_000);
+  const nLib = Number(process.argv[3] ?? 1_000_000);
+  const m = (x: number): string => `${(x / 1e6).toFixed(0)}M`;
+  for (const r of benchIndicators(n, nLib)) {
+    console.log(
+      `${r.indicator}: new output ${m(r.tickline)}/s, reused ${m(r.ticklineReused)}/s; technicalindicators ${m(r.technicalindicators)}/s (${(r.tickline / r.technicalindicators).toFixed(0)}×), trading-signals ${m(r.tradingSignals)}/s (${(r.tickline / r.tradingSignals).toFixed(0)}×)`,
+    );
+  }
+  const copy = copyReference(n);
+  console.log(
+    `references at ${n}: a new Float64Array written once ${m(newArrayReference(n))}/s; copying into a reused one: loop ${m(copy.loop)}/s, TypedArray.set ${m(copy.set)}/s`,
+  );
+}
