@@ -5,7 +5,10 @@
  * line per pair and the medians; the store's floor (DuckDB alone storing the same number of
  * trades, bench/live.bench.ts) is printed beside them.
  *
- *   node --import tsx bench/live-process.ts [trades=1000000] [symbols=10] [pairs=3]
+ *   node --import tsx bench/live-process.ts [trades=1000000] [symbols=10] [pairs=3] [other checkout]
+ *
+ * With another checkout (its node_modules installed), its `tickline stream` runs in each pair too,
+ * on the same file: the change between two versions, like for like.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
@@ -15,6 +18,7 @@ import { duckdbTradesAlone } from './live.bench.ts';
 const trades = Number(process.argv[2] ?? 1_000_000);
 const symbols = Number(process.argv[3] ?? 10);
 const pairs = Number(process.argv[4] ?? 3);
+const other = process.argv[5];
 const root = join(import.meta.dirname, '..');
 const dir = join(import.meta.dirname, '.data', 'live-process');
 mkdirSync(dir, { recursive: true });
@@ -36,42 +40,51 @@ interface Run {
 }
 
 /** Runs a command under /usr/bin/time; its figures. */
-function timed(cmd: string[]): Run {
+function timed(cmd: string[], cwd = root): Run {
   const out = join(dir, 'time.txt');
   execFileSync('/usr/bin/time', ['-f', '%e %U %S %M', '-o', out, ...cmd], {
     stdio: ['ignore', 'ignore', 'inherit'],
-    cwd: root,
+    cwd,
   });
   const [e, u, s, m] = readFileSync(out, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
   return { wall: e!, cpu: u! + s!, cpuPercent: (100 * (u! + s!)) / e!, rssMB: m! / 1024 };
 }
 
 const data = join(dir, 'data');
-const tickline = (): Run => {
+const tickline = (cwd = root): Run => {
   rmSync(data, { recursive: true, force: true });
-  return timed([
-    process.execPath,
-    'bin/tickline.js',
-    '--data-dir',
-    data,
-    'stream',
-    '--source',
-    'replay',
-    '--file',
-    file,
-    '--speed',
-    'max',
-  ]);
+  return timed(
+    [
+      process.execPath,
+      'bin/tickline.js',
+      '--data-dir',
+      data,
+      'stream',
+      '--source',
+      'replay',
+      '--file',
+      file,
+      '--speed',
+      'max',
+    ],
+    cwd,
+  );
 };
 const parseOnly = (): Run =>
   timed([process.execPath, join(import.meta.dirname, 'parse-only.mjs'), file]);
 
-const rows: { t: Run; p: Run }[] = [];
+const rows: { t: Run; p: Run; o?: Run }[] = [];
 console.log(`${trades} trades, ${symbols} symbols, 10 per message; ${pairs} pairs`);
 for (let i = 0; i < pairs; i++) {
   const p = parseOnly();
   const t = tickline();
-  rows.push({ t, p });
+  const o = other ? tickline(other) : undefined;
+  rows.push({ t, p, ...(o ? { o } : {}) });
+  if (o) {
+    console.log(
+      `pair ${i + 1}: ${other}: ${o.wall.toFixed(2)} s wall, ${o.cpu.toFixed(2)} s CPU, ${o.rssMB.toFixed(0)} MB; this / that: wall ${(t.wall / o.wall).toFixed(2)}, CPU ${(t.cpu / o.cpu).toFixed(2)}`,
+    );
+  }
   console.log(
     `pair ${i + 1}: tickline ${t.wall.toFixed(2)} s wall, ${t.cpu.toFixed(2)} s CPU (${t.cpuPercent.toFixed(0)} %), ${t.rssMB.toFixed(0)} MB; ` +
       `parse-only ${p.wall.toFixed(2)} s, ${p.cpu.toFixed(2)} s CPU; ratio wall ${(t.wall / p.wall).toFixed(1)}×, CPU ${(t.cpu / p.cpu).toFixed(1)}×; ` +
@@ -91,6 +104,14 @@ console.log(
     cpuMicrosPerTrade: med(rows.map((r) => (r.t.cpu * 1e6) / trades)),
     duckdbFloorMicrosPerTrade: floor.cpuMicrosPerTrade,
     peakRssMB: Math.max(...rows.map((r) => r.t.rssMB)),
+    ...(other
+      ? {
+          vsOther: {
+            wall: med(rows.map((r) => r.t.wall / r.o!.wall)),
+            cpu: med(rows.map((r) => r.t.cpu / r.o!.cpu)),
+          },
+        }
+      : {}),
   }),
 );
 rmSync(data, { recursive: true, force: true });
