@@ -9,6 +9,7 @@ import { openLog } from '../../src/cli/open-log.ts';
 import { loadConfig } from '../../src/core/config.ts';
 import { KafkaLog } from '../../src/log/kafka/kafka-log.ts';
 import { type PoisonRecord, partitionOf } from '../../src/log/log.ts';
+import { until } from '../helpers/kafka.ts';
 import { logContract } from './log-contract.ts';
 
 const brokers = (process.env.TICKLINE_KAFKA_BROKERS ?? '127.0.0.1:19092').split(',');
@@ -56,15 +57,13 @@ describe('KafkaLog', () => {
       },
       { onPoison: async (p) => void poison.push(p) },
     );
-    while (got.length < 2) await new Promise((r) => setTimeout(r, 20));
+    await until(() => got.length >= 2, 60_000, 'the two good records');
     expect(got).toEqual([1, 2]);
     expect(poison).toHaveLength(1);
     expect(Buffer.from(poison[0]!.bytes)).toEqual(Buffer.from([0xde, 0xad, 0x7b]));
     expect(poison[0]!.reason).toMatch(/not JSON/);
     expect(poison[0]!.key).toBe('K');
-    while ((await log.lag(topic, 'g')) > 0) {
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await until(async () => (await log.lag(topic, 'g')) === 0, 60_000, 'the group to commit');
     expect(await log.lag(topic, 'g')).toBe(0);
     await sub.close();
     await log.close();
@@ -86,7 +85,7 @@ describe('KafkaLog record size', () => {
     const sub = await log.consume<{ pad: string }>(topic, 'g', async (b) => {
       for (const r of b.records) got.push(r.pad);
     });
-    while (got.length < 1) await new Promise((r) => setTimeout(r, 20));
+    await until(() => got.length >= 1, 60_000, 'the small record');
     expect(got).toEqual(['small']);
     await sub.close();
     await log.close();
@@ -103,7 +102,7 @@ describe('KafkaLog checkpoints', () => {
     const sub = await log.consume<{ key: string }>(topic, 'g', async (b) => {
       seen += b.records.length;
     });
-    while (seen < 3) await new Promise((r) => setTimeout(r, 20));
+    await until(() => seen >= 3, 60_000, 'the three records');
     await sub.commit(p, 2, 'state-at-2');
     // A writer that died between writing its checkpoint and committing its offset:
     await log.writeCheckpoint(topic, 'g', p, { offset: 3, state: 'state-at-3' });
@@ -142,7 +141,7 @@ describe('KafkaLog over SASL/PLAIN (the test broker’s SASL listener: port + 2)
     const sub = await log.consume<{ n: number }>('t', 'g', async (b) => {
       got.push(...b.records.map((r) => r.n));
     });
-    while (got.length < 2) await new Promise((r) => setTimeout(r, 20));
+    await until(() => got.length >= 2, 60_000, 'both records');
     expect(got.sort()).toEqual([1, 2]);
     await sub.close();
     await log.close();
