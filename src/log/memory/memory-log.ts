@@ -294,7 +294,12 @@ export class MemoryLog implements Log {
     if (low > p.base) {
       const newBase = Math.min(low, end(p));
       const head = p.head + newBase - p.base;
-      for (let i = p.head; i < head; i++) t.held -= p.weights[i]!;
+      for (let i = p.head; i < head; i++) {
+        t.held -= p.weights[i]!;
+        // Let go of it now: a record may be a chunk of a thousand trades, and the array is
+        // only cut down every few thousand records.
+        p.records[i] = undefined;
+      }
       p.head = head;
       p.base = newBase;
       if (p.head > 4096 && p.head * 2 > p.records.length) {
