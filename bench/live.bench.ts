@@ -82,7 +82,7 @@ export interface LiveResult {
 export async function benchLive(
   dir: string,
   messages: readonly string[],
-  opts: { rate?: number; where?: string } = {},
+  opts: { rate?: number; where?: string; symbols?: readonly string[] } = {},
 ): Promise<LiveResult> {
   const file = opts.where ?? join(dir, 'live.duckdb');
   if (!opts.where) {
@@ -96,7 +96,7 @@ export async function benchLive(
   const log = new MemoryLog({ capacity: cfg.live.queueRecords });
   const pipeline = new StreamPipeline({
     source: arraySource(messages, opts.rate),
-    symbols: LIVE_SYMBOLS,
+    symbols: opts.symbols ?? LIVE_SYMBOLS,
     store,
     log,
     live: { ...cfg.live, intervals: ['1s', '1m'] },

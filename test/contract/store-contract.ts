@@ -132,6 +132,25 @@ export function storeContract(
       }
     });
 
+    it('stores a write of many symbols in short runs, and of more symbols than it codes', async () => {
+      // A thousand symbols' runs of a few trades each (the live path with many symbols), then
+      // over 4096 symbols in one write (their codes no longer fit: the write goes as strings).
+      for (const count of [1_000, 4_200]) {
+        const all = Array.from({ length: count * 3 }, (_, i): Trade => {
+          const t = { ...trade(i), symbol: `S${count}X${i % count}`, ts: T0 + i };
+          return { ...t, tradeId: tradeContentId(t.ts, t.price, t.size, t.conditions) };
+        });
+        expect((await store.write(batch({ trades: all }))).tradesInserted).toBe(all.length);
+        expect((await store.write(batch({ trades: all }))).tradesInserted).toBe(0);
+        for (const k of [0, 1, count - 1]) {
+          const symbol = `S${count}X${k}`;
+          expect(await store.readTrades({ symbol })).toEqual(
+            all.filter((t) => t.symbol === symbol),
+          );
+        }
+      }
+    });
+
     it('stores a write with more distinct conditions than it codes', async () => {
       const all = Array.from({ length: 5000 }, (_, i): Trade => {
         const t = { ...trade(i), ts: T0 + i, conditions: `c${i}` };

@@ -83,18 +83,24 @@ export class CassandraSession {
     });
   }
 
-  /** Every row of a query, page by page. */
+  /**
+   * Every row of a query, page by page; each page bounded with the other statements in flight
+   * (a write touching thousands of partitions reads each one first).
+   */
   async all(query: string, params: Params = [], fetchSize = 5000): Promise<cassandra.types.Row[]> {
     const rows: cassandra.types.Row[] = [];
     let pageState: string | undefined;
     for (;;) {
+      const page = pageState;
       let rs: cassandra.types.ResultSet;
       try {
-        rs = await this.client.execute(query, params, {
-          prepare: true,
-          fetchSize,
-          ...(pageState ? { pageState } : {}),
-        });
+        rs = await this.#limit(() =>
+          this.client.execute(query, params, {
+            prepare: true,
+            fetchSize,
+            ...(page ? { pageState: page } : {}),
+          }),
+        );
       } catch (err) {
         throw this.#fail(err, query, params);
       }

@@ -53,8 +53,8 @@ function idHalves(id: string, hi: Float64Array, lo: Float64Array, i: number): bo
   return true;
 }
 
-/** At most this many distinct condition strings per write go in as codes. */
-const MAX_CONDITION_CODES = 4096;
+/** At most this many distinct strings of a column per write go in as codes. */
+const MAX_CODES = 4096;
 
 /** A SQL string literal. */
 const sqlText = (s: string): string => `'${s.replaceAll("'", "''")}'`;
@@ -64,12 +64,14 @@ const sqlText = (s: string): string => `'${s.replaceAll("'", "''")}'`;
  * (in table order) from it.
  *
  * When every id is a content id, only numbers cross from JavaScript: the id
- * as two 32-bit halves, the conditions as codes into the write's few distinct
- * strings, the symbol and source as one constant per run, so the JavaScript
- * thread copies typed arrays a chunk at a time and DuckDB's own threads make
- * the strings (`printf` and a list look-up) when the SELECT runs. A write
- * with a provider's ids (or with unusually many distinct conditions) stages
- * them as strings, one call per value.
+ * as two 32-bit halves; the symbol, source and conditions as codes into the
+ * write's few distinct strings. The JavaScript thread copies typed arrays
+ * into full data chunks (a write of a thousand symbols' short runs is still
+ * 2048 rows per chunk), and DuckDB's own threads make the strings (`printf`
+ * and list look-ups) when the SELECT runs. A write with a provider's ids (or
+ * with unusually many distinct strings) stages them as strings, one call per
+ * value, in chunks that never cross a run (the symbol and source are one
+ * constant vector per chunk there).
  */
 async function stageTrades(conn: DuckDBConnection, runs: readonly SymbolRun[]): Promise<string> {
   let n = 0;
@@ -78,42 +80,38 @@ async function stageTrades(conn: DuckDBConnection, runs: readonly SymbolRun[]): 
   const price = new Float64Array(n);
   const size = new Float64Array(n);
   const cond = new Int32Array(n);
+  const sym = new Int32Array(n);
+  const src = new Int32Array(n);
   const hi = new Float64Array(n);
   const lo = new Float64Array(n);
-  const codes = new Map<string, number>();
+  const conditions = new Codes();
+  const symbols = new Codes();
+  const sources = new Codes();
   const segments: [number, number][] = [];
   /** Per segment: its symbol and source. */
   const names: [string, string][] = [];
   let numeric = true;
-  let lastCond: string | undefined;
-  let lastCode = 0;
   let i = 0;
   for (const r of runs) {
     let start = i;
     let source = r.trades[0]!.source;
+    const symbol = symbols.code(r.symbol);
+    let sourceCode = sources.code(source);
     for (const t of r.trades) {
       if (t.source !== source) {
         segments.push([start, i]);
         names.push([r.symbol, source]);
         start = i;
         source = t.source;
+        sourceCode = sources.code(source);
       }
       ts[i] = t.ts;
       price[i] = t.price;
       size[i] = t.size;
       if (numeric) {
-        if (t.conditions !== lastCond) {
-          lastCond = t.conditions;
-          let c = codes.get(lastCond);
-          if (c === undefined) {
-            c = codes.size;
-            codes.set(lastCond, c);
-            // A NUL cannot be written in a SQL string literal: such a write goes as strings.
-            if (c >= MAX_CONDITION_CODES || lastCond.includes('\u0000')) numeric = false;
-          }
-          lastCode = c;
-        }
-        cond[i] = lastCode;
+        sym[i] = symbol;
+        src[i] = sourceCode;
+        cond[i] = conditions.code(t.conditions);
         if (!idHalves(t.tradeId, hi, lo, i)) numeric = false;
       }
       i++;
@@ -122,6 +120,34 @@ async function stageTrades(conn: DuckDBConnection, runs: readonly SymbolRun[]): 
       segments.push([start, i]);
       names.push([r.symbol, source]);
     }
+  }
+  numeric &&= conditions.fit && symbols.fit && sources.fit;
+  const numbers: ColumnFill[] = [
+    { kind: 'ts', data: ts },
+    { kind: 'f64', data: price },
+    { kind: 'f64', data: size },
+  ];
+  const ingestedAt: ColumnFill = { kind: 'constTs', ms: Date.now() };
+  if (numeric) {
+    const names = ['sym', 'ts', 'price', 'size', 'cond', 'id_hi', 'id_lo', 'src', 'ingested_at'];
+    const fills: ColumnFill[] = [
+      { kind: 'i32', data: sym },
+      ...numbers,
+      { kind: 'i32', data: cond },
+      { kind: 'f64', data: hi },
+      { kind: 'f64', data: lo },
+      { kind: 'i32', data: src },
+      ingestedAt,
+    ];
+    await conn.run(`CREATE OR REPLACE TEMP TABLE stage_trades_n (sym INTEGER, ts TIMESTAMP,
+      price DOUBLE, size DOUBLE, cond INTEGER, id_hi DOUBLE, id_lo DOUBLE, src INTEGER,
+      ingested_at TIMESTAMP)`);
+    await writeSegments(conn, { name: 'stage_trades_n', temp: true }, names, fills, [[0, n]]);
+    return `SELECT [${symbols.list()}][sym + 1] AS symbol, ts, price, size,
+      [${conditions.list()}][cond + 1] AS conditions,
+      printf('%08x%08x', id_hi::UBIGINT, id_lo::UBIGINT) AS trade_id,
+      [${sources.list()}][src + 1] AS source, ingested_at
+      FROM stage_trades_n`;
   }
   /** The segment of row k (asked once per chunk). */
   const segmentOf = (k: number): [string, string] => {
@@ -134,44 +160,6 @@ async function stageTrades(conn: DuckDBConnection, runs: readonly SymbolRun[]): 
     }
     return names[a]!;
   };
-  const head: ColumnFill[] = [
-    { kind: 'text', value: (k) => segmentOf(k)[0] },
-    { kind: 'ts', data: ts },
-    { kind: 'f64', data: price },
-    { kind: 'f64', data: size },
-  ];
-  const tail: ColumnFill[] = [
-    { kind: 'text', value: (k) => segmentOf(k)[1] },
-    { kind: 'constTs', ms: Date.now() },
-  ];
-  if (numeric) {
-    const dict = [...codes.keys()].map(sqlText).join(', ');
-    const names = [
-      'symbol',
-      'ts',
-      'price',
-      'size',
-      'cond',
-      'id_hi',
-      'id_lo',
-      'source',
-      'ingested_at',
-    ];
-    const fills: ColumnFill[] = [
-      ...head,
-      { kind: 'i32', data: cond },
-      { kind: 'f64', data: hi },
-      { kind: 'f64', data: lo },
-      ...tail,
-    ];
-    await conn.run(`CREATE OR REPLACE TEMP TABLE stage_trades_n (symbol VARCHAR, ts TIMESTAMP,
-      price DOUBLE, size DOUBLE, cond INTEGER, id_hi DOUBLE, id_lo DOUBLE, source VARCHAR,
-      ingested_at TIMESTAMP)`);
-    await writeSegments(conn, { name: 'stage_trades_n', temp: true }, names, fills, segments);
-    return `SELECT symbol, ts, price, size, [${dict}][cond + 1] AS conditions,
-      printf('%08x%08x', id_hi::UBIGINT, id_lo::UBIGINT) AS trade_id, source, ingested_at
-      FROM stage_trades_n`;
-  }
   const rows = runs.flatMap((r) => r.trades);
   await conn.run(`CREATE OR REPLACE TEMP TABLE stage_trades AS SELECT * FROM trades LIMIT 0`);
   await writeSegments(
@@ -179,14 +167,44 @@ async function stageTrades(conn: DuckDBConnection, runs: readonly SymbolRun[]): 
     { name: 'stage_trades', temp: true },
     TRADE_COLUMNS,
     [
-      ...head,
+      { kind: 'text', value: (k) => segmentOf(k)[0] },
+      ...numbers,
       { kind: 'str', value: (k) => rows[k]!.conditions },
       { kind: 'str', value: (k) => rows[k]!.tradeId },
-      ...tail,
+      { kind: 'text', value: (k) => segmentOf(k)[1] },
+      ingestedAt,
     ],
     segments,
   );
   return 'SELECT * FROM stage_trades';
+}
+
+/**
+ * Codes for a write's distinct strings (symbols, sources, conditions), the same string twice in a
+ * row looked up once; `fit` turns false past MAX_CODES of them or at a NUL (which a SQL string
+ * literal cannot hold): such a write goes as strings.
+ */
+class Codes {
+  readonly #codes = new Map<string, number>();
+  #last: string | undefined;
+  #lastCode = 0;
+  fit = true;
+  code(s: string): number {
+    if (s === this.#last) return this.#lastCode;
+    let c = this.#codes.get(s);
+    if (c === undefined) {
+      c = this.#codes.size;
+      this.#codes.set(s, c);
+      if (c >= MAX_CODES || s.includes('\u0000')) this.fit = false;
+    }
+    this.#last = s;
+    this.#lastCode = c;
+    return c;
+  }
+  /** The strings as a SQL list's items, in code order. */
+  list(): string {
+    return [...this.#codes.keys()].map(sqlText).join(', ');
+  }
 }
 
 /** The columns of `trades`, in table order. */
