@@ -6,6 +6,7 @@
 FROM node:20.19.4-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY patches ./patches
 RUN npm ci --no-audit --no-fund
 COPY . .
 RUN npm run build:web && npm prune --omit=dev
