@@ -12,6 +12,7 @@
 import { MAX_CONDITIONS_LENGTH, symbolProblem } from '../core/limits.ts';
 import type { CandidateTrade, Quarantined } from '../core/records.ts';
 import { payloadText, tradeContentId } from '../core/records.ts';
+import { TradeMemory } from './trade-memory.ts';
 
 export const TRADE_RULES = [
   'not_finite',
@@ -111,11 +112,8 @@ function lowerBound(a: Float64Array, n: number, x: number): number {
 interface SymbolState {
   maxTs: number;
   median: RollingMedian;
-  /**
-   * Accepted trades by ts, for the exact-duplicate rule: flat (price, size,
-   * conditions code) triples, so a long window costs a few bytes per trade.
-   */
-  seen: Map<number, number[]>;
+  /** Accepted trades within the duplicate window, for the exact-duplicate rule. */
+  seen: TradeMemory;
   evictedTo: number;
 }
 
@@ -155,17 +153,11 @@ export class TradeValidator {
     return {
       conditions: [...this.#conditions.keys()],
       symbols: [...this.#symbols].map(([symbol, s]) => {
-        const seen: number[] = [];
-        for (const [ts, triples] of s.seen) {
-          for (let i = 0; i < triples.length; i += 3) {
-            seen.push(ts, triples[i]!, triples[i + 1]!, triples[i + 2]!);
-          }
-        }
         return {
           symbol,
           maxTs: s.maxTs,
           prices: s.median.values(),
-          seen,
+          seen: s.seen.flat(),
           evictedTo: Number.isFinite(s.evictedTo) ? s.evictedTo : null,
         };
       }),
@@ -180,13 +172,9 @@ export class TradeValidator {
     for (const x of state.symbols) {
       const median = new RollingMedian(this.#opts.outlier.window);
       for (const p of x.prices) median.push(p);
-      const seen = new Map<number, number[]>();
+      const seen = new TradeMemory(x.seen.length / 4);
       for (let i = 0; i < x.seen.length; i += 4) {
-        const ts = x.seen[i]!;
-        const triple = [x.seen[i + 1]!, x.seen[i + 2]!, x.seen[i + 3]!];
-        const at = seen.get(ts);
-        if (at) at.push(...triple);
-        else seen.set(ts, triple);
+        seen.add(x.seen[i]!, x.seen[i + 1]!, x.seen[i + 2]!, x.seen[i + 3]!);
       }
       this.#symbols.set(x.symbol, {
         maxTs: x.maxTs,
@@ -251,7 +239,7 @@ export class TradeValidator {
           s = {
             maxTs: -Infinity,
             median: new RollingMedian(o.outlier.window),
-            seen: new Map(),
+            seen: new TradeMemory(),
             evictedTo: -Infinity,
           };
           this.#symbols.set(t.symbol, s);
@@ -266,8 +254,7 @@ export class TradeValidator {
         runConditions = t.conditions;
         cond = c;
       }
-      const sameTs = s.seen.get(t.ts);
-      if (sameTs && seenBefore(sameTs, t.price, t.size, cond)) {
+      if (s.seen.has(t.ts, t.price, t.size, cond)) {
         duplicates++;
         continue;
       }
@@ -292,34 +279,20 @@ export class TradeValidator {
       }
       if (t.tradeId === '') t.tradeId = tradeContentId(t.ts, t.price, t.size, t.conditions);
       s.median.push(t.price);
-      if (sameTs) sameTs.push(t.price, t.size, cond);
-      else s.seen.set(t.ts, [t.price, t.size, cond]);
+      s.seen.add(t.ts, t.price, t.size, cond);
       // The provider's record is only needed if the trade is rejected; let it go now.
       t.payload = '';
       if (t.ts > s.maxTs) {
         s.maxTs = t.ts;
-        if (t.ts - o.dedupWindowMs > s.evictedTo + 1_000) evict(s, t.ts - o.dedupWindowMs);
+        if (t.ts - o.dedupWindowMs > s.evictedTo + 1_000) {
+          s.evictedTo = t.ts - o.dedupWindowMs;
+          s.seen.evictBefore(s.evictedTo);
+        }
       }
       valid.push(t);
     }
     return { valid, rejects, duplicates };
   }
-}
-
-/** Drops remembered trades older than `cutoff` (insertion order is nearly ts order). */
-function evict(s: SymbolState, cutoff: number): void {
-  for (const ts of s.seen.keys()) {
-    if (ts >= cutoff) break;
-    s.seen.delete(ts);
-  }
-  s.evictedTo = cutoff;
-}
-
-function seenBefore(triples: number[], price: number, size: number, cond: number): boolean {
-  for (let i = 0; i < triples.length; i += 3) {
-    if (triples[i] === price && triples[i + 1] === size && triples[i + 2] === cond) return true;
-  }
-  return false;
 }
 
 type Broken = { rule: TradeRule; message: string } | null;

@@ -52,6 +52,8 @@ interface SymbolWindows {
   maxTs: number;
   /** One map of open windows per interval, keyed by window start. */
   open: Map<number, Window>[];
+  /** Per interval, the window the symbol's last trade went to (most trades go to it too). */
+  last: (Window | null)[];
 }
 
 /** What a BarAggregator holds: per symbol, the open windows of each interval. */
@@ -90,18 +92,33 @@ export class BarAggregator {
       if (s === undefined || t.symbol !== s.symbol) {
         s = this.#symbols.get(t.symbol);
         if (!s) {
-          s = { symbol: t.symbol, maxTs: -Infinity, open: this.#ms.map(() => new Map()) };
+          s = {
+            symbol: t.symbol,
+            maxTs: -Infinity,
+            open: this.#ms.map(() => new Map()),
+            last: this.#ms.map(() => null),
+          };
           this.#symbols.set(t.symbol, s);
         }
         touched.add(s);
       }
-      for (let k = 0; k < this.#ms.length; k++) {
+      const last = s.last;
+      for (let k = 0; k < last.length; k++) {
+        const w = last[k]!;
+        if (w !== null && t.ts >= w.start && t.ts < w.end) {
+          addTrade(w, t);
+          continue;
+        }
         const ms = this.#ms[k]!;
         const start = Math.floor(t.ts / ms) * ms;
         const map = s.open[k]!;
-        const w = map.get(start);
-        if (w) addTrade(w, t);
-        else map.set(start, newWindow(start, start + ms, t));
+        let at = map.get(start);
+        if (at) addTrade(at, t);
+        else {
+          at = newWindow(start, start + ms, t);
+          map.set(start, at);
+        }
+        last[k] = at;
       }
       if (t.ts > s.maxTs) s.maxTs = t.ts;
     }
@@ -152,6 +169,7 @@ export class BarAggregator {
         symbol: x.symbol,
         maxTs: x.maxTs,
         open: x.open.map((ws) => new Map(ws.map((w) => [w.start, { ...w }]))),
+        last: x.open.map(() => null),
       });
     }
   }
@@ -192,6 +210,7 @@ export class BarAggregator {
         finals.sort((a, b) => a.start - b.start);
         for (const w of finals) {
           map.delete(w.start);
+          if (s.last[k] === w) s.last[k] = null;
           events.push({ kind: 'final', bar: this.#bar(s.symbol, k, w) });
         }
       }
