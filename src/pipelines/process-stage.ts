@@ -81,8 +81,14 @@ export function chunkBySymbol<T extends { symbol: string }>(
 ): { symbol: string; trades: T[] }[] {
   const out: { symbol: string; trades: T[] }[] = [];
   const open = new Map<string, T[]>();
+  // Trades mostly come in runs of one symbol: the run's list is at hand.
+  let symbol: string | undefined;
+  let list: T[] | undefined;
   for (const t of trades) {
-    let list = open.get(t.symbol);
+    if (t.symbol !== symbol) {
+      symbol = t.symbol;
+      list = open.get(symbol);
+    }
     if (!list || list.length >= max) {
       list = [];
       open.set(t.symbol, list);
