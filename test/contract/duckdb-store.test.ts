@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src/core/random.ts';
 import { type Bar, type Trade, tradeContentId } from '../../src/core/records.ts';
+import { RAW_PART_BYTES } from '../../src/store/duckdb/duckdb-records.ts';
 import { openStoreAt } from '../../src/store/open-store.ts';
 import type { Store } from '../../src/store/store.ts';
 import { ENRICHED_COLUMNS, type EnrichedColumn } from '../../src/transform/enrich.ts';
@@ -276,6 +277,61 @@ describe('DuckDB store: the bar query cache', () => {
       // Every earlier result still shows exactly what it showed.
       for (const [set, values] of kept) expect(copy(set)).toEqual(values);
       expect(inPlace).toBeGreaterThan(30);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('DuckDB store: raw responses in parts', () => {
+  it('seals a part at its size, reads every response once through the view, and goes on after a reopen', async () => {
+    const file = join(tempDir(), 'raw-parts.duckdb');
+    // Each body a quarter of a part: a new part every fourth write.
+    const body = (i: number) => `${i}:`.padEnd(RAW_PART_BYTES / 4, 'x');
+    const response = (i: number) => ({
+      source: 'yahoo',
+      request: `chart/S${i}`,
+      status: 200,
+      receivedAt: 1_700_000_000_000 + i,
+      body: body(i),
+    });
+    const write = (store: Store, ids: number[]) =>
+      store.write({ raw: ids.map(response), bars: [], rejects: [], actions: [], instruments: [] });
+    const read = async (store: Store) => {
+      const sql = store.capability('sql');
+      const rows = (
+        await sql.sql('SELECT request, strlen(body) AS n FROM raw_responses ORDER BY request')
+      ).rows;
+      const parts = (
+        await sql.sql(
+          "SELECT count(*) AS n FROM duckdb_tables() WHERE regexp_full_match(table_name, 'raw_responses_[0-9]+')",
+        )
+      ).rows[0]!.n;
+      return { rows, parts: Number(parts) };
+    };
+    let store = await openStoreAt(file);
+    try {
+      for (let i = 0; i < 10; i++) await write(store, [i]);
+      // The same responses again, whichever part they are in: nothing is stored twice.
+      await write(store, [0, 5, 9]);
+      const got = await read(store);
+      expect(got.rows).toHaveLength(10);
+      expect(new Set(got.rows.map((r) => r.request)).size).toBe(10);
+      expect(got.rows.every((r) => Number(r.n) === RAW_PART_BYTES / 4)).toBe(true);
+      expect(got.parts).toBe(3);
+    } finally {
+      await store.close();
+    }
+    store = await openStoreAt(file);
+    try {
+      // The last part (two bodies in it) takes two more, then a new part begins.
+      for (let i = 10; i < 13; i++) await write(store, [i]);
+      await write(store, [3, 12]);
+      const got = await read(store);
+      expect(got.rows).toHaveLength(13);
+      expect(got.parts).toBe(4);
+      const layers = await store.capability('analytics').layerCounts();
+      expect(layers.raw_responses).toBe(13);
     } finally {
       await store.close();
     }

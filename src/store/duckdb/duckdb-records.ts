@@ -42,8 +42,60 @@ async function stage(
   a.closeSync();
 }
 
+/** The columns of a raw_responses part, in table order. */
+const RAW_COLUMNS = `id VARCHAR NOT NULL, source VARCHAR NOT NULL, request VARCHAR NOT NULL,
+  status INTEGER NOT NULL, received_at TIMESTAMP NOT NULL, body VARCHAR NOT NULL,
+  data_from TIMESTAMP`;
+
+/** Body bytes after which a raw_responses part is sealed and the next one begun. */
+export const RAW_PART_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Where raw responses go: the newest part behind the `raw_responses` view (migration 6). A
+ * checkpoint rewrites only a part's last row group, so a sealed part costs nothing more and a
+ * write's commit stays bounded however much is stored. Loaded on first use; `reset()` after a
+ * rollback or a user's SQL.
+ */
+export class RawParts {
+  #now: { k: number; bytes: number } | null = null;
+
+  reset(): void {
+    this.#now = null;
+  }
+
+  /** The part to insert `bytes` more of body into, beginning a new one when this one is full. */
+  async target(db: DuckDBSession, bytes: number): Promise<string> {
+    if (this.#now === null) {
+      const parts = await db.rows(
+        `SELECT table_name AS t FROM duckdb_tables()
+         WHERE database_name = current_database() AND schema_name = current_schema()
+           AND regexp_full_match(table_name, 'raw_responses_[0-9]+')`,
+      );
+      const k = Math.max(0, ...parts.map((r) => Number(String(r.t).slice('raw_responses_'.length))));
+      const [row] = await db.rows(
+        `SELECT coalesce(sum(strlen(body)), 0)::DOUBLE AS n FROM raw_responses_${k}`,
+      );
+      this.#now = { k, bytes: Number(row?.n ?? 0) };
+    }
+    const now = this.#now;
+    if (now.bytes > 0 && now.bytes + bytes > RAW_PART_BYTES) {
+      now.k++;
+      now.bytes = 0;
+      await db.run(`CREATE TABLE raw_responses_${now.k} (${RAW_COLUMNS})`);
+      const parts = Array.from({ length: now.k + 1 }, (_, i) => `SELECT * FROM raw_responses_${i}`);
+      await db.run(`CREATE OR REPLACE VIEW raw_responses AS ${parts.join(' UNION ALL ')}`);
+    }
+    now.bytes += bytes;
+    return `raw_responses_${now.k}`;
+  }
+}
+
 /** Merges the batch's raw responses, rejects, actions and instruments; returns rejects that were new. */
-export async function writeRecords(db: DuckDBSession, batch: WriteBatch): Promise<number> {
+export async function writeRecords(
+  db: DuckDBSession,
+  batch: WriteBatch,
+  raw: RawParts,
+): Promise<number> {
   if (batch.raw.length > 0) {
     await stage(
       db,
@@ -58,10 +110,19 @@ export async function writeRecords(db: DuckDBSession, batch: WriteBatch): Promis
         r.dataFrom ?? null,
       ]),
     );
-    await db.run(`INSERT INTO raw_responses
-      SELECT DISTINCT ON (id) id, source, request, status::INTEGER, epoch_ms(received_ms::BIGINT), body,
-        epoch_ms(data_from_ms::BIGINT)
-      FROM stage_raw s WHERE s.id NOT IN (SELECT id FROM raw_responses)`);
+    // Only responses not stored yet count toward the part's size.
+    await db.run(`CREATE OR REPLACE TEMP TABLE stage_raw_new AS
+      SELECT DISTINCT ON (id) * FROM stage_raw s WHERE s.id NOT IN (SELECT id FROM raw_responses)`);
+    const [fresh] = await db.rows(
+      'SELECT count(*)::DOUBLE AS n, coalesce(sum(strlen(body)), 0)::DOUBLE AS bytes FROM stage_raw_new',
+    );
+    if (Number(fresh?.n ?? 0) > 0) {
+      const part = await raw.target(db, Number(fresh!.bytes));
+      await db.run(`INSERT INTO ${part}
+        SELECT id, source, request, status::INTEGER, epoch_ms(received_ms::BIGINT), body,
+          epoch_ms(data_from_ms::BIGINT)
+        FROM stage_raw_new`);
+    }
   }
   let quarantined = 0;
   if (batch.rejects.length > 0) {

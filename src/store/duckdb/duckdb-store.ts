@@ -32,7 +32,7 @@ import { appendBars, mergeBars, planBars } from './duckdb-bars.ts';
 import { prepareConnection, readColumns, resetAfterRollback } from './duckdb-columns.ts';
 import { writeIndicators } from './duckdb-curated.ts';
 import { lastBarsBefore, listSeries, readTradeColumns, readWholeSeries } from './duckdb-reads.ts';
-import { writeRecords } from './duckdb-records.ts';
+import { RawParts, writeRecords } from './duckdb-records.ts';
 import { BAR_READ_SQL, MIGRATIONS } from './duckdb-schema.ts';
 import { DuckDBSession } from './duckdb-session.ts';
 import { type TradeEdge, writeTrades } from './duckdb-trades.ts';
@@ -115,6 +115,8 @@ export class DuckDBStore implements StoreDriver {
   #extents: Map<string, { lo: number; hi: number }> | null = null;
   /** Newest stored trade ts (and the ids at it) per symbol, loaded on first use; the trades' fast-path test. */
   #lastTrade: Map<string, TradeEdge> | null = null;
+  /** The raw_responses part writes go to. */
+  readonly #raw = new RawParts();
 
   private constructor(path: string, instance: DuckDBInstance, conn: DuckDBConnection) {
     this.path = path;
@@ -123,6 +125,7 @@ export class DuckDBStore implements StoreDriver {
     this.#db.onUserWrite = () => {
       this.#extents = null;
       this.#lastTrade = null;
+      this.#raw.reset();
     };
     this.capabilities = duckdbCapabilities(this.#db);
   }
@@ -206,6 +209,7 @@ export class DuckDBStore implements StoreDriver {
         await resetAfterRollback(this.#db.conn).catch(() => undefined);
         this.#extents = null;
         this.#lastTrade = null;
+        this.#raw.reset();
         if (err instanceof StoreError) throw err;
         throw new StoreError(`DuckDB write failed: ${(err as Error).message}`, 'write', [], err);
       }
@@ -235,7 +239,7 @@ export class DuckDBStore implements StoreDriver {
         ? await mergeBars(this.#db.conn, plan)
         : await appendBars(this.#db.conn, plan);
     }
-    const quarantined = await writeRecords(this.#db, batch);
+    const quarantined = await writeRecords(this.#db, batch, this.#raw);
     let tradesInserted = 0;
     if (batch.trades && batch.trades.length > 0) {
       if (!this.#lastTrade) {
