@@ -43,11 +43,23 @@ function unknownIndicator(columns: readonly string[]): RangeError | null {
 /** Each series a batch's bars touch, with its first bar's ts. */
 function touched(bars: readonly Bar[]): Map<string, number> {
   const lo = new Map<string, number>();
-  for (const b of bars) {
-    const k = seriesKey(b);
+  // Bars come in runs of one series: a run's first ts is looked for without a key per bar.
+  let run: Bar | undefined;
+  let min = 0;
+  const end = (): void => {
+    if (run === undefined) return;
+    const k = seriesKey(run);
     const t = lo.get(k);
-    if (t === undefined || b.ts < t) lo.set(k, b.ts);
+    if (t === undefined || min < t) lo.set(k, min);
+  };
+  for (const b of bars) {
+    if (run === undefined || b.symbol !== run.symbol || b.interval !== run.interval) {
+      end();
+      run = b;
+      min = b.ts;
+    } else if (b.ts < min) min = b.ts;
   }
+  end();
   return lo;
 }
 
