@@ -63,6 +63,35 @@ describe('DuckDB store: trades', () => {
   });
 });
 
+describe('DuckDB store: trade ids that are nearly content ids', () => {
+  it('stores 16-character ids that are not lowercase hex exactly as given, beside content ids', async () => {
+    const store = await openStoreAt(join(tempDir(), 'ids.duckdb'));
+    const ids = [
+      '00000000000000AB', // uppercase
+      '0000000000000\u0130', // İ: its low byte is '0'
+      '000000000000000g',
+      'ffffffffffffffff',
+    ];
+    const trades: Trade[] = ids.map((tradeId, i) => ({
+      symbol: 'A',
+      ts: 1_700_000_000_000 + i,
+      price: 1,
+      size: 1,
+      conditions: '',
+      source: 'x',
+      tradeId,
+    }));
+    const w = { raw: [], bars: [], rejects: [], actions: [], instruments: [] };
+    try {
+      expect((await store.write({ ...w, trades })).tradesInserted).toBe(4);
+      expect((await store.write({ ...w, trades })).tradesInserted).toBe(0);
+      expect((await store.readTrades({ symbol: 'A' })).map((t) => t.tradeId)).toEqual(ids);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
 describe('DuckDB store: quarantine rows from before v4 (no interval)', () => {
   it('gets its interval when the same record is quarantined again, and is not stored twice', async () => {
     const store = await openStoreAt(join(tempDir(), 'v4.duckdb'));

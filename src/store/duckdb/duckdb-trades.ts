@@ -41,17 +41,33 @@ function idHalves(id: string, hi: Float64Array, lo: Float64Array, i: number): bo
   if (id.length !== 16) return false;
   let h = 0;
   let l = 0;
-  for (let k = 0; k < 16; k++) {
+  // Any digit that is not lowercase hex makes `bad` negative.
+  let bad = 0;
+  for (let k = 0; k < 8; k++) {
     const c = id.charCodeAt(k);
-    const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : -1;
-    if (d < 0) return false;
-    if (k < 8) h = h * 16 + d;
-    else l = l * 16 + d;
+    const d = c < 128 ? HEX_DIGIT[c]! : -1;
+    bad |= d;
+    h = h * 16 + d;
   }
+  for (let k = 8; k < 16; k++) {
+    const c = id.charCodeAt(k);
+    const d = c < 128 ? HEX_DIGIT[c]! : -1;
+    bad |= d;
+    l = l * 16 + d;
+  }
+  if (bad < 0) return false;
   hi[i] = h;
   lo[i] = l;
   return true;
 }
+
+/** Each ASCII code's value as a lowercase hex digit, −1 if it is not one. */
+const HEX_DIGIT = (() => {
+  const t = new Int8Array(128).fill(-1);
+  for (let c = 0; c < 10; c++) t[48 + c] = c;
+  for (let c = 0; c < 6; c++) t[97 + c] = 10 + c;
+  return t;
+})();
 
 /** At most this many distinct strings of a column per write go in as codes. */
 const MAX_CODES = 4096;
