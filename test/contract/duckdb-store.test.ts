@@ -68,7 +68,7 @@ describe('DuckDB store: trade ids that are nearly content ids', () => {
     const store = await openStoreAt(join(tempDir(), 'ids.duckdb'));
     const ids = [
       '00000000000000AB', // uppercase
-      '0000000000000\u0130', // İ: its low byte is '0'
+      '000000000000000\u0130', // İ: its low seven bits are '0'
       '000000000000000g',
       'ffffffffffffffff',
     ];
@@ -83,7 +83,10 @@ describe('DuckDB store: trade ids that are nearly content ids', () => {
     }));
     const w = { raw: [], bars: [], rejects: [], actions: [], instruments: [] };
     try {
-      expect((await store.write({ ...w, trades })).tradesInserted).toBe(4);
+      // One write each: a write goes as numbers only if every id in it reads as a content id.
+      for (const t of trades) {
+        expect((await store.write({ ...w, trades: [t] })).tradesInserted).toBe(1);
+      }
       expect((await store.write({ ...w, trades })).tradesInserted).toBe(0);
       expect((await store.readTrades({ symbol: 'A' })).map((t) => t.tradeId)).toEqual(ids);
     } finally {
