@@ -325,10 +325,14 @@ export class DuckDBStore implements StoreDriver {
         : '';
     return this.#db.serial(async () => {
       const sources = full
-        ? (
+        ? // The sources of the rows in range: a read of a series' newest bars (the live
+          // path's, for each series a flush touched) then skips old row groups by ts instead
+          // of scanning the whole table.
+          (
             await this.#db.rows(
-              'SELECT DISTINCT source FROM bars WHERE symbol = ? AND interval = ? ORDER BY source',
-              [q.symbol, q.interval],
+              `SELECT DISTINCT source FROM bars WHERE symbol = ? AND interval = ?
+               AND ts >= epoch_ms(?::BIGINT) AND ts < epoch_ms(?::BIGINT) ORDER BY source`,
+              [q.symbol, q.interval, q.from ?? -6e13, q.to ?? 6e13],
             )
           ).map((r) => String(r.source))
         : [];
