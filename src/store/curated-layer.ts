@@ -105,6 +105,9 @@ export class CuratedLayer {
     // Whole series read at once where the driver can (a backfill refreshes hundreds).
     const whole = [...work.values()].filter((w) => !w.resume);
     let batched: Map<string, SeriesPrices> | null = null;
+    // Resumed series (a live path's, each a few new bars) read at once where the driver can.
+    const resumed = [...work.values()].filter((w) => w.resume);
+    let tailsRead: Map<string, BarColumnSet> | null = null;
     const one = async (w: Work): Promise<void> => {
       const prices = w.resume ? undefined : batched?.get(w.key);
       if (prices) {
@@ -120,7 +123,9 @@ export class CuratedLayer {
       };
       // A resumed series is read whole from its state on (few rows): what a read of its new
       // rows answers is then at hand (the tail).
-      const set = await this.#driver.readBarColumns(q, [], w.resume !== undefined);
+      const set =
+        tailsRead?.get(w.key) ??
+        (await this.#driver.readBarColumns(q, [], w.resume !== undefined));
       const c = set.columns;
       const done = curateSeries(
         w,
@@ -135,6 +140,12 @@ export class CuratedLayer {
     try {
       if (this.#driver.readWholeSeries && whole.length > 1) {
         batched = await this.#driver.readWholeSeries(whole);
+      }
+      if (this.#driver.readSeriesFrom && resumed.length > 1) {
+        const sets = await this.#driver.readSeriesFrom(
+          resumed.map((w) => ({ symbol: w.symbol, interval: w.interval, ts: w.resume!.ts + 1 })),
+        );
+        tailsRead = new Map(resumed.map((w, i) => [w.key, sets[i]!]));
       }
       const queue = [...work.values()];
       const runner = async () => {

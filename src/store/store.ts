@@ -385,6 +385,12 @@ export interface StoreDriver {
    * (a backfill's curated refresh; without it, one `readBarColumns` a series).
    */
   readWholeSeries?(series: readonly SeriesKey[]): Promise<Map<string, SeriesPrices>>;
+  /**
+   * Optional, for speed: per key, what `readBarColumns({ symbol, interval, from: ts }, [], true)`
+   * answers, all keys in one read (the live path's curated refresh of every series a flush
+   * touched; without it, one `readBarColumns` a series).
+   */
+  readSeriesFrom?(keys: readonly (SeriesKey & { ts: number })[]): Promise<BarColumnSet[]>;
 }
 
 /** A series' bars for the curate step, in ts order. */

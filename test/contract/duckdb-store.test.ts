@@ -4,7 +4,7 @@ import { seededRandom } from '../../src/core/random.ts';
 import { type Bar, type Trade, tradeContentId } from '../../src/core/records.ts';
 import { RAW_PART_BYTES } from '../../src/store/duckdb/duckdb-records.ts';
 import { openStoreAt } from '../../src/store/open-store.ts';
-import type { Store } from '../../src/store/store.ts';
+import type { SeriesKey, Store } from '../../src/store/store.ts';
 import { ENRICHED_COLUMNS, type EnrichedColumn } from '../../src/transform/enrich.ts';
 import { tempDir } from '../helpers/db.ts';
 import { storeContract } from './store-contract.ts';
@@ -251,14 +251,25 @@ describe('DuckDB store: the bar query cache', () => {
       }
       // The live case, step after step: new bars and a refresh that goes on from the state the
       // one before left (its new rows then come from that refresh, not from DuckDB).
+      // Both series grow, so each refresh reads their new bars in one batched read.
+      const driver = cached.driver;
+      const readSeriesFrom = driver.readSeriesFrom!.bind(driver);
+      let batchedReads = 0;
+      driver.readSeriesFrom = (keys) => {
+        batchedReads++;
+        return readSeriesFrom(keys);
+      };
+      let otherLast = 59;
       for (let step = 0; step < 12; step++) {
         const n = 1 + (step % 3);
         await write(Array.from({ length: n }, (_, i) => bar(last + 1 + i, 140 + rand() * 20)));
         last += n;
+        await write([bar(++otherLast, 100 + rand() * 10, 'test', 'OTH')]);
         if (step % 4 === 3) await same(`live ${step}: before its refresh`);
         await refresh();
         await same(`live ${step}`);
       }
+      expect(batchedReads).toBeGreaterThan(0);
       // Stale results were re-read in part, and unchanged ones answered from the cache.
       const stats = cached.queryCacheStats();
       expect(stats.stale).toBeGreaterThan(100);
@@ -364,6 +375,58 @@ describe('DuckDB store: raw responses in parts', () => {
       expect(got.parts).toBe(4);
       const layers = await store.capability('analytics').layerCounts();
       expect(layers.raw_responses).toBe(13);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('DuckDB store: series read from a time, many at once', () => {
+  it('answers per key what a full readBarColumns from that time answers', async () => {
+    const store = await openStoreAt(join(tempDir(), 'from.duckdb'));
+    const driver = store.driver;
+    try {
+      const T0 = Date.UTC(2024, 0, 2, 14, 30);
+      const bars: Bar[] = [];
+      for (const symbol of ['AAA', 'BBB', 'CCC']) {
+        for (let i = 0; i < 50; i++) {
+          bars.push({
+            symbol,
+            interval: '1m',
+            ts: T0 + i * 60_000,
+            open: 10 + i,
+            high: 11 + i,
+            low: 9 + i,
+            close: 10.5 + i,
+            volume: 100 * i,
+            adjClose: i % 3 === 0 ? null : 10.4 + i,
+            source: i % 7 === 0 ? 'finnhub-candle' : 'finnhub',
+            ...(i % 2 === 0 ? { vwap: 10.2 + i, tradeCount: i } : {}),
+            ...(i % 7 === 0 ? { backfilled: true } : {}),
+          });
+        }
+      }
+      await store.write({ raw: [], bars, rejects: [], actions: [], instruments: [] });
+      const keys: (SeriesKey & { ts: number })[] = [
+        { symbol: 'AAA', interval: '1m', ts: T0 + 20 * 60_000 },
+        { symbol: 'BBB', interval: '1m', ts: T0 + 20 * 60_000 + 1 },
+        { symbol: 'CCC', interval: '1m', ts: T0 - 1 },
+        { symbol: 'ZZZ', interval: '1m', ts: T0 },
+        { symbol: 'AAA', interval: '1m', ts: T0 + 60 * 60_000 },
+      ];
+      const sets = await driver.readSeriesFrom!(keys);
+      expect(sets.map((s) => s.rows)).toEqual([30, 29, 50, 0, 0]);
+      for (const [i, k] of keys.entries()) {
+        const one = await driver.readBarColumns({ ...k, from: k.ts }, [], true);
+        const got = sets[i]!;
+        expect(got.rows).toBe(one.rows);
+        for (const [name, col] of Object.entries(one.columns)) {
+          if (name === 'source') continue;
+          expect([...got.columns[name]!], name).toEqual([...col]);
+        }
+        const names = (s: typeof one) => [...s.columns.source!].map((x) => s.sources[x]);
+        expect(names(got)).toEqual(names(one));
+      }
     } finally {
       await store.close();
     }

@@ -3,17 +3,20 @@
  * listing, and the optional batched reads (the last bar before a time for
  * many keys at once, many whole series for a curated refresh).
  */
-import { DuckDBTimestampValue } from '@duckdb/node-api';
+import { DuckDBTimestampValue, listValue } from '@duckdb/node-api';
 import type { Bar } from '../../core/records.ts';
 import type { Interval } from '../../core/time.ts';
-import type {
-  SeriesKey,
-  SeriesPrices,
-  SeriesStatus,
-  TradeColumnSet,
-  TradeQuery,
+import {
+  type BarColumnSet,
+  barColumnNames,
+  type SeriesKey,
+  type SeriesPrices,
+  type SeriesStatus,
+  type TradeColumnSet,
+  type TradeQuery,
 } from '../store.ts';
 import { readColumns } from './duckdb-columns.ts';
+import { BAR_READ_SQL } from './duckdb-schema.ts';
 import type { DuckDBSession } from './duckdb-session.ts';
 
 /** Appends keyed rows (an index, symbol, interval, and maybe a ts) to a fresh temp table. */
@@ -163,4 +166,51 @@ export async function listSeries(db: DuckDBSession): Promise<SeriesStatus[]> {
       rejects: Number(r.rejects),
     }));
   }
+}
+
+/**
+ * Per key, every column of its series' bars from `ts` on, in ts order (as a full
+ * `readBarColumns` from `ts` answers), in two statements for all keys: one for the sources in
+ * range, one for the rows. Each set's source column indexes the one list of those sources.
+ */
+export async function readSeriesFrom(
+  db: DuckDBSession,
+  keys: readonly (SeriesKey & { ts: number })[],
+): Promise<BarColumnSet[]> {
+  await keysTable(db, 'from_keys', keys);
+  const join = `FROM bars b JOIN from_keys k
+    ON b.symbol = k.symbol AND b.interval = k.interval AND b.ts >= k.ts`;
+  const sources = (await db.rows(`SELECT DISTINCT b.source AS s ${join} ORDER BY s`)).map((r) =>
+    String(r.s),
+  );
+  const names = barColumnNames([], true);
+  const B = BAR_READ_SQL;
+  const { columns, rowCount: n } = await readColumns(
+    db.conn,
+    `SELECT k.idx, ${B.ts}, ${B.open}, ${B.high}, ${B.low}, ${B.close}, ${B.volume}, ${B.vwap},
+       ${B.adj_close}, ${B.trade_count}, ${B.backfilled},
+       coalesce(list_position($1::VARCHAR[], b.source) - 1, -1)::DOUBLE
+     ${join} ORDER BY k.idx, b.ts`,
+    ['i32', ...names.map(() => 'f64' as const)],
+    [listValue(sources.length > 0 ? sources : [''])],
+  );
+  const idx = columns[0] as Int32Array;
+  const out: BarColumnSet[] = keys.map(() => ({
+    rows: 0,
+    columns: Object.fromEntries(names.map((c) => [c, new Float64Array(0)])),
+    sources,
+  }));
+  for (let start = 0; start < n; ) {
+    let end = start + 1;
+    while (end < n && idx[end] === idx[start]) end++;
+    out[idx[start]!] = {
+      rows: end - start,
+      columns: Object.fromEntries(
+        names.map((c, j) => [c, (columns[j + 1] as Float64Array).subarray(start, end)]),
+      ),
+      sources,
+    };
+    start = end;
+  }
+  return out;
 }

@@ -31,7 +31,13 @@ import { duckdbCapabilities } from './duckdb-admin.ts';
 import { appendBars, mergeBars, planBars } from './duckdb-bars.ts';
 import { prepareConnection, readColumns, resetAfterRollback } from './duckdb-columns.ts';
 import { writeIndicators } from './duckdb-curated.ts';
-import { lastBarsBefore, listSeries, readTradeColumns, readWholeSeries } from './duckdb-reads.ts';
+import {
+  lastBarsBefore,
+  listSeries,
+  readSeriesFrom,
+  readTradeColumns,
+  readWholeSeries,
+} from './duckdb-reads.ts';
 import { RawParts, writeRecords } from './duckdb-records.ts';
 import { BAR_READ_SQL, MIGRATIONS } from './duckdb-schema.ts';
 import { DuckDBSession } from './duckdb-session.ts';
@@ -378,6 +384,10 @@ export class DuckDBStore implements StoreDriver {
   lastBarsBefore(keys: readonly (SeriesKey & { ts: number })[]): Promise<(Bar | null)[]> {
     if (keys.length === 0) return Promise.resolve([]);
     return this.#db.serial(() => lastBarsBefore(this.#db, keys));
+  }
+
+  readSeriesFrom(keys: readonly (SeriesKey & { ts: number })[]): Promise<BarColumnSet[]> {
+    return this.#db.serial(() => readSeriesFrom(this.#db, keys));
   }
 
   readWholeSeries(series: readonly SeriesKey[]): Promise<Map<string, SeriesPrices>> {
