@@ -124,8 +124,7 @@ export class CuratedLayer {
       // A resumed series is read whole from its state on (few rows): what a read of its new
       // rows answers is then at hand (the tail).
       const set =
-        tailsRead?.get(w.key) ??
-        (await this.#driver.readBarColumns(q, [], w.resume !== undefined));
+        tailsRead?.get(w.key) ?? (await this.#driver.readBarColumns(q, [], w.resume !== undefined));
       const c = set.columns;
       const done = curateSeries(
         w,

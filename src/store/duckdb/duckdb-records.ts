@@ -71,7 +71,10 @@ export class RawParts {
          WHERE database_name = current_database() AND schema_name = current_schema()
            AND regexp_full_match(table_name, 'raw_responses_[0-9]+')`,
       );
-      const k = Math.max(0, ...parts.map((r) => Number(String(r.t).slice('raw_responses_'.length))));
+      const k = Math.max(
+        0,
+        ...parts.map((r) => Number(String(r.t).slice('raw_responses_'.length))),
+      );
       const [row] = await db.rows(
         `SELECT coalesce(sum(strlen(body)), 0)::DOUBLE AS n FROM raw_responses_${k}`,
       );
