@@ -44,12 +44,24 @@ export async function writeIndicators(
       (r) => [`${r.symbol}\u0000${r.interval}`, Number(r.id)],
     ),
   );
-  const a = await conn.createAppender('bar_indicators');
+  // Every series' rows in one set of columns, appended in full chunks: a live refresh touches
+  // many series with a few new rows each, and a chunk per series cost a chunk's set-up each.
+  let rows = 0;
+  for (const p of unique.values()) rows += p.ts.length;
+  if (rows === 0) return;
+  const width = unique.values().next().value!.columns.length;
+  const id = new Int32Array(rows);
+  const micros = new BigInt64Array(rows);
+  const columns = Array.from({ length: width }, () => new Float64Array(rows));
+  let at = 0;
   for (const [key, p] of unique) {
     const n = p.ts.length;
-    const micros = new BigInt64Array(n);
-    for (let i = 0; i < n; i++) micros[i] = BigInt(p.ts[i]!) * 1000n;
-    appendColumns(a, [new Int32Array(n).fill(ids.get(key)!), micros, ...p.columns], n);
+    id.fill(ids.get(key)!, at, at + n);
+    for (let i = 0; i < n; i++) micros[at + i] = BigInt(p.ts[i]!) * 1000n;
+    for (let k = 0; k < width; k++) columns[k]!.set(p.columns[k]!, at);
+    at += n;
   }
+  const a = await conn.createAppender('bar_indicators');
+  appendColumns(a, [id, micros, ...columns], rows);
   a.closeSync();
 }
