@@ -84,6 +84,8 @@ export async function runLive(o: LiveRunOptions): Promise<StreamStats> {
     accept: o.accept,
     signal: o.stop.signal,
     ...(o.onFlush ? { onFlush: o.onFlush } : {}),
+    // Forming bars go nowhere without a listener (the server's hub).
+    barUpdates: o.onEvent !== undefined,
     onEvent: (e) => {
       if (e.kind === 'source') {
         const ev = e.event;

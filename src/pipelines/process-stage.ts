@@ -108,6 +108,8 @@ export interface ProcessOptions {
   outlier: { window: number; band: number; minSamples: number };
   /** Symbols the quality stage accepts; null accepts any. */
   accept: ReadonlySet<string> | null;
+  /** Emit `update` events of forming bars in the output (default true). */
+  barUpdates?: boolean;
   /** Over a durable log: how often a partition's state is checkpointed (default 1000 ms). */
   checkpointMs?: number;
   /** Told what each batch produced, after it is in the log. */
@@ -222,6 +224,7 @@ export class ProcessStage {
       bars: new BarAggregator({
         intervals: o.intervals,
         allowedLatenessMs: o.allowedLatenessMs,
+        updates: o.barUpdates ?? true,
       }),
       pending: null,
       lastCheckpointAt: Date.now(),

@@ -61,6 +61,8 @@ export interface StreamOptions {
   accept?: ReadonlySet<string> | null;
   signal?: AbortSignal;
   onEvent?: (e: StreamEvent) => void;
+  /** Emit `update` events of forming bars to onEvent (default: when there is an onEvent). */
+  barUpdates?: boolean;
   /** How often the curated layer of live series is recomputed (default 5 s). */
   curatedEveryMs?: number;
   /** Told each store write's duration (ms) and rows (for metrics). */
@@ -122,6 +124,7 @@ export class StreamPipeline {
           outlier: live.outlier,
           accept: opts.accept === undefined ? new Set(opts.symbols) : opts.accept,
           checkpointMs: live.checkpointMs,
+          barUpdates: opts.barUpdates ?? opts.onEvent !== undefined,
           onOutput: (out) => this.#onProcessed(out),
         })
       : null;

@@ -54,6 +54,28 @@ describe('BarAggregator', () => {
     expect([corrected.low, corrected.volume, corrected.vwap]).toEqual([9, 4, 9.5]);
   });
 
+  it('without updates, emits exactly the other events, and its bars form the same', () => {
+    const steps = [
+      [tr(100, 10), tr(900, 11)],
+      [tr(1_500, 12)],
+      [tr(50, 9, 2), tr(3_000, 13)],
+      [tr(61_000, 14)],
+    ];
+    const a = agg();
+    const b = new BarAggregator({
+      intervals: ['1s', '1m'],
+      allowedLatenessMs: 2_000,
+      updates: false,
+    });
+    for (const s of steps) {
+      const all = a.add(s);
+      expect(brief(b.add(s))).toEqual(brief(all.filter((e) => e.kind !== 'update')));
+      expect(all.some((e) => e.kind === 'update')).toBe(true);
+      expect(b.forming('AAPL')).toEqual(a.forming('AAPL'));
+    }
+    expect(brief(b.flush())).toEqual(brief(a.flush()));
+  });
+
   it('does not depend on arrival order: ties at one ms are broken by trade id', () => {
     const trades = [
       tr(10, 5, 1, 'b'),

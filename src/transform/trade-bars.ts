@@ -65,18 +65,26 @@ export interface BarAggregatorState {
 export interface BarAggregatorOptions {
   intervals: readonly Interval[];
   allowedLatenessMs: number;
+  /**
+   * Emit `update` events for forming bars (default true). Without a listener for them (a
+   * `tickline stream` or a worker), a thousand symbols' updates were a thousand bars made and
+   * dropped per batch.
+   */
+  updates?: boolean;
 }
 
 export class BarAggregator {
   readonly #intervals: readonly Interval[];
   readonly #ms: number[];
   readonly #lateness: number;
+  readonly #updates: boolean;
   readonly #symbols = new Map<string, SymbolWindows>();
 
   constructor(opts: BarAggregatorOptions) {
     this.#intervals = opts.intervals;
     this.#ms = opts.intervals.map(intervalMs);
     this.#lateness = opts.allowedLatenessMs;
+    this.#updates = opts.updates ?? true;
   }
 
   /**
@@ -202,7 +210,8 @@ export class BarAggregator {
           events.push({ kind: 'close', bar: this.#bar(s.symbol, k, w) });
         } else if (w.dirty) {
           w.dirty = false;
-          events.push({ kind: w.closed ? 'correction' : 'update', bar: this.#bar(s.symbol, k, w) });
+          if (w.closed) events.push({ kind: 'correction', bar: this.#bar(s.symbol, k, w) });
+          else if (this.#updates) events.push({ kind: 'update', bar: this.#bar(s.symbol, k, w) });
         }
         if (w.end <= watermark) finals.push(w);
       }
