@@ -63,8 +63,7 @@ export class RawParts {
     this.#now = null;
   }
 
-  /** The part to insert `bytes` more of body into, beginning a new one when this one is full. */
-  async target(db: DuckDBSession, bytes: number): Promise<string> {
+  async #load(db: DuckDBSession): Promise<{ k: number; bytes: number }> {
     if (this.#now === null) {
       const parts = await db.rows(
         `SELECT table_name AS t FROM duckdb_tables()
@@ -80,7 +79,23 @@ export class RawParts {
       );
       this.#now = { k, bytes: Number(row?.n ?? 0) };
     }
-    const now = this.#now;
+    return this.#now;
+  }
+
+  /** The newest part, if `bytes` more fit in it; null when they would fill it. */
+  async fitting(db: DuckDBSession, bytes: number): Promise<string | null> {
+    const now = await this.#load(db);
+    return now.bytes + bytes <= RAW_PART_BYTES ? `raw_responses_${now.k}` : null;
+  }
+
+  /** Counts bytes written to the newest part. */
+  added(bytes: number): void {
+    if (this.#now !== null) this.#now.bytes += bytes;
+  }
+
+  /** The part to insert `bytes` more of body into, beginning a new one when this one is full. */
+  async target(db: DuckDBSession, bytes: number): Promise<string> {
+    const now = await this.#load(db);
     if (now.bytes > 0 && now.bytes + bytes > RAW_PART_BYTES) {
       now.k++;
       now.bytes = 0;
@@ -113,18 +128,30 @@ export async function writeRecords(
         r.dataFrom ?? null,
       ]),
     );
-    // Only responses not stored yet count toward the part's size.
-    await db.run(`CREATE OR REPLACE TEMP TABLE stage_raw_new AS
-      SELECT DISTINCT ON (id) * FROM stage_raw s WHERE s.id NOT IN (SELECT id FROM raw_responses)`);
-    const [fresh] = await db.rows(
-      'SELECT count(*)::DOUBLE AS n, coalesce(sum(strlen(body)), 0)::DOUBLE AS bytes FROM stage_raw_new',
-    );
-    if (Number(fresh?.n ?? 0) > 0) {
-      const part = await raw.target(db, Number(fresh!.bytes));
-      await db.run(`INSERT INTO ${part}
-        SELECT id, source, request, status::INTEGER, epoch_ms(received_ms::BIGINT), body,
-          epoch_ms(data_from_ms::BIGINT)
-        FROM stage_raw_new`);
+    const ids = new Set(batch.raw.map(rawResponseId));
+    const bytes = batch.raw.reduce((n, r) => n + r.body.length, 0);
+    const values = `SELECT id, source, request, status::INTEGER, epoch_ms(received_ms::BIGINT), body,
+        epoch_ms(data_from_ms::BIGINT)`;
+    const fits = await raw.fitting(db, bytes);
+    if (fits !== null) {
+      // The usual write: it fits in the newest part whatever of it is stored already.
+      const res = await db.run(`INSERT INTO ${fits}
+        ${values} FROM (SELECT DISTINCT ON (id) * FROM stage_raw) s
+        WHERE s.id NOT IN (SELECT id FROM raw_responses)`);
+      // Some were stored already: the part's size is counted afresh when next needed.
+      if (Number(res.rowsChanged) === ids.size) raw.added(bytes);
+      else raw.reset();
+    } else {
+      // It would fill the part: only responses not stored yet count toward its size.
+      await db.run(`CREATE OR REPLACE TEMP TABLE stage_raw_new AS
+        SELECT DISTINCT ON (id) * FROM stage_raw s WHERE s.id NOT IN (SELECT id FROM raw_responses)`);
+      const [fresh] = await db.rows(
+        'SELECT count(*)::DOUBLE AS n, coalesce(sum(strlen(body)), 0)::DOUBLE AS bytes FROM stage_raw_new',
+      );
+      if (Number(fresh?.n ?? 0) > 0) {
+        const part = await raw.target(db, Number(fresh!.bytes));
+        await db.run(`INSERT INTO ${part} ${values} FROM stage_raw_new`);
+      }
     }
   }
   let quarantined = 0;
