@@ -83,7 +83,7 @@ export function liveSourceFromFlags(
     if (speed !== 'max' && !(Number.isFinite(speed) && speed > 0)) {
       throw new UsageError('--speed', `"${speedArg}" is not a positive number or 'max'`);
     }
-    return { name, source: new ReplaySource({ file: o.file, speed }) };
+    return { name, source: new ReplaySource({ file: o.file, speed, thread: cfg.live.threads }) };
   }
   const maxMessages = o.maxMessages
     ? parsePositiveInt('--max-messages', o.maxMessages, 0, 1e9)

@@ -209,6 +209,11 @@ export const ConfigSchema = z
          */
         heapGrowthPercent: z.number().int().min(0).max(300).default(0),
         /**
+         * Read and parse a replay on a worker thread (the other core), which hands its trades
+         * over as columns; false does it on the thread that validates, aggregates and stores.
+         */
+        threads: z.boolean().default(true),
+        /**
          * After a stop (SIGINT/SIGTERM, --duration, a feed that ended), how long the
          * path may take to store what it received; past it the process stores what
          * it holds, says what was left and ends anyway.

@@ -20,19 +20,22 @@
  */
 import type { CandidateTrade, LazyPayload } from '../../core/records.ts';
 
-/** A trade's element within its message; its JSON is built only if it is quarantined. */
-class ElementPayload implements LazyPayload {
-  readonly #message: string;
-  readonly #start: number;
-  readonly #end: number;
+/**
+ * A trade's element within its message, [start, end) of its text; its JSON is built only if it is
+ * quarantined. (Trade columns carry it across threads as the message and the two offsets.)
+ */
+export class ElementPayload implements LazyPayload {
+  readonly message: string;
+  readonly start: number;
+  readonly end: number;
   constructor(message: string, start: number, end: number) {
-    this.#message = message;
-    this.#start = start;
-    this.#end = end;
+    this.message = message;
+    this.start = start;
+    this.end = end;
   }
   text(): string {
     // The same text as JSON.stringify of the parsed element (key order and number form).
-    return JSON.stringify(JSON.parse(this.#message.slice(this.#start, this.#end)));
+    return JSON.stringify(JSON.parse(this.message.slice(this.start, this.end)));
   }
 }
 

@@ -4,13 +4,20 @@
  * or bare provider messages (as Finnhub sends them). At speed N the gaps
  * between lines are divided by N (taken from `receivedAt`, or from the
  * newest trade ts of bare messages); `max` plays as fast as the consumer takes them.
+ *
+ * By default the file is read and its messages parsed on a worker thread (the other core), which
+ * hands the batches over with their trades as columns (see ../trade-columns.ts): the thread that
+ * validates, aggregates and stores does none of the reading and parsing. `thread: false` does all
+ * of it on the caller's thread; both give the same batches (tested).
  */
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SourceError } from '../../core/errors.ts';
+import { startWorker } from '../../core/worker-thread.ts';
 import { parseFinnhubMessage } from '../finnhub/finnhub-messages.ts';
 import { emptyLiveBatch, type LiveBatch, type LiveSource } from '../source.ts';
+import { type ColumnarLiveBatch, fromColumns } from '../trade-columns.ts';
 
 export interface ReplayOptions {
   file: string;
@@ -20,7 +27,21 @@ export interface ReplayOptions {
   source?: string;
   /** Lines per batch at max speed (default 1024). */
   batchLines?: number;
+  /** Read and parse on a worker thread (default true). */
+  thread?: boolean;
 }
+
+/** What the replay thread posts: a batch, the end, or why it failed. */
+export type ReplayThreadMessage =
+  | { batch: ColumnarLiveBatch }
+  | { end: true }
+  | { error: string; retryable: boolean };
+
+/** What the replay thread is told: more batches may be sent, or stop reading. */
+export type ReplayThreadControl = { credit: number } | { stop: true };
+
+/** Batches the replay thread may have on their way before the consumer takes one. */
+const THREAD_CREDIT = 4;
 
 /** One line of a recording written by `tickline record`. */
 export interface RecordedMessage {
@@ -73,60 +94,120 @@ export class ReplaySource implements LiveSource {
     _symbols: readonly string[],
     opts: { signal?: AbortSignal } = {},
   ): AsyncGenerator<LiveBatch> {
-    const o = this.#o;
-    const stream = createReadStream(o.file, { encoding: 'utf8' });
-    const opened = new Promise<void>((resolve, reject) => {
-      stream.once('open', () => resolve());
-      stream.once('error', reject);
-    });
-    try {
-      await opened;
-    } catch (err) {
-      throw new SourceError(`replay: cannot read ${o.file}: ${(err as Error).message}`, {
-        provider: 'replay',
-        retryable: false,
-        cause: err,
-      });
+    if (this.#o.thread === false) {
+      for await (const { batch } of replayBatches(this.#o, this.name, opts.signal)) yield batch;
+      return;
     }
-    const lines = createInterface({ input: stream, crlfDelay: Infinity });
-    const perBatch = o.batchLines ?? 1024;
-    let batch = emptyLiveBatch();
-    let firstAt = Number.NaN;
-    const t0 = Date.now();
+    yield* this.#threaded(opts.signal);
+  }
+
+  /** The batches as the replay thread reads and parses them. */
+  async *#threaded(signal: AbortSignal | undefined): AsyncGenerator<LiveBatch> {
+    const worker = startWorker(new URL('./replay-thread.ts', import.meta.url), {
+      options: { ...this.#o, thread: false },
+      name: this.name,
+      credit: THREAD_CREDIT,
+    });
+    const queue: ReplayThreadMessage[] = [];
+    let wake: (() => void) | null = null;
+    const arrive = (m: ReplayThreadMessage): void => {
+      queue.push(m);
+      wake?.();
+    };
+    worker.on('message', arrive);
+    worker.on('error', (err) => arrive({ error: err.message, retryable: false }));
+    // A thread that ended without saying so (killed): what it sent is all there is.
+    worker.on('exit', () => arrive({ end: true }));
+    const control = (m: ReplayThreadControl): void => worker.postMessage(m);
+    const stop = (): void => control({ stop: true });
+    signal?.addEventListener('abort', stop, { once: true });
+    if (signal?.aborted) stop();
     try {
-      for await (const raw of lines) {
-        if (opts.signal?.aborted) break;
-        const line = raw.trim();
-        if (line === '') continue;
-        const { text, at: envelopeAt, source } = lineMessage(line);
-        const at =
-          o.speed === 'max' || !Number.isNaN(envelopeAt) ? envelopeAt : newestTradeTs(line);
-        if (o.speed !== 'max' && Number.isFinite(at)) {
-          if (Number.isNaN(firstAt)) firstAt = at;
-          const due = t0 + (at - firstAt) / o.speed;
-          const wait = due - Date.now();
-          if (wait > 0) {
-            if (batch.messages.length > 0) {
-              yield batch;
-              batch = emptyLiveBatch();
-            }
-            await sleep(wait, undefined, opts.signal ? { signal: opts.signal } : {}).catch(
-              () => undefined,
-            );
-          }
+      for (;;) {
+        while (queue.length === 0) {
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+          });
+          wake = null;
         }
-        const receivedAt = Date.now();
-        batch.messages.push({ text, receivedAt });
-        parseFinnhubMessage(text, receivedAt, source ?? this.name, batch);
-        if (batch.messages.length >= perBatch) {
-          yield batch;
-          batch = emptyLiveBatch();
+        const m = queue.shift()!;
+        if ('batch' in m) {
+          // The thread goes on with the next batch while this one is processed.
+          control({ credit: 1 });
+          yield fromColumns(m.batch);
+        } else if ('error' in m) {
+          throw new SourceError(m.error, { provider: 'replay', retryable: m.retryable });
+        } else return;
+      }
+    } finally {
+      signal?.removeEventListener('abort', stop);
+      await worker.terminate();
+    }
+  }
+}
+
+/**
+ * The recording's batches, read and parsed on this thread. With each batch: `starts[k]`, the
+ * index of the first trade of its k-th message.
+ */
+export async function* replayBatches(
+  o: ReplayOptions,
+  name: string,
+  signal: AbortSignal | undefined,
+): AsyncGenerator<{ batch: LiveBatch; starts: number[] }> {
+  const stream = createReadStream(o.file, { encoding: 'utf8' });
+  const opened = new Promise<void>((resolve, reject) => {
+    stream.once('open', () => resolve());
+    stream.once('error', reject);
+  });
+  try {
+    await opened;
+  } catch (err) {
+    throw new SourceError(`replay: cannot read ${o.file}: ${(err as Error).message}`, {
+      provider: 'replay',
+      retryable: false,
+      cause: err,
+    });
+  }
+  const lines = createInterface({ input: stream, crlfDelay: Infinity });
+  const perBatch = o.batchLines ?? 1024;
+  let batch = emptyLiveBatch();
+  let starts: number[] = [];
+  let firstAt = Number.NaN;
+  const t0 = Date.now();
+  try {
+    for await (const raw of lines) {
+      if (signal?.aborted) break;
+      const line = raw.trim();
+      if (line === '') continue;
+      const { text, at: envelopeAt, source } = lineMessage(line);
+      const at = o.speed === 'max' || !Number.isNaN(envelopeAt) ? envelopeAt : newestTradeTs(line);
+      if (o.speed !== 'max' && Number.isFinite(at)) {
+        if (Number.isNaN(firstAt)) firstAt = at;
+        const due = t0 + (at - firstAt) / o.speed;
+        const wait = due - Date.now();
+        if (wait > 0) {
+          if (batch.messages.length > 0) {
+            yield { batch, starts };
+            batch = emptyLiveBatch();
+            starts = [];
+          }
+          await sleep(wait, undefined, signal ? { signal } : {}).catch(() => undefined);
         }
       }
-      if (batch.messages.length > 0) yield batch;
-    } finally {
-      lines.close();
-      stream.destroy();
+      const receivedAt = Date.now();
+      batch.messages.push({ text, receivedAt });
+      starts.push(batch.trades.length);
+      parseFinnhubMessage(text, receivedAt, source ?? name, batch);
+      if (batch.messages.length >= perBatch) {
+        yield { batch, starts };
+        batch = emptyLiveBatch();
+        starts = [];
+      }
     }
+    if (batch.messages.length > 0) yield { batch, starts };
+  } finally {
+    lines.close();
+    stream.destroy();
   }
 }
