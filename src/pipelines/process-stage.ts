@@ -99,6 +99,24 @@ export function chunkBySymbol<T extends { symbol: string }>(
   return out;
 }
 
+/** What a batch's output puts into the log: valid trades, rejects and finished bars. */
+export function processPublications(out: ProcessOutput): Publication[] {
+  const bySymbol = (r: { symbol: string | null }): string => r.symbol ?? '';
+  const toStore: Bar[] = [];
+  for (const e of out.events)
+    if (e.kind === 'close' || e.kind === 'correction') toStore.push(e.bar);
+  return [
+    {
+      topic: TOPICS.trades,
+      records: chunkBySymbol(out.valid),
+      key: chunkKey,
+      weight: chunkWeight,
+    },
+    { topic: TOPICS.quarantine, records: out.rejects, key: bySymbol },
+    { topic: TOPICS.bars, records: toStore, key: bySymbol },
+  ];
+}
+
 export interface ProcessOptions {
   log: Log;
   intervals: readonly Interval[];
@@ -379,29 +397,11 @@ export class ProcessStage {
     });
   }
 
-  /** What a batch's output puts into the log: valid trades, rejects and finished bars. */
-  #publications(out: ProcessOutput): Publication[] {
-    const bySymbol = (r: { symbol: string | null }): string => r.symbol ?? '';
-    const toStore: Bar[] = [];
-    for (const e of out.events)
-      if (e.kind === 'close' || e.kind === 'correction') toStore.push(e.bar);
-    return [
-      {
-        topic: TOPICS.trades,
-        records: chunkBySymbol(out.valid),
-        key: chunkKey,
-        weight: chunkWeight,
-      },
-      { topic: TOPICS.quarantine, records: out.rejects, key: bySymbol },
-      { topic: TOPICS.bars, records: toStore, key: bySymbol },
-    ];
-  }
-
   /** Publishes a batch's output, and reports it. */
   async #publish(out: ProcessOutput): Promise<void> {
     const log = this.#o.log;
     await Promise.all(
-      this.#publications(out).map((p) => log.publish(p.topic, p.records, p.key, p.weight)),
+      processPublications(out).map((p) => log.publish(p.topic, p.records, p.key, p.weight)),
     );
     this.#o.onOutput?.(out);
   }
@@ -432,7 +432,7 @@ export class ProcessStage {
       if (commits.length === 0) return;
       const pubs = new Map<string, Publication>();
       for (const out of outs) {
-        for (const p of this.#publications(out)) {
+        for (const p of processPublications(out)) {
           const at = pubs.get(p.topic);
           if (at) append(at.records as unknown[], p.records as unknown[]);
           else pubs.set(p.topic, { ...p, records: [...p.records] });

@@ -13,11 +13,13 @@
  * whoever takes them over goes on with the same open windows.
  */
 import type { Config } from '../core/config.ts';
-import { TicklineError } from '../core/errors.ts';
+import { SourceError, TicklineError } from '../core/errors.ts';
 import type { Bar, Quarantined, RawResponse, Trade } from '../core/records.ts';
 import type { Interval } from '../core/time.ts';
+import { startWorker } from '../core/worker-thread.ts';
 import { type Log, type LogBatch, type Subscription, TOPICS } from '../log/log.ts';
-import type { LiveEvent, LiveSource } from '../sources/source.ts';
+import type { LiveEvent, LiveSource, ThreadSpec } from '../sources/source.ts';
+import { fromColumns } from '../sources/trade-columns.ts';
 import type { Store } from '../store/store.ts';
 import {
   IncrementalIndicators,
@@ -32,9 +34,15 @@ import {
   PROCESS_GROUP,
   type ProcessOutput,
   ProcessStage,
+  processPublications,
   quarantinePoison,
   quarantineUnprocessable,
 } from './process-stage.ts';
+import type {
+  ProcessThreadControl,
+  ProcessThreadData,
+  ProcessThreadMessage,
+} from './process-thread.ts';
 import { emptyStoreStats, StoreStage, type StoreStageStats } from './store-stage.ts';
 
 /** What live views are told: bar changes (finals with their indicators) and source events. */
@@ -85,6 +93,8 @@ export interface StreamStats {
 }
 
 const LATENCY_SAMPLES = 65_536;
+/** How far (in trades) a worker thread's source may run ahead of what this thread took in. */
+const THREAD_AHEAD_TRADES = 65_536;
 /** Publishes to a durable log that may wait for their acknowledgements at once. */
 const INGEST_WINDOW = 64;
 const STORE_GROUP = 'store';
@@ -100,6 +110,8 @@ export class StreamPipeline {
   readonly #o: StreamOptions;
   readonly #stages: ReadonlySet<StreamStage>;
   readonly #process: ProcessStage | null;
+  /** The source and process stage's thread, when they run on one. */
+  readonly #thread: ThreadSpec | null;
   readonly #storeStage: StoreStage | null;
   readonly #indicators = new Map<string, IncrementalIndicators>();
   /** Trade arrival → bar update, ms: a ring of the latest samples. */
@@ -114,20 +126,29 @@ export class StreamPipeline {
     }
     if (this.#stages.has('store') && !opts.store) throw new Error('the store stage needs a store');
     const live = opts.live;
-    this.#process = this.#stages.has('process')
-      ? new ProcessStage({
-          log: opts.log,
-          intervals: live.intervals as Interval[],
-          allowedLatenessMs: live.allowedLatenessMs,
-          futureSkewMs: opts.futureSkewMs,
-          dedupWindowMs: live.dedupWindowMs,
-          outlier: live.outlier,
-          accept: opts.accept === undefined ? new Set(opts.symbols) : opts.accept,
-          checkpointMs: live.checkpointMs,
-          barUpdates: opts.barUpdates ?? opts.onEvent !== undefined,
-          onOutput: (out) => this.#onProcessed(out),
-        })
-      : null;
+    const barUpdates = opts.barUpdates ?? opts.onEvent !== undefined;
+    // Every stage here over the in-process log, a source that can run on a worker thread, and
+    // no forming-bar listener (forming bars stay on that thread): the source and the process
+    // stage run there, and this thread stores.
+    this.#thread =
+      STREAM_STAGES.every((s) => this.#stages.has(s)) && !opts.log.durable && !barUpdates
+        ? (opts.source?.onThread?.() ?? null)
+        : null;
+    this.#process =
+      this.#stages.has('process') && !this.#thread
+        ? new ProcessStage({
+            log: opts.log,
+            intervals: live.intervals as Interval[],
+            allowedLatenessMs: live.allowedLatenessMs,
+            futureSkewMs: opts.futureSkewMs,
+            dedupWindowMs: live.dedupWindowMs,
+            outlier: live.outlier,
+            accept: opts.accept === undefined ? new Set(opts.symbols) : opts.accept,
+            checkpointMs: live.checkpointMs,
+            barUpdates,
+            onOutput: (out) => this.#onProcessed(out),
+          })
+        : null;
     this.#storeStage =
       this.#stages.has('store') && opts.store
         ? new StoreStage(opts.store, {
@@ -157,6 +178,11 @@ export class StreamPipeline {
       },
       store: storeStats,
     };
+  }
+
+  /** Whether the source and the process stage run on a worker thread. */
+  get threaded(): boolean {
+    return this.#thread !== null;
   }
 
   /** Forming and closed-but-not-final bars (the live edge) of the partitions processed here. */
@@ -299,16 +325,17 @@ export class StreamPipeline {
       if (this.#stages.has('ingest')) {
         let ended = false;
         try {
-          ended = await this.#ingest();
+          ended = this.#thread ? await this.#ingestOnThread(this.#thread) : await this.#ingest();
         } catch (err) {
           // The source failed: what it handed over before is still validated and stored.
           failure = err;
         }
         // A feed that ended closes its symbols' windows; so does a stop when nothing
-        // outside this process could carry them on (the in-process log).
+        // outside this process could carry them on (the in-process log). (The thread
+        // closed them itself.)
         if (signal?.aborted) startDrainClock();
         else watchForStall();
-        if (!this.#gaveUp && (ended || !log.durable || failure)) {
+        if (!this.#thread && !this.#gaveUp && (ended || !log.durable || failure)) {
           await this.#endFeed().catch((err) => {
             if (!this.#gaveUp) throw err;
           });
@@ -404,6 +431,110 @@ export class StreamPipeline {
     }
     // Everything handed over is in the log before the feed counts as ended.
     while (pending.length > 0) await pending.shift();
+    return !signal?.aborted;
+  }
+
+  /**
+   * The source and the process stage on a worker thread (process-thread.ts): what it posts goes
+   * into this thread's log for the store stage, as #ingest and the process stage would publish
+   * it. Ends when the thread ended the feed; true unless the signal stopped it.
+   */
+  async #ingestOnThread(spec: ThreadSpec): Promise<boolean> {
+    const { log, signal } = this.#o;
+    const live = this.#o.live;
+    const data: ProcessThreadData = {
+      source: spec,
+      symbols: [...this.#o.symbols],
+      accept:
+        this.#o.accept === undefined
+          ? [...this.#o.symbols]
+          : this.#o.accept === null
+            ? null
+            : [...this.#o.accept],
+      intervals: live.intervals as Interval[],
+      allowedLatenessMs: live.allowedLatenessMs,
+      futureSkewMs: this.#o.futureSkewMs,
+      dedupWindowMs: live.dedupWindowMs,
+      outlier: live.outlier,
+      queueRecords: live.queueRecords,
+      aheadTrades: THREAD_AHEAD_TRADES,
+    };
+    const worker = startWorker(new URL('./process-thread.ts', import.meta.url), data);
+    const queue: ProcessThreadMessage[] = [];
+    let wake: (() => void) | null = null;
+    const arrive = (m: ProcessThreadMessage): void => {
+      queue.push(m);
+      wake?.();
+    };
+    worker.on('message', arrive);
+    worker.on('error', (err) => arrive({ kind: 'failed', message: err.message, retryable: false }));
+    // A thread that ended without saying so: what it posted is all there is.
+    worker.on('exit', () => arrive({ kind: 'end' }));
+    const control = (m: ProcessThreadControl): void => worker.postMessage(m);
+    const stop = (): void => control({ stop: true });
+    signal?.addEventListener('abort', stop, { once: true });
+    if (signal?.aborted) stop();
+    const bySymbol = (r: { symbol: string | null }): string => r.symbol ?? '';
+    let failed: Extract<ProcessThreadMessage, { kind: 'failed' }> | null = null;
+    try {
+      for (;;) {
+        while (queue.length === 0) {
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+          });
+          wake = null;
+        }
+        const m = queue.shift()!;
+        if (m.kind === 'end') break;
+        if (m.kind === 'failed') {
+          failed ??= m;
+          continue;
+        }
+        if (m.kind === 'batch') {
+          this.stats.messages += m.messages;
+          this.stats.tradesIn += m.trades;
+          for (const e of m.events) {
+            this.stats.events[e.kind]++;
+            this.#o.onEvent?.({ kind: 'source', event: e });
+          }
+          for (const q of m.rejects) this.#countReject(q);
+          if (m.bars.length > 0) {
+            this.stats.backfilledBars += m.bars.length;
+            await log.publish(TOPICS.bars, m.bars, bySymbol);
+          }
+          await log.publish<RawResponse>(TOPICS.raw, m.raw, (r) => r.source);
+          await log.publish(TOPICS.quarantine, m.rejects, bySymbol);
+          continue;
+        }
+        const out: ProcessOutput = {
+          valid: fromColumns({
+            messages: [],
+            trades: m.valid,
+            rejects: [],
+            bars: [],
+            raw: [],
+            events: [],
+          }).trades,
+          rejects: m.rejects,
+          duplicates: m.duplicates,
+          events: m.events,
+        };
+        await Promise.all(
+          processPublications(out).map((p) => log.publish(p.topic, p.records, p.key, p.weight)),
+        );
+        this.#onProcessed(out);
+        control({ ack: out.valid.length + out.rejects.length + out.duplicates });
+      }
+    } finally {
+      signal?.removeEventListener('abort', stop);
+      await worker.terminate();
+    }
+    if (failed) {
+      throw new SourceError(failed.message, {
+        provider: this.#o.source!.name,
+        retryable: failed.retryable,
+      });
+    }
     return !signal?.aborted;
   }
 

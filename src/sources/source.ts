@@ -91,4 +91,17 @@ export interface LiveSource {
   /** Short provider name, stored as `source` on every record. */
   readonly name: string;
   live(symbols: readonly string[], opts?: { signal?: AbortSignal }): AsyncIterable<LiveBatch>;
+  /**
+   * How to make this source on a worker thread, if it can run on one (null or absent: it
+   * cannot, or should not): the live path then reads it and validates and aggregates its
+   * trades there (see src/pipelines/process-thread.ts).
+   */
+  onThread?(): ThreadSpec | null;
+}
+
+/** A source made again on another thread: `new (await import(module))[exportName](options)`. */
+export interface ThreadSpec {
+  module: string;
+  exportName: string;
+  options: unknown;
 }

@@ -32,7 +32,7 @@ export interface TradeColumns {
   message: Int32Array;
   start: Int32Array;
   end: Int32Array;
-  /** Payload texts of trades whose payload is not an element of one of the messages. */
+  /** Payload texts of trades whose payload is not an element of one of the messages ('' if absent). */
   payloads: [number, string][];
 }
 
@@ -103,7 +103,10 @@ export function toColumns(
       tradeIds[i] = t.tradeId;
     }
     const p = t.payload;
-    if (p instanceof ElementPayload && batch.messages[k]?.text === p.message) {
+    if (p === '') {
+      // No payload (a validated trade's is let go): nothing to carry.
+      message[i] = -1;
+    } else if (p instanceof ElementPayload && batch.messages[k]?.text === p.message) {
       message[i] = k;
       start[i] = p.start;
       end[i] = p.end;

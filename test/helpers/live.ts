@@ -11,25 +11,54 @@ import type { Log } from '../../src/log/log.ts';
 import { MemoryLog } from '../../src/log/memory/memory-log.ts';
 import { type StreamEvent, StreamPipeline, type StreamStats } from '../../src/pipelines/stream.ts';
 import { parseFinnhubMessage } from '../../src/sources/finnhub/finnhub-messages.ts';
-import { emptyLiveBatch, type LiveBatch, type LiveSource } from '../../src/sources/source.ts';
+import {
+  emptyLiveBatch,
+  type LiveBatch,
+  type LiveSource,
+  type ThreadSpec,
+} from '../../src/sources/source.ts';
 import type { Store } from '../../src/store/store.ts';
 
-/** A live source that hands over the given messages in batches of `per`, then ends. */
-export function messageSource(messages: readonly string[], name = 'finnhub', per = 64): LiveSource {
-  return {
-    name,
-    async *live(): AsyncGenerator<LiveBatch> {
-      for (let i = 0; i < messages.length; i += per) {
-        const batch = emptyLiveBatch();
-        const now = Date.now();
-        for (const text of messages.slice(i, i + per)) {
-          batch.messages.push({ text, receivedAt: now });
-          parseFinnhubMessage(text, now, name, batch);
-        }
-        yield batch;
+/**
+ * A live source that hands over the given messages in batches of `per`, then ends. With
+ * `thread`, the live path may run it (and its process stage) on a worker thread.
+ */
+export class MessageSource implements LiveSource {
+  readonly name: string;
+  readonly #o: { messages: readonly string[]; name: string; per: number; thread: boolean };
+  constructor(o: { messages: readonly string[]; name: string; per: number; thread: boolean }) {
+    this.#o = o;
+    this.name = o.name;
+  }
+  async *live(): AsyncGenerator<LiveBatch> {
+    const { messages, per, name } = this.#o;
+    for (let i = 0; i < messages.length; i += per) {
+      const batch = emptyLiveBatch();
+      const now = Date.now();
+      for (const text of messages.slice(i, i + per)) {
+        batch.messages.push({ text, receivedAt: now });
+        parseFinnhubMessage(text, now, name, batch);
       }
-    },
-  };
+      yield batch;
+    }
+  }
+  onThread(): ThreadSpec | null {
+    if (!this.#o.thread) return null;
+    return {
+      module: import.meta.url,
+      exportName: 'MessageSource',
+      options: { ...this.#o, thread: false },
+    };
+  }
+}
+
+export function messageSource(
+  messages: readonly string[],
+  name = 'finnhub',
+  per = 64,
+  thread = false,
+): LiveSource {
+  return new MessageSource({ messages, name, per, thread });
 }
 
 export const LIVE_DEFAULTS = loadConfig({ cwd: '/', env: {} }).live;
@@ -44,6 +73,10 @@ export async function runToEnd(
     accept?: Set<string> | null;
     /** The log to run over (default: a new in-process log with 4 partitions). */
     log?: Log;
+    /** Forming-bar updates (default: when there is an onEvent). */
+    barUpdates?: boolean;
+    /** Whether the source and process stage must run on a worker thread (checked). */
+    threaded?: boolean;
   } = {},
 ): Promise<StreamStats> {
   const log = opts.log ?? new MemoryLog({ partitions: 4 });
@@ -57,7 +90,11 @@ export async function runToEnd(
     ...(opts.accept !== undefined ? { accept: opts.accept } : {}),
     ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(opts.barUpdates !== undefined ? { barUpdates: opts.barUpdates } : {}),
   });
+  if (opts.threaded !== undefined && p.threaded !== opts.threaded) {
+    throw new Error(`the pipeline ${p.threaded ? 'runs' : 'does not run'} on a worker thread`);
+  }
   try {
     return await p.run();
   } finally {

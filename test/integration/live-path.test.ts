@@ -73,16 +73,35 @@ beforeAll(() => {
 });
 afterAll(() => undefined);
 
-describe('live path: trades → bars → store', () => {
+/** Each test runs on one thread, and with the source and process stage on a worker thread. */
+const MODES = [
+  { mode: 'one thread', thread: false },
+  { mode: 'worker thread', thread: true },
+] as const;
+
+describe.each(MODES)('live path: trades → bars → store ($mode)', ({ thread }) => {
+  const run = (
+    store: Store,
+    messages: readonly string[],
+    opts: Parameters<typeof runToEnd>[3] = {},
+  ): ReturnType<typeof runToEnd> =>
+    runToEnd(store, messageSource(messages, 'finnhub', 64, thread), SYMBOLS, {
+      ...opts,
+      // Final bars and their indicators are told either way; forming-bar updates are not asked.
+      barUpdates: false,
+      threaded: thread,
+    });
+  /** A store file of this mode. */
+  const at = (name: string): string => join(dir, `${thread ? 'thread' : 'one'}-${name}`);
   const clean = session(2_000).map((m) => m.text);
   const trades = tradesIn(clean);
   const reference = referenceBars(trades, [...INTERVALS], 'finnhub');
 
   it('stores exactly the session’s trades and the reference bars, with curated indicators', async () => {
-    const file = join(dir, 'in-order.duckdb');
+    const file = at('in-order.duckdb');
     const store = await openStoreAt(file);
     const finals: StreamEvent[] = [];
-    const stats = await runToEnd(store, messageSource(clean), SYMBOLS, {
+    const stats = await run(store, clean, {
       onEvent: (e) => {
         if (e.kind === 'final' && e.bar.symbol === 'AAPL' && e.bar.interval === '1s')
           finals.push(e);
@@ -125,47 +144,50 @@ describe('live path: trades → bars → store', () => {
     await store.close();
   });
 
-  it('loses nothing when publishing a processed batch fails: the redelivered batch sends what it produced', async () => {
-    // The process stage validates a batch (its duplicate memory then holds those trades) and
-    // publishes the output; when the publish fails the log delivers the batch again, and
-    // validating it again would drop every trade as a duplicate.
-    class FlakyLog extends MemoryLog {
-      failures = 3;
-      override publish<T>(
-        topic: string,
-        recs: readonly T[],
-        key: (r: T) => string,
-        weight?: (r: T) => number,
-      ) {
-        if (topic === TOPICS.trades && recs.length > 0 && this.failures > 0) {
-          this.failures--;
-          return Promise.reject(new Error('broker away'));
+  it.skipIf(thread)(
+    'loses nothing when publishing a processed batch fails: the redelivered batch sends what it produced',
+    async () => {
+      // The process stage validates a batch (its duplicate memory then holds those trades) and
+      // publishes the output; when the publish fails the log delivers the batch again, and
+      // validating it again would drop every trade as a duplicate.
+      class FlakyLog extends MemoryLog {
+        failures = 3;
+        override publish<T>(
+          topic: string,
+          recs: readonly T[],
+          key: (r: T) => string,
+          weight?: (r: T) => number,
+        ) {
+          if (topic === TOPICS.trades && recs.length > 0 && this.failures > 0) {
+            this.failures--;
+            return Promise.reject(new Error('broker away'));
+          }
+          return super.publish(topic, recs, key, weight);
         }
-        return super.publish(topic, recs, key, weight);
       }
-    }
-    const log = new FlakyLog({ partitions: 4, retryMs: 1, onError: () => {} });
-    const store = await openStoreAt(join(dir, 'flaky-publish.duckdb'));
-    const stats = await runToEnd(store, messageSource(clean), SYMBOLS, { log });
-    expect(log.failures).toBe(0);
-    expect(stats.tradesValid).toBe(trades.length);
-    expect(await allTrades(store)).toEqual(trades);
-    expect(diffBars(await allBars(store), reference)).toEqual([]);
-    await store.close();
-  });
+      const log = new FlakyLog({ partitions: 4, retryMs: 1, onError: () => {} });
+      const store = await openStoreAt(at('flaky-publish.duckdb'));
+      const stats = await runToEnd(store, messageSource(clean), SYMBOLS, { log });
+      expect(log.failures).toBe(0);
+      expect(stats.tradesValid).toBe(trades.length);
+      expect(await allTrades(store)).toEqual(trades);
+      expect(diffBars(await allBars(store), reference)).toEqual([]);
+      await store.close();
+    },
+  );
 
   it('leaves identical tables when every message is delivered twice, or the session is replayed', async () => {
     const twice = clean.flatMap((m) => [m, m]);
-    const file = join(dir, 'twice.duckdb');
+    const file = at('twice.duckdb');
     let store = await openStoreAt(file);
-    const stats = await runToEnd(store, messageSource(twice), SYMBOLS);
+    const stats = await run(store, twice);
     expect(stats.duplicates).toBe(trades.length);
     await store.close();
-    expect(await contents(file)).toEqual(await contents(join(dir, 'in-order.duckdb')));
+    expect(await contents(file)).toEqual(await contents(at('in-order.duckdb')));
     // The whole session again, into the same store: nothing changes, not even ingested_at.
     const before = await checksums(file);
     store = await openStoreAt(file);
-    await runToEnd(store, messageSource(twice), SYMBOLS);
+    await run(store, twice);
     await store.close();
     expect(await checksums(file)).toEqual(before);
   });
@@ -195,7 +217,7 @@ describe('live path: trades → bars → store', () => {
         }),
       );
     const store = await openStoreAt(':memory:');
-    const stats = await runToEnd(store, messageSource(shuffled), SYMBOLS);
+    const stats = await run(store, shuffled);
     expect(stats.rejectsByRule).toEqual({});
     expect(stats.corrections).toBeGreaterThan(0);
     expect(diffBars(await allBars(store), reference)).toEqual([]);
@@ -217,7 +239,7 @@ describe('live path: trades → bars → store', () => {
       );
     }
     const store = await openStoreAt(':memory:');
-    const stats = await runToEnd(store, messageSource(messages), SYMBOLS);
+    const stats = await run(store, messages);
     expect(stats.rejectsByRule).toEqual({ late_trade: late.length });
     const rows = await store
       .capability('quarantine')
@@ -231,7 +253,7 @@ describe('live path: trades → bars → store', () => {
   });
 });
 
-describe('simulator fault injection', () => {
+describe.each(MODES)('simulator fault injection ($mode)', ({ thread }) => {
   it('quarantines every injected bad record with its rule, and no clean trade', async () => {
     const msgs = session(6_000, { faultRate: 0.05, duplicateRate: 0.02, seed: 7 });
     const want: Record<string, number> = {};
@@ -254,7 +276,17 @@ describe('simulator fault injection', () => {
     );
     const cleanMsgs = msgs.filter((m) => m.truth.kind === 'clean').map((m) => m.text);
     const store = await openStoreAt(':memory:');
-    const stats = await runToEnd(store, messageSource(msgs.map((m) => m.text)), SYMBOLS);
+    const stats = await runToEnd(
+      store,
+      messageSource(
+        msgs.map((m) => m.text),
+        'finnhub',
+        64,
+        thread,
+      ),
+      SYMBOLS,
+      { threaded: thread },
+    );
     expect(stats.rejectsByRule).toEqual(want);
     expect(await store.capability('quarantine').rejectCounts()).toEqual(want);
     expect(stats.duplicates).toBe(dupTrades);

@@ -16,7 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { SourceError } from '../../core/errors.ts';
 import { startWorker } from '../../core/worker-thread.ts';
 import { parseFinnhubMessage } from '../finnhub/finnhub-messages.ts';
-import { emptyLiveBatch, type LiveBatch, type LiveSource } from '../source.ts';
+import { emptyLiveBatch, type LiveBatch, type LiveSource, type ThreadSpec } from '../source.ts';
 import { type ColumnarLiveBatch, fromColumns } from '../trade-columns.ts';
 
 export interface ReplayOptions {
@@ -88,6 +88,15 @@ export class ReplaySource implements LiveSource {
     }
     this.#o = opts;
     this.name = opts.source ?? 'replay';
+  }
+
+  onThread(): ThreadSpec | null {
+    if (this.#o.thread === false) return null;
+    return {
+      module: import.meta.url,
+      exportName: 'ReplaySource',
+      options: { ...this.#o, source: this.name, thread: false },
+    };
   }
 
   async *live(
