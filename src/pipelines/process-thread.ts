@@ -153,8 +153,9 @@ async function runThread(d: ProcessThreadData): Promise<void> {
     source: source.name,
   }));
   await log.publish(TOPICS.rawTrades, ends, (e) => e.symbol);
+  // Until the process stage took in and committed everything (as StreamPipeline's drain waits).
   while ((await log.lag(TOPICS.rawTrades, PROCESS_GROUP)) > 0) {
-    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setTimeout(resolve, 2));
   }
   await stage.close();
   await log.close();

@@ -213,10 +213,24 @@ export class TradeValidator {
     let runConditions: string | undefined;
     let cond = 0;
     for (const t of batch) {
-      const numbers = checkTradeNumbers(t, latest);
-      if (numbers) {
-        reject(t, numbers.rule, numbers.message);
-        continue;
+      // The numbers' rules, passed at once by a trade that breaks none (most).
+      const { price, size, ts } = t;
+      if (
+        !(
+          price > 0 &&
+          price < Infinity &&
+          size >= 0 &&
+          size < Infinity &&
+          ts > 0 &&
+          ts <= latest &&
+          Number.isSafeInteger(ts)
+        )
+      ) {
+        const numbers = checkTradeNumbers(t, latest);
+        if (numbers) {
+          reject(t, numbers.rule, numbers.message);
+          continue;
+        }
       }
       if (t.symbol !== runSymbol) {
         runSymbol = t.symbol;

@@ -1,14 +1,17 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { SourceError } from '../../core/errors.ts';
+import { seededRandom } from '../../core/random.ts';
 import { payloadText } from '../../core/records.ts';
 import { ElementPayload } from '../finnhub/finnhub-scan.ts';
 import { simulate } from '../simulator/simulator.ts';
 import type { LiveBatch } from '../source.ts';
 import { fromColumns, toColumns } from '../trade-columns.ts';
-import { ReplaySource, replayBatches } from './replay-source.ts';
+import { linesOf, ReplaySource, replayBatches } from './replay-source.ts';
 
 const FIXTURE = join(
   import.meta.dirname,
@@ -143,5 +146,36 @@ describe('ReplaySource on a worker thread', () => {
     // It ended early, and what it yielded is the start of the whole replay.
     expect(got.length).toBeLessThan(all.length);
     expect(got.map(plain)).toEqual(all.slice(0, got.length).map(plain));
+  });
+});
+
+describe('linesOf', () => {
+  it('splits as readline does (\\n, \\r\\n, a lone \\r), however the text is chunked', async () => {
+    const rand = seededRandom(11);
+    const alphabet = ['a', 'b', '\n', '\r', '\r\n', 'é'];
+    for (let k = 0; k < 300; k++) {
+      let text = '';
+      const n = Math.floor(rand() * 40);
+      for (let i = 0; i < n; i++) text += alphabet[Math.floor(rand() * alphabet.length)];
+      const chunks: string[] = [];
+      for (let at = 0; at < text.length; ) {
+        const len = 1 + Math.floor(rand() * 6);
+        chunks.push(text.slice(at, at + len));
+        at += len;
+      }
+      const want: string[] = [];
+      for await (const line of createInterface({
+        input: Readable.from(chunks),
+        crlfDelay: Infinity,
+      }))
+        want.push(line);
+      const got: string[] = [];
+      for await (const line of linesOf(Readable.from(chunks))) got.push(line);
+      // readline also gives a last empty line where the text ends without one: both skip it.
+      expect(
+        got.filter((l) => l !== ''),
+        JSON.stringify(chunks),
+      ).toEqual(want.filter((l) => l !== ''));
+    }
   });
 });

@@ -11,7 +11,6 @@
  * of it on the caller's thread; both give the same batches (tested).
  */
 import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SourceError } from '../../core/errors.ts';
 import { startWorker } from '../../core/worker-thread.ts';
@@ -164,7 +163,7 @@ export async function* replayBatches(
   name: string,
   signal: AbortSignal | undefined,
 ): AsyncGenerator<{ batch: LiveBatch; starts: number[] }> {
-  const stream = createReadStream(o.file, { encoding: 'utf8' });
+  const stream = createReadStream(o.file, { encoding: 'utf8', highWaterMark: 1 << 20 });
   const opened = new Promise<void>((resolve, reject) => {
     stream.once('open', () => resolve());
     stream.once('error', reject);
@@ -178,14 +177,13 @@ export async function* replayBatches(
       cause: err,
     });
   }
-  const lines = createInterface({ input: stream, crlfDelay: Infinity });
   const perBatch = o.batchLines ?? 1024;
   let batch = emptyLiveBatch();
   let starts: number[] = [];
   let firstAt = Number.NaN;
   const t0 = Date.now();
   try {
-    for await (const raw of lines) {
+    for await (const raw of linesOf(stream)) {
       if (signal?.aborted) break;
       const line = raw.trim();
       if (line === '') continue;
@@ -216,7 +214,33 @@ export async function* replayBatches(
     }
     if (batch.messages.length > 0) yield { batch, starts };
   } finally {
-    lines.close();
     stream.destroy();
   }
+}
+
+/**
+ * The lines of a text stream, as readline gives them (a line ends at \n, \r\n or a lone \r;
+ * the last one needs no end), without its events and queue per line.
+ */
+export async function* linesOf(stream: AsyncIterable<string>): AsyncGenerator<string> {
+  let rest = '';
+  for await (const chunk of stream) {
+    const text = rest + chunk;
+    let from = 0;
+    if (text.includes('\r')) {
+      // A \r at the very end may be the first half of a \r\n: it waits for the next chunk.
+      const cut = text.endsWith('\r');
+      const parts = (cut ? text.slice(0, -1) : text).split(/\r\n|\n|\r/);
+      rest = parts.pop()! + (cut ? '\r' : '');
+      yield* parts;
+      continue;
+    }
+    for (let at = text.indexOf('\n'); at >= 0; at = text.indexOf('\n', from)) {
+      yield text.slice(from, at);
+      from = at + 1;
+    }
+    rest = text.slice(from);
+  }
+  if (rest.endsWith('\r')) rest = rest.slice(0, -1);
+  if (rest !== '') yield rest;
 }
