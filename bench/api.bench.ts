@@ -16,7 +16,8 @@ import { Metrics } from '../src/observability/metrics.ts';
 import { StreamPipeline } from '../src/pipelines/stream.ts';
 import { openStoreAt } from '../src/store/open-store.ts';
 import type { Store } from '../src/store/store.ts';
-import { arraySource, LIVE_SYMBOLS, liveMessages } from './live.bench.ts';
+import { arraySource } from './array-source.ts';
+import { LIVE_SYMBOLS, liveMessages } from './live.bench.ts';
 
 /** A trading year of 1-minute bars: 252 sessions × 390 minutes from 14:30 UTC, a seeded walk. */
 export function minuteBars(): Bar[] {

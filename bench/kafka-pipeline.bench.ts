@@ -24,7 +24,8 @@ import { StreamPipeline } from '../src/pipelines/stream.ts';
 import { simulate } from '../src/sources/simulator/simulator.ts';
 import { openStoreAt } from '../src/store/open-store.ts';
 import type { Store } from '../src/store/store.ts';
-import { arraySource, LIVE_SYMBOLS } from './live.bench.ts';
+import { arraySource } from './array-source.ts';
+import { LIVE_SYMBOLS } from './live.bench.ts';
 
 export interface PipelineRow {
   log: string;

@@ -8,10 +8,11 @@
  *   node --import tsx bench/live-process.ts [trades=1000000] [symbols=10] [pairs=3] [other checkout]
  *
  * With another checkout (its node_modules installed), its `tickline stream` runs in each pair too,
- * on the same file: the change between two versions, like for like.
+ * on the same file: the change between two versions, like for like. With `one-thread` instead,
+ * this checkout runs again with `live.threads: false` (everything on the main thread).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { duckdbTradesAlone } from './live.bench.ts';
 
@@ -40,18 +41,21 @@ interface Run {
 }
 
 /** Runs a command under /usr/bin/time; its figures. */
-function timed(cmd: string[], cwd = root): Run {
+function timed(cmd: string[], cwd = root, env: NodeJS.ProcessEnv = process.env): Run {
   const out = join(dir, 'time.txt');
   execFileSync('/usr/bin/time', ['-f', '%e %U %S %M', '-o', out, ...cmd], {
     stdio: ['ignore', 'ignore', 'inherit'],
     cwd,
+    env,
   });
   const [e, u, s, m] = readFileSync(out, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
   return { wall: e!, cpu: u! + s!, cpuPercent: (100 * (u! + s!)) / e!, rssMB: m! / 1024 };
 }
 
 const data = join(dir, 'data');
-const tickline = (cwd = root): Run => {
+const oneThread = join(dir, 'one-thread.json');
+writeFileSync(oneThread, JSON.stringify({ live: { threads: false } }));
+const tickline = (cwd = root, env: NodeJS.ProcessEnv = process.env): Run => {
   rmSync(data, { recursive: true, force: true });
   return timed(
     [
@@ -68,6 +72,7 @@ const tickline = (cwd = root): Run => {
       'max',
     ],
     cwd,
+    env,
   );
 };
 const parseOnly = (): Run =>
@@ -78,7 +83,12 @@ console.log(`${trades} trades, ${symbols} symbols, 10 per message; ${pairs} pair
 for (let i = 0; i < pairs; i++) {
   const p = parseOnly();
   const t = tickline();
-  const o = other ? tickline(other) : undefined;
+  const o =
+    other === 'one-thread'
+      ? tickline(root, { ...process.env, TICKLINE_CONFIG: oneThread })
+      : other
+        ? tickline(other)
+        : undefined;
   rows.push({ t, p, ...(o ? { o } : {}) });
   if (o) {
     console.log(

@@ -13,8 +13,9 @@ import { MemoryLog } from '../src/log/memory/memory-log.ts';
 import { StreamPipeline } from '../src/pipelines/stream.ts';
 import { parseFinnhubMessage } from '../src/sources/finnhub/finnhub-messages.ts';
 import { simulate } from '../src/sources/simulator/simulator.ts';
-import { emptyLiveBatch, type LiveBatch, type LiveSource } from '../src/sources/source.ts';
+import { emptyLiveBatch } from '../src/sources/source.ts';
 import { openStoreAt } from '../src/store/open-store.ts';
+import { arraySource } from './array-source.ts';
 
 export const LIVE_SYMBOLS = [
   'AAPL',
@@ -43,29 +44,6 @@ export function liveMessages(
     startTs: Date.now() - 7 * 86_400_000,
   });
   return Array.from({ length: Math.ceil(trades / perMessage) }, () => gen.next().value!.text);
-}
-
-/** Hands the messages over in batches; `rate` paces them (messages/s), else as fast as taken. */
-export function arraySource(messages: readonly string[], rate?: number): LiveSource {
-  return {
-    name: 'finnhub',
-    async *live(): AsyncGenerator<LiveBatch> {
-      const per = rate ? Math.max(1, Math.round(rate / 1000)) : 1024;
-      const t0 = performance.now();
-      for (let i = 0; i < messages.length; i += per) {
-        if (rate) {
-          const due = t0 + (i / rate) * 1000;
-          const wait = due - performance.now();
-          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-        }
-        const batch = emptyLiveBatch();
-        const now = Date.now();
-        const end = Math.min(messages.length, i + per);
-        for (let k = i; k < end; k++) parseFinnhubMessage(messages[k]!, now, 'finnhub', batch);
-        yield batch;
-      }
-    },
-  };
 }
 
 export interface LiveResult {
