@@ -21,7 +21,7 @@ import { simulate } from '../../src/sources/simulator/simulator.ts';
 import { openStoreAt } from '../../src/store/open-store.ts';
 import type { Store } from '../../src/store/store.ts';
 import { tempDir } from '../helpers/db.ts';
-import { LIVE_DEFAULTS, messageSource } from '../helpers/live.ts';
+import { LIVE_DEFAULTS, messageSource, tradesIn } from '../helpers/live.ts';
 import { ResponseChecker } from '../helpers/openapi-check.ts';
 
 const cfg = loadConfig({ cwd: '/', env: {} });
@@ -468,6 +468,13 @@ describe('REST API', () => {
     const messages = Array.from({ length: 200 }, () => gen.next().value!.text);
     const stop = new AbortController();
     const log = new MemoryLog();
+    // Every trade of the messages validated: then the windows hold them.
+    const want = tradesIn(messages).length;
+    let validated = 0;
+    let allIn: () => void = () => {};
+    const processed = new Promise<void>((resolve) => {
+      allIn = resolve;
+    });
     const live = new StreamPipeline({
       // Hands over the messages, then waits (a feed that is still open) until stopped.
       source: {
@@ -483,6 +490,11 @@ describe('REST API', () => {
       live: LIVE_DEFAULTS,
       futureSkewMs: 60_000,
       signal: stop.signal,
+      onEvent: (e) => {
+        if (e.kind !== 'trades') return;
+        validated += e.trades.length;
+        if (validated >= want) allIn();
+      },
     });
     const running = live.run();
     const liveApp = await createServer({
@@ -495,12 +507,10 @@ describe('REST API', () => {
     await liveApp.listen({ host: '127.0.0.1', port: 0 });
     const addr = liveApp.server.address();
     const liveBase = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
-    let forming: Json[] = [];
-    for (let i = 0; i < 100 && forming.length === 0; i++) {
-      await new Promise((r) => setTimeout(r, 20));
-      forming = (await (await fetch(`${liveBase}/api/forming?symbol=NVDA&interval=1m`)).json())
-        .bars;
-    }
+    await processed;
+    const forming: Json[] = (
+      await (await fetch(`${liveBase}/api/forming?symbol=NVDA&interval=1m`)).json()
+    ).bars;
     expect(forming.length).toBeGreaterThan(0);
     expect(forming.every((b) => b.symbol === 'NVDA' && b.interval === '1m')).toBe(true);
     const last = JSON.parse(messages.at(-1)!).data[0];
