@@ -9,7 +9,8 @@
  *
  * With another checkout (its node_modules installed), its `tickline stream` runs in each pair too,
  * on the same file: the change between two versions, like for like. With `one-thread` instead,
- * this checkout runs again with `live.threads: false` (everything on the main thread).
+ * this checkout runs again with `live.threads: false` (everything on the main thread); with
+ * `symbols:N`, this checkout runs again on the same trades spread over N symbols.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -24,14 +25,21 @@ const root = join(import.meta.dirname, '..');
 const dir = join(import.meta.dirname, '.data', 'live-process');
 mkdirSync(dir, { recursive: true });
 const file = join(dir, `replay-${trades}-${symbols}.ndjson`);
-execFileSync(process.execPath, [
-  '--import',
-  'tsx',
-  join(import.meta.dirname, 'replay-file.ts'),
-  String(trades),
-  file,
-  String(symbols),
-]);
+/** Writes the replay file of `trades` over `n` symbols (once); its path. */
+function replayFile(n: number): string {
+  const path = join(dir, `replay-${trades}-${n}.ndjson`);
+  execFileSync(process.execPath, [
+    '--import',
+    'tsx',
+    join(import.meta.dirname, 'replay-file.ts'),
+    String(trades),
+    path,
+    String(n),
+  ]);
+  return path;
+}
+replayFile(symbols);
+const otherSymbols = other?.startsWith('symbols:') ? replayFile(Number(other.slice(8))) : null;
 
 interface Run {
   wall: number;
@@ -55,7 +63,7 @@ function timed(cmd: string[], cwd = root, env: NodeJS.ProcessEnv = process.env):
 const data = join(dir, 'data');
 const oneThread = join(dir, 'one-thread.json');
 writeFileSync(oneThread, JSON.stringify({ live: { threads: false } }));
-const tickline = (cwd = root, env: NodeJS.ProcessEnv = process.env): Run => {
+const tickline = (cwd = root, env: NodeJS.ProcessEnv = process.env, replay = file): Run => {
   rmSync(data, { recursive: true, force: true });
   return timed(
     [
@@ -67,7 +75,7 @@ const tickline = (cwd = root, env: NodeJS.ProcessEnv = process.env): Run => {
       '--source',
       'replay',
       '--file',
-      file,
+      replay,
       '--speed',
       'max',
     ],
@@ -86,9 +94,11 @@ for (let i = 0; i < pairs; i++) {
   const o =
     other === 'one-thread'
       ? tickline(root, { ...process.env, TICKLINE_CONFIG: oneThread })
-      : other
-        ? tickline(other)
-        : undefined;
+      : otherSymbols
+        ? tickline(root, process.env, otherSymbols)
+        : other
+          ? tickline(other)
+          : undefined;
   rows.push({ t, p, ...(o ? { o } : {}) });
   if (o) {
     console.log(
