@@ -16,7 +16,7 @@ import type { Config } from '../core/config.ts';
 import { SourceError, TicklineError } from '../core/errors.ts';
 import type { Bar, Quarantined, RawResponse, Trade } from '../core/records.ts';
 import type { Interval } from '../core/time.ts';
-import { startWorker } from '../core/worker-thread.ts';
+import { WorkerInbox } from '../core/worker-thread.ts';
 import { type Log, type LogBatch, type Subscription, TOPICS } from '../log/log.ts';
 import type { LiveEvent, LiveSource, ThreadSpec } from '../sources/source.ts';
 import { fromColumns } from '../sources/trade-columns.ts';
@@ -95,6 +95,8 @@ export interface StreamStats {
 const LATENCY_SAMPLES = 65_536;
 /** How far (in trades) a worker thread's source may run ahead of what this thread took in. */
 const THREAD_AHEAD_TRADES = 65_536;
+/** A live batch's parts besides messages and trades, empty. */
+const NO_PARTS = { rejects: [], bars: [], raw: [], events: [] };
 /** Publishes to a durable log that may wait for their acknowledgements at once. */
 const INGEST_WINDOW = 64;
 const STORE_GROUP = 'store';
@@ -392,7 +394,6 @@ export class StreamPipeline {
   async #ingest(): Promise<boolean> {
     const { log, symbols, signal } = this.#o;
     const source = this.#o.source!;
-    const bySymbol = (r: { symbol: string | null }): string => r.symbol ?? '';
     // A durable log acknowledges after a network round trip: batches go out without waiting for
     // the previous one's acknowledgement, up to a window (the log keeps their order per key).
     // The in-process log accepts at once, so each publish is awaited (its backpressure).
@@ -405,20 +406,9 @@ export class StreamPipeline {
     };
     try {
       for await (const batch of source.live(symbols, signal ? { signal } : {})) {
-        this.stats.messages += batch.messages.length;
-        this.stats.tradesIn += batch.trades.length;
+        this.#sourceBatch(batch.messages.length, batch.trades.length, batch);
         for (const t of batch.trades) if (t.symbol) this.#seen.add(t.symbol);
-        for (const e of batch.events) {
-          this.stats.events[e.kind]++;
-          this.#o.onEvent?.({ kind: 'source', event: e });
-        }
-        for (const q of batch.rejects) this.#countReject(q);
-        if (batch.bars.length > 0) {
-          this.stats.backfilledBars += batch.bars.length;
-          await send(log.publish(TOPICS.bars, batch.bars, bySymbol));
-        }
-        await send(log.publish<RawResponse>(TOPICS.raw, batch.raw, (r) => r.source));
-        await send(log.publish(TOPICS.quarantine, batch.rejects, bySymbol));
+        for (const p of this.#sourceParts(batch)) await send(p);
         await send(
           log.publish(TOPICS.rawTrades, chunkBySymbol(batch.trades), chunkKey, chunkWeight),
         );
@@ -432,6 +422,33 @@ export class StreamPipeline {
     // Everything handed over is in the log before the feed counts as ended.
     while (pending.length > 0) await pending.shift();
     return !signal?.aborted;
+  }
+
+  /** Counts a source batch, and tells its events. */
+  #sourceBatch(
+    messages: number,
+    trades: number,
+    b: { events: LiveEvent[]; rejects: Quarantined[]; bars: Bar[] },
+  ): void {
+    this.stats.messages += messages;
+    this.stats.tradesIn += trades;
+    for (const e of b.events) {
+      this.stats.events[e.kind]++;
+      this.#o.onEvent?.({ kind: 'source', event: e });
+    }
+    for (const q of b.rejects) this.#countReject(q);
+    this.stats.backfilledBars += b.bars.length;
+  }
+
+  /** Publishes what a source batch holds besides trades: backfilled bars, raw responses, rejects. */
+  #sourceParts(b: { rejects: Quarantined[]; bars: Bar[]; raw: RawResponse[] }): Promise<void>[] {
+    const log = this.#o.log;
+    const bySymbol = (r: { symbol: string | null }): string => r.symbol ?? '';
+    return [
+      ...(b.bars.length > 0 ? [log.publish(TOPICS.bars, b.bars, bySymbol)] : []),
+      log.publish<RawResponse>(TOPICS.raw, b.raw, (r) => r.source),
+      log.publish(TOPICS.quarantine, b.rejects, bySymbol),
+    ];
   }
 
   /**
@@ -459,75 +476,41 @@ export class StreamPipeline {
       queueRecords: live.queueRecords,
       aheadTrades: THREAD_AHEAD_TRADES,
     };
-    const worker = startWorker(new URL('./process-thread.ts', import.meta.url), data);
-    const queue: ProcessThreadMessage[] = [];
-    let wake: (() => void) | null = null;
-    const arrive = (m: ProcessThreadMessage): void => {
-      queue.push(m);
-      wake?.();
-    };
-    worker.on('message', arrive);
-    worker.on('error', (err) => arrive({ kind: 'failed', message: err.message, retryable: false }));
-    // A thread that ended without saying so: what it posted is all there is.
-    worker.on('exit', () => arrive({ kind: 'end' }));
-    const control = (m: ProcessThreadControl): void => worker.postMessage(m);
-    const stop = (): void => control({ stop: true });
-    signal?.addEventListener('abort', stop, { once: true });
-    if (signal?.aborted) stop();
-    const bySymbol = (r: { symbol: string | null }): string => r.symbol ?? '';
+    const inbox = new WorkerInbox<ProcessThreadMessage, ProcessThreadControl>(
+      new URL('./process-thread.ts', import.meta.url),
+      data,
+      {
+        failed: (err) => ({ kind: 'failed', message: err.message, retryable: false }),
+        ended: () => ({ kind: 'end' }),
+        stop: { stop: true },
+        signal,
+      },
+    );
     let failed: Extract<ProcessThreadMessage, { kind: 'failed' }> | null = null;
     try {
       for (;;) {
-        while (queue.length === 0) {
-          await new Promise<void>((resolve) => {
-            wake = resolve;
-          });
-          wake = null;
-        }
-        const m = queue.shift()!;
+        const m = await inbox.next();
         if (m.kind === 'end') break;
-        if (m.kind === 'failed') {
-          failed ??= m;
-          continue;
+        if (m.kind === 'failed') failed ??= m;
+        else if (m.kind === 'batch') {
+          this.#sourceBatch(m.messages, m.trades, m);
+          await Promise.all(this.#sourceParts(m));
+        } else {
+          const out: ProcessOutput = {
+            valid: fromColumns({ ...NO_PARTS, messages: [], trades: m.valid }).trades,
+            rejects: m.rejects,
+            duplicates: m.duplicates,
+            events: m.events,
+          };
+          await Promise.all(
+            processPublications(out).map((p) => log.publish(p.topic, p.records, p.key, p.weight)),
+          );
+          this.#onProcessed(out);
+          inbox.post({ ack: out.valid.length + out.rejects.length + out.duplicates });
         }
-        if (m.kind === 'batch') {
-          this.stats.messages += m.messages;
-          this.stats.tradesIn += m.trades;
-          for (const e of m.events) {
-            this.stats.events[e.kind]++;
-            this.#o.onEvent?.({ kind: 'source', event: e });
-          }
-          for (const q of m.rejects) this.#countReject(q);
-          if (m.bars.length > 0) {
-            this.stats.backfilledBars += m.bars.length;
-            await log.publish(TOPICS.bars, m.bars, bySymbol);
-          }
-          await log.publish<RawResponse>(TOPICS.raw, m.raw, (r) => r.source);
-          await log.publish(TOPICS.quarantine, m.rejects, bySymbol);
-          continue;
-        }
-        const out: ProcessOutput = {
-          valid: fromColumns({
-            messages: [],
-            trades: m.valid,
-            rejects: [],
-            bars: [],
-            raw: [],
-            events: [],
-          }).trades,
-          rejects: m.rejects,
-          duplicates: m.duplicates,
-          events: m.events,
-        };
-        await Promise.all(
-          processPublications(out).map((p) => log.publish(p.topic, p.records, p.key, p.weight)),
-        );
-        this.#onProcessed(out);
-        control({ ack: out.valid.length + out.rejects.length + out.duplicates });
       }
     } finally {
-      signal?.removeEventListener('abort', stop);
-      await worker.terminate();
+      await inbox.close();
     }
     if (failed) {
       throw new SourceError(failed.message, {

@@ -8,6 +8,7 @@
  * index of its message in `messages` and the element's offsets, from which the receiving side
  * makes the same lazy payload the scanner made. A payload of any other kind crosses as its text.
  */
+import { Codes } from '../core/codes.ts';
 import type { CandidateTrade } from '../core/records.ts';
 import { payloadText } from '../core/records.ts';
 import { ElementPayload } from './finnhub/finnhub-scan.ts';
@@ -41,26 +42,6 @@ export interface ColumnarLiveBatch extends Omit<LiveBatch, 'trades'> {
   trades: TradeColumns;
 }
 
-/** Codes of the distinct strings of a column. */
-class Table {
-  readonly values: string[] = [];
-  readonly #codes = new Map<string, number>();
-  #last: string | undefined;
-  #lastCode = -1;
-  code(s: string): number {
-    if (s === this.#last) return this.#lastCode;
-    let c = this.#codes.get(s);
-    if (c === undefined) {
-      c = this.values.length;
-      this.values.push(s);
-      this.#codes.set(s, c);
-    }
-    this.#last = s;
-    this.#lastCode = c;
-    return c;
-  }
-}
-
 /**
  * The batch with its trades as columns, and the buffers to transfer. `starts[k]`: the index of the
  * first trade of `batch.messages[k]` (the trades of message k are starts[k] up to starts[k + 1]),
@@ -82,9 +63,9 @@ export function toColumns(
   const message = new Int32Array(n);
   const start = new Int32Array(n);
   const end = new Int32Array(n);
-  const symbols = new Table();
-  const conditions = new Table();
-  const sources = new Table();
+  const symbols = new Codes();
+  const conditions = new Codes();
+  const sources = new Codes();
   let tradeIds: string[] | null = null;
   const payloads: [number, string][] = [];
   let k = -1;
@@ -133,18 +114,9 @@ export function toColumns(
     end,
     payloads,
   };
-  const transfer = [
-    ts,
-    price,
-    size,
-    receivedAt,
-    symbol,
-    condition,
-    source,
-    message,
-    start,
-    end,
-  ].map((a) => a.buffer as ArrayBuffer);
+  const transfer = Object.values(columns)
+    .filter((v) => ArrayBuffer.isView(v))
+    .map((a) => (a as Float64Array | Int32Array).buffer as ArrayBuffer);
   return { batch: { ...batch, trades: columns }, transfer };
 }
 

@@ -13,7 +13,7 @@
 import { createReadStream } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SourceError } from '../../core/errors.ts';
-import { startWorker } from '../../core/worker-thread.ts';
+import { WorkerInbox } from '../../core/worker-thread.ts';
 import { parseFinnhubMessage } from '../finnhub/finnhub-messages.ts';
 import { emptyLiveBatch, type LiveBatch, type LiveSource, type ThreadSpec } from '../source.ts';
 import { type ColumnarLiveBatch, fromColumns } from '../trade-columns.ts';
@@ -111,45 +111,29 @@ export class ReplaySource implements LiveSource {
 
   /** The batches as the replay thread reads and parses them. */
   async *#threaded(signal: AbortSignal | undefined): AsyncGenerator<LiveBatch> {
-    const worker = startWorker(new URL('./replay-thread.ts', import.meta.url), {
-      options: { ...this.#o, thread: false },
-      name: this.name,
-      credit: THREAD_CREDIT,
-    });
-    const queue: ReplayThreadMessage[] = [];
-    let wake: (() => void) | null = null;
-    const arrive = (m: ReplayThreadMessage): void => {
-      queue.push(m);
-      wake?.();
-    };
-    worker.on('message', arrive);
-    worker.on('error', (err) => arrive({ error: err.message, retryable: false }));
-    // A thread that ended without saying so (killed): what it sent is all there is.
-    worker.on('exit', () => arrive({ end: true }));
-    const control = (m: ReplayThreadControl): void => worker.postMessage(m);
-    const stop = (): void => control({ stop: true });
-    signal?.addEventListener('abort', stop, { once: true });
-    if (signal?.aborted) stop();
+    const inbox = new WorkerInbox<ReplayThreadMessage, ReplayThreadControl>(
+      new URL('./replay-thread.ts', import.meta.url),
+      { options: { ...this.#o, thread: false }, name: this.name, credit: THREAD_CREDIT },
+      {
+        failed: (err) => ({ error: err.message, retryable: false }),
+        ended: () => ({ end: true }),
+        stop: { stop: true },
+        signal,
+      },
+    );
     try {
       for (;;) {
-        while (queue.length === 0) {
-          await new Promise<void>((resolve) => {
-            wake = resolve;
-          });
-          wake = null;
-        }
-        const m = queue.shift()!;
+        const m = await inbox.next();
         if ('batch' in m) {
           // The thread goes on with the next batch while this one is processed.
-          control({ credit: 1 });
+          inbox.post({ credit: 1 });
           yield fromColumns(m.batch);
         } else if ('error' in m) {
           throw new SourceError(m.error, { provider: 'replay', retryable: m.retryable });
         } else return;
       }
     } finally {
-      signal?.removeEventListener('abort', stop);
-      await worker.terminate();
+      await inbox.close();
     }
   }
 }

@@ -5,6 +5,7 @@
  * anti-join on the natural key (symbol, ts, trade_id).
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { Codes } from '../../core/codes.ts';
 import type { Trade } from '../../core/records.ts';
 import { type ColumnFill, writeSegments } from './duckdb-columns.ts';
 
@@ -137,7 +138,7 @@ async function stageTrades(conn: DuckDBConnection, runs: readonly SymbolRun[]): 
       names.push([r.symbol, source]);
     }
   }
-  numeric &&= conditions.fit && symbols.fit && sources.fit;
+  numeric &&= fit(conditions) && fit(symbols) && fit(sources);
   const numbers: ColumnFill[] = [
     { kind: 'ts', data: ts },
     { kind: 'f64', data: price },
@@ -159,10 +160,10 @@ async function stageTrades(conn: DuckDBConnection, runs: readonly SymbolRun[]): 
       price DOUBLE, size DOUBLE, cond INTEGER, id_hi DOUBLE, id_lo DOUBLE, src INTEGER,
       ingested_at TIMESTAMP)`);
     await writeSegments(conn, { name: 'stage_trades_n', temp: true }, names, fills, [[0, n]]);
-    return `SELECT [${symbols.list()}][sym + 1] AS symbol, ts, price, size,
-      [${conditions.list()}][cond + 1] AS conditions,
+    return `SELECT [${sqlList(symbols)}][sym + 1] AS symbol, ts, price, size,
+      [${sqlList(conditions)}][cond + 1] AS conditions,
       printf('%08x%08x', id_hi::UBIGINT, id_lo::UBIGINT) AS trade_id,
-      [${sources.list()}][src + 1] AS source, ingested_at
+      [${sqlList(sources)}][src + 1] AS source, ingested_at
       FROM stage_trades_n`;
   }
   /** The segment of row k (asked once per chunk). */
@@ -196,32 +197,14 @@ async function stageTrades(conn: DuckDBConnection, runs: readonly SymbolRun[]): 
 }
 
 /**
- * Codes for a write's distinct strings (symbols, sources, conditions), the same string twice in a
- * row looked up once; `fit` turns false past MAX_CODES of them or at a NUL (which a SQL string
- * literal cannot hold): such a write goes as strings.
+ * Whether a write's codes can go in as numbers: at most MAX_CODES distinct strings, none with a
+ * NUL (which a SQL string literal cannot hold); else the write goes as strings.
  */
-class Codes {
-  readonly #codes = new Map<string, number>();
-  #last: string | undefined;
-  #lastCode = 0;
-  fit = true;
-  code(s: string): number {
-    if (s === this.#last) return this.#lastCode;
-    let c = this.#codes.get(s);
-    if (c === undefined) {
-      c = this.#codes.size;
-      this.#codes.set(s, c);
-      if (c >= MAX_CODES || s.includes('\u0000')) this.fit = false;
-    }
-    this.#last = s;
-    this.#lastCode = c;
-    return c;
-  }
-  /** The strings as a SQL list's items, in code order. */
-  list(): string {
-    return [...this.#codes.keys()].map(sqlText).join(', ');
-  }
-}
+const fit = (c: Codes): boolean =>
+  c.values.length <= MAX_CODES && c.values.every((s) => !s.includes('\u0000'));
+
+/** The strings as a SQL list's items, in code order. */
+const sqlList = (c: Codes): string => c.values.map(sqlText).join(', ');
 
 /** The columns of `trades`, in table order. */
 const TRADE_COLUMNS = [
