@@ -133,13 +133,10 @@ async function runThread(d: ProcessThreadData): Promise<void> {
         bars: batch.bars,
         raw: batch.raw,
       });
-      let last = '';
-      for (const t of batch.trades) {
-        if (t.symbol !== last && t.symbol) seen.add(t.symbol);
-        last = t.symbol;
-      }
+      const chunks = chunkBySymbol(batch.trades);
+      for (const c of chunks) if (c.symbol) seen.add(c.symbol);
       ingested += batch.trades.length;
-      await log.publish(TOPICS.rawTrades, chunkBySymbol(batch.trades), chunkKey, chunkWeight);
+      await log.publish(TOPICS.rawTrades, chunks, chunkKey, chunkWeight);
     }
   } catch (err) {
     // What the source handed over before it failed is still processed.

@@ -407,11 +407,10 @@ export class StreamPipeline {
     try {
       for await (const batch of source.live(symbols, signal ? { signal } : {})) {
         this.#sourceBatch(batch.messages.length, batch.trades.length, batch);
-        for (const t of batch.trades) if (t.symbol) this.#seen.add(t.symbol);
+        const chunks = chunkBySymbol(batch.trades);
+        for (const c of chunks) if (c.symbol) this.#seen.add(c.symbol);
         for (const p of this.#sourceParts(batch)) await send(p);
-        await send(
-          log.publish(TOPICS.rawTrades, chunkBySymbol(batch.trades), chunkKey, chunkWeight),
-        );
+        await send(log.publish(TOPICS.rawTrades, chunks, chunkKey, chunkWeight));
         // Let timers and sockets run between batches: a fast source must not starve them.
         await new Promise<void>((resolve) => setImmediate(resolve));
       }

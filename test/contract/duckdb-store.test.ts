@@ -63,6 +63,78 @@ describe('DuckDB store: trades', () => {
   });
 });
 
+describe('DuckDB store: bars of many short series (strings as codes)', () => {
+  it('stores a write of many series of a bar or two, and its corrections, as writes series by series do', async () => {
+    const rand = seededRandom(5);
+    const T = Date.UTC(2024, 0, 2, 14, 30);
+    const bar = (symbol: string, interval: '1s' | '1m', k: number, source: string): Bar => {
+      const open = 10 + rand() * 10;
+      return {
+        symbol,
+        interval,
+        ts: T + k * (interval === '1s' ? 1_000 : 60_000),
+        open,
+        high: open + 1,
+        low: open - 1,
+        close: open + rand() - 0.5,
+        volume: Math.round(rand() * 1000),
+        adjClose: null,
+        source,
+        vwap: k % 3 === 0 ? null : open,
+        tradeCount: k % 4 === 0 ? null : k,
+        backfilled: k % 5 === 0,
+      };
+    };
+    // 300 series (one with a quote in its source) of two bars each: short runs, so codes.
+    const many: Bar[] = [];
+    for (let i = 0; i < 150; i++) {
+      for (const interval of ['1s', '1m'] as const) {
+        for (let k = 0; k < 2; k++)
+          many.push(bar(`S${i}`, interval, k, i === 7 ? "o'brien" : 'live'));
+      }
+    }
+    const w = { raw: [], rejects: [], actions: [], instruments: [] };
+    const coded = await openStoreAt(join(tempDir(), 'coded.duckdb'));
+    const oneByOne = await openStoreAt(join(tempDir(), 'series.duckdb'));
+    expect((await coded.write({ ...w, bars: many })).barsChanged).toBe(many.length);
+    for (let i = 0; i < many.length; i += 2) {
+      await oneByOne.write({ ...w, bars: many.slice(i, i + 2) });
+    }
+    // Corrections of one bar in every third series, again as one write (the merge, with codes).
+    const fixes = many
+      .filter((_, j) => j % 6 === 1)
+      .map((b) => ({ ...b, close: b.close + 1, tradeCount: 99 }));
+    expect((await coded.write({ ...w, bars: fixes })).barsChanged).toBe(fixes.length);
+    await oneByOne.write({ ...w, bars: fixes });
+    const read = async (s: Store) => {
+      const out: Bar[] = [];
+      for (let i = 0; i < 150; i++) {
+        for (const interval of ['1s', '1m'] as const)
+          out.push(...(await s.readBars({ symbol: `S${i}`, interval })));
+      }
+      return out;
+    };
+    const got = await read(coded);
+    expect(got).toEqual(await read(oneByOne));
+    const fixed = new Map(fixes.map((b) => [`${b.symbol} ${b.interval} ${b.ts}`, b]));
+    const want = many.map((b) => fixed.get(`${b.symbol} ${b.interval} ${b.ts}`) ?? b);
+    // (A read leaves out what is null or false.)
+    const fields = (b: Bar) => [
+      b.symbol,
+      b.interval,
+      b.ts,
+      b.close,
+      b.source,
+      b.vwap ?? null,
+      b.tradeCount ?? null,
+      b.backfilled === true,
+    ];
+    expect(got.map(fields)).toEqual(want.map(fields));
+    await coded.close();
+    await oneByOne.close();
+  });
+});
+
 describe('DuckDB store: trade ids that are nearly content ids', () => {
   it('stores 16-character ids that are not lowercase hex exactly as given, beside content ids', async () => {
     const store = await openStoreAt(join(tempDir(), 'ids.duckdb'));

@@ -5,8 +5,9 @@
  * natural key (symbol, interval, ts).
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { Codes } from '../../core/codes.ts';
 import type { Bar } from '../../core/records.ts';
-import { CHUNK_ROWS, type ColumnFill, writeSegments } from './duckdb-columns.ts';
+import { CHUNK_ROWS, type ColumnFill, codesFit, sqlList, writeSegments } from './duckdb-columns.ts';
 
 /** The columns of `bars`, in table order. */
 export const BAR_COLUMNS =
@@ -104,11 +105,17 @@ interface BarNumbers {
  * The plan's rows as column fills (the columns of `bars` but `ingested_at`, in table order),
  * filled a chunk at a time from the bar objects: no whole-write columns to allocate.
  */
-function barFills(plan: BarPlan): {
+function barFills(
+  plan: BarPlan,
+  coded?: BarCodes,
+): {
   fills: ColumnFill[];
   prepare: (start: number, n: number) => number;
 } {
   const f64 = () => new Float64Array(CHUNK_ROWS);
+  const i32 = () => new Int32Array(CHUNK_ROWS);
+  // With codes: the strings' codes, a chunk at a time, like the numbers.
+  const codes = coded ? { sym: i32(), ivl: i32(), src: i32() } : null;
   const c: BarNumbers = {
     ts: f64(),
     open: f64(),
@@ -125,8 +132,8 @@ function barFills(plan: BarPlan): {
   const bar = (r: number): Bar => plan.bars[plan.keep ? plan.keep[r]! : r]!;
   return {
     fills: [
-      { kind: 'text', value: (r) => bar(r).symbol },
-      { kind: 'text', value: (r) => bar(r).interval },
+      codes ? { kind: 'i32', data: codes.sym } : { kind: 'text', value: (r) => bar(r).symbol },
+      codes ? { kind: 'i32', data: codes.ivl } : { kind: 'text', value: (r) => bar(r).interval },
       { kind: 'ts', data: ts },
       { kind: 'f64', data: open },
       { kind: 'f64', data: high },
@@ -134,7 +141,7 @@ function barFills(plan: BarPlan): {
       { kind: 'f64', data: close },
       { kind: 'f64', data: volume },
       { kind: 'f64', data: adj, nullable: true },
-      { kind: 'text', value: (r) => bar(r).source },
+      codes ? { kind: 'i32', data: codes.src } : { kind: 'text', value: (r) => bar(r).source },
       { kind: 'f64', data: vwap, nullable: true },
       { kind: 'i32', data: c.count },
       { kind: 'bool', data: c.backfilled },
@@ -153,6 +160,11 @@ function barFills(plan: BarPlan): {
         c.count[i] = b.tradeCount ?? -1;
         c.backfilled[i] = b.backfilled ? 1 : 0;
       }
+      if (codes && coded) {
+        codes.sym.set(coded.sym.subarray(start, start + n));
+        codes.ivl.set(coded.ivl.subarray(start, start + n));
+        codes.src.set(coded.src.subarray(start, start + n));
+      }
       return 0;
     },
   };
@@ -161,9 +173,79 @@ function barFills(plan: BarPlan): {
 /** The columns `barFills` gives, by name. */
 const FILLED_COLUMNS = BAR_COLUMNS.split(', ').filter((c) => c !== 'ingested_at');
 
+/** A write's symbols, intervals and sources as codes (see `codedBars`). */
+interface BarCodes {
+  symbols: Codes;
+  intervals: Codes;
+  sources: Codes;
+  /** Per row of the plan. */
+  sym: Int32Array;
+  ivl: Int32Array;
+  src: Int32Array;
+}
+
+/**
+ * Below this many rows per run of one symbol, interval and source, the strings go in as codes.
+ * A live flush of many symbols holds a few bars of each: a chunk per run cost a chunk's set-up
+ * (a call per column) for a row or two, where codes fill whole chunks.
+ */
+const CODED_ROWS_PER_RUN = 64;
+
+/** The write's strings as codes, when its runs are short and its strings fit codes; else null. */
+function codedBars(plan: BarPlan): BarCodes | null {
+  if (plan.rows === 0 || plan.rows >= CODED_ROWS_PER_RUN * plan.segments.length) return null;
+  const c: BarCodes = {
+    symbols: new Codes(),
+    intervals: new Codes(),
+    sources: new Codes(),
+    sym: new Int32Array(plan.rows),
+    ivl: new Int32Array(plan.rows),
+    src: new Int32Array(plan.rows),
+  };
+  for (let r = 0; r < plan.rows; r++) {
+    const b = plan.bars[plan.keep ? plan.keep[r]! : r]!;
+    c.sym[r] = c.symbols.code(b.symbol);
+    c.ivl[r] = c.intervals.code(b.interval);
+    c.src[r] = c.sources.code(b.source);
+  }
+  return codesFit(c.symbols) && codesFit(c.intervals) && codesFit(c.sources) ? c : null;
+}
+
+/**
+ * Stages the rows with their strings as codes, in full chunks; a SELECT of FILLED_COLUMNS
+ * (in that order) from the stage.
+ */
+async function stageCoded(conn: DuckDBConnection, plan: BarPlan, c: BarCodes): Promise<string> {
+  await conn.run(`CREATE OR REPLACE TEMP TABLE stage_bars_n (sym INTEGER, ivl INTEGER,
+    ts TIMESTAMP, open DOUBLE, high DOUBLE, low DOUBLE, close DOUBLE, volume DOUBLE, adj_close DOUBLE,
+    src INTEGER, vwap DOUBLE, trade_count INTEGER, backfilled BOOLEAN)`);
+  const { fills, prepare } = barFills(plan, c);
+  const names = FILLED_COLUMNS.map((n) =>
+    n === 'symbol' ? 'sym' : n === 'interval' ? 'ivl' : n === 'source' ? 'src' : n,
+  );
+  await writeSegments(
+    conn,
+    { name: 'stage_bars_n', temp: true },
+    names,
+    fills,
+    [[0, plan.rows]],
+    prepare,
+  );
+  return `SELECT [${sqlList(c.symbols)}][sym + 1] AS symbol, [${sqlList(c.intervals)}][ivl + 1] AS interval,
+    ts, open, high, low, close, volume, adj_close, [${sqlList(c.sources)}][src + 1] AS source,
+    vwap, trade_count, backfilled FROM stage_bars_n`;
+}
+
 /** Inserts straight into `bars`; only for rows whose keys are known not to be stored. */
 export async function appendBars(conn: DuckDBConnection, plan: BarPlan): Promise<number> {
   if (plan.rows === 0) return 0;
+  const coded = codedBars(plan);
+  if (coded) {
+    const staged = await stageCoded(conn, plan, coded);
+    const cols = BAR_COLUMNS.replace('ingested_at', `make_timestamp(${Date.now() * 1000})`);
+    const res = await conn.run(`INSERT INTO bars (${BAR_COLUMNS}) SELECT ${cols} FROM (${staged})`);
+    return Number(res.rowsChanged);
+  }
   const { fills, prepare } = barFills(plan);
   // ingested_at is the one column between the filled ones: it goes in as a constant.
   const at = BAR_COLUMNS.split(', ').indexOf('ingested_at');
@@ -184,18 +266,24 @@ export async function appendBars(conn: DuckDBConnection, plan: BarPlan): Promise
  * deleted) is inserted. Unchanged rows are not touched. Returns rows written.
  */
 export async function mergeBars(conn: DuckDBConnection, plan: BarPlan): Promise<number> {
-  await conn.run(`CREATE OR REPLACE TEMP TABLE stage_merge (symbol VARCHAR, interval VARCHAR,
-    ts TIMESTAMP, open DOUBLE, high DOUBLE, low DOUBLE, close DOUBLE, volume DOUBLE, adj_close DOUBLE,
-    source VARCHAR, vwap DOUBLE, trade_count INTEGER, backfilled BOOLEAN)`);
-  const { fills, prepare } = barFills(plan);
-  await writeSegments(
-    conn,
-    { name: 'stage_merge', temp: true },
-    FILLED_COLUMNS,
-    fills,
-    plan.segments,
-    prepare,
-  );
+  const coded = codedBars(plan);
+  if (coded) {
+    const staged = await stageCoded(conn, plan, coded);
+    await conn.run(`CREATE OR REPLACE TEMP TABLE stage_merge AS ${staged}`);
+  } else {
+    await conn.run(`CREATE OR REPLACE TEMP TABLE stage_merge (symbol VARCHAR, interval VARCHAR,
+      ts TIMESTAMP, open DOUBLE, high DOUBLE, low DOUBLE, close DOUBLE, volume DOUBLE,
+      adj_close DOUBLE, source VARCHAR, vwap DOUBLE, trade_count INTEGER, backfilled BOOLEAN)`);
+    const { fills, prepare } = barFills(plan);
+    await writeSegments(
+      conn,
+      { name: 'stage_merge', temp: true },
+      FILLED_COLUMNS,
+      fills,
+      plan.segments,
+      prepare,
+    );
+  }
   await conn.run(`DELETE FROM bars b USING stage_merge x
     WHERE b.symbol = x.symbol AND b.interval = x.interval AND b.ts = x.ts
       AND (b.open IS DISTINCT FROM x.open OR b.high IS DISTINCT FROM x.high OR b.low IS DISTINCT FROM x.low

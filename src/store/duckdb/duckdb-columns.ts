@@ -20,6 +20,7 @@ import {
   VARCHAR,
 } from '@duckdb/node-api';
 import duckdb from '@duckdb/node-bindings';
+import type { Codes } from '../../core/codes.ts';
 
 /** DOUBLE, INTEGER, or TIMESTAMP (microseconds since the epoch). */
 export type Column = Float64Array | Int32Array | BigInt64Array;
@@ -103,6 +104,22 @@ export async function readColumns(
   });
   return { columns, rowCount };
 }
+
+/** At most this many distinct strings of a column per write go in as codes. */
+const MAX_CODES = 4096;
+
+/**
+ * Whether a write's codes (a column's distinct strings as numbers, see src/core/codes.ts) can go
+ * in as numbers, turned back into strings by a SQL list (`sqlList`): at most MAX_CODES distinct
+ * strings, none with a NUL (which a SQL string literal cannot hold). Else the write goes as
+ * strings.
+ */
+export const codesFit = (c: Codes): boolean =>
+  c.values.length <= MAX_CODES && c.values.every((s) => !s.includes('\u0000'));
+
+/** The strings as a SQL list's items, in code order: `[<list>][code + 1]` is code's string. */
+export const sqlList = (c: Codes): string =>
+  c.values.map((s) => `'${s.replaceAll("'", "''")}'`).join(', ');
 
 /** How one column of a table is filled by `appendSegments`. */
 export type ColumnFill =

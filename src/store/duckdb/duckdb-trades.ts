@@ -7,7 +7,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { Codes } from '../../core/codes.ts';
 import type { Trade } from '../../core/records.ts';
-import { type ColumnFill, writeSegments } from './duckdb-columns.ts';
+import { type ColumnFill, codesFit, sqlList, writeSegments } from './duckdb-columns.ts';
 
 /** Per symbol: the trades of one write, and their ts range. */
 interface SymbolRun {
@@ -69,12 +69,6 @@ const HEX_DIGIT = (() => {
   for (let c = 0; c < 6; c++) t[97 + c] = 10 + c;
   return t;
 })();
-
-/** At most this many distinct strings of a column per write go in as codes. */
-const MAX_CODES = 4096;
-
-/** A SQL string literal. */
-const sqlText = (s: string): string => `'${s.replaceAll("'", "''")}'`;
 
 /**
  * Stages the runs in a temp table and returns a SELECT of the trades' columns
@@ -138,7 +132,7 @@ async function stageTrades(conn: DuckDBConnection, runs: readonly SymbolRun[]): 
       names.push([r.symbol, source]);
     }
   }
-  numeric &&= fit(conditions) && fit(symbols) && fit(sources);
+  numeric &&= codesFit(conditions) && codesFit(symbols) && codesFit(sources);
   const numbers: ColumnFill[] = [
     { kind: 'ts', data: ts },
     { kind: 'f64', data: price },
@@ -195,16 +189,6 @@ async function stageTrades(conn: DuckDBConnection, runs: readonly SymbolRun[]): 
   );
   return 'SELECT * FROM stage_trades';
 }
-
-/**
- * Whether a write's codes can go in as numbers: at most MAX_CODES distinct strings, none with a
- * NUL (which a SQL string literal cannot hold); else the write goes as strings.
- */
-const fit = (c: Codes): boolean =>
-  c.values.length <= MAX_CODES && c.values.every((s) => !s.includes('\u0000'));
-
-/** The strings as a SQL list's items, in code order. */
-const sqlList = (c: Codes): string => c.values.map(sqlText).join(', ');
 
 /** The columns of `trades`, in table order. */
 const TRADE_COLUMNS = [
