@@ -185,15 +185,17 @@ interface BarCodes {
 }
 
 /**
- * Below this many rows per run of one symbol, interval and source, the strings go in as codes.
- * A live flush of many symbols holds a few bars of each: a chunk per run cost a chunk's set-up
- * (a call per column) for a row or two, where codes fill whole chunks.
+ * From this many runs of one symbol, interval and source, with fewer rows than this per run on
+ * average, the strings go in as codes. A live flush of many symbols holds a few bars of each: a
+ * chunk per run cost a chunk's set-up (a call per column) for a row or two, where codes fill
+ * whole chunks. A write of few runs goes straight in (codes add a statement to each write).
  */
-const CODED_ROWS_PER_RUN = 64;
+const CODED_RUNS = 64;
 
-/** The write's strings as codes, when its runs are short and its strings fit codes; else null. */
+/** The write's strings as codes, when its runs are many and short and its strings fit; else null. */
 function codedBars(plan: BarPlan): BarCodes | null {
-  if (plan.rows === 0 || plan.rows >= CODED_ROWS_PER_RUN * plan.segments.length) return null;
+  const runs = plan.segments.length;
+  if (runs < CODED_RUNS || plan.rows >= CODED_RUNS * runs) return null;
   const c: BarCodes = {
     symbols: new Codes(),
     intervals: new Codes(),
