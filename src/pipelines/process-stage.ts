@@ -223,10 +223,18 @@ export class ProcessStage {
   #sub: Subscription | undefined;
   #timer: NodeJS.Timeout | undefined;
   readonly #checkpointMs: number;
+  #barUpdates: boolean;
 
   constructor(o: ProcessOptions) {
     this.#o = o;
     this.#checkpointMs = o.checkpointMs ?? 1_000;
+    this.#barUpdates = o.barUpdates ?? true;
+  }
+
+  /** Turns `update` events of forming bars on or off, in every partition (and those to come). */
+  setBarUpdates(on: boolean): void {
+    this.#barUpdates = on;
+    for (const st of this.#parts.values()) st.bars.setUpdates(on);
   }
 
   #fresh(): PartitionState {
@@ -242,7 +250,7 @@ export class ProcessStage {
       bars: new BarAggregator({
         intervals: o.intervals,
         allowedLatenessMs: o.allowedLatenessMs,
-        updates: o.barUpdates ?? true,
+        updates: this.#barUpdates,
       }),
       pending: null,
       lastCheckpointAt: Date.now(),

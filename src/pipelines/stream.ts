@@ -182,6 +182,15 @@ export class StreamPipeline {
     };
   }
 
+  /**
+   * Turns forming-bar `update` events on or off (say, while no client listens); finals, closes
+   * and corrections are told either way. Where the process stage runs on a worker thread, there
+   * are none to turn on.
+   */
+  setBarUpdates(on: boolean): void {
+    this.#process?.setBarUpdates(on);
+  }
+
   /** Whether the source and the process stage run on a worker thread. */
   get threaded(): boolean {
     return this.#thread !== null;

@@ -20,6 +20,24 @@ const brief = (events: BarEvent[]) =>
   );
 
 describe('BarAggregator', () => {
+  it('makes forming updates only while they are turned on; closes and finals either way', () => {
+    const on = agg();
+    const toggled = agg();
+    toggled.setUpdates(false);
+    const steps = [[tr(100, 10)], [tr(1_500, 12)], [tr(3_000, 13)], [tr(4_200, 14)]];
+    const seen: string[][] = [];
+    steps.forEach((batch, i) => {
+      if (i === 2) toggled.setUpdates(true);
+      const all = brief(on.add(batch));
+      const got = brief(toggled.add(batch));
+      // Off: everything but the updates; on again: all of it.
+      expect(got).toEqual(i < 2 ? all.filter((e) => !e.startsWith('update')) : all);
+      seen.push(got);
+    });
+    expect(seen[0]).toEqual([]);
+    expect(seen[2]!.some((e) => e.startsWith('update'))).toBe(true);
+  });
+
   it('publishes forming updates, closes a bar when event time passes its end, finalizes it at the watermark', () => {
     const a = agg();
     expect(brief(a.add([tr(100, 10), tr(900, 11)]))).toEqual([

@@ -77,7 +77,7 @@ export class BarAggregator {
   readonly #intervals: readonly Interval[];
   readonly #ms: number[];
   readonly #lateness: number;
-  readonly #updates: boolean;
+  #updates: boolean;
   readonly #symbols = new Map<string, SymbolWindows>();
 
   constructor(opts: BarAggregatorOptions) {
@@ -85,6 +85,10 @@ export class BarAggregator {
     this.#ms = opts.intervals.map(intervalMs);
     this.#lateness = opts.allowedLatenessMs;
     this.#updates = opts.updates ?? true;
+  }
+  /** Turns `update` events of forming bars on or off from the next trade on. */
+  setUpdates(on: boolean): void {
+    this.#updates = on;
   }
 
   /**

@@ -164,8 +164,15 @@ export function registerUp(program: Command): void {
             const { Metrics, StreamHub, KeyChecker, PipelineService, ConditionWatch } =
               await upModules;
             const metrics = new Metrics();
-            const hub = new StreamHub({ store, onClients: (n) => metrics.wsClients.set(n) });
             let live: LiveHandle | null = null;
+            // Forming bars are made only while a WebSocket client is connected to be told them.
+            const hub = new StreamHub({
+              store,
+              onClients: (n) => {
+                metrics.wsClients.set(n);
+                (live as LiveHandle | null)?.pipeline.setBarUpdates(n > 0);
+              },
+            });
             const keys = new KeyChecker(store);
             // Pipelines: the scheduler, workers and alerts run in this process.
             const pipelines = await PipelineService.open({
@@ -282,6 +289,7 @@ export function registerUp(program: Command): void {
                 },
                 onPipeline: (pipeline, logKind) => {
                   metrics.watch(pipeline);
+                  pipeline.setBarUpdates(hub.clients > 0);
                   live = { pipeline, logKind, rate: rateOf(pipeline), feed: () => feed };
                 },
               });
