@@ -270,9 +270,7 @@ describe('WebSocket /api/stream', () => {
     // …then 200 changes of the forming bar while it is.
     for (let i = 1; i <= 200; i++) s.hub.publish({ kind: 'update', bar: bar(T, 100 + i) });
     sock.resume();
-    const t0 = Date.now();
-    while (got.filter((m) => m.kind === 'close').length < N && Date.now() - t0 < 30_000)
-      await new Promise((r) => setTimeout(r, 10));
+    await waitFor(() => got.filter((m) => m.kind === 'close').length >= N, 'every close');
     // The conflated update goes out after the closes it was queued behind.
     await waitFor(() => got.at(-1)?.kind === 'update', 'the newest forming bar');
     expect(got.filter((m) => m.kind === 'close').length).toBe(N);

@@ -45,7 +45,11 @@ function source(wsUrl: string, extra: Partial<FinnhubSourceOptions> = {}): Finnh
   });
 }
 
-/** Runs the pipeline on the source until the server has sent its whole session, then stops it. */
+/**
+ * Runs the pipeline on the source until the server has sent its whole session and `waitFor`
+ * holds, then stops it. `waitFor` is checked then and at every event the pipeline tells after
+ * (a gap fill's request is followed by its gap_filled or error event).
+ */
 async function streamAll(
   store: Store,
   src: FinnhubSource,
@@ -55,13 +59,24 @@ async function streamAll(
 ) {
   const stop = new AbortController();
   const events: StreamEvent[] = [];
+  let sent = false;
+  let check: () => void = () => {};
+  const ready = new Promise<void>((resolve) => {
+    check = () => {
+      if (sent && waitFor()) resolve();
+    };
+  });
   const run = runToEnd(store, src, symbols, {
     signal: stop.signal,
-    onEvent: (e) => events.push(e),
+    onEvent: (e) => {
+      events.push(e);
+      check();
+    },
   });
   await server.allSent;
-  const t0 = Date.now();
-  while (!waitFor() && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 10));
+  sent = true;
+  check();
+  await ready;
   stop.abort();
   const stats = await run;
   return {
