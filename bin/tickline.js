@@ -1,6 +1,8 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI directly (tsx compiles it on the fly); no build step.
-import { register } from 'tsx/esm/api';
+// Runs the CLI from a build of the TypeScript (bin/build.js, made again when a source file
+// changed), or from source through tsx where no build can be made (TICKLINE_FROM_SOURCE=1 asks
+// for that).
+import { fileURLToPath } from 'node:url';
 import { nodeTooOld } from './node-floor.js';
 
 const old = nodeTooOld(process.versions.node);
@@ -8,13 +10,30 @@ if (old) {
   process.stderr.write(`tickline: ${old}\n`);
   process.exit(2);
 }
-register();
 // Output piped into a command that stops reading (`| head`) ends quietly, as Unix tools do.
 process.stdout.on('error', (err) => {
   if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
   throw err;
 });
-const { main } = await import('../src/cli/main.ts');
+const pkg = new URL('../', import.meta.url);
+let root = null;
+if (process.env.TICKLINE_FROM_SOURCE !== '1') {
+  const { ensureBuilt } = await import('./build.js');
+  root = await ensureBuilt({
+    src: fileURLToPath(new URL('src/', pkg)),
+    cache: fileURLToPath(new URL('node_modules/.cache/tickline/', pkg)),
+  });
+}
+let main;
+if (root) {
+  // Modules loaded by name (worker threads, the dashboard's files) are found through this.
+  globalThis[Symbol.for('tickline.built')] = { root, pkg: pkg.href };
+  ({ main } = await import(new URL('cli/main.js', root).href));
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  ({ main } = await import('../src/cli/main.ts'));
+}
 const code = await main(process.argv.slice(2));
 process.exitCode = code;
 // The command is done: a client still holding a socket to a server that went away (a Kafka

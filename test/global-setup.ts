@@ -4,7 +4,7 @@
  * 127.0.0.1:19092) or TICKLINE_CASSANDRA (default 127.0.0.1:19042), this
  * starts one with scripts/services/<name>/start.sh (Java 17 + Maven, the
  * server from Maven Central) and stops it after the suite. `.ci/run` starts
- * them itself.
+ * them itself. It also makes the CLI's build (bin/build.js) the tests' processes run from.
  */
 import { execFileSync } from 'node:child_process';
 import { connect } from 'node:net';
@@ -107,6 +107,10 @@ async function ensure(
 }
 
 export default async function setup(): Promise<() => void> {
+  // The CLI's build, made once here rather than by the first test processes at once.
+  execFileSync(process.execPath, [join(root, 'bin', 'tickline.js'), '--version'], {
+    stdio: 'ignore',
+  });
   const brokers = process.env.TICKLINE_KAFKA_BROKERS ?? '127.0.0.1:19092';
   process.env.TICKLINE_KAFKA_BROKERS = brokers;
   const first = brokers.split(',')[0]!;

@@ -6,11 +6,13 @@
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import rateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { z } from 'zod';
 import type { Config } from '../core/config.ts';
+import { packagePath } from '../core/modules.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { PipelineEvent } from '../pipelines/orchestrator.ts';
 import { PipelineService } from '../pipelines/pipeline-service.ts';
@@ -359,7 +361,7 @@ export async function createServer(o: ServerOptions): Promise<FastifyInstance> {
   }
 
   // The dashboard: web/dist, built by `npm run build:web` (npm start and npm test build it).
-  const web = o.webRoot ?? join(import.meta.dirname, '..', '..', 'web', 'dist');
+  const web = o.webRoot ?? fileURLToPath(packagePath('web/dist'));
   if (existsSync(join(web, 'index.html'))) {
     await app.register(fastifyStatic, {
       root: web,

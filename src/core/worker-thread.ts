@@ -3,11 +3,13 @@
  * order, one message at a time. The module reads what it was given as `workerData.data`.
  */
 import { Worker } from 'node:worker_threads';
+import { moduleUrl, runningBuild } from './modules.ts';
 
-const BOOT = new URL('./worker-boot.mjs', import.meta.url);
-
+/** The thread runs from the build this process runs from, if it does (src/core/modules.ts). */
 export function startWorker(module: URL, data: unknown): Worker {
-  return new Worker(BOOT, { workerData: { module: module.href, data } });
+  return new Worker(moduleUrl('core/worker-boot.mjs'), {
+    workerData: { module: module.href, build: runningBuild(), data },
+  });
 }
 
 /**

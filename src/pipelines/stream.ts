@@ -14,6 +14,7 @@
  */
 import type { Config } from '../core/config.ts';
 import { SourceError, TicklineError } from '../core/errors.ts';
+import { moduleUrl } from '../core/modules.ts';
 import type { Bar, Quarantined, RawResponse, Trade } from '../core/records.ts';
 import type { Interval } from '../core/time.ts';
 import { WorkerInbox } from '../core/worker-thread.ts';
@@ -485,7 +486,7 @@ export class StreamPipeline {
       aheadTrades: THREAD_AHEAD_TRADES,
     };
     const inbox = new WorkerInbox<ProcessThreadMessage, ProcessThreadControl>(
-      new URL('./process-thread.ts', import.meta.url),
+      moduleUrl('pipelines/process-thread.ts'),
       data,
       {
         failed: (err) => ({ kind: 'failed', message: err.message, retryable: false }),

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
-const BIN = join(ROOT, 'bin', 'tickline.js');
+export const BIN = join(ROOT, 'bin', 'tickline.js');
 
 export interface CliResult {
   code: number;

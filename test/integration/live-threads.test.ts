@@ -3,6 +3,7 @@
  * against the same path on one thread: the same recording leaves the same tables. Differential,
  * through the real binary: the recorded Finnhub session and a simulator session with faults and
  * duplicates (with messages only JSON.parse takes), each replayed both ways into a fresh store.
+ * The binary runs from its build (bin/build.js); the threads run from source alike.
  */
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -55,13 +56,26 @@ beforeAll(async () => {
 }, 180_000);
 
 /** A recording replayed into a fresh data dir; what its store holds (wall-clock fields zeroed). */
-async function replay(file: string, symbols: string, threads: boolean) {
-  const data = join(dir, `${threads ? 'threads' : 'one'}-${symbols}`);
+const replays = new Map<string, ReturnType<typeof replayOnce>>();
+
+/** Each replay once (a second into the same data dir would find its trades stored). */
+function replay(file: string, symbols: string, threads: boolean, fromSource = false) {
+  const key = JSON.stringify([file, symbols, threads, fromSource]);
+  if (!replays.has(key)) replays.set(key, replayOnce(file, symbols, threads, fromSource));
+  return replays.get(key)!;
+}
+
+async function replayOnce(file: string, symbols: string, threads: boolean, fromSource: boolean) {
+  const data = join(dir, `${threads ? 'threads' : 'one'}${fromSource ? '-src' : ''}-${symbols}`);
   const config = join(dir, `config-${threads}.json`);
   writeFileSync(config, JSON.stringify({ live: { threads } }));
   const r = await runCli(
     ['stream', '--source', 'replay', '--file', file, '--speed', 'max', '--symbols', symbols],
-    { TICKLINE_DATA_DIR: data, TICKLINE_CONFIG: config },
+    {
+      TICKLINE_DATA_DIR: data,
+      TICKLINE_CONFIG: config,
+      TICKLINE_FROM_SOURCE: fromSource ? '1' : '',
+    },
   );
   expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
   const store = await openStoreAt(join(data, 'tickline.duckdb'));
@@ -104,5 +118,12 @@ describe('the live path with its replay on a worker thread', () => {
     expect(single.stdout).toMatch(/[1-9]\d* duplicates dropped/);
     expect(Object.values(single.trades).flat().length).toBeGreaterThan(2_000);
     expect(threaded).toEqual(single);
+  });
+
+  it('leaves the same tables run from source (TypeScript on both threads) as from the build', async () => {
+    const built = await replay(simulated, 'AAPL,MSFT,TSLA', true);
+    const source = await replay(simulated, 'AAPL,MSFT,TSLA', true, true);
+    expect(Object.values(source.trades).flat().length).toBeGreaterThan(2_000);
+    expect(source).toEqual(built);
   });
 });

@@ -13,6 +13,7 @@
 import { createReadStream } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SourceError } from '../../core/errors.ts';
+import { moduleUrl } from '../../core/modules.ts';
 import { WorkerInbox } from '../../core/worker-thread.ts';
 import { parseFinnhubMessage } from '../finnhub/finnhub-messages.ts';
 import { emptyLiveBatch, type LiveBatch, type LiveSource, type ThreadSpec } from '../source.ts';
@@ -92,7 +93,7 @@ export class ReplaySource implements LiveSource {
   onThread(): ThreadSpec | null {
     if (this.#o.thread === false) return null;
     return {
-      module: import.meta.url,
+      module: moduleUrl('sources/replay/replay-source.ts').href,
       exportName: 'ReplaySource',
       options: { ...this.#o, source: this.name, thread: false },
     };
@@ -112,7 +113,7 @@ export class ReplaySource implements LiveSource {
   /** The batches as the replay thread reads and parses them. */
   async *#threaded(signal: AbortSignal | undefined): AsyncGenerator<LiveBatch> {
     const inbox = new WorkerInbox<ReplayThreadMessage, ReplayThreadControl>(
-      new URL('./replay-thread.ts', import.meta.url),
+      moduleUrl('sources/replay/replay-thread.ts'),
       { options: { ...this.#o, thread: false }, name: this.name, credit: THREAD_CREDIT },
       {
         failed: (err) => ({ error: err.message, retryable: false }),

@@ -1,0 +1,84 @@
+/**
+ * The CLI's build (bin/build.js): made once, used while its sources are as they were, made
+ * again when one changes; and every module tickline loads by name is one the build makes.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+// @ts-expect-error: a plain JS module beside bin/tickline.js
+import { COPIED, ENTRIES, ensureBuilt } from '../../bin/build.js';
+import { ROOT } from '../helpers/cli.ts';
+
+const dirs: string[] = [];
+afterEach(async () => {
+  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
+});
+
+async function project(): Promise<{ src: string; cache: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'tickline-build-'));
+  dirs.push(dir);
+  const src = join(dir, 'src');
+  await import('node:fs/promises').then((fs) => fs.mkdir(join(src, 'lib'), { recursive: true }));
+  await writeFile(
+    join(src, 'main.ts'),
+    "import { word } from './lib/word.ts';\nexport const said: string = word();\n",
+  );
+  await writeFile(
+    join(src, 'lib', 'word.ts'),
+    "export function word(): string { return 'one'; }\n",
+  );
+  await writeFile(join(src, 'boot.mjs'), 'export const boot = 1;\n');
+  return { src, cache: join(dir, 'cache') };
+}
+
+const build = (p: { src: string; cache: string }): Promise<string | null> =>
+  ensureBuilt({ ...p, entries: ['main.ts'], copied: ['boot.mjs'] });
+
+describe('the CLI build', () => {
+  it('is made once, reused while its sources stand, and made again when one changes', async () => {
+    const p = await project();
+    const first = await build(p);
+    expect(first).not.toBeNull();
+    expect((await import(new URL('main.js', first!).href)).said).toBe('one');
+    expect(await readFile(new URL('boot.mjs', first!), 'utf8')).toContain('boot = 1');
+    // Nothing changed: the same build.
+    expect(await build(p)).toBe(first);
+    // A file the entry imports changes: a new build, with the change in it.
+    await writeFile(
+      join(p.src, 'lib', 'word.ts'),
+      "export function word(): string { return 'two'; }\n",
+    );
+    const past = new Date(Date.now() - 60_000);
+    await utimes(join(p.src, 'lib', 'word.ts'), past, past);
+    const second = await build(p);
+    expect(second).not.toBe(first);
+    expect((await import(new URL('main.js', second!).href)).said).toBe('two');
+    // The manifest names the new build; the old one stays for processes still loading from it.
+    const manifest = JSON.parse(await readFile(join(p.cache, 'manifest.json'), 'utf8'));
+    expect(second).toContain(manifest.id);
+    expect(Object.keys(manifest.inputs).sort()).toEqual(['boot.mjs', 'lib/word.ts', 'main.ts']);
+    expect((await readdir(p.cache)).filter((n) => n !== 'manifest.json')).toHaveLength(2);
+  });
+
+  it('gives null (the CLI runs from source) when the sources do not build', async () => {
+    const p = await project();
+    await writeFile(join(p.src, 'main.ts'), "import { nothing } from './lib/missing.ts';\nexport const x = nothing;\n");
+    expect(await build(p)).toBeNull();
+  });
+
+  it('makes every module tickline starts by name (moduleUrl) or copies it', async () => {
+    const files = execFileSync('git', ['ls-files', 'src'], { cwd: ROOT, encoding: 'utf8' })
+      .split('\n')
+      .filter((f) => /\.ts$/.test(f) && !f.endsWith('.test.ts'));
+    const named = new Set<string>();
+    for (const f of files) {
+      for (const m of (await readFile(join(ROOT, f), 'utf8')).matchAll(/moduleUrl\('([^']+)'\)/g)) {
+        named.add(m[1]!);
+      }
+    }
+    expect(named.size).toBeGreaterThanOrEqual(3);
+    for (const n of named) expect([...ENTRIES, ...COPIED]).toContain(n);
+  });
+});
