@@ -64,7 +64,10 @@ describe('the CLI build', () => {
 
   it('gives null (the CLI runs from source) when the sources do not build', async () => {
     const p = await project();
-    await writeFile(join(p.src, 'main.ts'), "import { nothing } from './lib/missing.ts';\nexport const x = nothing;\n");
+    await writeFile(
+      join(p.src, 'main.ts'),
+      "import { nothing } from './lib/missing.ts';\nexport const x = nothing;\n",
+    );
     expect(await build(p)).toBeNull();
   });
 
