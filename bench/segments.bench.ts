@@ -25,10 +25,10 @@ import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import {
   Dictionary,
-  Float64,
   Int32,
   makeData,
-  makeTable,
+  makeVector,
+  Table,
   tableToIPC,
   Utf8,
   vectorFromArray,
@@ -146,14 +146,16 @@ function segment(trades: Trade[]): Uint8Array {
     lo[i] = l;
   }
   const dict = (codes: Int32Array, values: string[]) =>
-    makeData({
-      type: new Dictionary(new Utf8(), new Int32()),
-      length: codes.length,
-      data: codes,
-      dictionary: vectorFromArray(values, new Utf8()),
-    });
-  const f64 = (data: Float64Array) => makeData({ type: new Float64(), length: n, data });
-  const table = makeTable({
+    makeVector(
+      makeData({
+        type: new Dictionary(new Utf8(), new Int32()),
+        length: codes.length,
+        data: codes,
+        dictionary: vectorFromArray(values, new Utf8()),
+      }),
+    );
+  const f64 = (data: Float64Array) => makeVector(data);
+  const table = new Table({
     symbol: dict(sym, symbols.values),
     ts: f64(ts),
     price: f64(price),
