@@ -102,6 +102,12 @@ say(
     fmt(bulk.duckdbAloneRowsPerSec),
   ]),
 );
+say(
+  row([
+    "reference: DuckDB's appender, row by row, from the same Bar objects into an empty bars",
+    fmt(bulk.duckdbAppenderRowsPerSec),
+  ]),
+);
 say();
 
 const SYMBOLS = quick ? 50 : 500;
