@@ -6,11 +6,11 @@
 // source file it was made from with its modification time. A build is used while none of those
 // files changed; otherwise a new one is made (about 0.2 s). A new source file can only matter once
 // a listed file imports it, which changes that file. Builds are written whole and then named by
-// renaming the manifest into place, so processes starting together never read half a build; older
-// builds stay a day for the processes still loading from them.
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+// renaming the manifest into place, so processes starting together never read half a build. A
+// build no process has used for a day is removed (a running process renews its build's time).
+import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /** Modules started on their own (the CLI, and what worker threads load by name). */
 export const ENTRIES = [
@@ -32,8 +32,9 @@ const KEEP_MS = 24 * 3600_000;
 export async function ensureBuilt({ src, cache, entries = ENTRIES, copied = COPIED }) {
   const manifestPath = join(cache, 'manifest.json');
   const current = await readManifest(manifestPath);
-  if (current && (await unchanged(src, current.inputs)))
+  if (current && (await isDir(join(cache, current.id))) && (await unchanged(src, current.inputs))) {
     return pathToFileURL(join(cache, current.id, '/')).href;
+  }
   let esbuild;
   try {
     esbuild = await import('esbuild');
@@ -89,6 +90,27 @@ export async function ensureBuilt({ src, cache, entries = ENTRIES, copied = COPI
   return pathToFileURL(join(out, '/')).href;
 }
 
+async function isDir(path) {
+  return stat(path).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+}
+
+/**
+ * Keeps a build from being pruned while this process runs from it: its directory's time is
+ * renewed every hour (a server may load modules lazily days after it started).
+ */
+export function holdBuild(root) {
+  const dir = fileURLToPath(root);
+  const touch = () => {
+    const now = new Date();
+    utimes(dir, now, now).catch(() => undefined);
+  };
+  touch();
+  setInterval(touch, 3600_000).unref();
+}
+
 async function readManifest(path) {
   try {
     const m = JSON.parse(await readFile(path, 'utf8'));
@@ -113,7 +135,7 @@ async function unchanged(src, inputs) {
   return files.every(([, mtime], i) => times[i] === mtime);
 }
 
-/** Removes builds (and manifests a crash left half made) other than `keep`, older than a day. */
+/** Removes builds (and manifests a crash left half made) other than `keep` unused for a day. */
 async function prune(cache, keep) {
   const now = Date.now();
   for (const name of await readdir(cache).catch(() => [])) {

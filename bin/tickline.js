@@ -18,11 +18,12 @@ process.stdout.on('error', (err) => {
 const pkg = new URL('../', import.meta.url);
 let root = null;
 if (process.env.TICKLINE_FROM_SOURCE !== '1') {
-  const { ensureBuilt } = await import('./build.js');
+  const { ensureBuilt, holdBuild } = await import('./build.js');
   root = await ensureBuilt({
     src: fileURLToPath(new URL('src/', pkg)),
     cache: fileURLToPath(new URL('node_modules/.cache/tickline/', pkg)),
   });
+  if (root) holdBuild(root);
 }
 let main;
 if (root) {

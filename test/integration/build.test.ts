@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 // @ts-expect-error: a plain JS module beside bin/tickline.js
-import { COPIED, ENTRIES, ensureBuilt } from '../../bin/build.js';
+import { COPIED, ENTRIES, ensureBuilt, holdBuild } from '../../bin/build.js';
 import { ROOT } from '../helpers/cli.ts';
 
 const dirs: string[] = [];
@@ -60,6 +60,32 @@ describe('the CLI build', () => {
     expect(second).toContain(manifest.id);
     expect(Object.keys(manifest.inputs).sort()).toEqual(['boot.mjs', 'lib/word.ts', 'main.ts']);
     expect((await readdir(p.cache)).filter((n) => n !== 'manifest.json')).toHaveLength(2);
+  });
+
+  it('makes a build again when its directory is gone, and removes builds unused for a day', async () => {
+    const p = await project();
+    const first = await build(p);
+    await rm(new URL(first!), { recursive: true });
+    const second = await build(p);
+    expect(second).not.toBe(first);
+    expect((await import(new URL('main.js', second!).href)).said).toBe('one');
+    // A build unused for two days goes at the next build; one a process holds stays.
+    const old = new Date(Date.now() - 2 * 86_400_000);
+    await utimes(new URL(second!), old, old);
+    await writeFile(join(p.src, 'main.ts'), "export const said: string = 'three';\n");
+    const past = new Date(Date.now() - 60_000);
+    await utimes(join(p.src, 'main.ts'), past, past);
+    const third = await build(p);
+    expect(await readdir(p.cache)).toEqual(
+      expect.not.arrayContaining([second!.split('/').filter(Boolean).pop()]),
+    );
+    await utimes(new URL(third!), old, old);
+    holdBuild(third!);
+    await writeFile(join(p.src, 'main.ts'), "export const said: string = 'four';\n");
+    await utimes(join(p.src, 'main.ts'), past, new Date(Date.now() - 30_000));
+    const fourth = await build(p);
+    const kept = await readdir(p.cache);
+    for (const b of [third!, fourth!]) expect(kept).toContain(b.split('/').filter(Boolean).pop());
   });
 
   it('gives null (the CLI runs from source) when the sources do not build', async () => {
