@@ -37,6 +37,7 @@ import { Codes } from '../src/core/codes.ts';
 import { type Trade, tradeContentId } from '../src/core/records.ts';
 import { parseFinnhubMessage } from '../src/sources/finnhub/finnhub-messages.ts';
 import { emptyLiveBatch } from '../src/sources/source.ts';
+import { idHalves } from '../src/store/duckdb/duckdb-trades.ts';
 import { openStoreAt } from '../src/store/open-store.ts';
 import { liveMessages } from './live.bench.ts';
 
@@ -137,13 +138,7 @@ function segment(trades: Trade[]): Uint8Array {
     sym[i] = symbols.code(t.symbol);
     cond[i] = conditions.code(t.conditions);
     src[i] = sources.code(t.source);
-    const id = t.tradeId;
-    let h = 0;
-    let l = 0;
-    for (let k = 0; k < 8; k++) h = h * 16 + HEX[id.charCodeAt(k)]!;
-    for (let k = 8; k < 16; k++) l = l * 16 + HEX[id.charCodeAt(k)]!;
-    hi[i] = h;
-    lo[i] = l;
+    if (!idHalves(t.tradeId, hi, lo, i)) throw new Error(`not a content id: ${t.tradeId}`);
   }
   const dict = (codes: Int32Array, values: string[]) =>
     makeVector(
@@ -168,12 +163,6 @@ function segment(trades: Trade[]): Uint8Array {
   return writeParquet(WasmTable.fromIPCStream(tableToIPC(table, 'stream')), PROPS);
 }
 
-const HEX = (() => {
-  const t = new Int8Array(128);
-  for (let c = 0; c < 10; c++) t[48 + c] = c;
-  for (let c = 0; c < 6; c++) t[97 + c] = 10 + c;
-  return t;
-})();
 const PROPS = new WriterPropertiesBuilder().setCompression(Compression.UNCOMPRESSED).build();
 
 /** The live side: a sealed, fsync'd Parquet file per write. */

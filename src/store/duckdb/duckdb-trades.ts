@@ -38,7 +38,7 @@ export function groupTrades(trades: readonly Trade[]): SymbolRun[] {
  * `tradeContentId` makes them) into `hi[i]` and `lo[i]`; false when `id` is
  * not one (a provider's own id), leaving them as they were.
  */
-function idHalves(id: string, hi: Float64Array, lo: Float64Array, i: number): boolean {
+export function idHalves(id: string, hi: Float64Array, lo: Float64Array, i: number): boolean {
   if (id.length !== 16) return false;
   let h = 0;
   let l = 0;
