@@ -1,15 +1,16 @@
 # syntax=docker/dockerfile:1
 # tickline in a container: `docker build -t tickline .` then
 #   docker run -p 7070:7070 -v tickline-data:/data tickline
-# Multi-stage: the build stage installs everything and builds the dashboard; the runtime stage
-# keeps production dependencies only and runs as the unprivileged `node` user.
+# Multi-stage: the build stage installs everything, builds the dashboard and the CLI's bundle
+# (bin/build.js, in node_modules/.cache); the runtime stage keeps production dependencies only
+# and runs as the unprivileged `node` user.
 FROM node:20.19.4-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY patches ./patches
 RUN npm ci --no-audit --no-fund
 COPY . .
-RUN npm run build:web && npm prune --omit=dev
+RUN npm run build:web && npm prune --omit=dev && node bin/tickline.js --version
 
 FROM node:20.19.4-bookworm-slim
 ENV NODE_ENV=production \

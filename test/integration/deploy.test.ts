@@ -8,7 +8,7 @@
  *   every port agrees with the config it meets (tickline's default port, the
  *   worker's metrics port, Prometheus' targets, Grafana's datasources), and
  *   the scale-out config file is a valid tickline config;
- * - the Dockerfile is multi-stage, builds the dashboard, runs as a non-root
+ * - the Dockerfile is multi-stage, builds the dashboard and the CLI's bundle, runs as a non-root
  *   user, and checks /api/health.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -181,6 +181,8 @@ describe('Dockerfile', () => {
     expect(docker.match(/^FROM /gm)!.length).toBeGreaterThanOrEqual(2);
     expect(docker).toMatch(/^FROM node:(\d+)\.[\d.]+-\S+ AS build$/m);
     expect(docker).toContain('npm run build:web');
+    // The CLI's bundle is made in the build stage (after the prune: from what the image keeps).
+    expect(docker).toMatch(/npm prune --omit=dev && node bin\/tickline\.js --version/);
     expect(docker).toMatch(/^USER node$/m);
     expect(docker).toMatch(/^HEALTHCHECK .*\n?.*\/api\/health/m);
     expect(docker).toMatch(/^EXPOSE 7070$/m);
