@@ -2,6 +2,7 @@
 // Runs the CLI from a build of the TypeScript (bin/build.js, made again when a source file
 // changed), or from source through tsx where no build can be made (TICKLINE_FROM_SOURCE=1 asks
 // for that).
+import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { nodeTooOld } from './node-floor.js';
 
@@ -19,9 +20,12 @@ const pkg = new URL('../', import.meta.url);
 let root = null;
 if (process.env.TICKLINE_FROM_SOURCE !== '1') {
   const { ensureBuilt, holdBuild } = await import('./build.js');
+  const src = fileURLToPath(new URL('src/', pkg));
+  // One cache per checkout: checkouts that share node_modules (worktrees) keep their own builds.
+  const key = createHash('sha256').update(src).digest('hex').slice(0, 12);
   root = await ensureBuilt({
-    src: fileURLToPath(new URL('src/', pkg)),
-    cache: fileURLToPath(new URL('node_modules/.cache/tickline/', pkg)),
+    src,
+    cache: fileURLToPath(new URL(`node_modules/.cache/tickline/${key}/`, pkg)),
   });
   if (root) holdBuild(root);
 }

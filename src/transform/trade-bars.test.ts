@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../core/random.ts';
 import type { Trade } from '../core/records.ts';
 import { BarAggregator, type BarEvent } from './trade-bars.ts';
 
@@ -92,6 +93,49 @@ describe('BarAggregator', () => {
       expect(b.forming('AAPL')).toEqual(a.forming('AAPL'));
     }
     expect(brief(b.flush())).toEqual(brief(a.flush()));
+  });
+
+  it('without updates, skips only batches that change forming windows alone: random sessions, restores included', () => {
+    // With 1-minute windows alone, a final is due between closes; with 1-second ones, closes come often.
+    const cases = [1, 2, 3, 4, 5].flatMap((seed) => [
+      { seed, intervals: ['1s', '1m'] as const },
+      { seed, intervals: ['1m'] as const },
+    ]);
+    for (const { seed, intervals } of cases) {
+      const rnd = seededRandom(seed);
+      const symbols = ['A', 'B', 'C', 'D', 'E', 'F', 'G'];
+      const opts = { intervals, allowedLatenessMs: 2_000 };
+      const all = new BarAggregator({ intervals: [...opts.intervals], allowedLatenessMs: 2_000 });
+      let quiet = new BarAggregator({ ...opts, intervals: [...opts.intervals], updates: false });
+      const newest = new Map<string, number>();
+      let id = 0;
+      for (let step = 0; step < 400; step++) {
+        const batch: Trade[] = [];
+        for (let n = Math.floor(rnd() * 12); n > 0; n--) {
+          const symbol = symbols[Math.floor(rnd() * symbols.length)]!;
+          const top = newest.get(symbol) ?? 0;
+          // Mostly forward in small steps, sometimes a jump, sometimes late within the lateness.
+          const r = rnd();
+          const ts =
+            r < 0.2
+              ? top - Math.floor(rnd() * 1_999)
+              : top + Math.floor(rnd() * (r < 0.9 ? 300 : 70_000));
+          newest.set(symbol, Math.max(top, ts));
+          batch.push({ ...tr(ts, 100 + Math.floor(rnd() * 50), 1, `i${id++}`), symbol });
+        }
+        const named = (es: BarEvent[]) => es.map((e) => `${e.bar.symbol} ${brief([e])[0]}`);
+        const told = all.add(batch).filter((e) => e.kind !== 'update');
+        expect(named(quiet.add(batch))).toEqual(named(told));
+        // Now and then the quiet one starts again from its checkpoint, as a process stage does.
+        if (rnd() < 0.05) {
+          const state = quiet.snapshot();
+          quiet = new BarAggregator({ ...opts, intervals: [...opts.intervals], updates: false });
+          quiet.restore(state);
+        }
+        for (const symbol of symbols) expect(quiet.forming(symbol)).toEqual(all.forming(symbol));
+      }
+      expect(brief(quiet.flush())).toEqual(brief(all.flush()));
+    }
   });
 
   it('does not depend on arrival order: ties at one ms are broken by trade id', () => {
