@@ -95,7 +95,7 @@ describe('BarAggregator', () => {
     expect(brief(b.flush())).toEqual(brief(a.flush()));
   });
 
-  it('without updates, skips only batches that change forming windows alone: random sessions, restores included', () => {
+  it('without updates, tells exactly the other events: random sessions, restores included', () => {
     // With 1-minute windows alone, a final is due between closes; with 1-second ones, closes come often.
     const cases = [1, 2, 3, 4, 5].flatMap((seed) => [
       { seed, intervals: ['1s', '1m'] as const },

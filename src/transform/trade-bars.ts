@@ -54,15 +54,6 @@ interface SymbolWindows {
   open: Map<number, Window>[];
   /** Per interval, the window the symbol's last trade went to (most trades go to it too). */
   last: (Window | null)[];
-  /**
-   * When a batch's trades must be looked at for events (without forming-bar updates): the
-   * least end of a window not closed (its close), the least end of any window (its final, once
-   * the watermark passes it), and whether a closed window changed (its correction). Until
-   * then a batch changes only forming windows, and nothing is told.
-   */
-  nextClose: number;
-  nextFinal: number;
-  lateChange: boolean;
 }
 
 /** What a BarAggregator holds: per symbol, the open windows of each interval. */
@@ -118,9 +109,6 @@ export class BarAggregator {
             maxTs: -Infinity,
             open: this.#ms.map(() => new Map()),
             last: this.#ms.map(() => null),
-            nextClose: Infinity,
-            nextFinal: Infinity,
-            lateChange: false,
           };
           this.#symbols.set(t.symbol, s);
         }
@@ -131,33 +119,23 @@ export class BarAggregator {
         const w = last[k]!;
         if (w !== null && t.ts >= w.start && t.ts < w.end) {
           addTrade(w, t);
-          if (w.closed) s.lateChange = true;
           continue;
         }
         const ms = this.#ms[k]!;
         const start = Math.floor(t.ts / ms) * ms;
         const map = s.open[k]!;
         let at = map.get(start);
-        if (at) {
-          addTrade(at, t);
-          if (at.closed) s.lateChange = true;
-        } else {
+        if (at) addTrade(at, t);
+        else {
           at = newWindow(start, start + ms, t);
           map.set(start, at);
-          if (at.end < s.nextClose) s.nextClose = at.end;
-          if (at.end < s.nextFinal) s.nextFinal = at.end;
         }
         last[k] = at;
       }
       if (t.ts > s.maxTs) s.maxTs = t.ts;
     }
     const events: BarEvent[] = [];
-    for (const s of touched) {
-      const watermark = s.maxTs - this.#lateness;
-      if (this.#updates || s.lateChange || s.maxTs >= s.nextClose || watermark >= s.nextFinal) {
-        this.#advance(s, s.maxTs, watermark, events);
-      }
-    }
+    for (const s of touched) this.#advance(s, s.maxTs, s.maxTs - this.#lateness, events);
     return events;
   }
 
@@ -204,10 +182,6 @@ export class BarAggregator {
         maxTs: x.maxTs,
         open: x.open.map((ws) => new Map(ws.map((w) => [w.start, { ...w }]))),
         last: x.open.map(() => null),
-        // Looked at on its next batch, which finds the next close and final again.
-        nextClose: -Infinity,
-        nextFinal: -Infinity,
-        lateChange: true,
       });
     }
   }
@@ -231,15 +205,9 @@ export class BarAggregator {
   }
 
   #advance(s: SymbolWindows, eventTime: number, watermark: number, events: BarEvent[]): void {
-    let nextClose = Infinity;
-    let nextFinal = Infinity;
     s.open.forEach((map, k) => {
       const finals: Window[] = [];
       for (const w of map.values()) {
-        if (w.end > watermark) {
-          if (w.end < nextFinal) nextFinal = w.end;
-          if (w.end > eventTime && w.end < nextClose) nextClose = w.end;
-        }
         if (!w.closed && w.end <= eventTime) {
           w.closed = true;
           w.dirty = false;
@@ -260,9 +228,6 @@ export class BarAggregator {
         }
       }
     });
-    s.nextClose = nextClose;
-    s.nextFinal = nextFinal;
-    s.lateChange = false;
   }
 
   #bar(symbol: string, k: number, w: Window): Bar {
