@@ -3,7 +3,7 @@
 // loader hooks (about a second of CPU per process and per worker thread).
 //
 // A build lives in its own directory under the cache, named by a manifest that lists every
-// source file it was made from with its modification time. A build is used while none of those
+// source file it was made from with its modification time and size. A build is used while none of those
 // files changed; otherwise a new one is made (about 0.2 s). A new source file can only matter once
 // a listed file imports it, which changes that file. Builds are written whole and then named by
 // renaming the manifest into place, so processes starting together never read half a build. A
@@ -73,9 +73,10 @@ export async function ensureBuilt({ src, cache, entries = ENTRIES, copied = COPI
       const rel = relative(src, join(src, f));
       // Packages are resolved when the build runs, not bundled: only our own files are listed.
       if (rel.startsWith('..') || rel.includes('node_modules')) continue;
-      inputs[rel] = (await stat(join(src, rel))).mtimeMs;
+      const st = await stat(join(src, rel));
+      inputs[rel] = fileMark(st);
       // Changed while the build read it: this build serves this process only.
-      if (inputs[rel] >= started) settled = false;
+      if (st.mtimeMs >= started) settled = false;
     }
     if (settled) {
       const tmp = `${manifestPath}.${id}`;
@@ -124,15 +125,20 @@ async function readManifest(path) {
 async function unchanged(src, inputs) {
   const files = Object.entries(inputs);
   if (files.length === 0) return false;
-  const times = await Promise.all(
+  const marks = await Promise.all(
     files.map(([rel]) =>
       stat(join(src, rel)).then(
-        (s) => s.mtimeMs,
-        () => -1,
+        (s) => fileMark(s),
+        () => '',
       ),
     ),
   );
-  return files.every(([, mtime], i) => times[i] === mtime);
+  return files.every(([, mark], i) => marks[i] === mark);
+}
+
+/** A file as the build saw it: its modification time and size. */
+function fileMark(s) {
+  return `${s.mtimeMs}:${s.size}`;
 }
 
 /** Removes builds (and manifests a crash left half made) other than `keep` unused for a day. */

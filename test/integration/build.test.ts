@@ -3,7 +3,7 @@
  * again when one changes; and every module tickline loads by name is one the build makes.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -55,11 +55,19 @@ describe('the CLI build', () => {
     const second = await build(p);
     expect(second).not.toBe(first);
     expect((await import(new URL('main.js', second!).href)).said).toBe('two');
+    // An edit that keeps the file's time (a copy that preserves times) still shows in its size.
+    const word = join(p.src, 'lib', 'word.ts');
+    const before = await stat(word);
+    await writeFile(word, "export function word(): string { return 'three'; }\n");
+    await utimes(word, before.atime, before.mtime);
+    const third = await build(p);
+    expect(third).not.toBe(second);
+    expect((await import(new URL('main.js', third!).href)).said).toBe('three');
     // The manifest names the new build; the old one stays for processes still loading from it.
     const manifest = JSON.parse(await readFile(join(p.cache, 'manifest.json'), 'utf8'));
-    expect(second).toContain(manifest.id);
+    expect(third).toContain(manifest.id);
     expect(Object.keys(manifest.inputs).sort()).toEqual(['boot.mjs', 'lib/word.ts', 'main.ts']);
-    expect((await readdir(p.cache)).filter((n) => n !== 'manifest.json')).toHaveLength(2);
+    expect((await readdir(p.cache)).filter((n) => n !== 'manifest.json')).toHaveLength(3);
   });
 
   it('makes a build again when its directory is gone, and removes builds unused for a day', async () => {
